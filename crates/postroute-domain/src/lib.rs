@@ -1,0 +1,10 @@
+//! PostRoute's domain: the rules of the product, free of I/O, HTTP and SQL.
+//!
+//! Everything here can be unit-tested without a runtime; higher crates turn
+//! requests and rows into these types and back.
+
+pub mod ids;
+pub mod system_event;
+
+pub use ids::{SessionId, SystemEventId, UserId};
+pub use system_event::{NewSystemEvent, Severity, SystemEventKind};

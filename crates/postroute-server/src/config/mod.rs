@@ -1,0 +1,305 @@
+//! Configuration: built-in defaults, then `postroute.toml` (or `--config FILE`), then
+//! `POSTROUTE_<SECTION>__<KEY>` environment variables; validated before anything starts.
+
+pub(crate) mod keys;
+mod serde_helpers;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub use keys::{KeyName, Keys, generate_key};
+
+/// The file read from the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "postroute.toml";
+
+/// Environment variables with this prefix after `POSTROUTE_` belong to the test suite.
+const TEST_VARIABLE_PREFIX: &str = "TEST_";
+
+/// Why the configuration cannot be used; printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be read or has the wrong shape (figment names the key and the source).
+    #[error("configuration error: {0}")]
+    Load(String),
+    /// A value was read but is not acceptable.
+    #[error("invalid configuration: {key}: {reason}")]
+    Invalid {
+        /// The dotted key, e.g. `encryption.oauth_key`.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A key file could not be read or written.
+    #[error("{key}: {reason}")]
+    KeyFile {
+        /// The dotted key the file stands in for.
+        key: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: &str, reason: impl Into<String>) -> Self {
+        Self::Invalid { key: key.to_owned(), reason: reason.into() }
+    }
+}
+
+/// Development or production: production refuses the conveniences of development.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Self-signed certificate, generated keys and log email are allowed (with warnings).
+    #[default]
+    Development,
+    /// Every key, a real certificate and a real email provider are required.
+    Production,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `development` or `production`.
+    pub env: Environment,
+    /// SQLite file, local media, development keys, certificate and outbox live here.
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: LogConfig,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// Listeners, TLS and the HTTP edge.
+    pub http: HttpConfig,
+    /// Access-token signing.
+    pub auth: AuthConfig,
+    /// Encryption of channel OAuth tokens at rest.
+    pub encryption: EncryptionConfig,
+    /// Encryption of backups.
+    pub backup: BackupConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            data_dir: PathBuf::from("./data"),
+            log: LogConfig::default(),
+            database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
+            auth: AuthConfig::default(),
+            encryption: EncryptionConfig::default(),
+            backup: BackupConfig::default(),
+        }
+    }
+}
+
+/// Log level and format.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `postroute_server=debug,info`; `RUST_LOG` wins.
+    pub level: String,
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".to_owned(), format: LogFormat::Pretty }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The database connection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; SQLite in the data directory when absent.
+    #[serde(serialize_with = "serde_helpers::redact_url_password")]
+    pub url: Option<String>,
+    /// Pool size per process.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before answering 503.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 10, acquire_timeout_secs: 5 }
+    }
+}
+
+/// The oldest TLS version the HTTPS listener accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsMinVersion {
+    /// TLS 1.3 only: the default and the security page's promise.
+    #[default]
+    #[serde(rename = "1.3")]
+    Tls13,
+    /// Also TLS 1.2, for old webhook senders; never older.
+    #[serde(rename = "1.2")]
+    Tls12,
+}
+
+/// Listeners, TLS and the HTTP edge.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// HTTPS listener address; `none` disables it (a plain listener is then required).
+    #[serde(with = "serde_helpers::optional_listen")]
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain; a self-signed localhost certificate is generated in development.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// `1.3` (default) or `1.2`.
+    pub tls_min_version: TlsMinVersion,
+    /// Optional plain-HTTP listener for use behind a TLS-terminating proxy.
+    pub plain_listen: Option<SocketAddr>,
+    /// Peers (CIDRs) whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    #[serde(deserialize_with = "serde_helpers::comma_list")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Base of links in emails and OAuth redirect URIs.
+    pub public_url: Url,
+    /// Origins allowed to call the API from a browser.
+    #[serde(deserialize_with = "serde_helpers::comma_list")]
+    pub cors_origins: Vec<String>,
+    /// Whole-request deadline, body included, in seconds.
+    pub request_timeout_secs: u64,
+    /// Deadline for a client to send its request headers, in seconds (slow-loris guard).
+    pub header_read_timeout_secs: u64,
+    /// Largest JSON request body, in bytes.
+    pub json_body_limit_bytes: usize,
+    /// How long in-flight requests may run on after SIGTERM, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// The `Contact:` of `/.well-known/security.txt`.
+    pub security_contact: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
+            tls_cert: None,
+            tls_key: None,
+            tls_min_version: TlsMinVersion::Tls13,
+            plain_listen: None,
+            trusted_proxies: Vec::new(),
+            public_url: Url::parse("https://localhost:8443").unwrap_or_else(|_| unreachable!()),
+            cors_origins: Vec::new(),
+            request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            json_body_limit_bytes: 64 * 1024,
+            shutdown_grace_secs: 30,
+            security_contact: "mailto:security@postroute.app".to_owned(),
+        }
+    }
+}
+
+/// Access-token signing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Base64 of at least 32 random bytes; generated into the data directory in development.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub jwt_secret: Option<SecretString>,
+}
+
+/// Encryption of channel OAuth tokens at rest.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// Base64 of exactly 32 bytes (AES-256); generated into the data directory in development.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub oauth_key: Option<SecretString>,
+}
+
+/// Encryption of backups.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Base64 of exactly 32 bytes, never equal to the OAuth key.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub key: Option<SecretString>,
+}
+
+impl Config {
+    /// Reads defaults, the config file and the environment, then validates the result.
+    ///
+    /// `explicit_file` is `--config`: it must exist. Without it `postroute.toml` in the working
+    /// directory is read when present.
+    pub fn load(explicit_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match explicit_file {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => path.to_path_buf(),
+            None => PathBuf::from(DEFAULT_CONFIG_FILE),
+        };
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::file(file))
+                .merge(environment()),
+        )
+    }
+
+    /// Extracts and validates a configuration from any figment (tests layer their own).
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|error| ConfigError::Load(one_line(&error.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The database URL in effect: the configured one or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("postroute.db").display()),
+        }
+    }
+
+    /// The configuration as TOML with every secret redacted, for `postroute config check`.
+    pub fn to_redacted_toml(&self) -> Result<String, ConfigError> {
+        let mut effective = self.clone();
+        effective.database.url = Some(self.database_url());
+        toml::to_string(&effective)
+            .map_err(|error| ConfigError::Load(format!("cannot render configuration: {error}")))
+    }
+}
+
+/// `POSTROUTE_SECTION__KEY` variables, minus the test suite's own `POSTROUTE_TEST_*`.
+fn environment() -> Env {
+    Env::prefixed("POSTROUTE_")
+        .filter(|key| !key.as_str().to_ascii_uppercase().starts_with(TEST_VARIABLE_PREFIX))
+        .split("__")
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,112 @@
+//! Serde adapters for configuration values that arrive as environment strings.
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use secrecy::SecretString;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serializer};
+
+const REDACTED: &str = "[redacted]";
+
+/// Accepts a list or one comma-separated string (`a,b`), as environment variables give it.
+pub(super) fn comma_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    let items = match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(joined) => joined.split(',').map(str::to_owned).collect(),
+    };
+    items
+        .iter()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .map(|item| item.parse().map_err(|error| D::Error::custom(format!("`{item}`: {error}"))))
+        .collect()
+}
+
+/// A socket address, or `none` to switch the listener off.
+pub(super) mod optional_listen {
+    use super::*;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        match value.trim() {
+            "" | "none" | "off" => Ok(None),
+            address => address.parse().map(Some).map_err(|error| {
+                D::Error::custom(format!("`{address}` is not an address like 127.0.0.1:8443: {error}"))
+            }),
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<SocketAddr>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(address) => serializer.collect_str(address),
+            None => serializer.serialize_str("none"),
+        }
+    }
+}
+
+/// Writes a present secret as `[redacted]`.
+pub(super) fn redact<S: Serializer>(
+    value: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str(REDACTED),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Writes a database URL with its password, if any, redacted.
+pub(super) fn redact_url_password<S: Serializer>(
+    value: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(url) => serializer.serialize_str(&without_password(url)),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn without_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // Only fails for URLs that cannot carry credentials, which this one just did.
+            let _ = url.set_password(Some(REDACTED));
+            url.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        // An unparseable URL may still hold a password; show none of it.
+        Err(_) => REDACTED.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            without_password("postgres://app:hunter2@db:5432/postroute"),
+            "postgres://app:%5Bredacted%5D@db:5432/postroute"
+        );
+        assert_eq!(without_password("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}

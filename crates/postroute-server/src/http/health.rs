@@ -1,0 +1,44 @@
+//! Liveness and readiness probes for orchestrators and load balancers.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::problem::ApiError;
+use crate::app::AppState;
+
+/// How long readiness waits for the database before calling it unavailable.
+const READINESS_DEADLINE: Duration = Duration::from_secs(2);
+
+/// A probe's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbeStatus {
+    /// `ok` for liveness, `ready` for readiness.
+    pub status: &'static str,
+}
+
+/// Liveness: the process is serving HTTP. No dependency is checked, so a database outage never
+/// gets healthy instances restarted.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is alive", body = ProbeStatus)))]
+pub async fn healthz() -> Json<ProbeStatus> {
+    Json(ProbeStatus { status: "ok" })
+}
+
+/// Readiness: the database answers. 503 while it does not, so traffic moves elsewhere.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve", body = ProbeStatus),
+        (status = 503, description = "The database is unreachable", body = super::problem::Problem,
+            content_type = "application/problem+json"),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, ApiError> {
+    match tokio::time::timeout(READINESS_DEADLINE, state.store.check_ready()).await {
+        Ok(Ok(())) => Ok(Json(ProbeStatus { status: "ready" })),
+        Ok(Err(error)) => Err(ApiError::Unavailable(format!("readiness: {error}"))),
+        Err(_elapsed) => Err(ApiError::Unavailable("readiness: database did not answer in time".to_owned())),
+    }
+}

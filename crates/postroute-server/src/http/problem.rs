@@ -1,0 +1,185 @@
+//! Every error the API answers, as `application/problem+json` (RFC 9457), mapped in one place.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use postroute_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field, e.g. `email`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A problem with `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: `code` carries the machine-readable meaning.
+    #[serde(rename = "type")]
+    pub problem_type: &'static str,
+    /// The HTTP reason phrase.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A human-readable explanation.
+    pub detail: String,
+    /// A stable snake_case machine code, e.g. `validation_failed`.
+    pub code: &'static str,
+    /// Present on `validation_failed`: one entry per invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    /// A problem with the given status, code and explanation.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The generic problem for a status produced outside our handlers (router, layers).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, detail) = match status {
+            StatusCode::BAD_REQUEST => ("bad_request", "The request could not be understood."),
+            StatusCode::UNAUTHORIZED => ("unauthorized", "Authentication is required."),
+            StatusCode::FORBIDDEN => ("forbidden", "This action is not allowed."),
+            StatusCode::NOT_FOUND => ("not_found", "No such resource."),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("method_not_allowed", "This method is not allowed on this resource.")
+            }
+            StatusCode::REQUEST_TIMEOUT => {
+                ("request_timeout", "The request took too long to arrive or to process.")
+            }
+            StatusCode::CONFLICT => ("conflict", "The request conflicts with the current state."),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ("payload_too_large", "The request body is larger than this endpoint accepts.")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported_media_type", "The request body's media type is not accepted here.")
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => ("validation_failed", "The request is invalid."),
+            StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests; retry later."),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                ("service_unavailable", "The service is temporarily unavailable; retry later.")
+            }
+            status if status.is_client_error() => ("bad_request", "The request was refused."),
+            _ => ("internal_error", "An unexpected error occurred."),
+        };
+        Self::new(status, code, detail)
+    }
+
+    /// Adds per-field validation errors.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
+            br#"{"type":"about:blank","title":"Internal Server Error","status":500,"code":"internal_error","detail":"An unexpected error occurred."}"#.to_vec()
+        });
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// What a handler or extractor can fail with; each variant has exactly one HTTP meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not well-formed (malformed JSON, bad encoding).
+    #[error("malformed request: {0}")]
+    MalformedBody(String),
+    /// The body is well-formed but its fields are wrong.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// The body's media type is not accepted here.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// The body is larger than this endpoint accepts.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// No such resource, or one the caller may not know exists.
+    #[error("not found")]
+    NotFound,
+    /// A dependency (the database) is unavailable; the client may retry.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure: logged with context, answered opaquely.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            Self::Unavailable(error.to_string())
+        } else {
+            Self::Internal(error.into())
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::MalformedBody(detail) => {
+                Problem::new(StatusCode::BAD_REQUEST, "malformed_request", detail)
+            }
+            Self::Validation(errors) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "One or more fields are invalid.",
+            )
+            .with_errors(errors),
+            Self::UnsupportedMediaType(detail) => {
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail)
+            }
+            Self::PayloadTooLarge => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE),
+            Self::NotFound => Problem::for_status(StatusCode::NOT_FOUND),
+            Self::Unavailable(reason) => {
+                tracing::warn!(%reason, "dependency unavailable");
+                Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+        .into_response()
+    }
+}

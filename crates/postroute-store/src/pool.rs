@@ -1,0 +1,149 @@
+//! Connecting to SQLite or PostgreSQL, migrating, and checking that the database is there.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::StoreError;
+use crate::system_events::SystemEvents;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Runs `$body` with `$pool` bound to whichever pool the store holds.
+///
+/// The body is compiled once per dialect, so the same query text and binds serve both
+/// databases; it must only use SQL and types both understand.
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::pool::Db::Sqlite($pool) => $body,
+            $crate::pool::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// The SQL dialect behind a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// The embedded default: one file in the data directory.
+    Sqlite,
+    /// The deployment at scale.
+    Postgres,
+}
+
+/// How to reach the database.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    pub url: String,
+    /// Pool size ceiling.
+    pub max_connections: u32,
+    /// How long a caller waits for a pooled connection before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// PostRoute's database, whichever dialect it is.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+    /// SQLite readiness opens the file afresh: pooled connections keep a deleted or unmounted
+    /// file alive, so only a new connection notices that the database has gone.
+    sqlite_probe: Option<SqliteConnectOptions>,
+}
+
+impl Store {
+    /// Opens a pool for `options.url`; SQLite files are created on first use.
+    pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        let url = options.url.as_str();
+        if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+                .log_statements(tracing::log::LevelFilter::Trace);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect.clone().create_if_missing(true))
+                .await?;
+            Ok(Self { db: Db::Sqlite(pool), sqlite_probe: Some(connect.create_if_missing(false)) })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
+                .application_name("postroute")
+                .log_statements(tracing::log::LevelFilter::Trace);
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            Ok(Self { db: Db::Postgres(pool), sqlite_probe: None })
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(StoreError::UnsupportedUrl(format!(
+                "scheme `{scheme}` is neither sqlite nor postgres"
+            )))
+        }
+    }
+
+    /// Which SQL dialect this store speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self.db {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    ///
+    /// On PostgreSQL the migrator holds an advisory lock while it works, so several
+    /// instances starting at once apply each migration exactly once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.db {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Succeeds when the database answers a query right now.
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        match (&self.db, &self.sqlite_probe) {
+            (Db::Sqlite(_), Some(probe)) => {
+                let mut connection = SqliteConnection::connect_with(probe).await?;
+                sqlx::query("SELECT count(*) FROM sqlite_master").execute(&mut connection).await?;
+                connection.close().await?;
+            }
+            (db, _) => {
+                on_db!(db, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The staff-only system event log.
+    pub fn system_events(&self) -> SystemEvents<'_> {
+        SystemEvents::new(&self.db)
+    }
+
+    /// Closes every pooled connection, waiting for the ones in use to be returned.
+    pub async fn close(&self) {
+        on_db!(&self.db, pool => pool.close().await);
+    }
+}

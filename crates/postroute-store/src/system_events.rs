@@ -1,0 +1,116 @@
+//! The staff-only system event log (S-LOG-2).
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use postroute_domain::{NewSystemEvent, Severity, SystemEventId, UserId};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::pool::Db;
+
+/// A system event as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredSystemEvent {
+    /// Its id.
+    pub id: SystemEventId,
+    /// When it was written.
+    pub occurred_at: DateTime<Utc>,
+    /// The event type, e.g. `login_failed`.
+    pub event_type: String,
+    /// How urgent it is.
+    pub severity: Severity,
+    /// Whether it belongs to the security class (kept forever).
+    pub security: bool,
+    /// The user who caused it, while that account exists.
+    pub actor: Option<UserId>,
+    /// The client address, when known.
+    pub ip: Option<IpAddr>,
+    /// Kind-specific facts.
+    pub details: serde_json::Value,
+}
+
+#[derive(sqlx::FromRow)]
+struct SystemEventRow {
+    id: Uuid,
+    occurred_at: DateTime<Utc>,
+    event_type: String,
+    severity: String,
+    security: bool,
+    actor_user_id: Option<Uuid>,
+    ip: Option<String>,
+    details: Json<serde_json::Value>,
+}
+
+impl TryFrom<SystemEventRow> for StoredSystemEvent {
+    type Error = StoreError;
+
+    fn try_from(row: SystemEventRow) -> Result<Self, StoreError> {
+        let corrupt = |reason: String| StoreError::CorruptRow { table: "system_events", reason };
+        Ok(Self {
+            id: SystemEventId::from_uuid(row.id),
+            occurred_at: row.occurred_at,
+            severity: Severity::parse(&row.severity)
+                .ok_or_else(|| corrupt(format!("severity `{}`", row.severity)))?,
+            event_type: row.event_type,
+            security: row.security,
+            actor: row.actor_user_id.map(UserId::from_uuid),
+            ip: row
+                .ip
+                .map(|ip| ip.parse().map_err(|_| corrupt(format!("ip `{ip}`"))))
+                .transpose()?,
+            details: row.details.0,
+        })
+    }
+}
+
+/// Writes and reads the system event log.
+#[derive(Debug)]
+pub struct SystemEvents<'a> {
+    db: &'a Db,
+}
+
+impl<'a> SystemEvents<'a> {
+    pub(crate) fn new(db: &'a Db) -> Self {
+        Self { db }
+    }
+
+    /// Appends one event.
+    pub async fn record(
+        &self,
+        event: &NewSystemEvent,
+        occurred_at: DateTime<Utc>,
+    ) -> Result<SystemEventId, StoreError> {
+        let id = SystemEventId::new();
+        on_db!(self.db, pool => sqlx::query(
+            "INSERT INTO system_events \
+             (id, occurred_at, event_type, severity, security, actor_user_id, ip, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.as_uuid())
+        .bind(occurred_at)
+        .bind(event.kind.as_str())
+        .bind(event.kind.severity().as_str())
+        .bind(event.kind.is_security())
+        .bind(event.actor.map(|actor| actor.as_uuid()))
+        .bind(event.ip.map(|ip| ip.to_string()))
+        .bind(Json(&event.details))
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(id)
+    }
+
+    /// The newest events first, at most `limit` of them.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<StoredSystemEvent>, StoreError> {
+        let rows: Vec<SystemEventRow> = on_db!(self.db, pool => sqlx::query_as(
+            "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
+             FROM system_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter().map(StoredSystemEvent::try_from).collect()
+    }
+}

@@ -1,0 +1,92 @@
+//! The `postroute` command. Each subcommand is a thin call into `postroute-server`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use postroute_server::Config;
+use postroute_server::telemetry;
+
+/// PostRoute: plan, review, schedule and publish social-media posts.
+#[derive(Debug, Parser)]
+#[command(name = "postroute", version, about)]
+struct Cli {
+    /// Configuration file (default: ./postroute.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print it with secrets redacted.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, the reason chain joined: deployers grep for it.
+            eprintln!("postroute: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Config { command: ConfigCommand::Check } => {
+            print!("{}", config.to_redacted_toml()?);
+            Ok(())
+        }
+        Command::Migrate => runtime()?.block_on(migrate(config)),
+        Command::Serve => runtime()?.block_on(serve(config)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init(&config.log);
+    let running = postroute_server::start(config).await?;
+    postroute_server::shutdown_signal().await.context("cannot listen for signals")?;
+    running.begin_shutdown();
+    running.wait().await
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    telemetry::init(&config.log);
+    let store = postroute_server::app::open_store(&config).await?;
+    store.migrate().await.context("cannot apply database migrations")?;
+    store.close().await;
+    println!("migrations applied to {}", store_label(&config));
+    Ok(())
+}
+
+fn store_label(config: &Config) -> &'static str {
+    if config.database_url().starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" }
+}
