@@ -53,17 +53,18 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
             let tls = tls::server_config(http_config, &config.data_dir)?;
             let listener = bind(address)?;
             let local = listener.local_addr()?;
-            let mut server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
-                .handle(Handle::with_control(control.clone()))
-                .first_request_timeout(header_timeout);
+            let mut server =
+                axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
+                    .handle(Handle::with_control(control.clone()))
+                    .first_request_timeout(header_timeout);
             server.http_builder().http1().header_read_timeout(header_timeout);
             let service = router.clone().into_make_service_with_connect_info::<SocketAddr>();
             listeners.spawn(server.serve(service));
             tracing::info!(url = %format!("https://{local}"), "PostRoute is listening (HTTPS, TLS {})",
-                match http_config.tls_min_version {
-                    crate::config::TlsMinVersion::Tls13 => "1.3 only",
-                    crate::config::TlsMinVersion::Tls12 => "1.2 and 1.3",
-                });
+            match http_config.tls_min_version {
+                crate::config::TlsMinVersion::Tls13 => "1.3 only",
+                crate::config::TlsMinVersion::Tls12 => "1.2 and 1.3",
+            });
             Some(local)
         }
         None => None,
@@ -128,7 +129,10 @@ impl RunningApp {
 
     /// Stops accepting connections; requests in flight may finish within the grace period.
     pub fn begin_shutdown(&self) {
-        tracing::info!(grace_secs = self.grace.as_secs(), "shutting down: finishing requests in flight");
+        tracing::info!(
+            grace_secs = self.grace.as_secs(),
+            "shutting down: finishing requests in flight"
+        );
         self.control.graceful_shutdown(Some(self.grace));
     }
 
@@ -138,8 +142,12 @@ impl RunningApp {
         while let Some(joined) = self.listeners.join_next().await {
             match joined {
                 Ok(Ok(())) => {}
-                Ok(Err(error)) => outcome = Err(anyhow::Error::new(error).context("listener failed")),
-                Err(error) => outcome = Err(anyhow::Error::new(error).context("listener task failed")),
+                Ok(Err(error)) => {
+                    outcome = Err(anyhow::Error::new(error).context("listener failed"))
+                }
+                Err(error) => {
+                    outcome = Err(anyhow::Error::new(error).context("listener task failed"))
+                }
             }
         }
         self.store.close().await;

@@ -1,1 +1,52 @@
+//! Test support: boots the real PostRoute (the same `start` as `postroute serve`) on random
+//! ports against a fresh SQLite file or a fresh PostgreSQL database, with a client that trusts
+//! the instance's development certificate.
+//!
+//! PostgreSQL tests run when `POSTROUTE_TEST_POSTGRES_URL` names a server (an admin URL such as
+//! `postgres://postgres@127.0.0.1:5432/postgres`); without it they are skipped with a notice.
 
+#![expect(
+    clippy::expect_used,
+    reason = "test support fails the test loudly when its environment is broken"
+)]
+
+mod app;
+mod database;
+
+pub use app::{TestApp, TestAppBuilder, TestResponse};
+pub use database::{Backend, POSTGRES_URL_VARIABLE, TestDatabase};
+
+/// Defines one test per database: `mod name { fn sqlite(); fn postgres(); }`.
+///
+/// The body receives the [`Backend`] to spawn the app on; the PostgreSQL variant returns early,
+/// after a printed notice, when PostgreSQL tests are not enabled.
+///
+/// ```ignore
+/// db_test!(async fn readiness_answers(backend) {
+///     let app = TestApp::spawn(backend).await;
+///     app.get("/readyz", 200).await;
+/// });
+/// ```
+#[macro_export]
+macro_rules! db_test {
+    ($(#[$attr:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$attr])*
+        mod $name {
+            use super::*;
+
+            async fn run($backend: $crate::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::Backend::postgres_from_env() {
+                    run(backend).await
+                }
+            }
+        }
+    };
+}

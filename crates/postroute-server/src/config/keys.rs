@@ -136,10 +136,7 @@ pub fn generate_key() -> Result<SecretString, getrandom::Error> {
     Ok(SecretString::from(encoded))
 }
 
-fn fixed(
-    key: SecretSlice<u8>,
-    name: KeyName,
-) -> Result<SecretBox<[u8; KEY_BYTES]>, ConfigError> {
+fn fixed(key: SecretSlice<u8>, name: KeyName) -> Result<SecretBox<[u8; KEY_BYTES]>, ConfigError> {
     let array: [u8; KEY_BYTES] = key
         .expose_secret()
         .try_into()

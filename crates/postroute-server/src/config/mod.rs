@@ -266,9 +266,8 @@ impl Config {
 
     /// Extracts and validates a configuration from any figment (tests layer their own).
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment
-            .extract()
-            .map_err(|error| ConfigError::Load(one_line(&error.to_string())))?;
+        let config: Config =
+            figment.extract().map_err(|error| ConfigError::Load(one_line(&error.to_string())))?;
         config.validate()?;
         Ok(config)
     }

@@ -46,7 +46,9 @@ pub(super) mod optional_listen {
         match value.trim() {
             "" | "none" | "off" => Ok(None),
             address => address.parse().map(Some).map_err(|error| {
-                D::Error::custom(format!("`{address}` is not an address like 127.0.0.1:8443: {error}"))
+                D::Error::custom(format!(
+                    "`{address}` is not an address like 127.0.0.1:8443: {error}"
+                ))
             }),
         }
     }

@@ -11,16 +11,13 @@ impl Config {
         self.validate_keys()?;
         self.validate_http()?;
         self.validate_limits()?;
-        if let Some(url) = &self.database.url {
-            if !(url.starts_with("sqlite:")
-                || url.starts_with("postgres:")
-                || url.starts_with("postgresql:"))
-            {
-                return Err(ConfigError::invalid(
-                    "database.url",
-                    "must start with sqlite:, postgres: or postgresql:",
-                ));
-            }
+        if let Some(url) = &self.database.url
+            && !["sqlite:", "postgres:", "postgresql:"].iter().any(|scheme| url.starts_with(scheme))
+        {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "must start with sqlite:, postgres: or postgresql:",
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|error| ConfigError::invalid("log.level", error.to_string()))?;
@@ -64,8 +61,12 @@ impl Config {
             ));
         }
         match (&http.tls_cert, &http.tls_key) {
-            (Some(_), None) => return Err(ConfigError::invalid("http.tls_key", "is required with http.tls_cert")),
-            (None, Some(_)) => return Err(ConfigError::invalid("http.tls_cert", "is required with http.tls_key")),
+            (Some(_), None) => {
+                return Err(ConfigError::invalid("http.tls_key", "is required with http.tls_cert"));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid("http.tls_cert", "is required with http.tls_key"));
+            }
             (None, None) if http.listen.is_some() && self.env == Environment::Production => {
                 return Err(ConfigError::invalid(
                     "http.tls_cert",
@@ -103,9 +104,8 @@ impl Config {
 
 /// An allowed CORS origin is exactly `scheme://host[:port]`: no wildcard, path or trailing slash.
 fn check_origin(origin: &str) -> Result<(), ConfigError> {
-    let invalid = |reason: &str| {
-        ConfigError::invalid("http.cors_origins", format!("`{origin}` {reason}"))
-    };
+    let invalid =
+        |reason: &str| ConfigError::invalid("http.cors_origins", format!("`{origin}` {reason}"));
     if origin == "*" {
         return Err(invalid("is a wildcard; list the allowed origins instead"));
     }

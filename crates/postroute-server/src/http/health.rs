@@ -39,6 +39,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, 
     match tokio::time::timeout(READINESS_DEADLINE, state.store.check_ready()).await {
         Ok(Ok(())) => Ok(Json(ProbeStatus { status: "ready" })),
         Ok(Err(error)) => Err(ApiError::Unavailable(format!("readiness: {error}"))),
-        Err(_elapsed) => Err(ApiError::Unavailable("readiness: database did not answer in time".to_owned())),
+        Err(_elapsed) => {
+            Err(ApiError::Unavailable("readiness: database did not answer in time".to_owned()))
+        }
     }
 }

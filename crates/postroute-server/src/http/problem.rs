@@ -106,9 +106,7 @@ impl IntoResponse for Problem {
             br#"{"type":"about:blank","title":"Internal Server Error","status":500,"code":"internal_error","detail":"An unexpected error occurred."}"#.to_vec()
         });
         let mut response = (status, body).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

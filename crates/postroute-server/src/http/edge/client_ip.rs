@@ -126,14 +126,26 @@ mod tests {
 
     #[test]
     fn ports_brackets_and_mapped_addresses_are_understood() {
-        assert_eq!(proxies().client_ip(ip("10.0.0.2"), &headers(&["198.51.100.7:4431"])), ip("198.51.100.7"));
-        assert_eq!(proxies().client_ip(ip("10.0.0.2"), &headers(&["[2001:db8::1]:80"])), ip("2001:db8::1"));
-        assert_eq!(proxies().client_ip(ip("::ffff:10.0.0.2"), &headers(&["192.0.2.1"])), ip("192.0.2.1"));
+        assert_eq!(
+            proxies().client_ip(ip("10.0.0.2"), &headers(&["198.51.100.7:4431"])),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            proxies().client_ip(ip("10.0.0.2"), &headers(&["[2001:db8::1]:80"])),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            proxies().client_ip(ip("::ffff:10.0.0.2"), &headers(&["192.0.2.1"])),
+            ip("192.0.2.1")
+        );
     }
 
     #[test]
     fn garbage_or_an_all_proxy_chain_stops_at_the_last_trusted_hop() {
-        assert_eq!(proxies().client_ip(ip("10.0.0.2"), &headers(&["1.1.1.1, nonsense"])), ip("10.0.0.2"));
+        assert_eq!(
+            proxies().client_ip(ip("10.0.0.2"), &headers(&["1.1.1.1, nonsense"])),
+            ip("10.0.0.2")
+        );
         assert_eq!(proxies().client_ip(ip("10.0.0.2"), &headers(&["10.9.9.9"])), ip("10.9.9.9"));
         assert_eq!(proxies().client_ip(ip("10.0.0.2"), &HeaderMap::new()), ip("10.0.0.2"));
     }

@@ -7,3 +7,60 @@ pub mod security_headers;
 
 pub use client_ip::{ClientIp, TrustedProxies};
 pub use observe::RequestId;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use axum::response::IntoResponse;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::HttpConfig;
+use crate::http::problem::{ApiError, Problem};
+
+/// Puts `routes` behind the edge: unknown paths and methods answer problem+json, and every
+/// response, whatever produced it, gets the security headers and a request id.
+pub fn wrap(routes: Router, http: &HttpConfig) -> Router {
+    let proxies = TrustedProxies::new(http.trusted_proxies.clone());
+    let request_timeout = Duration::from_secs(http.request_timeout_secs);
+    routes
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async {
+            Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
+        })
+        .layer(
+            // Outermost first.
+            ServiceBuilder::new()
+                .layer(map_response(security_headers::add_security_headers))
+                .layer(from_fn_with_state(proxies, client_ip::resolve_client_ip))
+                .layer(from_fn(observe::observe_request))
+                .layer(CatchPanicLayer::custom(|_panic| {
+                    tracing::error!("handler panicked");
+                    Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+                }))
+                .layer(from_fn(bare_errors::problem_for_bare_errors))
+                .layer(cors_layer(&http.cors_origins))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+                .layer(DefaultBodyLimit::max(http.json_body_limit_bytes)),
+        )
+}
+
+/// Only listed origins get `Access-Control-Allow-Origin`; never `*` (S-EDGE-3).
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> =
+        origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER, observe::X_REQUEST_ID.clone()])
+        .max_age(Duration::from_secs(600))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+#![expect(clippy::result_large_err, reason = "figment's Jail fixes the closure's error type")]
+
+use figment::Jail;
+
+use super::*;
+
+const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="; // bytes 0..32
+const KEY_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="; // bytes 32..64
+
+fn load_error() -> String {
+    Config::load(None).expect_err("configuration should be refused").to_string()
+}
+
+#[test]
+fn defaults_are_the_documented_development_defaults() {
+    Jail::expect_with(|_jail| {
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.env, Environment::Development);
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.http.listen, Some("127.0.0.1:8443".parse().unwrap()));
+        assert_eq!(config.http.tls_min_version, TlsMinVersion::Tls13);
+        assert_eq!(config.http.plain_listen, None);
+        assert_eq!(config.database_url(), "sqlite://./data/postroute.db");
+        assert_eq!(config.http.public_url.as_str(), "https://localhost:8443/");
+        Ok(())
+    });
+}
+
+#[test]
+fn environment_variables_nest_with_double_underscores_and_override_the_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "postroute.toml",
+            "data_dir = \"/srv/postroute\"\n[http]\nlisten = \"0.0.0.0:9443\"\ncors_origins = [\"https://app.example\"]\n",
+        )?;
+        jail.set_env("POSTROUTE_HTTP__LISTEN", "127.0.0.1:7443");
+        jail.set_env("POSTROUTE_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1/32");
+        jail.set_env("POSTROUTE_DATABASE__URL", "postgres://app@db/postroute");
+        jail.set_env("POSTROUTE_TEST_POSTGRES_URL", "postgres://ignored");
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/postroute"));
+        assert_eq!(config.http.listen, Some("127.0.0.1:7443".parse().unwrap()));
+        assert_eq!(config.http.cors_origins, vec!["https://app.example".to_owned()]);
+        assert_eq!(config.http.trusted_proxies.len(), 2);
+        assert_eq!(config.database_url(), "postgres://app@db/postroute");
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unknown_key_is_named_in_one_line() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_HTTP__LISTN", "127.0.0.1:1");
+        let message = load_error();
+        assert!(message.contains("listn"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_value_of_the_wrong_shape_names_its_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_DATABASE__MAX_CONNECTIONS", "plenty");
+        let message = load_error().to_lowercase();
+        assert!(message.contains("database.max_connections"), "{message}");
+
+        jail.set_env("POSTROUTE_DATABASE__MAX_CONNECTIONS", "4");
+        jail.set_env("POSTROUTE_HTTP__TRUSTED_PROXIES", "10.0.0.0/8,not-a-network");
+        let message = load_error().to_lowercase();
+        assert!(
+            message.contains("trusted_proxies") && message.contains("not-a-network"),
+            "{message}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn keys_must_be_base64_of_the_right_length() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_ENCRYPTION__OAUTH_KEY", "c2hvcnQ=");
+        assert_eq!(
+            load_error(),
+            "invalid configuration: encryption.oauth_key: must be base64 of exactly 32 bytes (got 5 bytes)"
+        );
+        jail.set_env("POSTROUTE_ENCRYPTION__OAUTH_KEY", KEY_A);
+        jail.set_env("POSTROUTE_BACKUP__KEY", KEY_A);
+        assert_eq!(
+            load_error(),
+            "invalid configuration: backup.key: must differ from encryption.oauth_key"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn production_refuses_development_defaults() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_ENV", "production");
+        assert!(load_error().contains("auth.jwt_secret: is required in production"));
+
+        jail.set_env("POSTROUTE_AUTH__JWT_SECRET", KEY_A);
+        jail.set_env("POSTROUTE_ENCRYPTION__OAUTH_KEY", KEY_A);
+        jail.set_env("POSTROUTE_BACKUP__KEY", KEY_B);
+        assert!(
+            load_error().contains("http.tls_cert: is required in production"),
+            "{}",
+            load_error()
+        );
+
+        jail.set_env("POSTROUTE_HTTP__TLS_CERT", "/etc/postroute/cert.pem");
+        jail.set_env("POSTROUTE_HTTP__TLS_KEY", "/etc/postroute/key.pem");
+        jail.set_env("POSTROUTE_HTTP__PUBLIC_URL", "http://postroute.example");
+        assert!(load_error().contains("http.public_url: must be https in production"));
+
+        jail.set_env("POSTROUTE_HTTP__PUBLIC_URL", "https://postroute.example");
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.env, Environment::Production);
+        Ok(())
+    });
+}
+
+#[test]
+fn behind_a_proxy_the_https_listener_can_be_switched_off() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_HTTP__LISTEN", "none");
+        assert!(load_error().contains("nothing would listen"));
+        jail.set_env("POSTROUTE_HTTP__PLAIN_LISTEN", "127.0.0.1:8080");
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.http.listen, None);
+        Ok(())
+    });
+}
+
+#[test]
+fn cors_origins_must_be_exact_origins() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_HTTP__CORS_ORIGINS", "*");
+        assert!(load_error().contains("wildcard"));
+        jail.set_env("POSTROUTE_HTTP__CORS_ORIGINS", "https://app.example/path");
+        assert!(load_error().contains("no path"));
+        Ok(())
+    });
+}
+
+#[test]
+fn an_explicit_config_file_must_exist() {
+    Jail::expect_with(|_jail| {
+        let error = Config::load(Some(Path::new("missing.toml"))).unwrap_err().to_string();
+        assert!(error.contains("missing.toml does not exist"), "{error}");
+        Ok(())
+    });
+}
+
+// proves S-ENC-4
+#[test]
+fn the_printed_configuration_redacts_every_secret() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_AUTH__JWT_SECRET", KEY_A);
+        jail.set_env("POSTROUTE_ENCRYPTION__OAUTH_KEY", KEY_B);
+        jail.set_env("POSTROUTE_DATABASE__URL", "postgres://app:hunter2@db/postroute");
+        let config = Config::load(None).unwrap();
+        let printed = config.to_redacted_toml().expect("renders");
+        let debugged = format!("{config:?}");
+        for secret in [KEY_A, KEY_B, "hunter2"] {
+            assert!(!printed.contains(secret), "{printed}");
+            assert!(!debugged.contains(secret) || secret == "hunter2", "{debugged}");
+        }
+        assert!(printed.contains("jwt_secret = \"[redacted]\""), "{printed}");
+        Ok(())
+    });
+}

@@ -1,0 +1,109 @@
+//! The HTTP edge over the network, on the real app.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use postroute_test_support::{TestApp, db_test};
+use reqwest::Method;
+
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("permissions-policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+];
+
+fn assert_security_headers(response: &postroute_test_support::TestResponse) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(response.header(name), Some(value), "{name}");
+    }
+}
+
+db_test!(
+    // proves S-EDGE-4
+    // proves S-TLS-2
+    async fn every_response_carries_the_security_headers(backend) {
+        let app = TestApp::spawn(backend).await;
+        assert_security_headers(&app.get("/healthz", 200).await);
+        assert_security_headers(&app.get("/v1/openapi.json", 200).await);
+        assert_security_headers(&app.get("/no/such/path", 404).await);
+        assert_security_headers(&app.send(app.request(Method::DELETE, "/healthz"), 405).await);
+    }
+);
+
+db_test!(
+    async fn unknown_paths_and_methods_are_problems(backend) {
+        let app = TestApp::spawn(backend).await;
+        let missing = app.get("/v1/nothing-here", 404).await;
+        assert_eq!(missing.header("content-type"), Some("application/problem+json"));
+        let body = missing.json();
+        assert_eq!(body["code"], "not_found");
+        assert_eq!(body["status"], 404);
+        assert_eq!(body["type"], "about:blank");
+
+        let wrong_method = app.send(app.request(Method::PUT, "/readyz"), 405).await;
+        assert_eq!(wrong_method.json()["code"], "method_not_allowed");
+        assert!(wrong_method.header("allow").is_some_and(|allow| allow.contains("GET")));
+    }
+);
+
+db_test!(
+    async fn every_response_names_a_fresh_request_id(backend) {
+        let app = TestApp::spawn(backend).await;
+        let spoofed = app
+            .send(app.request(Method::GET, "/healthz").header("x-request-id", "forged"), 200)
+            .await;
+        let first = spoofed.header("x-request-id").expect("request id").to_owned();
+        assert_ne!(first, "forged", "a client-chosen id is not reused");
+        assert!(uuid::Uuid::parse_str(&first).is_ok());
+        let second = app.get("/no/such/path", 404).await;
+        assert_ne!(second.header("x-request-id"), Some(first.as_str()));
+    }
+);
+
+db_test!(
+    // proves S-EDGE-3
+    async fn cors_answers_only_allowlisted_origins(backend) {
+        let app = TestApp::builder(backend)
+            .configure(|config| config.http.cors_origins = vec!["https://app.example".to_owned()])
+            .spawn()
+            .await;
+        let preflight = |origin: &'static str| {
+            app.request(Method::OPTIONS, "/v1/openapi.json")
+                .header("origin", origin)
+                .header("access-control-request-method", "GET")
+        };
+        let allowed = app.send(preflight("https://app.example"), 200).await;
+        assert_eq!(allowed.header("access-control-allow-origin"), Some("https://app.example"));
+        assert_eq!(allowed.header("access-control-allow-credentials"), None);
+
+        let refused = app.send(preflight("https://evil.example"), 200).await;
+        assert_eq!(refused.header("access-control-allow-origin"), None);
+
+        let simple = app
+            .send(app.request(Method::GET, "/healthz").header("origin", "https://evil.example"), 200)
+            .await;
+        assert_eq!(simple.header("access-control-allow-origin"), None);
+        assert_security_headers(&simple);
+    }
+);
+
+db_test!(
+    async fn security_txt_follows_rfc_9116(backend) {
+        let app = TestApp::spawn(backend).await;
+        let response = app.get("/.well-known/security.txt", 200).await;
+        assert!(response.header("content-type").is_some_and(|value| value.starts_with("text/plain")));
+        let text = response.text();
+        assert!(text.contains("Contact: mailto:"), "{text}");
+        let expires = text
+            .lines()
+            .find_map(|line| line.strip_prefix("Expires: "))
+            .expect("Expires is required");
+        let expires = chrono::DateTime::parse_from_rfc3339(expires).expect("RFC 3339 date");
+        let ahead = expires.signed_duration_since(chrono::Utc::now());
+        assert!(ahead > chrono::Duration::days(30) && ahead < chrono::Duration::days(365), "{ahead}");
+        assert!(text.contains("Canonical: https://localhost:8443/.well-known/security.txt"));
+        assert_security_headers(&response);
+    }
+);

@@ -1,0 +1,86 @@
+//! Migrations and the system event log on both databases.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use std::time::Duration;
+
+use chrono::{SubsecRound, Utc};
+use postroute_domain::{NewSystemEvent, Severity, SystemEventKind, UserId};
+use postroute_store::{Dialect, Store, StoreOptions};
+use postroute_test_support::{Backend, TestDatabase, db_test};
+
+async fn store_for(database: &TestDatabase) -> Store {
+    Store::connect(&StoreOptions {
+        url: database.url().to_owned(),
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(5),
+    })
+    .await
+    .expect("connects")
+}
+
+db_test!(
+    async fn migrations_apply_once_and_are_idempotent(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::create(&backend, dir.path()).await;
+        let store = store_for(&database).await;
+        let expected = match backend {
+            Backend::Sqlite => Dialect::Sqlite,
+            Backend::Postgres { .. } => Dialect::Postgres,
+        };
+        assert_eq!(store.dialect(), expected);
+        store.migrate().await.expect("first run applies");
+        store.migrate().await.expect("second run is a no-op");
+        store.check_ready().await.expect("ready");
+        store.close().await;
+    }
+);
+
+db_test!(
+    async fn instances_starting_together_migrate_safely(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::create(&backend, dir.path()).await;
+        let mut stores = Vec::new();
+        for _ in 0..4 {
+            stores.push(store_for(&database).await);
+        }
+        let results =
+            futures_util::future::join_all(stores.iter().map(|store| store.migrate())).await;
+        for result in results {
+            result.expect("every instance starts");
+        }
+        let events = stores[0].system_events().recent(10).await.expect("schema is in place");
+        assert!(events.is_empty());
+    }
+);
+
+db_test!(
+    async fn system_events_round_trip_with_their_classification(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::create(&backend, dir.path()).await;
+        let store = store_for(&database).await;
+        store.migrate().await.unwrap();
+
+        let at = Utc::now().trunc_subsecs(6);
+        let event = NewSystemEvent::new(SystemEventKind::RefreshTokenReused)
+            .ip("2001:db8::7".parse().unwrap())
+            .details(serde_json::json!({"sessions_revoked": 3}));
+        let id = store.system_events().record(&event, at).await.expect("recorded");
+        let ordinary = NewSystemEvent::new(SystemEventKind::RateLimited);
+        store.system_events().record(&ordinary, at + chrono::Duration::seconds(1)).await.unwrap();
+
+        let events = store.system_events().recent(10).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].event_type, "rate_limited");
+        assert!(!events[0].security);
+        let reuse = &events[1];
+        assert_eq!(reuse.id, id);
+        assert_eq!(reuse.occurred_at, at);
+        assert_eq!(reuse.event_type, "refresh_token_reused");
+        assert_eq!(reuse.severity, Severity::Critical);
+        assert!(reuse.security);
+        assert_eq!(reuse.ip, Some("2001:db8::7".parse().unwrap()));
+        assert_eq!(reuse.details["sessions_revoked"], 3);
+        assert_eq!(reuse.actor, None::<UserId>);
+    }
+);

@@ -1,0 +1,91 @@
+//! The command line as deployers script it: exit codes, one-line errors, redaction.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use postroute_test_support::{Backend, TestDatabase, db_test};
+
+fn postroute(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_postroute"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("POSTROUTE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .current_dir(data_dir)
+        .env("POSTROUTE_DATA_DIR", data_dir.join("data"))
+        .env("POSTROUTE_LOG__LEVEL", "warn")
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("postroute runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn config_check_prints_the_effective_configuration_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let output = postroute(
+        dir.path(),
+        &["config", "check"],
+        &[
+            ("POSTROUTE_AUTH__JWT_SECRET", secret),
+            ("POSTROUTE_DATABASE__URL", "postgres://app:hunter2@db.internal/postroute"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(printed.contains("jwt_secret = \"[redacted]\""), "{printed}");
+    assert!(printed.contains("listen = \"127.0.0.1:8443\""), "{printed}");
+    assert!(!printed.contains(secret) && !printed.contains("hunter2"), "{printed}");
+    assert!(!dir.path().join("data").exists(), "checking writes nothing");
+}
+
+#[test]
+fn a_bad_key_fails_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output =
+        postroute(dir.path(), &["config", "check"], &[("POSTROUTE_HTTP__LISTEN", "localhost")]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(message.to_lowercase().contains("http.listen"), "{message}");
+}
+
+#[test]
+fn production_refuses_to_start_with_development_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = postroute(dir.path(), &["serve"], &[("POSTROUTE_ENV", "production")]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("is required in production"), "{message}");
+    assert!(!dir.path().join("data").exists(), "nothing was generated");
+}
+
+db_test!(
+    async fn migrate_prepares_a_fresh_database(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::create(&backend, dir.path()).await;
+        let output = postroute(
+            dir.path(),
+            &["migrate"],
+            &[("POSTROUTE_DATABASE__URL", database.url())],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        let label = match backend {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres { .. } => "PostgreSQL",
+        };
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), format!("migrations applied to {label}"));
+        // A second run finds nothing to do and still succeeds.
+        let again = postroute(dir.path(), &["migrate"], &[("POSTROUTE_DATABASE__URL", database.url())]);
+        assert!(again.status.success(), "{}", stderr(&again));
+    }
+);
