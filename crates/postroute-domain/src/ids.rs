@@ -64,6 +64,10 @@ typed_id!(
     /// One row of the staff-only system event log.
     SystemEventId
 );
+typed_id!(
+    /// One message in the email outbox.
+    EmailId
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,8 +3,12 @@
 //! Everything here can be unit-tested without a runtime; higher crates turn
 //! requests and rows into these types and back.
 
+pub mod email;
 pub mod ids;
+pub mod password;
 pub mod system_event;
 
-pub use ids::{SessionId, SystemEventId, UserId};
+pub use email::{Email, EmailError};
+pub use ids::{EmailId, SessionId, SystemEventId, UserId};
+pub use password::{Password, PasswordError};
 pub use system_event::{NewSystemEvent, Severity, SystemEventKind};

@@ -1,14 +1,21 @@
 //! PostRoute's storage layer: the only crate that speaks SQL.
 //!
 //! One [`Store`] wraps either a SQLite or a PostgreSQL pool. Most statements are written once
-//! in the SQL both dialects share (`$1` placeholders work on both) and run through
-//! [`on_db!`]; where the dialects differ, a repository matches on the pool and says why.
+//! in the SQL both dialects share (`$1` placeholders work on both) and run through `on_db!`
+//! (a pool) or `on_conn!` (a connection, possibly inside a transaction); where the dialects
+//! differ, the code matches on the pool and says why.
 
 #[macro_use]
 mod pool;
+mod accounts;
 mod error;
+mod outbox;
+mod sessions;
 mod system_events;
 
+pub use accounts::{Accounts, EmailTokenPurpose, NewEmailToken, NewUser, User};
 pub use error::StoreError;
+pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use pool::{Dialect, Store, StoreOptions};
+pub use sessions::{NewSession, RefreshOutcome, Session, Sessions};
 pub use system_events::{StoredSystemEvent, SystemEvents};

@@ -4,14 +4,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection, Postgres, Sqlite, Transaction};
 
 use crate::StoreError;
+use crate::accounts::Accounts;
+use crate::outbox::Outbox;
+use crate::sessions::Sessions;
 use crate::system_events::SystemEvents;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -26,6 +29,17 @@ macro_rules! on_db {
         match $db {
             $crate::pool::Db::Sqlite($pool) => $body,
             $crate::pool::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the connection inside a [`Conn`], like [`on_db!`] for
+/// statements that must also run inside a transaction.
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::pool::Conn::Sqlite($c) => $body,
+            $crate::pool::Conn::Postgres($c) => $body,
         }
     };
 }
@@ -54,6 +68,47 @@ pub struct StoreOptions {
 pub(crate) enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// A connection of either dialect, borrowed from a pool or a transaction.
+pub(crate) enum Conn<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+/// A write transaction of either dialect. Dropped without [`Tx::commit`], it rolls back.
+pub(crate) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Sqlite(transaction) => Conn::Sqlite(&mut **transaction),
+            Self::Postgres(transaction) => Conn::Postgres(&mut **transaction),
+        }
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(transaction) => transaction.commit().await?,
+            Self::Postgres(transaction) => transaction.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Begins a write transaction. SQLite takes its write lock up front (`BEGIN IMMEDIATE`):
+    /// a deferred transaction that later upgrades can fail with SQLITE_BUSY regardless of the
+    /// busy timeout when another writer got there first.
+    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
 }
 
 /// PostRoute's database, whichever dialect it is.
@@ -140,6 +195,21 @@ impl Store {
     /// The staff-only system event log.
     pub fn system_events(&self) -> SystemEvents<'_> {
         SystemEvents::new(&self.db)
+    }
+
+    /// User accounts, email tokens and the actions that change them.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts::new(&self.db)
+    }
+
+    /// Device sessions and their refresh tokens.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions::new(&self.db)
+    }
+
+    /// The transactional email outbox.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(&self.db)
     }
 
     /// Closes every pooled connection, waiting for the ones in use to be returned.

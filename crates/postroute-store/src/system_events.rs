@@ -113,4 +113,16 @@ impl<'a> SystemEvents<'a> {
         .await)?;
         rows.into_iter().map(StoredSystemEvent::try_from).collect()
     }
+
+    /// Events the user caused, oldest first (for the GDPR export).
+    pub async fn for_actor(&self, user: UserId) -> Result<Vec<StoredSystemEvent>, StoreError> {
+        let rows: Vec<SystemEventRow> = on_db!(self.db, pool => sqlx::query_as(
+            "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
+             FROM system_events WHERE actor_user_id = $1 ORDER BY occurred_at, id",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter().map(StoredSystemEvent::try_from).collect()
+    }
 }

@@ -84,6 +84,14 @@ pub struct Config {
     pub encryption: EncryptionConfig,
     /// Encryption of backups.
     pub backup: BackupConfig,
+    /// The shared rate-limit store.
+    pub redis: RedisConfig,
+    /// Request rate limits.
+    pub rate_limits: RateLimitConfig,
+    /// Outgoing email.
+    pub email: EmailConfig,
+    /// Background jobs.
+    pub worker: WorkerConfig,
 }
 
 impl Default for Config {
@@ -97,6 +105,10 @@ impl Default for Config {
             auth: AuthConfig::default(),
             encryption: EncryptionConfig::default(),
             backup: BackupConfig::default(),
+            redis: RedisConfig::default(),
+            rate_limits: RateLimitConfig::default(),
+            email: EmailConfig::default(),
+            worker: WorkerConfig::default(),
         }
     }
 }
@@ -214,13 +226,60 @@ impl Default for HttpConfig {
     }
 }
 
-/// Access-token signing.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Accounts, sessions and tokens.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Base64 of at least 32 random bytes; generated into the data directory in development.
     #[serde(serialize_with = "serde_helpers::redact")]
     pub jwt_secret: Option<SecretString>,
+    /// The key being rotated out: access tokens it signed stay valid until they expire.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub jwt_previous_secret: Option<SecretString>,
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token lifetime in days.
+    pub refresh_token_ttl_days: u64,
+    /// Email-verification link lifetime in hours.
+    pub verification_token_ttl_hours: u64,
+    /// Password-reset link lifetime in minutes.
+    pub reset_token_ttl_minutes: u64,
+    /// Password hashing.
+    pub argon2: Argon2Config,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwt_previous_secret: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            verification_token_ttl_hours: 24,
+            reset_token_ttl_minutes: 60,
+            argon2: Argon2Config::default(),
+        }
+    }
+}
+
+/// Argon2id parameters (S-ENC-3). Defaults: m = 64 MiB, t = 3, p = 1, above OWASP's minimum.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Argon2Config {
+    /// Memory per hash in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+    /// Hashes computed at once; 0 means one per CPU. Bounds memory: this many × `memory_kib`.
+    pub max_concurrent: usize,
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self { memory_kib: 64 * 1024, iterations: 3, parallelism: 1, max_concurrent: 0 }
+    }
 }
 
 /// Encryption of channel OAuth tokens at rest.
@@ -239,6 +298,106 @@ pub struct BackupConfig {
     /// Base64 of exactly 32 bytes, never equal to the OAuth key.
     #[serde(serialize_with = "serde_helpers::redact")]
     pub key: Option<SecretString>,
+}
+
+/// The shared rate-limit store.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:6379`; limits are per process (in memory) without it.
+    #[serde(serialize_with = "serde_helpers::redact_optional_secret_url")]
+    pub url: Option<SecretString>,
+}
+
+/// Request rate limits (S-EDGE-1, S-AUTH-7). Buckets refill continuously (GCRA).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Off only for benchmarks of the unthrottled path; refused in production.
+    pub enabled: bool,
+    /// Requests per minute per client address, across the API.
+    pub requests_per_minute: u32,
+    /// Attempts per client address on the credential endpoints, per window.
+    pub credential_attempts: u32,
+    /// The credential window in seconds.
+    pub credential_window_secs: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            requests_per_minute: 200,
+            credential_attempts: 5,
+            credential_window_secs: 300,
+        }
+    }
+}
+
+/// Which service delivers email.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailProvider {
+    /// Development: writes each message to the log and to `DATA_DIR/outbox/*.eml`.
+    #[default]
+    Log,
+    /// The Resend HTTP API.
+    Resend,
+    /// Any SMTP server (TLS via rustls).
+    Smtp,
+}
+
+/// Outgoing email.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `log`, `resend` or `smtp`.
+    pub provider: EmailProvider,
+    /// The sender, e.g. `PostRoute <no-reply@postroute.example>`.
+    pub from: String,
+    /// Resend API key (`re_...`).
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub resend_api_key: Option<SecretString>,
+    /// Resend API base URL.
+    pub resend_base_url: Url,
+    /// `smtps://user:pass@host:465` or `smtp://user:pass@host:587?tls=required`.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub smtp_url: Option<SecretString>,
+    /// Delivery attempts before a message is given up on.
+    pub max_attempts: u32,
+    /// First retry delay in seconds; each later one doubles, up to an hour.
+    pub retry_base_secs: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            provider: EmailProvider::Log,
+            from: "PostRoute <no-reply@localhost>".to_owned(),
+            resend_api_key: None,
+            resend_base_url: Url::parse("https://api.resend.com")
+                .unwrap_or_else(|_| unreachable!()),
+            smtp_url: None,
+            max_attempts: 10,
+            retry_base_secs: 30,
+        }
+    }
+}
+
+/// Background jobs (the email outbox today).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// `postroute serve` also runs the worker; set false when `postroute worker` runs apart.
+    pub run_in_serve: bool,
+    /// How often an idle worker looks for due work, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self { run_in_serve: true, poll_interval_ms: 1000 }
+    }
 }
 
 impl Config {

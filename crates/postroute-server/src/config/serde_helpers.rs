@@ -86,6 +86,18 @@ pub(super) fn redact_url_password<S: Serializer>(
     }
 }
 
+/// Writes a secret URL (Redis) with its password, if any, redacted.
+pub(super) fn redact_optional_secret_url<S: Serializer>(
+    value: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    match value {
+        Some(url) => serializer.serialize_str(&without_password(url.expose_secret())),
+        None => serializer.serialize_none(),
+    }
+}
+
 fn without_password(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut url) if url.password().is_some() => {

@@ -3,7 +3,7 @@
 use secrecy::ExposeSecret;
 
 use super::keys::KeyName;
-use super::{Config, ConfigError, Environment};
+use super::{Config, ConfigError, EmailProvider, Environment};
 
 impl Config {
     /// Refuses a configuration the server could not run safely with.
@@ -11,6 +11,8 @@ impl Config {
         self.validate_keys()?;
         self.validate_http()?;
         self.validate_limits()?;
+        self.validate_auth()?;
+        self.validate_email()?;
         if let Some(url) = &self.database.url
             && !["sqlite:", "postgres:", "postgresql:"].iter().any(|scheme| url.starts_with(scheme))
         {
@@ -52,6 +54,110 @@ impl Config {
         Ok(())
     }
 
+    fn validate_auth(&self) -> Result<(), ConfigError> {
+        if let Some(previous) = &self.auth.jwt_previous_secret {
+            KeyName::JwtSecret.decode(previous.expose_secret()).map_err(|_| {
+                ConfigError::invalid(
+                    "auth.jwt_previous_secret",
+                    "must be base64 of at least 32 bytes",
+                )
+            })?;
+        }
+        let argon2 = &self.auth.argon2;
+        if argon2.iterations == 0
+            || argon2.parallelism == 0
+            || argon2.memory_kib < 8 * argon2.parallelism
+        {
+            return Err(ConfigError::invalid(
+                "auth.argon2",
+                "needs iterations >= 1, parallelism >= 1 and memory_kib >= 8 x parallelism",
+            ));
+        }
+        if self.env == Environment::Production
+            && !argon2_meets_owasp(argon2.memory_kib, argon2.iterations)
+        {
+            return Err(ConfigError::invalid(
+                "auth.argon2",
+                "is below OWASP's minimum (e.g. memory_kib 19456 with 2 iterations) in production",
+            ));
+        }
+        for (key, value) in [
+            ("auth.access_token_ttl_secs", self.auth.access_token_ttl_secs),
+            ("auth.refresh_token_ttl_days", self.auth.refresh_token_ttl_days),
+            ("auth.verification_token_ttl_hours", self.auth.verification_token_ttl_hours),
+            ("auth.reset_token_ttl_minutes", self.auth.reset_token_ttl_minutes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_email(&self) -> Result<(), ConfigError> {
+        let email = &self.email;
+        match email.provider {
+            EmailProvider::Log if self.env == Environment::Production => {
+                return Err(ConfigError::invalid(
+                    "email.provider",
+                    "`log` only writes mail to disk; use resend or smtp in production",
+                ));
+            }
+            EmailProvider::Resend if email.resend_api_key.is_none() => {
+                return Err(ConfigError::invalid(
+                    "email.resend_api_key",
+                    "is required with provider resend",
+                ));
+            }
+            EmailProvider::Smtp => {
+                let Some(smtp_url) = &email.smtp_url else {
+                    return Err(ConfigError::invalid(
+                        "email.smtp_url",
+                        "is required with provider smtp",
+                    ));
+                };
+                let scheme =
+                    url::Url::parse(smtp_url.expose_secret()).map(|url| url.scheme().to_owned());
+                if !matches!(scheme.as_deref(), Ok("smtp" | "smtps")) {
+                    return Err(ConfigError::invalid(
+                        "email.smtp_url",
+                        "must be an smtp:// or smtps:// URL",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if !email.from.contains('@') {
+            return Err(ConfigError::invalid(
+                "email.from",
+                "must hold an address, e.g. PostRoute <no-reply@example.com>",
+            ));
+        }
+        if email.max_attempts == 0 || email.retry_base_secs == 0 {
+            return Err(ConfigError::invalid(
+                "email",
+                "max_attempts and retry_base_secs must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Settings that work but that an operator should know are weak; logged at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let argon2 = &self.auth.argon2;
+        if !argon2_meets_owasp(argon2.memory_kib, argon2.iterations) {
+            warnings.push(format!(
+                "auth.argon2 (memory_kib {}, iterations {}) is below OWASP's minimum; production refuses it",
+                argon2.memory_kib, argon2.iterations
+            ));
+        }
+        if !self.rate_limits.enabled {
+            warnings.push("rate limits are disabled; production refuses this".to_owned());
+        }
+        warnings
+    }
+
     fn validate_http(&self) -> Result<(), ConfigError> {
         let http = &self.http;
         if http.listen.is_none() && http.plain_listen.is_none() {
@@ -86,7 +192,14 @@ impl Config {
     }
 
     fn validate_limits(&self) -> Result<(), ConfigError> {
+        if self.env == Environment::Production && !self.rate_limits.enabled {
+            return Err(ConfigError::invalid("rate_limits.enabled", "must be true in production"));
+        }
         let positive = [
+            ("rate_limits.requests_per_minute", u64::from(self.rate_limits.requests_per_minute)),
+            ("rate_limits.credential_attempts", u64::from(self.rate_limits.credential_attempts)),
+            ("rate_limits.credential_window_secs", self.rate_limits.credential_window_secs),
+            ("worker.poll_interval_ms", self.worker.poll_interval_ms),
             ("database.max_connections", u64::from(self.database.max_connections)),
             ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
             ("http.request_timeout_secs", self.http.request_timeout_secs),
@@ -100,6 +213,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// OWASP's Argon2id floor: any of m = 46 MiB/t = 1, 19 MiB/2, 12 MiB/3, 9 MiB/4, 7 MiB/5.
+pub fn argon2_meets_owasp(memory_kib: u32, iterations: u32) -> bool {
+    const OWASP_FLOOR: [(u32, u32); 5] =
+        [(47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5)];
+    OWASP_FLOOR.iter().any(|&(memory, passes)| memory_kib >= memory && iterations >= passes)
 }
 
 /// An allowed CORS origin is exactly `scheme://host[:port]`: no wildcard, path or trailing slash.

@@ -1,0 +1,7 @@
+//! Fake platform servers for tests and local development. Each speaks the wire format recorded
+//! in shared/specs/platforms.md, so the real clients in `postroute-platforms` are exercised
+//! exactly as against production; PostRoute's product code does not know it is talking to one.
+
+pub mod resend;
+
+pub use resend::{FakeResend, ReceivedEmail};

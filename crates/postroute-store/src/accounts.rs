@@ -1,0 +1,382 @@
+//! User accounts and their single-use email tokens. Each action that also sends an email
+//! writes the outbox row in the same transaction (a crash can lose neither without the other).
+
+use chrono::{DateTime, Utc};
+use postroute_domain::{SessionId, UserId};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::outbox::{NewOutboxEmail, insert_email};
+use crate::pool::{Conn, Db};
+use crate::sessions::revoke_user_sessions;
+
+/// An account as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// The address as typed at registration.
+    pub email: String,
+    /// The lookup key.
+    pub email_normalized: String,
+    /// Display name.
+    pub name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// When the address was confirmed.
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// PostRoute staff (system event log, admin endpoints).
+    pub is_staff: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for User {
+    // The hash stays out of logs and panic messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("is_staff", &self.is_staff)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    email_normalized: String,
+    name: String,
+    password_hash: String,
+    email_verified_at: Option<DateTime<Utc>>,
+    is_staff: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: UserId::from_uuid(row.id),
+            email: row.email,
+            email_normalized: row.email_normalized,
+            name: row.name,
+            password_hash: row.password_hash,
+            email_verified_at: row.email_verified_at,
+            is_staff: row.is_staff,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, email_normalized, name, password_hash, email_verified_at, \
+                            is_staff, created_at, updated_at";
+
+/// A new account.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    /// Its id.
+    pub id: UserId,
+    /// As typed.
+    pub email: &'a str,
+    /// The lookup key.
+    pub email_normalized: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Argon2id PHC string.
+    pub password_hash: &'a str,
+    /// Now.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an email token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailTokenPurpose {
+    /// Confirms the address.
+    VerifyEmail,
+    /// Sets a new password.
+    ResetPassword,
+}
+
+impl EmailTokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// A token about to be mailed; only its hash is stored.
+#[derive(Debug)]
+pub struct NewEmailToken<'a> {
+    /// SHA-256 of the token.
+    pub token_hash: &'a [u8],
+    /// What it unlocks.
+    pub purpose: EmailTokenPurpose,
+    /// Issue time.
+    pub created_at: DateTime<Utc>,
+    /// After this it is refused.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Account queries and actions.
+#[derive(Debug)]
+pub struct Accounts<'a> {
+    db: &'a Db,
+}
+
+impl<'a> Accounts<'a> {
+    pub(crate) fn new(db: &'a Db) -> Self {
+        Self { db }
+    }
+
+    /// The account with this normalised email.
+    pub async fn find_by_email(&self, email_normalized: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1");
+        let row: Option<UserRow> = on_db!(self.db, pool => sqlx::query_as(&sql)
+            .bind(email_normalized)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(User::from))
+    }
+
+    /// The account with this id.
+    pub async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = on_db!(self.db, pool => sqlx::query_as(&sql)
+            .bind(id.as_uuid())
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(User::from))
+    }
+
+    /// Creates an account with its first verification token and the email carrying it.
+    /// `Conflict` when the email is already registered (nothing is written then).
+    pub async fn register(
+        &self,
+        user: &NewUser<'_>,
+        token: &NewEmailToken<'_>,
+        email: &NewOutboxEmail<'_>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        on_conn!(tx.conn(), c => sqlx::query(
+            "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(user.id.as_uuid())
+        .bind(user.email)
+        .bind(user.email_normalized)
+        .bind(user.name)
+        .bind(user.password_hash)
+        .bind(user.created_at)
+        .execute(&mut *c)
+        .await
+        .map(drop))?;
+        insert_token(tx.conn(), user.id, token).await?;
+        insert_email(tx.conn(), email).await?;
+        tx.commit().await
+    }
+
+    /// Replaces the user's unused tokens of this purpose with a new one, and queues its email.
+    pub async fn issue_email_token(
+        &self,
+        user: UserId,
+        token: &NewEmailToken<'_>,
+        email: &NewOutboxEmail<'_>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        on_conn!(tx.conn(), c => sqlx::query(
+            "UPDATE email_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+        )
+        .bind(user.as_uuid())
+        .bind(token.purpose.as_str())
+        .bind(token.created_at)
+        .execute(&mut *c)
+        .await
+        .map(drop))?;
+        insert_token(tx.conn(), user, token).await?;
+        insert_email(tx.conn(), email).await?;
+        tx.commit().await
+    }
+
+    /// Uses a verification token: marks the address verified. `None` when the token is
+    /// unknown, used, expired or of another purpose.
+    pub async fn verify_email(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let Some(user) =
+            consume_token(tx.conn(), token_hash, EmailTokenPurpose::VerifyEmail, now).await?
+        else {
+            return Ok(None);
+        };
+        mark_verified(tx.conn(), user, now).await?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
+    /// Uses a reset token: sets the new password hash, confirms the address (the user just
+    /// proved they read its mail) and revokes every session. `None` for a bad token.
+    pub async fn reset_password(
+        &self,
+        token_hash: &[u8],
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let Some(user) =
+            consume_token(tx.conn(), token_hash, EmailTokenPurpose::ResetPassword, now).await?
+        else {
+            return Ok(None);
+        };
+        set_password_hash(tx.conn(), user, password_hash, now).await?;
+        mark_verified(tx.conn(), user, now).await?;
+        revoke_user_sessions(tx.conn(), user, "password_reset", now, None).await?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
+    /// Sets a new password hash and revokes every session except `keep`.
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        set_password_hash(tx.conn(), user, password_hash, now).await?;
+        revoke_user_sessions(tx.conn(), user, "password_changed", now, Some(keep)).await?;
+        tx.commit().await
+    }
+
+    /// Replaces the hash without touching sessions: the same password under new parameters.
+    pub async fn rehash_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        set_password_hash(tx.conn(), user, password_hash, now).await?;
+        tx.commit().await
+    }
+
+    /// Changes the display name; `None` when the account does not exist.
+    pub async fn rename(
+        &self,
+        user: UserId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        let row: Option<UserRow> = on_db!(self.db, pool => sqlx::query_as(&sql)
+            .bind(user.as_uuid())
+            .bind(name)
+            .bind(now)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(User::from))
+    }
+
+    /// Grants or withdraws staff status; `false` when no account has that email.
+    pub async fn set_staff(&self, email_normalized: &str, staff: bool) -> Result<bool, StoreError> {
+        let changed = on_db!(self.db, pool => sqlx::query(
+            "UPDATE users SET is_staff = $2 WHERE email_normalized = $1",
+        )
+        .bind(email_normalized)
+        .bind(staff)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(changed > 0)
+    }
+
+    /// Erases the account. Sessions, tokens and queued mail go with it (foreign keys cascade);
+    /// system events stay, detached from the person.
+    pub async fn delete(&self, user: UserId) -> Result<bool, StoreError> {
+        let deleted = on_db!(self.db, pool => sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user.as_uuid())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(deleted > 0)
+    }
+}
+
+async fn insert_token(
+    conn: Conn<'_>,
+    user: UserId,
+    token: &NewEmailToken<'_>,
+) -> Result<(), StoreError> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token.token_hash)
+    .bind(user.as_uuid())
+    .bind(token.purpose.as_str())
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .execute(&mut *c)
+    .await
+    .map(drop))?;
+    Ok(())
+}
+
+/// Single use is one conditional update: of two concurrent uses, one finds `used_at` set.
+async fn consume_token(
+    conn: Conn<'_>,
+    token_hash: &[u8],
+    purpose: EmailTokenPurpose,
+    now: DateTime<Utc>,
+) -> Result<Option<UserId>, StoreError> {
+    let user: Option<(Uuid,)> = on_conn!(conn, c => sqlx::query_as(
+        "UPDATE email_tokens SET used_at = $3 \
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+         RETURNING user_id",
+    )
+    .bind(token_hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(&mut *c)
+    .await)?;
+    Ok(user.map(|(id,)| UserId::from_uuid(id)))
+}
+
+async fn mark_verified(conn: Conn<'_>, user: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE users SET email_verified_at = $2, updated_at = $2 \
+         WHERE id = $1 AND email_verified_at IS NULL",
+    )
+    .bind(user.as_uuid())
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(drop))?;
+    Ok(())
+}
+
+async fn set_password_hash(
+    conn: Conn<'_>,
+    user: UserId,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_conn!(conn, c => sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(user.as_uuid())
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(drop))?;
+    Ok(())
+}
