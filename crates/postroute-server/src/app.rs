@@ -9,9 +9,17 @@ use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::{Control, Handle};
 use postroute_store::{Store, StoreOptions};
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{Config, Keys};
+use crate::accounts::{AccountService, Lifetimes};
+use crate::auth::{AccessTokens, PasswordHasher};
+use crate::config::{Config, Keys, TlsMinVersion};
+use crate::crypto::derive_key;
+use crate::mail::worker::MailWorker;
+use crate::mail::{MailComposer, MailSender};
+use crate::rate_limit::{RateLimiter, RedisStore};
 use crate::{http, tls};
 
 /// What every handler can reach.
@@ -21,36 +29,84 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The database.
     pub store: Store,
+    /// Accounts and sessions.
+    pub accounts: AccountService,
+    /// Request rate limits.
+    pub limiter: RateLimiter,
 }
 
-/// A started server: its addresses, and the means to stop it.
+/// What to run in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The API, plus the worker unless `worker.run_in_serve` is false (`postroute serve`).
+    Serve,
+    /// Only the worker (`postroute worker`).
+    Worker,
+}
+
+/// A started process: its addresses, and the means to stop it.
 #[derive(Debug)]
 pub struct RunningApp {
     https_addr: Option<SocketAddr>,
     plain_addr: Option<SocketAddr>,
     control: Control,
     grace: Duration,
-    listeners: JoinSet<std::io::Result<()>>,
+    /// Listeners and workers: they end on their own after `begin_shutdown`.
+    work: JoinSet<anyhow::Result<()>>,
+    /// Periodic upkeep: aborted once the work has ended.
+    housekeeping: JoinSet<()>,
+    stop_workers: watch::Sender<bool>,
     store: Store,
 }
 
-/// Opens the database, applies migrations, binds the listeners and starts serving.
+/// Starts `postroute serve`.
 pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
-    let _keys = Keys::resolve(&config)?;
+    start_role(config, Role::Serve).await
+}
+
+/// Opens the database, applies migrations, then starts what `role` asks for.
+pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp> {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let keys = Keys::resolve(&config)?;
     let store = open_store(&config).await?;
     store.migrate().await.context("cannot apply database migrations")?;
 
     let config = Arc::new(config);
-    let state = AppState { config: config.clone(), store: store.clone() };
-    let router = http::router(state);
-    let http_config = &config.http;
-    let header_timeout = Duration::from_secs(http_config.header_read_timeout_secs);
-    let control = Control::new();
-    let mut listeners = JoinSet::new();
+    let composer = Arc::new(MailComposer::new(
+        &derive_key(keys.oauth_key.expose_secret(), "postroute/email-outbox/v1"),
+        config.http.public_url.clone(),
+    ));
+    let (stop_workers, workers_stopped) = watch::channel(false);
+    let mut work = JoinSet::new();
+    let mut housekeeping = JoinSet::new();
+    if role == Role::Worker || config.worker.run_in_serve {
+        let sender = MailSender::from_config(&config).context("cannot set up email delivery")?;
+        let worker = MailWorker::new(store.clone(), composer.clone(), sender, &config.email);
+        let poll = Duration::from_millis(config.worker.poll_interval_ms);
+        work.spawn(async move {
+            worker.run(workers_stopped, poll).await;
+            Ok(())
+        });
+        tracing::info!(provider = ?config.email.provider, "email worker running");
+    }
 
-    let https_addr = match http_config.listen {
-        Some(address) => {
-            let tls = tls::server_config(http_config, &config.data_dir)?;
+    let control = Control::new();
+    let (mut https_addr, mut plain_addr) = (None, None);
+    if role == Role::Serve {
+        let state = build_state(config.clone(), store.clone(), &keys, composer).await?;
+        let limiter = state.limiter.clone();
+        housekeeping.spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                limiter.forget_full_buckets();
+            }
+        });
+        let router = http::router(state);
+        let header_timeout = Duration::from_secs(config.http.header_read_timeout_secs);
+        if let Some(address) = config.http.listen {
+            let tls = tls::server_config(&config.http, &config.data_dir)?;
             let listener = bind(address)?;
             let local = listener.local_addr()?;
             let mut server =
@@ -59,18 +115,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
                     .first_request_timeout(header_timeout);
             server.http_builder().http1().header_read_timeout(header_timeout);
             let service = router.clone().into_make_service_with_connect_info::<SocketAddr>();
-            listeners.spawn(server.serve(service));
-            tracing::info!(url = %format!("https://{local}"), "PostRoute is listening (HTTPS, TLS {})",
-            match http_config.tls_min_version {
-                crate::config::TlsMinVersion::Tls13 => "1.3 only",
-                crate::config::TlsMinVersion::Tls12 => "1.2 and 1.3",
-            });
-            Some(local)
+            work.spawn(async move { server.serve(service).await.context("HTTPS listener failed") });
+            let versions = match config.http.tls_min_version {
+                TlsMinVersion::Tls13 => "TLS 1.3 only",
+                TlsMinVersion::Tls12 => "TLS 1.2 and 1.3",
+            };
+            tracing::info!(url = %format!("https://{local}"), "PostRoute is listening (HTTPS, {versions})");
+            https_addr = Some(local);
         }
-        None => None,
-    };
-    let plain_addr = match http_config.plain_listen {
-        Some(address) => {
+        if let Some(address) = config.http.plain_listen {
             let listener = bind(address)?;
             let local = listener.local_addr()?;
             let mut server = axum_server::from_tcp(listener)?
@@ -78,30 +131,75 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
                 .first_request_timeout(header_timeout);
             server.http_builder().http1().header_read_timeout(header_timeout);
             let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            listeners.spawn(server.serve(service));
-            tracing::info!(url = %format!("http://{local}"),
-                "PostRoute is listening (plain HTTP, for a TLS-terminating proxy)");
-            Some(local)
+            work.spawn(async move { server.serve(service).await.context("plain listener failed") });
+            tracing::info!(url = %format!("http://{local}"), "PostRoute is listening (plain HTTP, for a TLS-terminating proxy)");
+            plain_addr = Some(local);
         }
-        None => None,
-    };
+    }
 
     Ok(RunningApp {
         https_addr,
         plain_addr,
         control,
-        grace: Duration::from_secs(http_config.shutdown_grace_secs),
-        listeners,
+        grace: Duration::from_secs(config.http.shutdown_grace_secs),
+        work,
+        housekeeping,
+        stop_workers,
         store,
     })
+}
+
+async fn build_state(
+    config: Arc<Config>,
+    store: Store,
+    keys: &Keys,
+    composer: Arc<MailComposer>,
+) -> anyhow::Result<AppState> {
+    let auth = &config.auth;
+    let hasher =
+        PasswordHasher::new(&auth.argon2).await.context("cannot set up password hashing")?;
+    let previous_jwt_secret = match &auth.jwt_previous_secret {
+        Some(previous) => Some(crate::config::KeyName::JwtSecret.decode(previous.expose_secret())?),
+        None => None,
+    };
+    let tokens = AccessTokens::new(
+        keys.jwt_secret.expose_secret(),
+        previous_jwt_secret.as_ref().map(|secret| secret.expose_secret()),
+        config.http.public_url.as_str(),
+        chrono::Duration::seconds(i64::try_from(auth.access_token_ttl_secs).unwrap_or(900)),
+    );
+    let days = |value: u64| {
+        chrono::Duration::days(i64::try_from(value).unwrap_or(i64::MAX / 86_400_000_000))
+    };
+    let hours = |value: u64| chrono::Duration::hours(i64::try_from(value).unwrap_or(1));
+    let minutes = |value: u64| chrono::Duration::minutes(i64::try_from(value).unwrap_or(1));
+    let accounts = AccountService::new(
+        store.clone(),
+        hasher,
+        Arc::new(tokens),
+        composer,
+        Lifetimes {
+            refresh: days(auth.refresh_token_ttl_days),
+            verification: hours(auth.verification_token_ttl_hours),
+            reset: minutes(auth.reset_token_ttl_minutes),
+        },
+        derive_key(keys.jwt_secret.expose_secret(), "postroute/email-hash/v1"),
+    );
+    let limiter = match &config.redis.url {
+        Some(url) => RateLimiter::redis(
+            RedisStore::connect(url.expose_secret(), &config.redis.key_prefix)
+                .await
+                .context("cannot connect to Redis (redis.url)")?,
+        ),
+        None => RateLimiter::in_memory(),
+    };
+    Ok(AppState { config, store, accounts, limiter })
 }
 
 /// Connects to the configured database (SQLite in the data directory by default).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database.url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot create the data directory {}", config.data_dir.display())
-        })?;
+        create_private_dir(&config.data_dir)?;
     }
     Store::connect(&StoreOptions {
         url: config.database_url(),
@@ -110,6 +208,20 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     })
     .await
     .context("cannot open the database")
+}
+
+/// The data directory holds keys and the database: when PostRoute creates it, only the
+/// service account may read it.
+fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("cannot create the data directory {}", path.display()))
 }
 
 fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -127,29 +239,39 @@ impl RunningApp {
         self.plain_addr
     }
 
-    /// Stops accepting connections; requests in flight may finish within the grace period.
+    /// Stops accepting connections and asks workers to stop; requests in flight and a send
+    /// in progress may finish within the grace period.
     pub fn begin_shutdown(&self) {
         tracing::info!(
             grace_secs = self.grace.as_secs(),
-            "shutting down: finishing requests in flight"
+            "shutting down: finishing work in flight"
         );
         self.control.graceful_shutdown(Some(self.grace));
+        let _ = self.stop_workers.send(true);
     }
 
-    /// Waits until every listener has stopped, then closes the database pool.
+    /// Waits until listeners and workers have stopped (at most the grace period and a little),
+    /// then stops upkeep and closes the database pool.
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut outcome = Ok(());
-        while let Some(joined) = self.listeners.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    outcome = Err(anyhow::Error::new(error).context("listener failed"))
-                }
-                Err(error) => {
-                    outcome = Err(anyhow::Error::new(error).context("listener task failed"))
+        let deadline = tokio::time::sleep(self.grace + Duration::from_secs(5));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                joined = self.work.join_next() => match joined {
+                    None => break,
+                    Some(Ok(Ok(()))) => {}
+                    Some(Ok(Err(error))) => outcome = Err(error),
+                    Some(Err(error)) => outcome = Err(anyhow::Error::new(error).context("task panicked")),
+                },
+                _ = &mut deadline => {
+                    tracing::warn!("shutdown grace period over; stopping what is left");
+                    self.work.shutdown().await;
+                    break;
                 }
             }
         }
+        self.housekeeping.shutdown().await;
         self.store.close().await;
         outcome
     }

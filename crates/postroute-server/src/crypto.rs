@@ -77,7 +77,11 @@ impl Sealer {
     }
 
     /// `version || nonce || ciphertext+tag`.
-    pub fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> Result<Vec<u8>, RandomnessUnavailable> {
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        associated_data: &[u8],
+    ) -> Result<Vec<u8>, RandomnessUnavailable> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce).map_err(RandomnessUnavailable)?;
         let ciphertext = self
@@ -124,11 +128,17 @@ mod tests {
         assert_eq!(sealer.open(&sealed, b"email_outbox:1").unwrap(), b"secret body");
         assert!(!sealed.windows(6).any(|window| window == b"secret"));
         assert!(matches!(sealer.open(&sealed, b"email_outbox:2"), Err(OpenError::Unauthentic)));
-        assert!(matches!(Sealer::new(&[8u8; 32]).open(&sealed, b"email_outbox:1"), Err(OpenError::Unauthentic)));
+        assert!(matches!(
+            Sealer::new(&[8u8; 32]).open(&sealed, b"email_outbox:1"),
+            Err(OpenError::Unauthentic)
+        ));
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(matches!(sealer.open(&tampered, b"email_outbox:1"), Err(OpenError::Unauthentic)));
         assert!(matches!(sealer.open(&sealed[..10], b"email_outbox:1"), Err(OpenError::Malformed)));
-        assert_ne!(sealer.seal(b"secret body", b"x").unwrap(), sealer.seal(b"secret body", b"x").unwrap());
+        assert_ne!(
+            sealer.seal(b"secret body", b"x").unwrap(),
+            sealer.seal(b"secret body", b"x").unwrap()
+        );
     }
 }

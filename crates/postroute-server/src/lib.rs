@@ -1,10 +1,18 @@
-//! PostRoute's application: configuration, bootstrap, the HTTP API and (later) the workers.
+//! PostRoute's application: configuration, bootstrap, the services that combine domain and
+//! store, the HTTP API, and the background workers.
 
+pub mod accounts;
 pub mod app;
+pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod http;
+pub mod mail;
+pub mod rate_limit;
+pub mod system_events;
 pub mod telemetry;
 pub mod tls;
 
-pub use app::{AppState, RunningApp, shutdown_signal, start};
+pub use app::{AppState, Role, RunningApp, shutdown_signal, start, start_role};
 pub use config::Config;

@@ -12,7 +12,9 @@ pub async fn record(store: &Store, event: NewSystemEvent) {
     let kind = event.kind.as_str();
     let ip = event.ip.map(|ip| ip.to_string());
     match event.kind.severity() {
-        Severity::Critical => tracing::warn!(event = kind, ip, security = event.kind.is_security(), "system event"),
+        Severity::Critical => {
+            tracing::warn!(event = kind, ip, security = event.kind.is_security(), "system event")
+        }
         Severity::Warning | Severity::Info => {
             tracing::info!(event = kind, ip, security = event.kind.is_security(), "system event")
         }

@@ -2,44 +2,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use std::sync::Arc;
-
 use postroute_server::config::TlsMinVersion;
 use postroute_test_support::{TestApp, db_test};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-
-fn client_config(
-    app: &TestApp,
-    versions: &[&'static rustls::SupportedProtocolVersion],
-) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = app.certificate_pem();
-    for certificate in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(certificate.expect("PEM certificate")).expect("trusted root");
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(versions)
-    .expect("supported versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Arc::new(config)
-}
 
 /// Connects with only `versions` offered; returns the negotiated version or the handshake error.
 async fn handshake(
     app: &TestApp,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Result<rustls::ProtocolVersion, std::io::Error> {
-    let tcp = TcpStream::connect(app.https_addr()).await?;
-    let connector = TlsConnector::from(client_config(app, versions));
-    let server_name = ServerName::try_from("localhost").expect("server name");
-    let mut tls = connector.connect(server_name, tcp).await?;
+    let mut tls = app.tls_connect(versions).await?;
     let version = tls.get_ref().1.protocol_version().expect("negotiated version");
     // Prove the channel carries HTTP, not just a handshake.
     tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;

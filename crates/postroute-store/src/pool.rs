@@ -85,8 +85,8 @@ pub(crate) enum Tx {
 impl Tx {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
         match self {
-            Self::Sqlite(transaction) => Conn::Sqlite(&mut **transaction),
-            Self::Postgres(transaction) => Conn::Postgres(&mut **transaction),
+            Self::Sqlite(transaction) => Conn::Sqlite(transaction),
+            Self::Postgres(transaction) => Conn::Postgres(transaction),
         }
     }
 

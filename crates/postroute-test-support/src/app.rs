@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use postroute_server::config::Config;
+use postroute_fakes::FakeResend;
+use postroute_server::config::{Config, EmailProvider};
 use postroute_server::{RunningApp, tls};
 use postroute_store::{Store, StoreOptions};
 use reqwest::header::HeaderMap;
@@ -13,11 +14,16 @@ use tempfile::TempDir;
 
 use crate::database::{Backend, TestDatabase};
 
+/// The API key the fake Resend of every test app accepts.
+const RESEND_TEST_KEY: &str = "re_test_support";
+
 /// Configures an app before it starts.
 #[derive(Debug)]
 pub struct TestAppBuilder {
     backend: Backend,
     config: Config,
+    jwt_secret: Vec<u8>,
+    shared_redis_prefix: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -27,13 +33,49 @@ impl TestAppBuilder {
         self
     }
 
-    /// Starts the app: migrations, listeners, everything `postroute serve` does.
+    /// Limits through the Redis at `redis_url`, under `key_prefix`: apps given the same prefix
+    /// share their budgets, as instances of one deployment do.
+    pub fn redis(mut self, redis_url: &str, key_prefix: &str) -> Self {
+        self.config.redis.url = Some(secrecy::SecretString::from(redis_url.to_owned()));
+        self.shared_redis_prefix = Some(key_prefix.to_owned());
+        self
+    }
+
+    /// Starts the app: migrations, listeners, worker, everything `postroute serve` does.
     pub async fn spawn(self) -> TestApp {
+        self.spawn_on(None).await
+    }
+
+    /// Starts a second instance on the same database as `other` (several `serve` processes).
+    pub async fn spawn_beside(self, other: &TestApp) -> TestApp {
+        self.spawn_on(Some(other)).await
+    }
+
+    async fn spawn_on(self, beside: Option<&TestApp>) -> TestApp {
         let data_dir = TempDir::new().expect("temporary data directory");
-        let database = TestDatabase::create(&self.backend, data_dir.path()).await;
+        let own_database = match beside {
+            Some(_) => None,
+            None => Some(TestDatabase::create(&self.backend, data_dir.path()).await),
+        };
+        let database_url = match (beside, &own_database) {
+            (Some(other), _) => other.database_url.clone(),
+            (None, Some(database)) => database.url().to_owned(),
+            (None, None) => unreachable!("a database was just created"),
+        };
+        let resend = FakeResend::start(RESEND_TEST_KEY).await.expect("fake Resend starts");
         let mut config = self.config;
         config.data_dir = data_dir.path().to_path_buf();
-        config.database.url = Some(database.url().to_owned());
+        config.database.url = Some(database_url.clone());
+        config.email.provider = EmailProvider::Resend;
+        config.email.resend_base_url = resend.base_url();
+        config.email.resend_api_key = Some(secrecy::SecretString::from(RESEND_TEST_KEY.to_owned()));
+        config.auth.jwt_secret = Some(secrecy::SecretString::from(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            &self.jwt_secret,
+        )));
+        config.redis.key_prefix = self
+            .shared_redis_prefix
+            .unwrap_or_else(|| format!("postroute-test:{}:", uuid::Uuid::now_v7().simple()));
         config.validate().expect("test configuration is valid");
 
         let running = postroute_server::start(config.clone()).await.unwrap_or_else(|error| {
@@ -41,7 +83,7 @@ impl TestAppBuilder {
         });
         let client = client_trusting_development_certificate(&config);
         let store = Store::connect(&StoreOptions {
-            url: database.url().to_owned(),
+            url: database_url.clone(),
             max_connections: 2,
             acquire_timeout: Duration::from_secs(5),
         })
@@ -53,7 +95,10 @@ impl TestAppBuilder {
             client,
             store,
             running: Some(running),
-            database,
+            resend,
+            jwt_secret: self.jwt_secret,
+            database_url,
+            database: own_database,
             _data_dir: data_dir,
         }
     }
@@ -69,7 +114,11 @@ pub struct TestApp {
     client: reqwest::Client,
     store: Store,
     running: Option<RunningApp>,
-    database: TestDatabase,
+    resend: FakeResend,
+    jwt_secret: Vec<u8>,
+    database_url: String,
+    /// `None` for an instance started beside another: the first owns the database.
+    database: Option<TestDatabase>,
     // Declared last: removed after the app and the database handle are gone.
     _data_dir: TempDir,
 }
@@ -80,12 +129,22 @@ impl TestApp {
         Self::builder(backend).spawn().await
     }
 
-    /// An app to configure before starting. Listeners bind random local ports.
+    /// An app to configure before starting. Listeners bind random local ports; mail goes to
+    /// a fake Resend; Argon2 runs at OWASP's minimum (the production default is stronger, and
+    /// slower than a test suite needs); the credential limit is generous unless a test sets it.
     pub fn builder(backend: Backend) -> TestAppBuilder {
         let mut config = Config::default();
         config.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.log.level = "warn".to_owned();
-        TestAppBuilder { backend, config }
+        config.auth.argon2.memory_kib = 19_456;
+        config.auth.argon2.iterations = 2;
+        config.rate_limits.credential_attempts = 1_000;
+        config.rate_limits.requests_per_minute = 10_000;
+        config.worker.poll_interval_ms = 20;
+        config.email.retry_base_secs = 1;
+        let mut jwt_secret = vec![0u8; 32];
+        getrandom::fill(&mut jwt_secret).expect("OS randomness");
+        TestAppBuilder { backend, config, jwt_secret, shared_redis_prefix: None }
     }
 
     /// The HTTPS listener's address.
@@ -119,13 +178,91 @@ impl TestApp {
 
     /// The database, to make it unreachable and back.
     pub fn database(&self) -> &TestDatabase {
-        &self.database
+        self.database.as_ref().expect("this instance owns its database")
+    }
+
+    /// Runs one statement written in SQL both dialects understand, behind the app's back: for
+    /// tests that need a state the API cannot produce quickly (an expired token).
+    pub async fn execute_sql(&self, sql: &str) -> u64 {
+        use sqlx::{Connection, Executor};
+        match self.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("SQLite connection");
+                connection.execute(sql).await.expect("statement runs").rows_affected()
+            }
+            Backend::Postgres { .. } => {
+                let mut connection = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("PostgreSQL connection");
+                connection.execute(sql).await.expect("statement runs").rows_affected()
+            }
+        }
+    }
+
+    /// The single integer a `SELECT count(*) ...` written in SQL both dialects understand returns.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("SQLite connection");
+                sqlx::query_scalar(sql).fetch_one(&mut connection).await.expect("count query runs")
+            }
+            Backend::Postgres { .. } => {
+                let mut connection = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("PostgreSQL connection");
+                sqlx::query_scalar(sql).fetch_one(&mut connection).await.expect("count query runs")
+            }
+        }
+    }
+
+    /// Makes every email token (verification, reset) already expired.
+    pub async fn expire_email_tokens(&self) {
+        self.execute_sql("UPDATE email_tokens SET expires_at = created_at").await;
+    }
+
+    /// The fake Resend receiving this app's mail.
+    pub fn resend(&self) -> &FakeResend {
+        &self.resend
+    }
+
+    /// The access-token signing key, for tests that forge tokens.
+    pub fn jwt_secret(&self) -> &[u8] {
+        &self.jwt_secret
     }
 
     /// The development certificate the instance generated.
     pub fn certificate_pem(&self) -> Vec<u8> {
         let (certificate, _) = tls::development_certificate_paths(&self.config.data_dir);
         std::fs::read(certificate).expect("development certificate")
+    }
+
+    /// A raw TLS connection to the HTTPS listener offering only `versions`, trusting the
+    /// instance's certificate: for tests that speak HTTP by hand or probe the handshake.
+    pub async fn tls_connect(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        let pem = self.certificate_pem();
+        for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+            roots.add(certificate.expect("PEM certificate")).expect("trusted root");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(versions)
+        .expect("supported versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(self.https_addr()).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("server name");
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await
     }
 
     /// A request to `path`, to finish and send.

@@ -10,6 +10,27 @@ use uuid::Uuid;
 /// The variable that enables PostgreSQL tests: an admin URL of the server to create databases on.
 pub const POSTGRES_URL_VARIABLE: &str = "POSTROUTE_TEST_POSTGRES_URL";
 
+/// The variable that enables Redis tests, e.g. `redis://127.0.0.1:6379`.
+pub const REDIS_URL_VARIABLE: &str = "POSTROUTE_TEST_REDIS_URL";
+
+/// The Redis URL when Redis tests are enabled; otherwise `None` after saying, once per test
+/// binary, that they are skipped.
+pub fn redis_url_from_env() -> Option<String> {
+    match std::env::var(REDIS_URL_VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            static NOTICE: Once = Once::new();
+            NOTICE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "NOTICE: Redis tests skipped: set {REDIS_URL_VARIABLE} (e.g. redis://127.0.0.1:6379) to run them"
+                );
+            });
+            None
+        }
+    }
+}
+
 /// Which database a test runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -7,14 +7,19 @@
 
 #![expect(
     clippy::expect_used,
+    clippy::panic,
     reason = "test support fails the test loudly when its environment is broken"
 )]
 
+mod accounts;
 mod app;
 mod database;
 
+pub use accounts::{PASSWORD, TestUser, token_in};
 pub use app::{TestApp, TestAppBuilder, TestResponse};
-pub use database::{Backend, POSTGRES_URL_VARIABLE, TestDatabase};
+pub use database::{
+    Backend, POSTGRES_URL_VARIABLE, REDIS_URL_VARIABLE, TestDatabase, redis_url_from_env,
+};
 
 /// Defines one test per database: `mod name { fn sqlite(); fn postgres(); }`.
 ///

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use postroute_server::Config;
 use postroute_server::telemetry;
+use postroute_server::{Config, Role};
 
 /// PostRoute: plan, review, schedule and publish social-media posts.
 #[derive(Debug, Parser)]
@@ -22,8 +22,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP API (applies pending migrations first).
+    /// Run the HTTP API and, unless worker.run_in_serve is false, the worker (applies pending
+    /// migrations first).
     Serve,
+    /// Run only the background worker (email delivery).
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Inspect the configuration.
@@ -59,7 +62,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => runtime()?.block_on(migrate(config)),
-        Command::Serve => runtime()?.block_on(serve(config)),
+        Command::Serve => runtime()?.block_on(run_until_signal(config, Role::Serve)),
+        Command::Worker => runtime()?.block_on(run_until_signal(config, Role::Worker)),
     }
 }
 
@@ -70,9 +74,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn run_until_signal(config: Config, role: Role) -> anyhow::Result<()> {
     telemetry::init(&config.log);
-    let running = postroute_server::start(config).await?;
+    let running = postroute_server::start_role(config, role).await?;
     postroute_server::shutdown_signal().await.context("cannot listen for signals")?;
     running.begin_shutdown();
     running.wait().await

@@ -46,7 +46,11 @@ impl SigningKey {
     fn new(secret: &[u8]) -> Self {
         let digest = sha256(&[b"postroute-jwt-kid:".as_slice(), secret].concat());
         let kid = digest[..8].iter().map(|byte| format!("{byte:02x}")).collect();
-        Self { kid, encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+        Self {
+            kid,
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
     }
 }
 
@@ -61,7 +65,10 @@ pub struct AccessTokens {
 
 impl std::fmt::Debug for AccessTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessTokens").field("kid", &self.current.kid).field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("AccessTokens")
+            .field("kid", &self.current.kid)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +98,12 @@ impl AccessTokens {
     }
 
     /// A token for `user` in `session`, issued at `now`.
-    pub fn issue(&self, user: UserId, session: SessionId, now: DateTime<Utc>) -> Result<String, TokenRefused> {
+    pub fn issue(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<String, TokenRefused> {
         let claims = Claims {
             sub: user.to_string(),
             sid: session.to_string(),

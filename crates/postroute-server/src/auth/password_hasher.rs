@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use argon2::password_hash::SaltString;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+};
 use postroute_domain::Password;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
@@ -62,8 +64,11 @@ impl PasswordHasher {
             0 => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             n => n,
         };
-        let mut hasher =
-            Self { params, permits: Arc::new(Semaphore::new(concurrency)), dummy_hash: Arc::from("") };
+        let mut hasher = Self {
+            params,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            dummy_hash: Arc::from(""),
+        };
         let (dummy_password, _) = crate::crypto::random_token()?;
         hasher.dummy_hash = Arc::from(hasher.hash_secret(Zeroizing::new(dummy_password)).await?);
         Ok(hasher)
@@ -83,9 +88,11 @@ impl PasswordHasher {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|error| HashError::Argon2(error.to_string()))?;
         let params = self.params.clone();
-        let _permit = self.permits.acquire().await.map_err(|error| HashError::Argon2(error.to_string()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|error| HashError::Argon2(error.to_string()))?;
         tokio::task::spawn_blocking(move || {
-            let salt = SaltString::encode_b64(&salt).map_err(|error| HashError::Argon2(error.to_string()))?;
+            let salt = SaltString::encode_b64(&salt)
+                .map_err(|error| HashError::Argon2(error.to_string()))?;
             argon2(params)
                 .hash_password(password.as_bytes(), &salt)
                 .map(|hash| hash.to_string())
@@ -99,9 +106,11 @@ impl PasswordHasher {
         let password = Zeroizing::new(password.to_owned());
         let stored = stored.to_owned();
         let current = self.params.clone();
-        let _permit = self.permits.acquire().await.map_err(|error| HashError::Argon2(error.to_string()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|error| HashError::Argon2(error.to_string()))?;
         tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&stored).map_err(|error| HashError::Argon2(error.to_string()))?;
+            let parsed =
+                PasswordHash::new(&stored).map_err(|error| HashError::Argon2(error.to_string()))?;
             let stored_params =
                 Params::try_from(&parsed).map_err(|error| HashError::Argon2(error.to_string()))?;
             // Verify with the parameters the hash was made with, whatever today's are.
@@ -151,7 +160,10 @@ mod tests {
             hasher.verify("a long enough passphrase", &hash).await.unwrap(),
             Verification::Match { needs_rehash: false }
         );
-        assert_eq!(hasher.verify("another passphrase!", &hash).await.unwrap(), Verification::Mismatch);
+        assert_eq!(
+            hasher.verify("another passphrase!", &hash).await.unwrap(),
+            Verification::Mismatch
+        );
     }
 
     // proves S-ENC-3

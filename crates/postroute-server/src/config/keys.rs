@@ -80,7 +80,7 @@ impl KeyName {
     }
 
     /// Decodes a base64 key and checks its length, naming the key on failure.
-    pub(super) fn decode(self, encoded: &str) -> Result<SecretSlice<u8>, ConfigError> {
+    pub fn decode(self, encoded: &str) -> Result<SecretSlice<u8>, ConfigError> {
         let bytes = BASE64
             .decode(encoded.trim())
             .map_err(|_| ConfigError::invalid(self.config_key(), self.length_rule()))?;

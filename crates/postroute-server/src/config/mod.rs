@@ -301,12 +301,20 @@ pub struct BackupConfig {
 }
 
 /// The shared rate-limit store.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://host:6379`; limits are per process (in memory) without it.
     #[serde(serialize_with = "serde_helpers::redact_optional_secret_url")]
     pub url: Option<SecretString>,
+    /// Prefix of every key PostRoute writes, so deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self { url: None, key_prefix: "postroute:".to_owned() }
+    }
 }
 
 /// Request rate limits (S-EDGE-1, S-AUTH-7). Buckets refill continuously (GCRA).

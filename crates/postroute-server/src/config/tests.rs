@@ -115,6 +115,22 @@ fn production_refuses_development_defaults() {
         assert!(load_error().contains("http.public_url: must be https in production"));
 
         jail.set_env("POSTROUTE_HTTP__PUBLIC_URL", "https://postroute.example");
+        assert!(
+            load_error().contains("email.provider: `log` only writes mail to disk"),
+            "{}",
+            load_error()
+        );
+
+        jail.set_env("POSTROUTE_EMAIL__PROVIDER", "resend");
+        assert!(load_error().contains("email.resend_api_key: is required"), "{}", load_error());
+        jail.set_env("POSTROUTE_EMAIL__RESEND_API_KEY", "re_live_key");
+        jail.set_env("POSTROUTE_AUTH__ARGON2__MEMORY_KIB", "8192");
+        assert!(load_error().contains("auth.argon2: is below OWASP"), "{}", load_error());
+        jail.set_env("POSTROUTE_AUTH__ARGON2__MEMORY_KIB", "65536");
+        jail.set_env("POSTROUTE_RATE_LIMITS__ENABLED", "false");
+        assert!(load_error().contains("rate_limits.enabled: must be true in production"));
+        jail.set_env("POSTROUTE_RATE_LIMITS__ENABLED", "true");
+
         let config = Config::load(None).unwrap();
         assert_eq!(config.env, Environment::Production);
         Ok(())

@@ -28,7 +28,8 @@ pub async fn healthz() -> Json<ProbeStatus> {
     Json(ProbeStatus { status: "ok" })
 }
 
-/// Readiness: the database answers. 503 while it does not, so traffic moves elsewhere.
+/// Readiness: the database (and Redis, when configured) answers. 503 while it does not, so
+/// traffic moves elsewhere.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = ProbeStatus),
@@ -36,11 +37,14 @@ pub async fn healthz() -> Json<ProbeStatus> {
             content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, ApiError> {
-    match tokio::time::timeout(READINESS_DEADLINE, state.store.check_ready()).await {
+    let database =
+        async { state.store.check_ready().await.map_err(|error| format!("database: {error}")) };
+    let limits =
+        async { state.limiter.ping().await.map_err(|error| format!("rate-limit store: {error}")) };
+    let checks = async { database.await.and(limits.await) };
+    match tokio::time::timeout(READINESS_DEADLINE, checks).await {
         Ok(Ok(())) => Ok(Json(ProbeStatus { status: "ready" })),
-        Ok(Err(error)) => Err(ApiError::Unavailable(format!("readiness: {error}"))),
-        Err(_elapsed) => {
-            Err(ApiError::Unavailable("readiness: database did not answer in time".to_owned()))
-        }
+        Ok(Err(reason)) => Err(ApiError::Unavailable(format!("readiness: {reason}"))),
+        Err(_elapsed) => Err(ApiError::Unavailable("readiness: no answer in time".to_owned())),
     }
 }

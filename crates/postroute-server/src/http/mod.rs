@@ -1,25 +1,80 @@
 //! The HTTP API: routes, extractors and the edge every request passes through.
 
+mod auth;
 pub mod edge;
+mod extract;
 mod health;
 pub mod json;
+mod me;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 mod well_known;
 
+use std::time::Duration;
+
 use axum::Router;
-use axum::routing::get;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{delete, get, post};
 
 use crate::app::AppState;
+use crate::rate_limit::Quota;
+use rate_limit::RequestLimit;
 
 /// The whole API behind its edge layers.
 pub fn router(state: AppState) -> Router {
-    let http = state.config.http.clone();
+    let config = state.config.clone();
+    let limits = &config.rate_limits;
+    let limit = |quota: Quota| RequestLimit {
+        limiter: state.limiter.clone(),
+        quota,
+        store: state.store.clone(),
+    };
+    let (global_limit, credential_limit) = if limits.enabled {
+        (
+            Some(limit(Quota {
+                name: "requests",
+                burst: limits.requests_per_minute,
+                period: Duration::from_secs(60),
+            })),
+            Some(limit(Quota {
+                name: "credentials",
+                burst: limits.credential_attempts,
+                period: Duration::from_secs(limits.credential_window_secs),
+            })),
+        )
+    } else {
+        (None, None)
+    };
+
+    // Login, registration, verification and password reset share one brute-force bucket
+    // (S-AUTH-7), checked before the handler parses a body or hashes anything.
+    let mut credentials = Router::new()
+        .route("/v1/auth/register", post(auth::register))
+        .route("/v1/auth/verify-email", post(auth::verify_email))
+        .route("/v1/auth/verify-email/resend", post(auth::resend_verification))
+        .route("/v1/auth/login", post(auth::login))
+        .route("/v1/auth/password-reset/request", post(auth::request_password_reset))
+        .route("/v1/auth/password-reset/confirm", post(auth::confirm_password_reset));
+    if let Some(credential_limit) = credential_limit {
+        credentials =
+            credentials.route_layer(from_fn_with_state(credential_limit, rate_limit::enforce));
+    }
+
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/security.txt", get(well_known::security_txt))
         .route("/v1/openapi.json", get(openapi::openapi_json))
+        .merge(credentials)
+        .route("/v1/auth/refresh", post(auth::refresh))
+        .route("/v1/auth/logout", post(auth::logout))
+        .route("/v1/auth/logout-all", post(auth::logout_all))
+        .route("/v1/auth/sessions", get(auth::sessions))
+        .route("/v1/auth/sessions/{id}", delete(auth::end_session))
+        .route("/v1/me", get(me::me).patch(me::update_me).delete(me::erase))
+        .route("/v1/me/password", post(me::change_password))
+        .route("/v1/me/export", get(me::export))
         .with_state(state);
-    edge::wrap(routes, &http)
+    edge::wrap(routes, &config.http, global_limit)
 }

@@ -3,7 +3,10 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{health, problem, well_known};
+use utoipa::Modify;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use super::{auth, health, me, problem, well_known};
 
 /// PostRoute's HTTP API.
 #[derive(Debug, OpenApi)]
@@ -14,11 +17,38 @@ use super::{health, problem, well_known};
         description = "Plan, review, schedule and publish social-media posts. Errors are \
                        application/problem+json (RFC 9457) with a stable `code`."
     ),
-    paths(health::healthz, health::readyz, well_known::security_txt, openapi_json),
+    paths(
+        health::healthz, health::readyz, well_known::security_txt, openapi_json,
+        auth::register, auth::verify_email, auth::resend_verification, auth::login, auth::refresh,
+        auth::logout, auth::logout_all, auth::sessions, auth::end_session,
+        auth::request_password_reset, auth::confirm_password_reset,
+        me::me, me::update_me, me::change_password, me::export, me::erase,
+    ),
     components(schemas(problem::Problem, problem::FieldError)),
-    tags((name = "operations", description = "Probes and service metadata")),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Probes and service metadata"),
+        (name = "auth", description = "Registration, sign-in, sessions, password reset"),
+        (name = "account", description = "The caller's own account"),
+    ),
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` scheme the authenticated operations name.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+    }
+}
 
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "operations",

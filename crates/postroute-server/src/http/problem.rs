@@ -134,12 +134,77 @@ pub enum ApiError {
     /// No such resource, or one the caller may not know exists.
     #[error("not found")]
     NotFound,
+    /// Missing, invalid or expired credentials.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Wrong email or password at login.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// An authenticated caller confirmed an action with the wrong password.
+    #[error("wrong password")]
+    WrongPassword,
+    /// Correct password, unconfirmed address.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// A verification or reset token is unknown, used or expired.
+    #[error("invalid token")]
+    InvalidToken,
+    /// A rotated refresh token was presented again.
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    /// The action conflicts with the current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Too many requests from this client.
+    #[error("rate limited")]
+    RateLimited(crate::rate_limit::Decision),
     /// A dependency (the database) is unavailable; the client may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// A bug or an unexpected failure: logged with context, answered opaquely.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
+}
+
+/// 429 with `Retry-After` and the `RateLimit-*` headers.
+fn rate_limited(decision: &crate::rate_limit::Decision) -> Response {
+    let retry_after = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("Too many requests; retry in {retry_after} seconds."),
+    )
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    crate::http::rate_limit::insert_rate_limit_headers(headers, decision);
+    response
+}
+
+impl From<crate::accounts::AccountError> for ApiError {
+    fn from(error: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as E;
+        match error {
+            E::Invalid(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, message)| FieldError::new(field, message))
+                    .collect(),
+            ),
+            E::InvalidCredentials => Self::InvalidCredentials,
+            E::WrongPassword => Self::WrongPassword,
+            E::EmailNotVerified => Self::EmailNotVerified,
+            E::InvalidToken => Self::InvalidToken,
+            E::RefreshTokenReused => Self::RefreshTokenReused,
+            E::Unauthorized => Self::Unauthorized,
+            E::NotFound => Self::NotFound,
+            E::Conflict(detail) => Self::Conflict(detail),
+            E::Store(error) => error.into(),
+            error @ (E::Hash(_) | E::Randomness(_) | E::Internal(_)) => {
+                Self::Internal(error.into())
+            }
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -169,6 +234,30 @@ impl IntoResponse for ApiError {
             }
             Self::PayloadTooLarge => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE),
             Self::NotFound => Problem::for_status(StatusCode::NOT_FOUND),
+            Self::Unauthorized => Problem::for_status(StatusCode::UNAUTHORIZED),
+            Self::InvalidCredentials => {
+                Problem::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is wrong.")
+            }
+            Self::WrongPassword => {
+                Problem::new(StatusCode::FORBIDDEN, "invalid_credentials", "The password is wrong.")
+            }
+            Self::EmailNotVerified => Problem::new(
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "Confirm your email address with the link we sent before signing in.",
+            ),
+            Self::InvalidToken => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "The link is invalid, already used or expired; ask for a new one.",
+            ),
+            Self::RefreshTokenReused => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "This refresh token was already used. Every session of the account has been ended; sign in again.",
+            ),
+            Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            Self::RateLimited(decision) => return rate_limited(&decision),
             Self::Unavailable(reason) => {
                 tracing::warn!(%reason, "dependency unavailable");
                 Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)

@@ -22,32 +22,38 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::HttpConfig;
 use crate::http::problem::{ApiError, Problem};
+use crate::http::rate_limit::RequestLimit;
 
 /// Puts `routes` behind the edge: unknown paths and methods answer problem+json, and every
 /// response, whatever produced it, gets the security headers and a request id.
-pub fn wrap(routes: Router, http: &HttpConfig) -> Router {
+///
+/// `global_limit`, when given, throttles every request per client address (S-EDGE-1), unknown
+/// paths included.
+pub fn wrap(routes: Router, http: &HttpConfig, global_limit: Option<RequestLimit>) -> Router {
     let proxies = TrustedProxies::new(http.trusted_proxies.clone());
     let request_timeout = Duration::from_secs(http.request_timeout_secs);
-    routes
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async {
+    let mut router =
+        routes.fallback(|| async { ApiError::NotFound }).method_not_allowed_fallback(|| async {
             Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
-        })
-        .layer(
-            // Outermost first.
-            ServiceBuilder::new()
-                .layer(map_response(security_headers::add_security_headers))
-                .layer(from_fn_with_state(proxies, client_ip::resolve_client_ip))
-                .layer(from_fn(observe::observe_request))
-                .layer(CatchPanicLayer::custom(|_panic| {
-                    tracing::error!("handler panicked");
-                    Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
-                }))
-                .layer(from_fn(bare_errors::problem_for_bare_errors))
-                .layer(cors_layer(&http.cors_origins))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
-                .layer(DefaultBodyLimit::max(http.json_body_limit_bytes)),
-        )
+        });
+    if let Some(limit) = global_limit {
+        router = router.layer(from_fn_with_state(limit, crate::http::rate_limit::enforce));
+    }
+    router.layer(
+        // Outermost first.
+        ServiceBuilder::new()
+            .layer(map_response(security_headers::add_security_headers))
+            .layer(from_fn_with_state(proxies, client_ip::resolve_client_ip))
+            .layer(from_fn(observe::observe_request))
+            .layer(CatchPanicLayer::custom(|_panic| {
+                tracing::error!("handler panicked");
+                Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+            }))
+            .layer(from_fn(bare_errors::problem_for_bare_errors))
+            .layer(cors_layer(&http.cors_origins))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+            .layer(DefaultBodyLimit::max(http.json_body_limit_bytes)),
+    )
 }
 
 /// Only listed origins get `Access-Control-Allow-Origin`; never `*` (S-EDGE-3).

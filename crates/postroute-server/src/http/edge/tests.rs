@@ -37,7 +37,7 @@ fn edge(http: &HttpConfig) -> Router {
             "/greet",
             post(|JsonBody(greeting): JsonBody<Greeting>| async move { greeting.name }),
         );
-    wrap(routes, http).layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))))
+    wrap(routes, http, None).layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))))
 }
 
 async fn call(router: Router, request: Request<Body>) -> Response {

@@ -1,0 +1,139 @@
+//! Accounts and sessions as the security page promises them ("Authentication"): registration
+//! with email verification, login, rotating refresh tokens with reuse detection, password
+//! reset, the caller's profile, and GDPR export and erasure.
+
+mod login;
+mod profile;
+mod recovery;
+mod registration;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::Duration;
+use postroute_domain::{SessionId, UserId};
+use postroute_store::{Store, StoreError};
+
+use crate::auth::{AccessTokens, HashError, PasswordHasher};
+use crate::crypto::{self, RandomnessUnavailable};
+use crate::mail::MailComposer;
+
+pub use login::IssuedTokens;
+pub use profile::{AccountExport, SessionView};
+pub use registration::Registration;
+
+/// Who is asking, as the edge saw it.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    /// The client address.
+    pub ip: IpAddr,
+    /// The client's User-Agent, shortened.
+    pub user_agent: Option<String>,
+}
+
+/// An authenticated caller: a live session of a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthSession {
+    /// The user.
+    pub user: UserId,
+    /// The session the access token belongs to.
+    pub session: SessionId,
+}
+
+/// Why an account action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Fields of the request are invalid: `(field, message)` pairs.
+    #[error("invalid input")]
+    Invalid(Vec<(&'static str, String)>),
+    /// Wrong email or password (indistinguishable on purpose).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// An authenticated caller confirmed an action with the wrong password.
+    #[error("wrong password")]
+    WrongPassword,
+    /// The password was right but the address is not confirmed yet.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// A verification or reset token is unknown, used or expired.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// A rotated refresh token came back: every session of its user was revoked.
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    /// No valid credentials (bad or revoked access token, dead refresh token).
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The resource is not the caller's (or does not exist).
+    #[error("not found")]
+    NotFound,
+    /// The action conflicts with the account's state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// The OS CSPRNG failed.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
+    /// A bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Token lifetimes.
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetimes {
+    /// Refresh tokens.
+    pub refresh: Duration,
+    /// Email verification links.
+    pub verification: Duration,
+    /// Password reset links.
+    pub reset: Duration,
+}
+
+/// The account service.
+#[derive(Debug, Clone)]
+pub struct AccountService {
+    store: Store,
+    hasher: PasswordHasher,
+    tokens: Arc<AccessTokens>,
+    mail: Arc<MailComposer>,
+    lifetimes: Lifetimes,
+    /// Keys the email hashes in system events: staff can correlate attempts on one address
+    /// without the log holding the address.
+    email_hash_key: [u8; 32],
+}
+
+impl AccountService {
+    /// Wires the service.
+    pub fn new(
+        store: Store,
+        hasher: PasswordHasher,
+        tokens: Arc<AccessTokens>,
+        mail: Arc<MailComposer>,
+        lifetimes: Lifetimes,
+        email_hash_key: [u8; 32],
+    ) -> Self {
+        Self { store, hasher, tokens, mail, lifetimes, email_hash_key }
+    }
+
+    /// The caller behind a bearer access token, if its session is still live (S-AUTH-4).
+    pub async fn authenticate(&self, access_token: &str) -> Result<AuthSession, AccountError> {
+        let claims = self.tokens.verify(access_token).map_err(|_| AccountError::Unauthorized)?;
+        match self.store.sessions().live_user(claims.session, crate::clock::now()).await? {
+            Some(user) if user == claims.user => Ok(AuthSession { user, session: claims.session }),
+            _ => Err(AccountError::Unauthorized),
+        }
+    }
+
+    fn email_hash(&self, normalized_email: &str) -> String {
+        crypto::hmac_sha256(&self.email_hash_key, normalized_email.as_bytes())[..16]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}

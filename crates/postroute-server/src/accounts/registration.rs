@@ -1,0 +1,202 @@
+//! Registration and email verification. Every answer is the same whether or not the address
+//! already has an account (S-AUTH-6); the owner of an existing account is told by email instead.
+
+use postroute_domain::{Email, Password, UserId};
+use postroute_store::{EmailTokenPurpose, NewEmailToken, NewUser, StoreError, User};
+
+use super::{AccountError, AccountService};
+use crate::clock;
+use crate::crypto;
+use crate::mail::Template;
+
+/// Longest display name, in characters.
+const MAX_NAME_CHARS: usize = 100;
+
+/// A registration request as it arrived.
+#[derive(Debug)]
+pub struct Registration<'a> {
+    /// Email address.
+    pub email: &'a str,
+    /// Password.
+    pub password: &'a str,
+    /// Display name.
+    pub name: &'a str,
+}
+
+/// A display name: trimmed, 1 to 100 characters, no control characters.
+pub(crate) fn parse_name(input: &str) -> Result<String, String> {
+    let name = input.trim();
+    if name.is_empty() {
+        return Err("is required".to_owned());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err("must not contain control or text-direction characters".to_owned());
+    }
+    Ok(name.to_owned())
+}
+
+impl AccountService {
+    /// Registers an account, or — when the address is taken — emails its owner. Both paths
+    /// hash the password, so they also take the same time.
+    pub async fn register(&self, registration: Registration<'_>) -> Result<(), AccountError> {
+        let mut invalid = Vec::new();
+        let email = Email::parse(registration.email)
+            .map_err(|error| invalid.push(("email", error.to_string())))
+            .ok();
+        let password = Password::parse(registration.password)
+            .map_err(|error| invalid.push(("password", error.to_string())))
+            .ok();
+        let name =
+            parse_name(registration.name).map_err(|error| invalid.push(("name", error))).ok();
+        let (Some(email), Some(password), Some(name)) = (email, password, name) else {
+            return Err(AccountError::Invalid(invalid));
+        };
+        if password.expose().eq_ignore_ascii_case(email.as_str()) {
+            return Err(AccountError::Invalid(vec![(
+                "password",
+                "must not be your email address".to_owned(),
+            )]));
+        }
+
+        let password_hash = self.hasher.hash(&password).await?;
+        let accounts = self.store.accounts();
+        if let Some(existing) = accounts.find_by_email(email.normalized()).await? {
+            return self.notify_existing_account(&existing).await;
+        }
+
+        let now = clock::now();
+        let user = UserId::new();
+        let (token, token_hash) = crypto::random_token()?;
+        let prepared = self.mail.prepare(
+            email.as_str(),
+            Some(user),
+            &Template::VerifyEmail {
+                name: &name,
+                token: &token,
+                valid_hours: self.lifetimes.verification.num_hours() as u64,
+            },
+        )?;
+        let registered = accounts
+            .register(
+                &NewUser {
+                    id: user,
+                    email: email.as_str(),
+                    email_normalized: email.normalized(),
+                    name: &name,
+                    password_hash: &password_hash,
+                    created_at: now,
+                },
+                &NewEmailToken {
+                    token_hash: &token_hash,
+                    purpose: EmailTokenPurpose::VerifyEmail,
+                    created_at: now,
+                    expires_at: now + self.lifetimes.verification,
+                },
+                &prepared.outbox_row(now),
+            )
+            .await;
+        match registered {
+            Ok(()) => {
+                tracing::info!(user.id = %user, "account registered");
+                Ok(())
+            }
+            // Registered a moment ago by a concurrent request: same answer, same courtesy.
+            Err(StoreError::Conflict { .. }) => {
+                match accounts.find_by_email(email.normalized()).await? {
+                    Some(existing) => self.notify_existing_account(&existing).await,
+                    None => Ok(()),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// An unverified owner gets a fresh verification link; a verified one a warning.
+    async fn notify_existing_account(&self, user: &User) -> Result<(), AccountError> {
+        if user.email_verified_at.is_none() {
+            return self.send_verification(user).await;
+        }
+        let prepared = self.mail.prepare(
+            &user.email,
+            Some(user.id),
+            &Template::AccountExists { name: &user.name },
+        )?;
+        self.store.outbox().enqueue(&prepared.outbox_row(clock::now())).await?;
+        Ok(())
+    }
+
+    async fn send_verification(&self, user: &User) -> Result<(), AccountError> {
+        let now = clock::now();
+        let (token, token_hash) = crypto::random_token()?;
+        let prepared = self.mail.prepare(
+            &user.email,
+            Some(user.id),
+            &Template::VerifyEmail {
+                name: &user.name,
+                token: &token,
+                valid_hours: self.lifetimes.verification.num_hours() as u64,
+            },
+        )?;
+        self.store
+            .accounts()
+            .issue_email_token(
+                user.id,
+                &NewEmailToken {
+                    token_hash: &token_hash,
+                    purpose: EmailTokenPurpose::VerifyEmail,
+                    created_at: now,
+                    expires_at: now + self.lifetimes.verification,
+                },
+                &prepared.outbox_row(now),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Confirms an address with the token from its verification email.
+    pub async fn verify_email(&self, token: &str) -> Result<(), AccountError> {
+        let verified = self
+            .store
+            .accounts()
+            .verify_email(&crypto::sha256(token.as_bytes()), clock::now())
+            .await?;
+        match verified {
+            Some(user) => {
+                tracing::info!(user.id = %user, "email verified");
+                Ok(())
+            }
+            None => Err(AccountError::InvalidToken),
+        }
+    }
+
+    /// Sends a new verification link to an unverified account; silently nothing otherwise.
+    pub async fn resend_verification(&self, email: &str) -> Result<(), AccountError> {
+        let email = Email::parse(email)
+            .map_err(|error| AccountError::Invalid(vec![("email", error.to_string())]))?;
+        match self.store.accounts().find_by_email(email.normalized()).await? {
+            Some(user) if user.email_verified_at.is_none() => self.send_verification(&user).await,
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_kept_printable() {
+        assert_eq!(parse_name("  Ada Lovelace ").unwrap(), "Ada Lovelace");
+        assert!(parse_name("   ").is_err());
+        assert!(parse_name("Ada\u{202e}ecalevoL").is_err());
+        assert!(parse_name("Ada\nLovelace").is_err());
+        assert!(parse_name(&"x".repeat(101)).is_err());
+        assert!(parse_name("Zoë 🚀").is_ok());
+    }
+}

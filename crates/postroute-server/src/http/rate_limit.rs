@@ -1,0 +1,70 @@
+//! The rate-limit middleware: 429 with `Retry-After` and `RateLimit-*` before the handler (and
+//! so before any password hashing) runs, and a system event when a client trips a limit.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use postroute_domain::{NewSystemEvent, SystemEventKind};
+use postroute_store::Store;
+use serde_json::json;
+
+use super::edge::ClientIp;
+use super::problem::ApiError;
+use crate::rate_limit::{Decision, Quota, RateLimiter};
+use crate::system_events;
+
+static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+/// Probes come from infrastructure at its own pace; they are never throttled.
+const UNLIMITED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+
+/// One limit applied to a group of routes.
+#[derive(Clone, Debug)]
+pub struct RequestLimit {
+    /// The limiter (memory or Redis).
+    pub limiter: RateLimiter,
+    /// The bucket.
+    pub quota: Quota,
+    /// Where trips are recorded.
+    pub store: Store,
+}
+
+/// Sets `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds).
+pub fn insert_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
+    let reset = decision.reset_after.as_secs_f64().ceil() as u64;
+    headers.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(decision.limit));
+    headers.insert(RATELIMIT_REMAINING.clone(), HeaderValue::from(decision.remaining));
+    headers.insert(RATELIMIT_RESET.clone(), HeaderValue::from(reset));
+}
+
+/// Middleware enforcing `limit` per client address.
+pub async fn enforce(State(limit): State<RequestLimit>, request: Request, next: Next) -> Response {
+    if UNLIMITED_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let Some(&ClientIp(ip)) = request.extensions().get::<ClientIp>() else {
+        return ApiError::Internal(anyhow::anyhow!(
+            "rate limit runs before client address resolution"
+        ))
+        .into_response();
+    };
+    let decision = limit.limiter.check(&limit.quota, ip).await;
+    if !decision.allowed {
+        if limit.limiter.first_trip_in_a_while(&limit.quota, ip) {
+            let event = NewSystemEvent::new(SystemEventKind::RateLimited)
+                .ip(ip)
+                .details(json!({ "limit": limit.quota.name, "path": request.uri().path() }));
+            system_events::record(&limit.store, event).await;
+        }
+        return ApiError::RateLimited(decision).into_response();
+    }
+    let mut response = next.run(request).await;
+    // The innermost (strictest) limit already set its figures; an outer one does not overwrite.
+    if !response.headers().contains_key(&RATELIMIT_LIMIT) {
+        insert_rate_limit_headers(response.headers_mut(), &decision);
+    }
+    response
+}

@@ -1,0 +1,100 @@
+//! Transactional email: composing messages into the outbox (sealed, because they carry
+//! single-use links) and the worker that delivers them.
+
+mod sender;
+mod templates;
+pub mod worker;
+
+use postroute_domain::{EmailId, UserId};
+use postroute_store::NewOutboxEmail;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::crypto::{RandomnessUnavailable, Sealer};
+
+pub use sender::MailSender;
+pub use templates::Template;
+
+/// A message ready for the outbox: its bodies already sealed.
+#[derive(Debug)]
+pub struct PreparedEmail {
+    id: EmailId,
+    user: Option<UserId>,
+    to: String,
+    template: &'static str,
+    subject: String,
+    sealed_body: Vec<u8>,
+}
+
+impl PreparedEmail {
+    /// The outbox row to write, in the same transaction as the action that caused it.
+    pub fn outbox_row(&self, now: chrono::DateTime<chrono::Utc>) -> NewOutboxEmail<'_> {
+        NewOutboxEmail {
+            id: self.id,
+            user_id: self.user,
+            to_address: &self.to,
+            template: self.template,
+            subject: &self.subject,
+            sealed_body: &self.sealed_body,
+            created_at: now,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Bodies {
+    text: String,
+    html: String,
+}
+
+/// Renders templates and seals their bodies for the outbox.
+#[derive(Debug)]
+pub struct MailComposer {
+    sealer: Sealer,
+    public_url: Url,
+}
+
+impl MailComposer {
+    /// Links in messages point at `public_url`; bodies are sealed under `key`.
+    pub fn new(key: &[u8; 32], public_url: Url) -> Self {
+        Self { sealer: Sealer::new(key), public_url }
+    }
+
+    /// Renders `template` for `to` and seals it, bound to the new message's id.
+    pub fn prepare(
+        &self,
+        to: &str,
+        user: Option<UserId>,
+        template: &Template<'_>,
+    ) -> Result<PreparedEmail, RandomnessUnavailable> {
+        let id = EmailId::new();
+        let rendered = template.render(&self.public_url);
+        let bodies = serde_json::to_vec(&Bodies { text: rendered.text, html: rendered.html })
+            .unwrap_or_else(|_| unreachable!("two strings serialise"));
+        let sealed_body = self.sealer.seal(&bodies, &associated_data(id))?;
+        Ok(PreparedEmail {
+            id,
+            user,
+            to: to.to_owned(),
+            template: template.name(),
+            subject: rendered.subject,
+            sealed_body,
+        })
+    }
+
+    /// The text and HTML bodies of a queued message.
+    pub(crate) fn open(
+        &self,
+        id: EmailId,
+        sealed: &[u8],
+    ) -> Result<(String, String), crate::crypto::OpenError> {
+        let plaintext = self.sealer.open(sealed, &associated_data(id))?;
+        let bodies: Bodies =
+            serde_json::from_slice(&plaintext).map_err(|_| crate::crypto::OpenError::Malformed)?;
+        Ok((bodies.text, bodies.html))
+    }
+}
+
+fn associated_data(id: EmailId) -> Vec<u8> {
+    format!("email_outbox:{id}").into_bytes()
+}

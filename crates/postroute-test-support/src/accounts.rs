@@ -1,0 +1,118 @@
+//! Account helpers: a verified, signed-in user in one call, and the emails the app sent.
+
+use std::time::Duration;
+
+use postroute_fakes::ReceivedEmail;
+use serde_json::{Value, json};
+
+use crate::TestApp;
+
+/// A password every helper account uses.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A verified user with a live session.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    /// The address.
+    pub email: String,
+    /// The password.
+    pub password: String,
+    /// The current access token.
+    pub access_token: String,
+    /// The current refresh token.
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    /// The next email to `to` whose subject contains `subject`, waiting for the worker to deliver
+    /// it (up to ten seconds).
+    pub async fn email_to(&self, to: &str, subject: &str) -> ReceivedEmail {
+        self.emails_to(to, subject, 1).await.pop().expect("one email")
+    }
+
+    /// Waits until `count` emails to `to` with `subject` arrived; returns them all.
+    pub async fn emails_to(&self, to: &str, subject: &str, count: usize) -> Vec<ReceivedEmail> {
+        for _ in 0..500 {
+            let matching: Vec<ReceivedEmail> = self
+                .resend()
+                .accepted()
+                .into_iter()
+                .filter(|email| {
+                    email.to.iter().any(|address| address == to) && email.subject.contains(subject)
+                })
+                .collect();
+            if matching.len() >= count {
+                return matching;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no {count} email(s) to {to} with subject containing {subject:?} arrived");
+    }
+
+    /// Registers `email`, confirms it through the emailed link, and signs in.
+    pub async fn signed_in_user(&self, email: &str) -> TestUser {
+        self.post_json(
+            "/v1/auth/register",
+            &json!({"email": email, "password": PASSWORD, "name": "Test User"}),
+            202,
+        )
+        .await;
+        let token = token_in(&self.email_to(email, "Confirm your email").await);
+        self.post_json("/v1/auth/verify-email", &json!({"token": token}), 200).await;
+        self.login(email, PASSWORD).await
+    }
+
+    /// Signs in, expecting success.
+    pub async fn login(&self, email: &str, password: &str) -> TestUser {
+        let tokens = self
+            .post_json("/v1/auth/login", &json!({"email": email, "password": password}), 200)
+            .await
+            .json();
+        TestUser {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            access_token: string(&tokens, "access_token"),
+            refresh_token: string(&tokens, "refresh_token"),
+        }
+    }
+
+    /// `GET path` with a bearer token, expecting `expected_status`.
+    pub async fn get_as(
+        &self,
+        access_token: &str,
+        path: &str,
+        expected_status: u16,
+    ) -> crate::TestResponse {
+        self.send(
+            self.request(reqwest::Method::GET, path).bearer_auth(access_token),
+            expected_status,
+        )
+        .await
+    }
+
+    /// A request with a bearer token and a JSON body, expecting `expected_status`.
+    pub async fn send_json_as(
+        &self,
+        access_token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+        expected_status: u16,
+    ) -> crate::TestResponse {
+        self.send(self.request(method, path).bearer_auth(access_token).json(body), expected_status)
+            .await
+    }
+}
+
+/// The token in an email's link (`...#token=XYZ`).
+pub fn token_in(email: &ReceivedEmail) -> String {
+    let start = email.text.find("#token=").expect("a link with a token") + "#token=".len();
+    email.text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+fn string(value: &Value, field: &str) -> String {
+    value[field].as_str().unwrap_or_else(|| panic!("`{field}` in {value}")).to_owned()
+}
