@@ -107,3 +107,24 @@ db_test!(
         assert_security_headers(&response);
     }
 );
+
+db_test!(
+    // proves S-EDGE-4
+    async fn an_unexpected_failure_is_an_opaque_500_with_every_header(backend) {
+        let app = TestApp::spawn(backend).await;
+        // A schema the code does not expect: the login's lookup fails inside the database.
+        app.execute_sql("ALTER TABLE users RENAME TO users_elsewhere").await;
+        let response = app
+            .send(
+                app.request(Method::POST, "/v1/auth/login")
+                    .json(&serde_json::json!({"email": "a@example.com", "password": "whatever it is"})),
+                500,
+            )
+            .await;
+        assert_security_headers(&response);
+        let body = response.json();
+        assert_eq!(body["code"], "internal_error");
+        let text = body.to_string();
+        assert!(!text.contains("users") && !text.contains("SELECT"), "no SQL or schema in the answer: {text}");
+    }
+);

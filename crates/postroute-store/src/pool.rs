@@ -167,12 +167,31 @@ impl Store {
 
     /// Applies the embedded migrations that have not run yet.
     ///
-    /// On PostgreSQL the migrator holds an advisory lock while it works, so several
-    /// instances starting at once apply each migration exactly once.
+    /// Several processes starting at once apply each migration exactly once: on PostgreSQL the
+    /// migrator holds an advisory lock; SQLite has no such lock, so the processes sharing a
+    /// database file (`serve` and `worker`, say) take turns on a lock file beside it.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match &self.db {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        match (&self.db, &self.sqlite_probe) {
+            (Db::Sqlite(pool), Some(probe)) => {
+                let lock_path = probe.get_filename().with_extension("migrate.lock");
+                let _lock = tokio::task::spawn_blocking(move || {
+                    let file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(&lock_path)?;
+                    file.lock()?;
+                    Ok::<_, std::io::Error>(file)
+                })
+                .await
+                .map_err(|error| {
+                    StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(error)))
+                })?
+                .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(error)))?;
+                SQLITE_MIGRATIONS.run(pool).await?;
+            }
+            (Db::Sqlite(pool), None) => SQLITE_MIGRATIONS.run(pool).await?,
+            (Db::Postgres(pool), _) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }

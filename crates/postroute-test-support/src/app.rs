@@ -24,6 +24,7 @@ pub struct TestAppBuilder {
     config: Config,
     jwt_secret: Vec<u8>,
     shared_redis_prefix: Option<String>,
+    mail_to_log: bool,
 }
 
 impl TestAppBuilder {
@@ -41,6 +42,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Keeps the development `log` email provider instead of the fake Resend.
+    pub fn mail_to_log(mut self) -> Self {
+        self.mail_to_log = true;
+        self
+    }
+
     /// Starts the app: migrations, listeners, worker, everything `postroute serve` does.
     pub async fn spawn(self) -> TestApp {
         self.spawn_on(None).await
@@ -51,7 +58,13 @@ impl TestAppBuilder {
         self.spawn_on(Some(other)).await
     }
 
-    async fn spawn_on(self, beside: Option<&TestApp>) -> TestApp {
+    async fn spawn_on(mut self, beside: Option<&TestApp>) -> TestApp {
+        if let Some(other) = beside {
+            // Instances of one deployment share their keys: what one seals, another opens.
+            self.jwt_secret = other.jwt_secret.clone();
+            self.config.encryption.oauth_key = other.config.encryption.oauth_key.clone();
+            self.config.backup.key = other.config.backup.key.clone();
+        }
         let data_dir = TempDir::new().expect("temporary data directory");
         let own_database = match beside {
             Some(_) => None,
@@ -66,9 +79,12 @@ impl TestAppBuilder {
         let mut config = self.config;
         config.data_dir = data_dir.path().to_path_buf();
         config.database.url = Some(database_url.clone());
-        config.email.provider = EmailProvider::Resend;
-        config.email.resend_base_url = resend.base_url();
-        config.email.resend_api_key = Some(secrecy::SecretString::from(RESEND_TEST_KEY.to_owned()));
+        if !self.mail_to_log {
+            config.email.provider = EmailProvider::Resend;
+            config.email.resend_base_url = resend.base_url();
+            config.email.resend_api_key =
+                Some(secrecy::SecretString::from(RESEND_TEST_KEY.to_owned()));
+        }
         config.auth.jwt_secret = Some(secrecy::SecretString::from(base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
             &self.jwt_secret,
@@ -142,9 +158,16 @@ impl TestApp {
         config.rate_limits.requests_per_minute = 10_000;
         config.worker.poll_interval_ms = 20;
         config.email.retry_base_secs = 1;
-        let mut jwt_secret = vec![0u8; 32];
-        getrandom::fill(&mut jwt_secret).expect("OS randomness");
-        TestAppBuilder { backend, config, jwt_secret, shared_redis_prefix: None }
+        let jwt_secret = random_bytes();
+        config.encryption.oauth_key = Some(base64_secret(&random_bytes()));
+        config.backup.key = Some(base64_secret(&random_bytes()));
+        TestAppBuilder {
+            backend,
+            config,
+            jwt_secret,
+            shared_redis_prefix: None,
+            mail_to_log: false,
+        }
     }
 
     /// The HTTPS listener's address.
@@ -314,6 +337,19 @@ impl TestApp {
             running.wait().await.expect("clean shutdown");
         }
     }
+}
+
+fn random_bytes() -> Vec<u8> {
+    let mut bytes = vec![0u8; 32];
+    getrandom::fill(&mut bytes).expect("OS randomness");
+    bytes
+}
+
+fn base64_secret(bytes: &[u8]) -> secrecy::SecretString {
+    secrecy::SecretString::from(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        bytes,
+    ))
 }
 
 fn client_trusting_development_certificate(config: &Config) -> reqwest::Client {

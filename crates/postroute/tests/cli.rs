@@ -89,3 +89,41 @@ db_test!(
         assert!(again.status.success(), "{}", stderr(&again));
     }
 );
+
+#[test]
+fn serve_finishes_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_postroute"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("POSTROUTE_") {
+            command.env_remove(name);
+        }
+    }
+    let mut server = command
+        .current_dir(dir.path())
+        .env("POSTROUTE_DATA_DIR", dir.path().join("data"))
+        .env("POSTROUTE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("POSTROUTE_LOG__LEVEL", "warn")
+        .arg("serve")
+        .spawn()
+        .expect("serve starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not start listening");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let signalled =
+        Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not stop after SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    assert!(dir.path().join("data/postroute.db").exists());
+}
