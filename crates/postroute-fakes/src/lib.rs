@@ -3,5 +3,7 @@
 //! exactly as against production; PostRoute's product code does not know it is talking to one.
 
 pub mod resend;
+pub mod smtp;
 
 pub use resend::{FakeResend, ReceivedEmail};
+pub use smtp::{FakeSmtp, RelayMode, RelayedMessage};

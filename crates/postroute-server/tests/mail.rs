@@ -110,7 +110,7 @@ db_test!(
 
 db_test!(
     async fn the_development_provider_writes_messages_to_the_data_directory(backend) {
-        let app = TestApp::builder(backend).mail_to_log().spawn().await;
+        let app = TestApp::builder(backend).without_fake_resend().spawn().await;
         register(&app, "dev@example.com").await;
         let outbox = app.config.data_dir.join("outbox");
         wait_until(async || std::fs::read_dir(&outbox).map(|entries| entries.count() == 1).unwrap_or(false)).await;
@@ -120,5 +120,26 @@ db_test!(
         assert!(message.contains("To: dev@example.com"));
         assert!(message.contains("/verify-email#token="));
         assert!(app.resend().accepted().is_empty());
+    }
+);
+
+db_test!(
+    async fn the_smtp_provider_delivers_through_a_relay(backend) {
+        let relay = postroute_fakes::FakeSmtp::start().await.unwrap();
+        let url = relay.url();
+        let app = TestApp::builder(backend)
+            .without_fake_resend()
+            .configure(move |config| {
+                config.email.provider = postroute_server::config::EmailProvider::Smtp;
+                config.email.smtp_url = Some(secrecy::SecretString::from(url));
+            })
+            .spawn()
+            .await;
+        register(&app, "smtp@example.com").await;
+        wait_until(async || !relay.messages().is_empty()).await;
+        let message = &relay.messages()[0];
+        assert_eq!(message.to, vec!["smtp@example.com".to_owned()]);
+        assert!(message.data.contains("Subject: Confirm your email address for PostRoute"));
+        wait_until(async || outbox_row(&app, "smtp@example.com").await.status() == OutboxStatus::Sent).await;
     }
 );

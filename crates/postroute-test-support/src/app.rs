@@ -24,7 +24,7 @@ pub struct TestAppBuilder {
     config: Config,
     jwt_secret: Vec<u8>,
     shared_redis_prefix: Option<String>,
-    mail_to_log: bool,
+    without_fake_resend: bool,
 }
 
 impl TestAppBuilder {
@@ -42,9 +42,10 @@ impl TestAppBuilder {
         self
     }
 
-    /// Keeps the development `log` email provider instead of the fake Resend.
-    pub fn mail_to_log(mut self) -> Self {
-        self.mail_to_log = true;
+    /// Delivers mail as the configuration says (the development `log` provider unless the test
+    /// configures another) instead of to the fake Resend.
+    pub fn without_fake_resend(mut self) -> Self {
+        self.without_fake_resend = true;
         self
     }
 
@@ -79,7 +80,7 @@ impl TestAppBuilder {
         let mut config = self.config;
         config.data_dir = data_dir.path().to_path_buf();
         config.database.url = Some(database_url.clone());
-        if !self.mail_to_log {
+        if !self.without_fake_resend {
             config.email.provider = EmailProvider::Resend;
             config.email.resend_base_url = resend.base_url();
             config.email.resend_api_key =
@@ -166,7 +167,7 @@ impl TestApp {
             config,
             jwt_secret,
             shared_redis_prefix: None,
-            mail_to_log: false,
+            without_fake_resend: false,
         }
     }
 

@@ -187,3 +187,28 @@ fn the_printed_configuration_redacts_every_secret() {
         Ok(())
     });
 }
+
+#[test]
+fn production_smtp_must_be_encrypted() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_ENV", "production");
+        jail.set_env("POSTROUTE_AUTH__JWT_SECRET", KEY_A);
+        jail.set_env("POSTROUTE_ENCRYPTION__OAUTH_KEY", KEY_A);
+        jail.set_env("POSTROUTE_BACKUP__KEY", KEY_B);
+        jail.set_env("POSTROUTE_HTTP__TLS_CERT", "/etc/postroute/cert.pem");
+        jail.set_env("POSTROUTE_HTTP__TLS_KEY", "/etc/postroute/key.pem");
+        jail.set_env("POSTROUTE_HTTP__PUBLIC_URL", "https://postroute.example");
+        jail.set_env("POSTROUTE_EMAIL__PROVIDER", "smtp");
+        jail.set_env("POSTROUTE_EMAIL__SMTP_URL", "smtp://relay.example:25");
+        assert!(
+            load_error().contains("email.smtp_url: must use TLS in production"),
+            "{}",
+            load_error()
+        );
+        jail.set_env("POSTROUTE_EMAIL__SMTP_URL", "smtp://relay.example:587?tls=required");
+        assert!(Config::load(None).is_ok());
+        jail.set_env("POSTROUTE_EMAIL__SMTP_URL", "smtps://relay.example:465");
+        assert!(Config::load(None).is_ok());
+        Ok(())
+    });
+}

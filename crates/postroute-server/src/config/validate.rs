@@ -116,12 +116,24 @@ impl Config {
                         "is required with provider smtp",
                     ));
                 };
-                let scheme =
-                    url::Url::parse(smtp_url.expose_secret()).map(|url| url.scheme().to_owned());
-                if !matches!(scheme.as_deref(), Ok("smtp" | "smtps")) {
+                let Ok(url) = url::Url::parse(smtp_url.expose_secret()) else {
                     return Err(ConfigError::invalid(
                         "email.smtp_url",
                         "must be an smtp:// or smtps:// URL",
+                    ));
+                };
+                if !matches!(url.scheme(), "smtp" | "smtps") {
+                    return Err(ConfigError::invalid(
+                        "email.smtp_url",
+                        "must be an smtp:// or smtps:// URL",
+                    ));
+                }
+                let encrypted = url.scheme() == "smtps"
+                    || url.query_pairs().any(|(key, value)| key == "tls" && value == "required");
+                if self.env == Environment::Production && !encrypted {
+                    return Err(ConfigError::invalid(
+                        "email.smtp_url",
+                        "must use TLS in production: smtps://… or smtp://…?tls=required",
                     ));
                 }
             }
