@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use postroute_domain::{SessionId, UserId};
-use postroute_store::{Store, StoreError};
+use postroute_store::{EmailTokenPurpose, NewEmailToken, Store, StoreError, User};
 
 use crate::auth::{AccessTokens, HashError, PasswordHasher};
+use crate::clock;
 use crate::crypto::{self, RandomnessUnavailable};
-use crate::mail::MailComposer;
+use crate::mail::{MailComposer, Template};
 
 pub use login::IssuedTokens;
 pub use profile::{AccountExport, SessionView};
@@ -128,6 +129,44 @@ impl AccountService {
             Some(user) if user == claims.user => Ok(AuthSession { user, session: claims.session }),
             _ => Err(AccountError::Unauthorized),
         }
+    }
+
+    /// Replaces the user's live token of `purpose` with a new one and queues the email that
+    /// carries it, in one transaction.
+    async fn issue_token_email(
+        &self,
+        user: &User,
+        purpose: EmailTokenPurpose,
+    ) -> Result<(), AccountError> {
+        let now = clock::now();
+        let (token, token_hash) = crypto::random_token()?;
+        let (lifetime, template) = match purpose {
+            EmailTokenPurpose::VerifyEmail => (
+                self.lifetimes.verification,
+                Template::VerifyEmail {
+                    name: &user.name,
+                    token: &token,
+                    valid_hours: self.lifetimes.verification.num_hours().unsigned_abs(),
+                },
+            ),
+            EmailTokenPurpose::ResetPassword => (
+                self.lifetimes.reset,
+                Template::ResetPassword {
+                    name: &user.name,
+                    token: &token,
+                    valid_minutes: self.lifetimes.reset.num_minutes().unsigned_abs(),
+                },
+            ),
+        };
+        let prepared = self.mail.prepare(&user.email, Some(user.id), &template)?;
+        let token = NewEmailToken {
+            token_hash: &token_hash,
+            purpose,
+            created_at: now,
+            expires_at: now + lifetime,
+        };
+        self.store.accounts().issue_email_token(user.id, &token, &prepared.outbox_row(now)).await?;
+        Ok(())
     }
 
     fn email_hash(&self, normalized_email: &str) -> String {

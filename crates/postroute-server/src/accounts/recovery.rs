@@ -2,12 +2,10 @@
 //! every session.
 
 use postroute_domain::{Email, Password};
-use postroute_store::{EmailTokenPurpose, NewEmailToken};
+use postroute_store::EmailTokenPurpose;
 
 use super::{AccountError, AccountService};
-use crate::clock;
-use crate::crypto;
-use crate::mail::Template;
+use crate::{clock, crypto};
 
 impl AccountService {
     /// Emails a reset link when the address has an account; the answer is the same either way.
@@ -17,30 +15,7 @@ impl AccountService {
         let Some(user) = self.store.accounts().find_by_email(email.normalized()).await? else {
             return Ok(());
         };
-        let now = clock::now();
-        let (token, token_hash) = crypto::random_token()?;
-        let prepared = self.mail.prepare(
-            &user.email,
-            Some(user.id),
-            &Template::ResetPassword {
-                name: &user.name,
-                token: &token,
-                valid_minutes: self.lifetimes.reset.num_minutes() as u64,
-            },
-        )?;
-        self.store
-            .accounts()
-            .issue_email_token(
-                user.id,
-                &NewEmailToken {
-                    token_hash: &token_hash,
-                    purpose: EmailTokenPurpose::ResetPassword,
-                    created_at: now,
-                    expires_at: now + self.lifetimes.reset,
-                },
-                &prepared.outbox_row(now),
-            )
-            .await?;
+        self.issue_token_email(&user, EmailTokenPurpose::ResetPassword).await?;
         tracing::info!(user.id = %user.id, "password reset requested");
         Ok(())
     }

@@ -79,7 +79,7 @@ impl AccountService {
             &Template::VerifyEmail {
                 name: &name,
                 token: &token,
-                valid_hours: self.lifetimes.verification.num_hours() as u64,
+                valid_hours: self.lifetimes.verification.num_hours().unsigned_abs(),
             },
         )?;
         let registered = accounts
@@ -132,31 +132,7 @@ impl AccountService {
     }
 
     async fn send_verification(&self, user: &User) -> Result<(), AccountError> {
-        let now = clock::now();
-        let (token, token_hash) = crypto::random_token()?;
-        let prepared = self.mail.prepare(
-            &user.email,
-            Some(user.id),
-            &Template::VerifyEmail {
-                name: &user.name,
-                token: &token,
-                valid_hours: self.lifetimes.verification.num_hours() as u64,
-            },
-        )?;
-        self.store
-            .accounts()
-            .issue_email_token(
-                user.id,
-                &NewEmailToken {
-                    token_hash: &token_hash,
-                    purpose: EmailTokenPurpose::VerifyEmail,
-                    created_at: now,
-                    expires_at: now + self.lifetimes.verification,
-                },
-                &prepared.outbox_row(now),
-            )
-            .await?;
-        Ok(())
+        self.issue_token_email(user, EmailTokenPurpose::VerifyEmail).await
     }
 
     /// Confirms an address with the token from its verification email.
