@@ -57,6 +57,7 @@ db_test!(
 
 db_test!(
     // proves S-AUTH-3
+    // proves S-LOG-2 (refresh-token reuse is a critical security event)
     async fn a_reused_refresh_token_ends_every_session_of_the_user(backend) {
         let app = TestApp::spawn(backend).await;
         let laptop = app.signed_in_user("reuse@example.com").await;

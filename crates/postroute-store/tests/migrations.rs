@@ -84,3 +84,26 @@ db_test!(
         assert_eq!(reuse.actor, None::<UserId>);
     }
 );
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(&Backend::Sqlite, dir.path()).await;
+    let store = store_for(&database).await;
+    store.migrate().await.unwrap();
+    // A session for a user that does not exist violates a foreign key.
+    let orphan = store
+        .sessions()
+        .start(&postroute_store::NewSession {
+            id: postroute_domain::SessionId::new(),
+            user_id: UserId::new(),
+            user_agent: None,
+            ip: None,
+            created_at: Utc::now(),
+            expires_at: Utc::now(),
+            refresh_token_hash: &[0u8; 32],
+        })
+        .await;
+    assert!(orphan.is_err(), "foreign keys are enforced");
+    assert!(dir.path().join("postroute.db-wal").exists(), "write-ahead log in use");
+}

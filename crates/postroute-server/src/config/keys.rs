@@ -200,3 +200,47 @@ pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> 
     file.write_all(contents.as_bytes())?;
     file.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn development_keys_are_generated_once_into_private_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let first = Keys::resolve(&config).unwrap();
+        for name in KeyName::ALL {
+            let path = name.development_path(dir.path());
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{path:?}"
+            );
+        }
+        let directory =
+            KeyName::JwtSecret.development_path(dir.path()).parent().unwrap().to_path_buf();
+        assert_eq!(std::fs::metadata(directory).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_ne!(first.oauth_key.expose_secret(), first.backup_key.expose_secret());
+
+        let second = Keys::resolve(&config).unwrap();
+        assert_eq!(first.jwt_secret.expose_secret(), second.jwt_secret.expose_secret());
+        assert_eq!(first.oauth_key.expose_secret(), second.oauth_key.expose_secret());
+        assert!(!format!("{first:?}").contains(&format!("{:?}", first.oauth_key.expose_secret())));
+    }
+
+    #[test]
+    fn production_never_generates_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            env: Environment::Production,
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let error = Keys::resolve(&config).unwrap_err().to_string();
+        assert!(error.contains("is required in production"), "{error}");
+        assert!(!dir.path().join("secrets").exists());
+    }
+}
