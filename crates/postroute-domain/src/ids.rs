@@ -68,6 +68,18 @@ typed_id!(
     /// One message in the email outbox.
     EmailId
 );
+typed_id!(
+    /// A tenant: a team or agency with its members, channels, media and posts.
+    WorkspaceId
+);
+typed_id!(
+    /// An invitation to join a workspace.
+    InvitationId
+);
+typed_id!(
+    /// One entry of a workspace's audit log.
+    AuditEntryId
+);
 
 #[cfg(test)]
 mod tests {

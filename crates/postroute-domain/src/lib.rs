@@ -3,12 +3,16 @@
 //! Everything here can be unit-tested without a runtime; higher crates turn
 //! requests and rows into these types and back.
 
+pub mod audit;
 pub mod email;
 pub mod ids;
 pub mod password;
 pub mod system_event;
+pub mod workspace;
 
+pub use audit::{AuditAction, AuditTarget, NewAuditEntry};
 pub use email::{Email, EmailError};
-pub use ids::{EmailId, SessionId, SystemEventId, UserId};
+pub use ids::{AuditEntryId, EmailId, InvitationId, SessionId, SystemEventId, UserId, WorkspaceId};
 pub use password::{Password, PasswordError};
 pub use system_event::{NewSystemEvent, Severity, SystemEventKind};
+pub use workspace::{Action, Entitlements, MembershipRuleError, Plan, Role, role_allows};

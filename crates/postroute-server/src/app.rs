@@ -70,8 +70,8 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
         tracing::warn!("{warning}");
     }
     let keys = Keys::resolve(&config)?;
+    migrate(&config).await?;
     let store = open_store(&config).await?;
-    store.migrate().await.context("cannot apply database migrations")?;
 
     let config = Arc::new(config);
     let composer = Arc::new(MailComposer::new(
@@ -196,18 +196,26 @@ async fn build_state(
     Ok(AppState { config, store, accounts, limiter })
 }
 
-/// Connects to the configured database (SQLite in the data directory by default).
-pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    if config.database.url.is_none() {
-        create_private_dir(&config.data_dir)?;
-    }
-    Store::connect(&StoreOptions {
+fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
         url: config.database_url(),
         max_connections: config.database.max_connections,
         acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
-    })
-    .await
-    .context("cannot open the database")
+        app_role: Some(config.database.app_role.clone()).filter(|role| !role.is_empty()),
+    }
+}
+
+/// Applies pending migrations (SQLite's file is created in the data directory by default).
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    if config.database.url.is_none() {
+        create_private_dir(&config.data_dir)?;
+    }
+    Store::migrate(&store_options(config)).await.context("cannot apply database migrations")
+}
+
+/// Connects to the configured, migrated database.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&store_options(config)).await.context("cannot open the database")
 }
 
 /// The data directory holds keys and the database: when PostRoute creates it, only the

@@ -8,14 +8,23 @@
 #[macro_use]
 mod pool;
 mod accounts;
+mod cross_tenant;
 mod error;
 mod outbox;
 mod sessions;
 mod system_events;
+mod tenant;
+mod user_scope;
 
 pub use accounts::{Accounts, EmailTokenPurpose, NewEmailToken, NewUser, User};
+pub use cross_tenant::CrossTenant;
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use pool::{Dialect, Store, StoreOptions};
 pub use sessions::{NewSession, RefreshOutcome, Session, Sessions};
 pub use system_events::{StoredSystemEvent, SystemEvents};
+pub use tenant::{
+    AcceptError, AuditCursor, AuditEntry, AuditFilter, Invitation, Member, MemberChangeError,
+    NewInvitation, NewWorkspace, Tenant, Workspace, WorkspaceChanges,
+};
+pub use user_scope::UserScope;

@@ -11,11 +11,16 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection, Postgres, Sqlite, Transaction};
 
+use postroute_domain::{UserId, WorkspaceId};
+
 use crate::StoreError;
 use crate::accounts::Accounts;
+use crate::cross_tenant::CrossTenant;
 use crate::outbox::Outbox;
 use crate::sessions::Sessions;
 use crate::system_events::SystemEvents;
+use crate::tenant::{NewWorkspace, Tenant};
+use crate::user_scope::UserScope;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -62,6 +67,9 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a caller waits for a pooled connection before the database counts as unavailable.
     pub acquire_timeout: Duration,
+    /// PostgreSQL: the role every pooled connection switches to (`SET ROLE`), one that row-level
+    /// security applies to. `None` when the login role itself is that restricted role.
+    pub app_role: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -99,7 +107,55 @@ impl Tx {
     }
 }
 
+fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5))
+        .log_statements(tracing::log::LevelFilter::Trace))
+}
+
+fn postgres_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    Ok(PgConnectOptions::from_str(url)
+        .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
+        .application_name("postroute")
+        .log_statements(tracing::log::LevelFilter::Trace))
+}
+
+/// Whose rows a transaction may see on PostgreSQL, set with `set_config(…, true)` so that it
+/// ends with the transaction and never lingers on a pooled connection (S-TENANT-2).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scope {
+    /// One workspace's rows.
+    Workspace(WorkspaceId),
+    /// One user's own memberships and their workspaces.
+    User(UserId),
+    /// Every tenant: only through `Store::cross_tenant_unscoped`.
+    CrossTenant,
+}
+
 impl Db {
+    /// Begins a write transaction scoped to `scope`. SQLite has no row-level security; there
+    /// the scope is held by the `WHERE workspace_id = …` every tenant statement carries anyway.
+    pub(crate) async fn begin_in(&self, scope: Scope) -> Result<Tx, StoreError> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(transaction) = &mut tx {
+            let (setting, value) = match scope {
+                Scope::Workspace(workspace) => ("postroute.workspace_id", workspace.to_string()),
+                Scope::User(user) => ("postroute.user_id", user.to_string()),
+                Scope::CrossTenant => ("postroute.cross_tenant", "on".to_owned()),
+            };
+            sqlx::query("SELECT set_config($1, $2, true)")
+                .bind(setting)
+                .bind(value)
+                .execute(&mut **transaction)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// Begins a write transaction. SQLite takes its write lock up front (`BEGIN IMMEDIATE`):
     /// a deferred transaction that later upgrades can fail with SQLITE_BUSY regardless of the
     /// busy timeout when another writer got there first.
@@ -114,7 +170,7 @@ impl Db {
 /// PostRoute's database, whichever dialect it is.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: Db,
+    pub(crate) db: Db,
     /// SQLite readiness opens the file afresh: pooled connections keep a deleted or unmounted
     /// file alive, so only a new connection notices that the database has gone.
     sqlite_probe: Option<SqliteConnectOptions>,
@@ -125,13 +181,7 @@ impl Store {
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
         let url = options.url.as_str();
         if url.starts_with("sqlite:") {
-            let connect = SqliteConnectOptions::from_str(url)
-                .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
-                .log_statements(tracing::log::LevelFilter::Trace);
+            let connect = sqlite_options(url)?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
@@ -139,13 +189,23 @@ impl Store {
                 .await?;
             Ok(Self { db: Db::Sqlite(pool), sqlite_probe: Some(connect.create_if_missing(false)) })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let connect = PgConnectOptions::from_str(url)
-                .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
-                .application_name("postroute")
-                .log_statements(tracing::log::LevelFilter::Trace);
+            let connect = postgres_options(url)?;
+            let app_role = options.app_role.clone();
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .after_connect(move |connection, _meta| {
+                    let app_role = app_role.clone();
+                    Box::pin(async move {
+                        if let Some(role) = app_role {
+                            // The role name is configuration, never request data; quoted as an
+                            // identifier all the same.
+                            let statement = format!("SET ROLE \"{}\"", role.replace('"', "\"\""));
+                            sqlx::Executor::execute(&mut *connection, statement.as_str()).await?;
+                        }
+                        Ok(())
+                    })
+                })
                 .connect_with(connect)
                 .await?;
             Ok(Self { db: Db::Postgres(pool), sqlite_probe: None })
@@ -157,43 +217,49 @@ impl Store {
         }
     }
 
+    /// Applies the embedded migrations that have not run yet, over a connection of its own as
+    /// the configured login user (the schema's owner), before any pool exists.
+    ///
+    /// Several processes starting at once apply each migration exactly once: on PostgreSQL the
+    /// migrator holds an advisory lock; SQLite has no such lock, so the processes sharing a
+    /// database file (`serve` and `worker`, say) take turns on a lock file beside it.
+    pub async fn migrate(options: &StoreOptions) -> Result<(), StoreError> {
+        let url = options.url.as_str();
+        if url.starts_with("sqlite:") {
+            let connect = sqlite_options(url)?;
+            let lock_path = connect.get_filename().with_extension("migrate.lock");
+            let _lock = tokio::task::spawn_blocking(move || {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)?;
+                file.lock()?;
+                Ok::<_, std::io::Error>(file)
+            })
+            .await
+            .map_err(|error| {
+                StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(error)))
+            })?
+            .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(error)))?;
+            let mut connection =
+                SqliteConnection::connect_with(&connect.create_if_missing(true)).await?;
+            SQLITE_MIGRATIONS.run(&mut connection).await?;
+            connection.close().await?;
+        } else {
+            let mut connection = PgConnection::connect_with(&postgres_options(url)?).await?;
+            POSTGRES_MIGRATIONS.run(&mut connection).await?;
+            connection.close().await?;
+        }
+        Ok(())
+    }
+
     /// Which SQL dialect this store speaks.
     pub fn dialect(&self) -> Dialect {
         match self.db {
             Db::Sqlite(_) => Dialect::Sqlite,
             Db::Postgres(_) => Dialect::Postgres,
         }
-    }
-
-    /// Applies the embedded migrations that have not run yet.
-    ///
-    /// Several processes starting at once apply each migration exactly once: on PostgreSQL the
-    /// migrator holds an advisory lock; SQLite has no such lock, so the processes sharing a
-    /// database file (`serve` and `worker`, say) take turns on a lock file beside it.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        match (&self.db, &self.sqlite_probe) {
-            (Db::Sqlite(pool), Some(probe)) => {
-                let lock_path = probe.get_filename().with_extension("migrate.lock");
-                let _lock = tokio::task::spawn_blocking(move || {
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .truncate(false)
-                        .write(true)
-                        .open(&lock_path)?;
-                    file.lock()?;
-                    Ok::<_, std::io::Error>(file)
-                })
-                .await
-                .map_err(|error| {
-                    StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(error)))
-                })?
-                .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(error)))?;
-                SQLITE_MIGRATIONS.run(pool).await?;
-            }
-            (Db::Sqlite(pool), None) => SQLITE_MIGRATIONS.run(pool).await?,
-            (Db::Postgres(pool), _) => POSTGRES_MIGRATIONS.run(pool).await?,
-        }
-        Ok(())
     }
 
     /// Succeeds when the database answers a query right now.
@@ -229,6 +295,31 @@ impl Store {
     /// The transactional email outbox.
     pub fn outbox(&self) -> Outbox<'_> {
         Outbox::new(&self.db)
+    }
+
+    /// One workspace's data: the only door to tenant rows (S-TENANT-1).
+    pub fn tenant(&self, workspace: WorkspaceId) -> Tenant<'_> {
+        Tenant::new(&self.db, workspace)
+    }
+
+    /// One user's own memberships across workspaces.
+    pub fn user_scope(&self, user: UserId) -> UserScope<'_> {
+        UserScope::new(&self.db, user)
+    }
+
+    /// Creates a workspace owned by `workspace.owner`, with its first audit entry.
+    pub async fn create_workspace(
+        &self,
+        workspace: &NewWorkspace<'_>,
+        audit: &postroute_domain::NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        crate::tenant::create_workspace(&self.db, workspace, audit).await
+    }
+
+    /// THE ESCAPE HATCH from tenant scope: reads across every workspace. Only billing, webhook
+    /// ingestion, the scheduler and staff endpoints may call it; a test enforces the list.
+    pub fn cross_tenant_unscoped(&self) -> CrossTenant<'_> {
+        CrossTenant::new(&self.db)
     }
 
     /// Closes every pooled connection, waiting for the ones in use to be returned.

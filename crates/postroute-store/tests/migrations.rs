@@ -9,28 +9,33 @@ use postroute_domain::{NewSystemEvent, Severity, SystemEventKind, UserId};
 use postroute_store::{Dialect, Store, StoreOptions};
 use postroute_test_support::{Backend, TestDatabase, db_test};
 
-async fn store_for(database: &TestDatabase) -> Store {
-    Store::connect(&StoreOptions {
+fn options(database: &TestDatabase) -> StoreOptions {
+    StoreOptions {
         url: database.url().to_owned(),
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
-    })
-    .await
-    .expect("connects")
+        app_role: Some("postroute_app".to_owned()),
+    }
+}
+
+/// Migrates, then connects as the application does.
+async fn store_for(database: &TestDatabase) -> Store {
+    Store::migrate(&options(database)).await.expect("migrates");
+    Store::connect(&options(database)).await.expect("connects")
 }
 
 db_test!(
     async fn migrations_apply_once_and_are_idempotent(backend) {
         let dir = tempfile::tempdir().unwrap();
         let database = TestDatabase::create(&backend, dir.path()).await;
-        let store = store_for(&database).await;
+        Store::migrate(&options(&database)).await.expect("first run applies");
+        Store::migrate(&options(&database)).await.expect("second run is a no-op");
+        let store = Store::connect(&options(&database)).await.unwrap();
         let expected = match backend {
             Backend::Sqlite => Dialect::Sqlite,
             Backend::Postgres { .. } => Dialect::Postgres,
         };
         assert_eq!(store.dialect(), expected);
-        store.migrate().await.expect("first run applies");
-        store.migrate().await.expect("second run is a no-op");
         store.check_ready().await.expect("ready");
         store.close().await;
     }
@@ -40,16 +45,13 @@ db_test!(
     async fn instances_starting_together_migrate_safely(backend) {
         let dir = tempfile::tempdir().unwrap();
         let database = TestDatabase::create(&backend, dir.path()).await;
-        let mut stores = Vec::new();
-        for _ in 0..4 {
-            stores.push(store_for(&database).await);
-        }
-        let results =
-            futures_util::future::join_all(stores.iter().map(|store| store.migrate())).await;
+        let options = options(&database);
+        let results = futures_util::future::join_all((0..4).map(|_| Store::migrate(&options))).await;
         for result in results {
             result.expect("every instance starts");
         }
-        let events = stores[0].system_events().recent(10).await.expect("schema is in place");
+        let store = Store::connect(&options).await.unwrap();
+        let events = store.system_events().recent(10).await.expect("schema is in place");
         assert!(events.is_empty());
     }
 );
@@ -59,7 +61,6 @@ db_test!(
         let dir = tempfile::tempdir().unwrap();
         let database = TestDatabase::create(&backend, dir.path()).await;
         let store = store_for(&database).await;
-        store.migrate().await.unwrap();
 
         let at = Utc::now().trunc_subsecs(6);
         let event = NewSystemEvent::new(SystemEventKind::RefreshTokenReused)
@@ -90,7 +91,6 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::create(&Backend::Sqlite, dir.path()).await;
     let store = store_for(&database).await;
-    store.migrate().await.unwrap();
     // A session for a user that does not exist violates a foreign key.
     let orphan = store
         .sessions()

@@ -99,10 +99,12 @@ impl TestAppBuilder {
             panic!("app failed to start on {}: {error:#}", self.backend.name())
         });
         let client = client_trusting_development_certificate(&config);
+        // The test's own connection keeps the login role: assertions may look across tenants.
         let store = Store::connect(&StoreOptions {
             url: database_url.clone(),
             max_connections: 2,
             acquire_timeout: Duration::from_secs(5),
+            app_role: None,
         })
         .await
         .expect("test's own store connection");

@@ -84,9 +84,7 @@ async fn run_until_signal(config: Config, role: Role) -> anyhow::Result<()> {
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
     telemetry::init(&config.log);
-    let store = postroute_server::app::open_store(&config).await?;
-    store.migrate().await.context("cannot apply database migrations")?;
-    store.close().await;
+    postroute_server::app::migrate(&config).await?;
     println!("migrations applied to {}", store_label(&config));
     Ok(())
 }

@@ -151,11 +151,19 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Seconds to wait for a pooled connection before answering 503.
     pub acquire_timeout_secs: u64,
+    /// PostgreSQL: the role pooled connections switch to, which row-level security applies to
+    /// (created by the migrations). Empty when the login role is already that restricted role.
+    pub app_role: String,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 10, acquire_timeout_secs: 5 }
+        Self {
+            url: None,
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+            app_role: "postroute_app".to_owned(),
+        }
     }
 }
 
