@@ -20,6 +20,10 @@ use crate::crypto::derive_key;
 use crate::mail::worker::MailWorker;
 use crate::mail::{MailComposer, MailSender};
 use crate::rate_limit::{RateLimiter, RedisStore};
+use crate::workspaces::WorkspaceService;
+
+/// Invitations can be accepted for a week.
+const INVITATION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
 use crate::{http, tls};
 
 /// What every handler can reach.
@@ -31,6 +35,8 @@ pub struct AppState {
     pub store: Store,
     /// Accounts and sessions.
     pub accounts: AccountService,
+    /// Workspaces, members, invitations, audit log.
+    pub workspaces: WorkspaceService,
     /// Request rate limits.
     pub limiter: RateLimiter,
 }
@@ -173,6 +179,7 @@ async fn build_state(
     };
     let hours = |value: u64| chrono::Duration::hours(i64::try_from(value).unwrap_or(1));
     let minutes = |value: u64| chrono::Duration::minutes(i64::try_from(value).unwrap_or(1));
+    let workspaces = WorkspaceService::new(store.clone(), composer.clone(), INVITATION_LIFETIME);
     let accounts = AccountService::new(
         store.clone(),
         hasher,
@@ -193,7 +200,7 @@ async fn build_state(
         ),
         None => RateLimiter::in_memory(),
     };
-    Ok(AppState { config, store, accounts, limiter })
+    Ok(AppState { config, store, accounts, workspaces, limiter })
 }
 
 fn store_options(config: &Config) -> StoreOptions {

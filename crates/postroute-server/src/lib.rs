@@ -13,6 +13,7 @@ pub mod rate_limit;
 pub mod system_events;
 pub mod telemetry;
 pub mod tls;
+pub mod workspaces;
 
 pub use app::{AppState, Role, RunningApp, shutdown_signal, start, start_role};
 pub use config::Config;

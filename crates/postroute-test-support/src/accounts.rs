@@ -13,6 +13,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// A verified user with a live session.
 #[derive(Clone, Debug)]
 pub struct TestUser {
+    /// The user id.
+    pub id: String,
     /// The address.
     pub email: String,
     /// The password.
@@ -68,10 +70,13 @@ impl TestApp {
             .post_json("/v1/auth/login", &json!({"email": email, "password": password}), 200)
             .await
             .json();
+        let access_token = string(&tokens, "access_token");
+        let me = self.get_as(&access_token, "/v1/me", 200).await.json();
         TestUser {
+            id: string(&me, "id"),
             email: email.to_owned(),
             password: password.to_owned(),
-            access_token: string(&tokens, "access_token"),
+            access_token,
             refresh_token: string(&tokens, "refresh_token"),
         }
     }
@@ -109,8 +114,27 @@ pub fn token_in(email: &ReceivedEmail) -> String {
     let start = email.text.find("#token=").expect("a link with a token") + "#token=".len();
     email.text[start..]
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect::<String>()
+        .trim_end_matches('.')
+        .to_owned()
+}
+
+impl TestApp {
+    /// Creates a workspace as `owner`; returns its id.
+    pub async fn workspace(&self, owner: &TestUser, name: &str) -> String {
+        let created = self
+            .send_json_as(
+                &owner.access_token,
+                reqwest::Method::POST,
+                "/v1/workspaces",
+                &json!({"name": name}),
+                201,
+            )
+            .await
+            .json();
+        string(&created, "id")
+    }
 }
 
 fn string(value: &Value, field: &str) -> String {

@@ -246,6 +246,36 @@ impl TestApp {
         }
     }
 
+    /// A dialect-correct literal for a uuid column.
+    pub fn uuid_literal(&self, id: &str) -> String {
+        let id = uuid::Uuid::parse_str(id).expect("a uuid");
+        match self.backend {
+            Backend::Sqlite => format!("X'{}'", id.simple()),
+            Backend::Postgres { .. } => format!("'{id}'::uuid"),
+        }
+    }
+
+    /// Adds a member directly in the database: a shortcut for tests about what members may do,
+    /// not about how they join (invitations have tests of their own).
+    pub async fn add_member(&self, workspace_id: &str, user_id: &str, role: &str) {
+        let now = "'2026-01-01T00:00:00+00:00'";
+        self.execute_sql(&format!(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at, updated_at) VALUES ({}, {}, '{role}', {now}, {now})",
+            self.uuid_literal(workspace_id),
+            self.uuid_literal(user_id),
+        ))
+        .await;
+    }
+
+    /// Puts a workspace on `plan` (what billing will do).
+    pub async fn set_plan(&self, workspace_id: &str, plan: &str) {
+        self.execute_sql(&format!(
+            "UPDATE workspaces SET plan = '{plan}' WHERE id = {}",
+            self.uuid_literal(workspace_id)
+        ))
+        .await;
+    }
+
     /// Makes every email token (verification, reset) already expired.
     pub async fn expire_email_tokens(&self) {
         self.execute_sql("UPDATE email_tokens SET expires_at = created_at").await;

@@ -156,12 +156,22 @@ impl AccountService {
         })
     }
 
-    /// Erases the caller's account after checking the password (GDPR art. 17).
-    pub async fn erase(&self, auth: AuthSession, password: &str) -> Result<(), AccountError> {
+    /// Checks the caller's password before an irreversible action.
+    pub async fn confirm_password(
+        &self,
+        auth: AuthSession,
+        password: &str,
+    ) -> Result<(), AccountError> {
         let user = self.me(auth).await?;
-        if self.hasher.verify(password, &user.password_hash).await? == Verification::Mismatch {
-            return Err(AccountError::WrongPassword);
+        match self.hasher.verify(password, &user.password_hash).await? {
+            Verification::Match { .. } => Ok(()),
+            Verification::Mismatch => Err(AccountError::WrongPassword),
         }
+    }
+
+    /// Erases the caller's account (GDPR art. 17). The caller has confirmed their password
+    /// and left no workspace without an owner.
+    pub async fn erase(&self, auth: AuthSession) -> Result<(), AccountError> {
         self.store.accounts().delete(auth.user).await?;
         tracing::info!(user.id = %auth.user, "account erased");
         Ok(())

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::json::JsonBody;
 use super::problem::ApiError;
-use crate::accounts::AuthSession;
+use crate::accounts::{AuthSession, RequestContext};
 use crate::app::AppState;
 
 /// The caller's account.
@@ -108,15 +108,27 @@ pub(super) async fn export(
     Ok(response)
 }
 
-/// Erase the caller's account (GDPR erasure).
+/// Erase the caller's account (GDPR erasure). Workspaces the caller owns alone are deleted
+/// with it; owning one that has other members is a 409: transfer it first.
 #[utoipa::path(delete, path = "/v1/me", tag = "account", security(("bearer" = [])), request_body = EraseRequest,
     responses((status = 204, description = "Erased"),
-              (status = 403, description = "Wrong password (`invalid_credentials`)", body = super::problem::Problem)))]
+              (status = 403, description = "Wrong password (`invalid_credentials`)", body = super::problem::Problem),
+              (status = 409, description = "Owns a workspace with other members", body = super::problem::Problem)))]
 pub(super) async fn erase(
     State(state): State<AppState>,
     auth: AuthSession,
+    context: RequestContext,
     JsonBody(request): JsonBody<EraseRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.erase(auth, &request.password).await?;
+    state.accounts.confirm_password(auth, &request.password).await?;
+    let blocking = state.workspaces.owned_with_other_members(auth.user).await?;
+    if !blocking.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "You own {} workspace(s) with other members; transfer ownership before erasing your account.",
+            blocking.len()
+        )));
+    }
+    state.workspaces.delete_sole_owned(auth.user, context.ip).await?;
+    state.accounts.erase(auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,19 +3,22 @@
 mod auth;
 pub mod edge;
 mod extract;
+pub mod guard;
 mod health;
 pub mod json;
 mod me;
 pub mod openapi;
+pub mod pagination;
 pub mod problem;
 pub mod rate_limit;
 mod well_known;
+mod workspaces;
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 
 use crate::app::AppState;
 use crate::rate_limit::Quota;
@@ -75,6 +78,30 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(me::me).patch(me::update_me).delete(me::erase))
         .route("/v1/me/password", post(me::change_password))
         .route("/v1/me/export", get(me::export))
+        .route("/v1/workspaces", get(workspaces::list).post(workspaces::create))
+        .route(
+            "/v1/workspaces/{workspace_id}",
+            get(workspaces::get).patch(workspaces::update).delete(workspaces::delete),
+        )
+        .route("/v1/workspaces/{workspace_id}/members", get(workspaces::members))
+        .route(
+            "/v1/workspaces/{workspace_id}/members/{user_id}",
+            patch(workspaces::change_role).delete(workspaces::remove_member),
+        )
+        .route(
+            "/v1/workspaces/{workspace_id}/transfer-ownership",
+            post(workspaces::transfer_ownership),
+        )
+        .route(
+            "/v1/workspaces/{workspace_id}/invitations",
+            get(workspaces::invitations).post(workspaces::invite),
+        )
+        .route(
+            "/v1/workspaces/{workspace_id}/invitations/{invitation_id}",
+            delete(workspaces::revoke_invitation),
+        )
+        .route("/v1/workspaces/{workspace_id}/audit-log", get(workspaces::audit_log))
+        .route("/v1/invitations/accept", post(workspaces::accept))
         .with_state(state);
     edge::wrap(routes, &config.http, global_limit)
 }

@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, health, me, problem, well_known};
+use super::{auth, health, me, problem, well_known, workspaces};
 
 /// PostRoute's HTTP API.
 #[derive(Debug, OpenApi)]
@@ -23,6 +23,10 @@ use super::{auth, health, me, problem, well_known};
         auth::logout, auth::logout_all, auth::sessions, auth::end_session,
         auth::request_password_reset, auth::confirm_password_reset,
         me::me, me::update_me, me::change_password, me::export, me::erase,
+        workspaces::create, workspaces::list, workspaces::get, workspaces::update, workspaces::delete,
+        workspaces::members, workspaces::change_role, workspaces::remove_member,
+        workspaces::transfer_ownership, workspaces::invite, workspaces::invitations,
+        workspaces::revoke_invitation, workspaces::audit_log, workspaces::accept,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -30,6 +34,7 @@ use super::{auth, health, me, problem, well_known};
         (name = "operations", description = "Probes and service metadata"),
         (name = "auth", description = "Registration, sign-in, sessions, password reset"),
         (name = "account", description = "The caller's own account"),
+        (name = "workspaces", description = "Workspaces, members, invitations, audit log"),
     ),
 )]
 pub struct ApiDoc;

@@ -155,6 +155,12 @@ pub enum ApiError {
     /// The action conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller is authenticated but their role does not allow this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The workspace's plan does not include this.
+    #[error("plan required: {0}")]
+    PlanRequired(String),
     /// Too many requests from this client.
     #[error("rate limited")]
     RateLimited(crate::rate_limit::Decision),
@@ -203,6 +209,28 @@ impl From<crate::accounts::AccountError> for ApiError {
             error @ (E::Hash(_) | E::Randomness(_) | E::Internal(_)) => {
                 Self::Internal(error.into())
             }
+        }
+    }
+}
+
+impl From<crate::workspaces::WorkspaceError> for ApiError {
+    fn from(error: crate::workspaces::WorkspaceError) -> Self {
+        use crate::workspaces::WorkspaceError as E;
+        match error {
+            E::Invalid(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, message)| FieldError::new(field, message))
+                    .collect(),
+            ),
+            E::NotFound => Self::NotFound,
+            E::Forbidden(detail) => Self::Forbidden(detail),
+            E::Conflict(detail) => Self::Conflict(detail),
+            E::PlanRequired(detail) => Self::PlanRequired(detail),
+            E::InvalidToken => Self::InvalidToken,
+            E::EmailNotVerified => Self::EmailNotVerified,
+            E::Store(error) => error.into(),
+            error @ E::Randomness(_) => Self::Internal(error.into()),
         }
     }
 }
@@ -257,6 +285,8 @@ impl IntoResponse for ApiError {
                 "This refresh token was already used. Every session of the account has been ended; sign in again.",
             ),
             Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            Self::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            Self::PlanRequired(detail) => Problem::new(StatusCode::PAYMENT_REQUIRED, "plan_required", detail),
             Self::RateLimited(decision) => return rate_limited(&decision),
             Self::Unavailable(reason) => {
                 tracing::warn!(%reason, "dependency unavailable");

@@ -41,6 +41,19 @@ pub enum Template<'a> {
         /// The account holder's name.
         name: &'a str,
     },
+    /// An invitation to join a workspace.
+    Invitation {
+        /// The workspace's name.
+        workspace: &'a str,
+        /// Who invited.
+        inviter: &'a str,
+        /// The role offered.
+        role: &'a str,
+        /// The single-use invitation token.
+        token: &'a str,
+        /// Days the link stays valid.
+        valid_days: u64,
+    },
 }
 
 impl Template<'_> {
@@ -50,6 +63,7 @@ impl Template<'_> {
             Self::VerifyEmail { .. } => "verify_email",
             Self::ResetPassword { .. } => "reset_password",
             Self::AccountExists { .. } => "account_exists",
+            Self::Invitation { .. } => "invitation",
         }
     }
 
@@ -83,6 +97,18 @@ impl Template<'_> {
                     )],
                     Some(("Choose a new password", &url)),
                     "If you did not ask for this, ignore this email: your password stays as it is.",
+                )
+            }
+            Self::Invitation { workspace, inviter, role, token, valid_days } => {
+                let url = link("/invitations/accept", Some(token));
+                message(
+                    &format!("{inviter} invited you to {workspace} on PostRoute"),
+                    "there",
+                    &[&format!(
+                        "{inviter} invited you to join the workspace {workspace} on PostRoute as {role}. The invitation is valid for {valid_days} days and works once, for this email address."
+                    )],
+                    Some(("Accept the invitation", &url)),
+                    "If you did not expect this, ignore this email.",
                 )
             }
             Self::AccountExists { name } => {

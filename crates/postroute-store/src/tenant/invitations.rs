@@ -70,9 +70,12 @@ struct PendingRow {
 /// Why an invitation could not be accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
-    /// Unknown, used, revoked or expired token, or a deleted workspace.
+    /// Unknown, revoked or expired token, or a deleted workspace.
     #[error("invalid invitation")]
     Invalid,
+    /// Accepted before.
+    #[error("invitation already accepted")]
+    AlreadyAccepted,
     /// The invitation is for another address.
     #[error("invitation is for another email address")]
     WrongRecipient,
@@ -225,10 +228,10 @@ impl Tenant<'_> {
         let Some(pending) = pending else {
             return Err(AcceptError::Invalid);
         };
-        if pending.accepted_at.is_some()
-            || pending.revoked_at.is_some()
-            || pending.expires_at <= now
-        {
+        if pending.accepted_at.is_some() {
+            return Err(AcceptError::AlreadyAccepted);
+        }
+        if pending.revoked_at.is_some() || pending.expires_at <= now {
             return Err(AcceptError::Invalid);
         }
         if pending.email_normalized != user_email_normalized {

@@ -1,0 +1,247 @@
+//! Workspaces, their members, invitations and audit log, as the security page promises them
+//! ("Access control", "Data isolation and tenancy", "Audit and admin event logging").
+//!
+//! Every method receives a [`Caller`] that the HTTP layer has already proven to be a member
+//! with a role allowed to take the action; the rules about targets (the owner is untouchable
+//! except by transfer, an admin cannot touch the owner) are checked here and by the store.
+
+mod audit;
+mod invitations;
+mod members;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::Duration;
+use postroute_domain::workspace::{parse_timezone, parse_workspace_name};
+use postroute_domain::{AuditAction, NewAuditEntry, Plan, Role, UserId, WorkspaceId};
+use postroute_store::{NewWorkspace, Store, StoreError, Workspace, WorkspaceChanges};
+use serde_json::json;
+
+use crate::clock;
+use crate::crypto::RandomnessUnavailable;
+use crate::mail::MailComposer;
+
+pub use audit::{AuditPage, AuditQuery};
+pub use invitations::Acceptance;
+
+/// A member acting in a workspace, as the HTTP layer authorised them.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The workspace, as loaded for this request.
+    pub workspace: Workspace,
+    /// Who.
+    pub user: UserId,
+    /// Their role in it.
+    pub role: Role,
+    /// From where.
+    pub ip: IpAddr,
+}
+
+impl Caller {
+    fn audit(&self, action: AuditAction) -> NewAuditEntry {
+        NewAuditEntry::new(action, self.user, self.ip)
+    }
+}
+
+/// Why a workspace action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// Invalid fields: `(field, message)` pairs.
+    #[error("invalid input")]
+    Invalid(Vec<(&'static str, String)>),
+    /// Missing, or not visible to the caller.
+    #[error("not found")]
+    NotFound,
+    /// The caller's role does not allow this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The action conflicts with the current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The workspace's plan does not include this.
+    #[error("plan required: {0}")]
+    PlanRequired(String),
+    /// An invitation token that is unknown, expired or withdrawn.
+    #[error("invalid invitation")]
+    InvalidToken,
+    /// The caller's email address is not confirmed.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The OS CSPRNG failed.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
+}
+
+/// Settings to change.
+#[derive(Debug, Default)]
+pub struct SettingsChange<'a> {
+    /// New name.
+    pub name: Option<&'a str>,
+    /// New time zone.
+    pub timezone: Option<&'a str>,
+    /// New approval setting.
+    pub approval_required: Option<bool>,
+}
+
+/// The workspace service.
+#[derive(Debug, Clone)]
+pub struct WorkspaceService {
+    store: Store,
+    mail: Arc<MailComposer>,
+    invitation_lifetime: Duration,
+}
+
+impl WorkspaceService {
+    /// Wires the service.
+    pub fn new(store: Store, mail: Arc<MailComposer>, invitation_lifetime: Duration) -> Self {
+        Self { store, mail, invitation_lifetime }
+    }
+
+    /// The workspace and the caller's role, when the caller is a member of it (else `None`,
+    /// which the API answers 404 whether the workspace exists or not).
+    pub async fn access(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> Result<Option<(Workspace, Role)>, WorkspaceError> {
+        Ok(self.store.tenant(workspace).access(user).await?)
+    }
+
+    /// Creates a workspace; the creator becomes its owner.
+    pub async fn create(
+        &self,
+        user: UserId,
+        ip: IpAddr,
+        name: &str,
+        timezone: Option<&str>,
+    ) -> Result<Workspace, WorkspaceError> {
+        let mut invalid = Vec::new();
+        let name = parse_workspace_name(name).map_err(|error| invalid.push(("name", error))).ok();
+        let timezone = parse_timezone(timezone.unwrap_or("UTC"))
+            .map_err(|error| invalid.push(("timezone", error)))
+            .ok();
+        let (Some(name), Some(timezone)) = (name, timezone) else {
+            return Err(WorkspaceError::Invalid(invalid));
+        };
+        let id = WorkspaceId::new();
+        let audit = NewAuditEntry::new(AuditAction::WorkspaceCreated, user, ip)
+            .target("workspace", id)
+            .details(json!({ "name": name }));
+        self.store
+            .create_workspace(
+                &NewWorkspace {
+                    id,
+                    name: &name,
+                    timezone: &timezone,
+                    owner: user,
+                    created_at: clock::now(),
+                },
+                &audit,
+            )
+            .await?;
+        tracing::info!(workspace.id = %id, user.id = %user, "workspace created");
+        self.store.tenant(id).workspace().await?.ok_or(WorkspaceError::NotFound)
+    }
+
+    /// The caller's workspaces with their role.
+    pub async fn mine(&self, user: UserId) -> Result<Vec<(Workspace, Role)>, WorkspaceError> {
+        Ok(self.store.user_scope(user).workspaces().await?)
+    }
+
+    /// Changes name, time zone or the approval setting.
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        change: SettingsChange<'_>,
+    ) -> Result<Workspace, WorkspaceError> {
+        let mut invalid = Vec::new();
+        let name = change
+            .name
+            .map(parse_workspace_name)
+            .transpose()
+            .map_err(|error| invalid.push(("name", error)))
+            .ok()
+            .flatten();
+        let timezone = change
+            .timezone
+            .map(parse_timezone)
+            .transpose()
+            .map_err(|error| invalid.push(("timezone", error)))
+            .ok()
+            .flatten();
+        if !invalid.is_empty() {
+            return Err(WorkspaceError::Invalid(invalid));
+        }
+        if change.approval_required == Some(true)
+            && !caller.workspace.plan.entitlements().approval_workflow
+        {
+            return Err(plan_required("The approval workflow", caller.workspace.plan));
+        }
+        let audit = caller
+            .audit(AuditAction::WorkspaceUpdated)
+            .target("workspace", caller.workspace.id)
+            .details(json!({
+                "name": name,
+                "timezone": timezone,
+                "approval_required": change.approval_required,
+            }));
+        let changes = WorkspaceChanges {
+            name: name.as_deref(),
+            timezone: timezone.as_deref(),
+            approval_required: change.approval_required,
+        };
+        self.store
+            .tenant(caller.workspace.id)
+            .update_settings(&changes, clock::now(), &audit)
+            .await?
+            .ok_or(WorkspaceError::NotFound)
+    }
+
+    /// Deletes the workspace (owner only; the HTTP layer checked the role).
+    pub async fn delete(&self, caller: &Caller) -> Result<(), WorkspaceError> {
+        let audit =
+            caller.audit(AuditAction::WorkspaceDeleted).target("workspace", caller.workspace.id);
+        if self.store.tenant(caller.workspace.id).delete(clock::now(), &audit).await? {
+            tracing::info!(workspace.id = %caller.workspace.id, user.id = %caller.user, "workspace deleted");
+            Ok(())
+        } else {
+            Err(WorkspaceError::NotFound)
+        }
+    }
+
+    /// Deletes the workspaces `user` owns alone, before their account is erased.
+    pub async fn delete_sole_owned(&self, user: UserId, ip: IpAddr) -> Result<(), WorkspaceError> {
+        for workspace in self.store.user_scope(user).owned_workspaces().await? {
+            let audit = NewAuditEntry::new(AuditAction::WorkspaceDeleted, user, ip)
+                .target("workspace", workspace)
+                .details(json!({ "reason": "owner_erased" }));
+            self.store.tenant(workspace).delete(clock::now(), &audit).await?;
+        }
+        Ok(())
+    }
+
+    /// Workspaces the user owns that have other members: erasing the user would orphan them.
+    pub async fn owned_with_other_members(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<WorkspaceId>, WorkspaceError> {
+        let mut blocking = Vec::new();
+        for workspace in self.store.user_scope(user).owned_workspaces().await? {
+            if self.store.tenant(workspace).members().await?.len() > 1 {
+                blocking.push(workspace);
+            }
+        }
+        Ok(blocking)
+    }
+}
+
+fn plan_required(feature: &str, plan: Plan) -> WorkspaceError {
+    WorkspaceError::PlanRequired(format!(
+        "{feature} is not part of the {} plan; upgrade to Studio or Agency.",
+        plan.as_str()
+    ))
+}
