@@ -39,11 +39,20 @@ pub enum AuditAction {
     /// Ownership moved to another member.
     #[serde(rename = "ownership.transferred")]
     OwnershipTransferred,
+    /// A social account was connected (or connected again).
+    #[serde(rename = "channel.connected")]
+    ChannelConnected,
+    /// A social account was disconnected.
+    #[serde(rename = "channel.disconnected")]
+    ChannelDisconnected,
+    /// The platform refused a channel's tokens for good.
+    #[serde(rename = "channel.needs_reconnect")]
+    ChannelNeedsReconnect,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 13] = [
         Self::WorkspaceCreated,
         Self::WorkspaceUpdated,
         Self::WorkspaceDeleted,
@@ -54,6 +63,9 @@ impl AuditAction {
         Self::MemberRemoved,
         Self::MemberLeft,
         Self::OwnershipTransferred,
+        Self::ChannelConnected,
+        Self::ChannelDisconnected,
+        Self::ChannelNeedsReconnect,
     ];
 
     /// The stored name, e.g. `member.role_changed`.
@@ -69,6 +81,9 @@ impl AuditAction {
             Self::MemberRemoved => "member.removed",
             Self::MemberLeft => "member.left",
             Self::OwnershipTransferred => "ownership.transferred",
+            Self::ChannelConnected => "channel.connected",
+            Self::ChannelDisconnected => "channel.disconnected",
+            Self::ChannelNeedsReconnect => "channel.needs_reconnect",
         }
     }
 
@@ -103,6 +118,17 @@ pub struct NewAuditEntry {
 }
 
 impl NewAuditEntry {
+    /// An entry for an action PostRoute took itself (a background job), with no actor or address.
+    pub fn by_system(action: AuditAction) -> Self {
+        Self {
+            action,
+            actor: None,
+            target: None,
+            ip: None,
+            details: serde_json::Value::Object(Default::default()),
+        }
+    }
+
     /// An entry for `action` by `actor` from `ip`.
     pub fn new(action: AuditAction, actor: UserId, ip: IpAddr) -> Self {
         Self {

@@ -80,6 +80,14 @@ typed_id!(
     /// One entry of a workspace's audit log.
     AuditEntryId
 );
+typed_id!(
+    /// A connected social account.
+    ChannelId
+);
+typed_id!(
+    /// A Meta login whose Pages or Instagram accounts wait for the user to pick.
+    PendingConnectionId
+);
 
 #[cfg(test)]
 mod tests {

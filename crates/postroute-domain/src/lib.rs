@@ -4,6 +4,7 @@
 //! requests and rows into these types and back.
 
 pub mod audit;
+pub mod channel;
 pub mod email;
 pub mod ids;
 pub mod password;
@@ -11,8 +12,12 @@ pub mod system_event;
 pub mod workspace;
 
 pub use audit::{AuditAction, AuditTarget, NewAuditEntry};
+pub use channel::{ChannelStatus, Provider};
 pub use email::{Email, EmailError};
-pub use ids::{AuditEntryId, EmailId, InvitationId, SessionId, SystemEventId, UserId, WorkspaceId};
+pub use ids::{
+    AuditEntryId, ChannelId, EmailId, InvitationId, PendingConnectionId, SessionId, SystemEventId,
+    UserId, WorkspaceId,
+};
 pub use password::{Password, PasswordError};
 pub use system_event::{NewSystemEvent, Severity, SystemEventKind};
 pub use workspace::{Action, Entitlements, MembershipRuleError, Plan, Role, role_allows};

@@ -81,11 +81,17 @@ pub enum Action {
     RevokeInvitation,
     /// Read the audit log.
     ViewAuditLog,
+    /// See the connected channels.
+    ListChannels,
+    /// Connect a social account.
+    ConnectChannel,
+    /// Disconnect a social account.
+    DisconnectChannel,
 }
 
 impl Action {
     /// Every action, for tests that walk the whole matrix.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 14] = [
         Self::ViewWorkspace,
         Self::UpdateWorkspace,
         Self::DeleteWorkspace,
@@ -97,13 +103,16 @@ impl Action {
         Self::ListInvitations,
         Self::RevokeInvitation,
         Self::ViewAuditLog,
+        Self::ListChannels,
+        Self::ConnectChannel,
+        Self::DisconnectChannel,
     ];
 }
 
 use Role::{Admin, Member, Owner, Reviewer};
 
 /// The permission matrix of api.md, in one table: each action and the roles that may take it.
-const PERMISSIONS: [(Action, &[Role]); 11] = [
+const PERMISSIONS: [(Action, &[Role]); 14] = [
     (Action::ViewWorkspace, &[Owner, Admin, Member, Reviewer]),
     (Action::UpdateWorkspace, &[Owner, Admin]),
     (Action::DeleteWorkspace, &[Owner]),
@@ -115,6 +124,9 @@ const PERMISSIONS: [(Action, &[Role]); 11] = [
     (Action::ListInvitations, &[Owner, Admin]),
     (Action::RevokeInvitation, &[Owner, Admin]),
     (Action::ViewAuditLog, &[Owner, Admin]),
+    (Action::ListChannels, &[Owner, Admin, Member, Reviewer]),
+    (Action::ConnectChannel, &[Owner, Admin]),
+    (Action::DisconnectChannel, &[Owner, Admin]),
 ];
 
 /// Whether `role` may take `action` at all. Rules about the target (the owner cannot be demoted,

@@ -2,8 +2,12 @@
 //! in shared/specs/platforms.md, so the real clients in `postroute-platforms` are exercised
 //! exactly as against production; PostRoute's product code does not know it is talking to one.
 
+pub mod meta;
 pub mod resend;
 pub mod smtp;
+pub mod x;
 
+pub use meta::{FakeMeta, FakePage};
 pub use resend::{FakeResend, ReceivedEmail};
 pub use smtp::{FakeSmtp, RelayMode, RelayedMessage};
+pub use x::{FakeX, XFakeAccount};

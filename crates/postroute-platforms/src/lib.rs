@@ -3,3 +3,8 @@
 //! This crate knows nothing of PostRoute's storage or HTTP API.
 
 pub mod email;
+mod error;
+pub mod meta;
+pub mod x;
+
+pub use error::PlatformError;

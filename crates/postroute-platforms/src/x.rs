@@ -1,0 +1,357 @@
+//! X (Twitter) API v2: OAuth 2.0 Authorization Code with PKCE, token refresh with rotation,
+//! the signed-in account, token revocation. Wire formats: shared/specs/platforms.md 1.1, 1.4.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{PlatformError, http_client};
+
+/// Scopes PostRoute asks for: read the account, post, upload media, stay connected.
+pub const SCOPES: &str = "tweet.read tweet.write users.read media.write offline.access";
+
+/// Where X lives (configurable so tests can point at a fake).
+#[derive(Clone, Debug)]
+pub struct XEndpoints {
+    /// `https://x.com` — the authorize page is `{auth}/i/oauth2/authorize`.
+    pub auth_base: Url,
+    /// `https://api.x.com` — token, users and tweets endpoints.
+    pub api_base: Url,
+}
+
+/// Tokens from the token endpoint.
+#[derive(Clone, PartialEq, Eq)]
+pub struct XTokens {
+    /// Bearer token for API calls (2 hours).
+    pub access_token: String,
+    /// Rotating refresh token (present with `offline.access`).
+    pub refresh_token: Option<String>,
+    /// Seconds until the access token expires.
+    pub expires_in: Option<u64>,
+    /// Granted scopes.
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for XTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XTokens")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: Option<u64>,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct OAuthError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+/// The signed-in X account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XAccount {
+    /// Numeric user id.
+    pub id: String,
+    /// @handle without the @.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Avatar.
+    pub profile_image_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserEnvelope {
+    data: UserData,
+}
+
+#[derive(Deserialize)]
+struct UserData {
+    id: String,
+    username: String,
+    name: String,
+    profile_image_url: Option<String>,
+}
+
+/// An X API client for one app (client id and secret).
+#[derive(Clone)]
+pub struct XClient {
+    http: reqwest::Client,
+    endpoints: XEndpoints,
+    client_id: String,
+    client_secret: String,
+}
+
+impl std::fmt::Debug for XClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XClient").field("endpoints", &self.endpoints).finish_non_exhaustive()
+    }
+}
+
+impl XClient {
+    /// A client for a confidential app (Web App type: client id and secret).
+    pub fn new(
+        endpoints: XEndpoints,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<Self, PlatformError> {
+        Ok(Self {
+            http: http_client()?,
+            endpoints,
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+        })
+    }
+
+    fn url(&self, base: &Url, path: &str) -> Result<Url, PlatformError> {
+        base.join(path).map_err(|error| PlatformError::Permanent(format!("bad X URL: {error}")))
+    }
+
+    /// The page the user is sent to. `code_challenge` is the S256 challenge of the verifier,
+    /// which never leaves the server.
+    pub fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+    ) -> Result<Url, PlatformError> {
+        let mut url = self.url(&self.endpoints.auth_base, "/i/oauth2/authorize")?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", SCOPES)
+            .append_pair("state", state)
+            .append_pair("code_challenge", code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        Ok(url)
+    }
+
+    fn basic_auth(&self) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{}:{}", self.client_id, self.client_secret)))
+    }
+
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<XTokens, PlatformError> {
+        let response = self
+            .http
+            .post(self.url(&self.endpoints.api_base, "/2/oauth2/token")?)
+            .header("authorization", self.basic_auth())
+            .form(form)
+            .send()
+            .await
+            .map_err(|error| PlatformError::from_network(&error, true))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            let tokens: TokenResponse = serde_json::from_slice(&body).map_err(|error| {
+                PlatformError::Ambiguous(format!("unreadable token response: {error}"))
+            })?;
+            return Ok(XTokens {
+                access_token: tokens.access_token,
+                refresh_token: tokens.refresh_token,
+                expires_in: tokens.expires_in,
+                scope: tokens.scope,
+            });
+        }
+        let error: OAuthError = serde_json::from_slice(&body).unwrap_or_default();
+        Err(classify_token_error(status, &headers, &error))
+    }
+
+    /// Exchanges an authorization code (with the PKCE verifier) for tokens.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        code_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<XTokens, PlatformError> {
+        self.token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", code_verifier),
+            ("client_id", &self.client_id),
+        ])
+        .await
+    }
+
+    /// Trades a refresh token for new tokens. X rotates refresh tokens: the one returned replaces
+    /// the one sent, which is dead from now on.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<XTokens, PlatformError> {
+        self.token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", &self.client_id),
+        ])
+        .await
+    }
+
+    /// The account the token belongs to.
+    pub async fn me(&self, access_token: &str) -> Result<XAccount, PlatformError> {
+        let mut url = self.url(&self.endpoints.api_base, "/2/users/me")?;
+        url.query_pairs_mut().append_pair("user.fields", "profile_image_url");
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .map_err(|error| PlatformError::from_network(&error, false))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(classify_api_error(status, &headers, &body));
+        }
+        let user: UserEnvelope = serde_json::from_slice(&body).map_err(|error| {
+            PlatformError::Transient(format!("unreadable /2/users/me: {error}"))
+        })?;
+        Ok(XAccount {
+            id: user.data.id,
+            username: user.data.username,
+            name: user.data.name,
+            profile_image_url: user.data.profile_image_url,
+        })
+    }
+
+    /// Revokes a token at X (disconnect).
+    pub async fn revoke(&self, token: &str) -> Result<(), PlatformError> {
+        let response = self
+            .http
+            .post(self.url(&self.endpoints.api_base, "/2/oauth2/revoke")?)
+            .header("authorization", self.basic_auth())
+            .form(&[("token", token), ("client_id", &self.client_id)])
+            .send()
+            .await
+            .map_err(|error| PlatformError::from_network(&error, true))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(())
+        } else {
+            let error: OAuthError = serde_json::from_slice(&body).unwrap_or_default();
+            Err(classify_token_error(status, &headers, &error))
+        }
+    }
+}
+
+/// `x-rate-limit-reset` is a Unix time; the wait is until then.
+fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+    let reset: u64 = headers.get("x-rate-limit-reset")?.to_str().ok()?.parse().ok()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(reset.saturating_sub(now)))
+}
+
+fn classify_token_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    error: &OAuthError,
+) -> PlatformError {
+    let described =
+        format!("X token endpoint {status} {}: {}", error.error, error.error_description);
+    match (status, error.error.as_str()) {
+        (StatusCode::TOO_MANY_REQUESTS, _) => {
+            PlatformError::RateLimited { reset: rate_limit_reset(headers) }
+        }
+        // A spent, revoked or expired grant: X answers invalid_request or invalid_grant.
+        (_, "invalid_grant" | "invalid_request") => PlatformError::AuthDead(described),
+        (StatusCode::UNAUTHORIZED, _) => PlatformError::AuthDead(described),
+        (status, _) if status.is_server_error() => PlatformError::Transient(described),
+        _ => PlatformError::Permanent(described),
+    }
+}
+
+fn classify_api_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> PlatformError {
+    let problem: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let kind = problem["type"].as_str().unwrap_or_default();
+    let described = format!(
+        "X {status}: {} {}",
+        problem["title"].as_str().unwrap_or_default(),
+        problem["detail"].as_str().unwrap_or_default()
+    );
+    match status {
+        StatusCode::UNAUTHORIZED => PlatformError::AuthDead(described),
+        // A usage cap arrives as 429 too but lasts until its period ends.
+        StatusCode::TOO_MANY_REQUESTS if kind.ends_with("/usage-capped") => {
+            PlatformError::Permanent(described)
+        }
+        StatusCode::TOO_MANY_REQUESTS => {
+            PlatformError::RateLimited { reset: rate_limit_reset(headers) }
+        }
+        status if status.is_server_error() => PlatformError::Transient(described),
+        _ => PlatformError::Permanent(described),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_errors_are_classified() {
+        let headers = HeaderMap::new();
+        let error =
+            |name: &str| OAuthError { error: name.to_owned(), error_description: String::new() };
+        assert!(matches!(
+            classify_token_error(StatusCode::BAD_REQUEST, &headers, &error("invalid_request")),
+            PlatformError::AuthDead(_)
+        ));
+        assert!(matches!(
+            classify_token_error(StatusCode::BAD_REQUEST, &headers, &error("invalid_grant")),
+            PlatformError::AuthDead(_)
+        ));
+        assert!(matches!(
+            classify_token_error(StatusCode::BAD_GATEWAY, &headers, &error("")),
+            PlatformError::Transient(_)
+        ));
+        assert!(matches!(
+            classify_token_error(StatusCode::TOO_MANY_REQUESTS, &headers, &error("")),
+            PlatformError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            classify_token_error(
+                StatusCode::BAD_REQUEST,
+                &headers,
+                &error("unsupported_grant_type")
+            ),
+            PlatformError::Permanent(_)
+        ));
+    }
+
+    #[test]
+    fn a_usage_cap_is_not_a_short_rate_limit() {
+        let capped =
+            br#"{"title":"UsageCapExceeded","type":"https://api.x.com/2/problems/usage-capped"}"#;
+        assert!(matches!(
+            classify_api_error(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), capped),
+            PlatformError::Permanent(_)
+        ));
+        let mut headers = HeaderMap::new();
+        let soon =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+                + 60;
+        headers.insert("x-rate-limit-reset", soon.to_string().parse().unwrap());
+        match classify_api_error(StatusCode::TOO_MANY_REQUESTS, &headers, b"{}") {
+            PlatformError::RateLimited { reset: Some(reset) } => {
+                assert!(reset <= Duration::from_secs(60))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The Meta client against the fake Meta, and the fake against Graph's documented shapes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use postroute_fakes::{FakeMeta, FakePage};
+use postroute_platforms::PlatformError;
+use postroute_platforms::meta::{FACEBOOK_SCOPES, MetaClient, MetaEndpoints};
+
+const REDIRECT: &str = "https://postroute.example/v1/oauth/facebook/callback";
+
+fn client(fake: &FakeMeta) -> MetaClient {
+    MetaClient::new(
+        MetaEndpoints { graph_base: fake.graph_url(), dialog_base: fake.dialog_url() },
+        "app-1",
+        "app-secret",
+    )
+    .unwrap()
+}
+
+async fn login(client: &MetaClient) -> std::collections::HashMap<String, String> {
+    let url = client.dialog_url(REDIRECT, "state-9", FACEBOOK_SCOPES).unwrap();
+    assert!(url.query_pairs().any(|(key, value)| key == "scope"
+        && value == "pages_show_list,pages_manage_posts,pages_read_engagement"));
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = browser.get(url).send().await.unwrap();
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    location.query_pairs().into_owned().collect()
+}
+
+#[tokio::test]
+async fn login_long_lived_token_pages_and_instagram_accounts() {
+    let fake = FakeMeta::start("app-1", "app-secret").await.unwrap();
+    let mut pages: Vec<FakePage> =
+        (0..130).map(|n| FakePage::new(&format!("{}", 600 + n), &format!("Page {n}"))).collect();
+    pages[0] = pages[0].clone().with_instagram("1784", "first_page_ig");
+    fake.set_pages(pages);
+    let client = client(&fake);
+    let callback = login(&client).await;
+    assert_eq!(callback["state"], "state-9");
+    let short = client.exchange_code(&callback["code"], REDIRECT).await.unwrap();
+    assert!(
+        matches!(
+            client.exchange_code(&callback["code"], REDIRECT).await,
+            Err(PlatformError::Permanent(_))
+        ),
+        "a code works once"
+    );
+    let long = client.long_lived(&short.access_token).await.unwrap();
+    assert_eq!(long.expires_in, Some(5_183_944));
+
+    let found = client.pages(&long.access_token).await.unwrap();
+    assert_eq!(found.len(), 130, "paging.next was followed");
+    assert_eq!(found[0].instagram.as_ref().unwrap().username.as_deref(), Some("first_page_ig"));
+    assert!(found[1].instagram.is_none());
+    client.check_token(&found[0].id, &found[0].access_token).await.unwrap();
+    client.check_token("1784", &found[0].access_token).await.unwrap();
+
+    fake.kill_tokens();
+    assert!(matches!(
+        client.check_token(&found[0].id, &found[0].access_token).await,
+        Err(PlatformError::AuthDead(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_refused_login_comes_back_with_meta_error_fields() {
+    let fake = FakeMeta::start("app-1", "app-secret").await.unwrap();
+    fake.deny_next_login();
+    let callback = login(&client(&fake)).await;
+    assert_eq!(callback["error"], "access_denied");
+    assert_eq!(callback["error_reason"], "user_denied");
+    assert!(!callback.contains_key("code"));
+}
+
+/// Recorded shapes from platforms.md 2.1 and 2.4.
+#[tokio::test]
+async fn the_fake_speaks_graphs_documented_shapes() {
+    let fake = FakeMeta::start("app-1", "app-secret").await.unwrap();
+    let http = reqwest::Client::new();
+    let error = http
+        .get(fake.graph_url().join("me/accounts").unwrap())
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error.status(), 400);
+    let error: serde_json::Value = error.json().await.unwrap();
+    let inner = &error["error"];
+    assert_eq!(inner["type"], "OAuthException");
+    assert_eq!(inner["code"], 190);
+    assert!(inner["message"].is_string() && inner["fbtrace_id"].is_string());
+
+    let client = client(&fake);
+    let callback = login(&client).await;
+    let token = client.exchange_code(&callback["code"], REDIRECT).await.unwrap();
+    // Unversioned paths work like versioned ones.
+    let base = fake.graph_url().join("/").unwrap();
+    let accounts: serde_json::Value = http
+        .get(base.join("me/accounts?fields=id,name,access_token").unwrap())
+        .bearer_auth(&token.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = &accounts["data"][0];
+    for field in ["id", "name", "access_token", "category", "tasks"] {
+        assert!(page.get(field).is_some(), "{field} in {page}");
+    }
+    assert!(accounts["paging"]["cursors"]["before"].is_string());
+    let exchanged: serde_json::Value = http
+        .get(fake.graph_url().join(&format!("oauth/access_token?grant_type=fb_exchange_token&client_id=app-1&client_secret=app-secret&fb_exchange_token={}", token.access_token)).unwrap())
+        .send().await.unwrap().json().await.unwrap();
+    assert_eq!(exchanged["token_type"], "bearer");
+    assert!(exchanged["expires_in"].is_u64() && exchanged["access_token"].is_string());
+}
