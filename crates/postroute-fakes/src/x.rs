@@ -51,10 +51,10 @@ struct XState {
     access: HashMap<String, Issued>,
     /// Live refresh tokens; a rotated one is removed.
     refresh: HashMap<String, XFakeAccount>,
-    revoked_accounts: Vec<String>,
     token_outage: Option<StatusCode>,
     refreshes: usize,
     revocations: Vec<String>,
+    issued: Vec<String>,
     counter: u64,
 }
 
@@ -94,10 +94,10 @@ impl FakeX {
             codes: HashMap::new(),
             access: HashMap::new(),
             refresh: HashMap::new(),
-            revoked_accounts: Vec::new(),
             token_outage: None,
             refreshes: 0,
             revocations: Vec::new(),
+            issued: Vec::new(),
             counter: 0,
         }));
         let router = Router::new()
@@ -133,9 +133,12 @@ impl FakeX {
         lock(&self.state).deny_next = true;
     }
 
-    /// The user revokes the app (or changes password): every token of the account dies.
+    /// The user revokes the app (or changes password): every token issued to the account so far
+    /// dies. Authorizing the app again issues new ones.
     pub fn revoke_account(&self, id: &str) {
-        lock(&self.state).revoked_accounts.push(id.to_owned());
+        let mut state = lock(&self.state);
+        state.access.retain(|_, issued| issued.account.id != id);
+        state.refresh.retain(|_, account| account.id != id);
     }
 
     /// Every access token issued so far is past its two hours.
@@ -153,6 +156,11 @@ impl FakeX {
     /// Successful refreshes so far.
     pub fn refresh_count(&self) -> usize {
         lock(&self.state).refreshes
+    }
+
+    /// Every access and refresh token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.state).issued.clone()
     }
 
     /// Tokens revoked through `/2/oauth2/revoke`.
@@ -227,6 +235,7 @@ fn issue(state: &mut XState, account: XFakeAccount) -> Response {
     let refresh = next_token(state, "xrt_");
     state.access.insert(access.clone(), Issued { account: account.clone(), expired: false });
     state.refresh.insert(refresh.clone(), account);
+    state.issued.extend([access.clone(), refresh.clone()]);
     Json(json!({
         "token_type": "bearer",
         "expires_in": 7200,
@@ -287,11 +296,11 @@ async fn token(
             let presented = field("refresh_token");
             let account = state.refresh.remove(&presented);
             match account {
-                Some(account) if !state.revoked_accounts.contains(&account.id) => {
+                Some(account) => {
                     state.refreshes += 1;
                     issue(&mut state, account)
                 }
-                _ => oauth_error(
+                None => oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "Value passed for the token was invalid.",
@@ -333,7 +342,7 @@ async fn me(State(state): State<Arc<Mutex<XState>>>, headers: HeaderMap) -> Resp
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     match token.and_then(|token| state.access.get(token)) {
-        Some(issued) if !issued.expired && !state.revoked_accounts.contains(&issued.account.id) => Json(json!({
+        Some(issued) if !issued.expired => Json(json!({
             "data": {
                 "id": issued.account.id,
                 "name": issued.account.name,

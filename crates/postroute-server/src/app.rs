@@ -15,12 +15,16 @@ use tokio::task::JoinSet;
 
 use crate::accounts::{AccountService, Lifetimes};
 use crate::auth::{AccessTokens, PasswordHasher};
+use crate::channels::ChannelService;
 use crate::config::{Config, Keys, TlsMinVersion};
 use crate::crypto::derive_key;
 use crate::mail::worker::MailWorker;
 use crate::mail::{MailComposer, MailSender};
 use crate::rate_limit::{RateLimiter, RedisStore};
+use crate::scheduler::token_refresh::TokenJob;
 use crate::workspaces::WorkspaceService;
+use postroute_platforms::meta::{MetaClient, MetaEndpoints};
+use postroute_platforms::x::{XClient, XEndpoints};
 
 /// Invitations can be accepted for a week.
 const INVITATION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
@@ -37,6 +41,8 @@ pub struct AppState {
     pub accounts: AccountService,
     /// Workspaces, members, invitations, audit log.
     pub workspaces: WorkspaceService,
+    /// Connected social accounts.
+    pub channels: ChannelService,
     /// Request rate limits.
     pub limiter: RateLimiter,
 }
@@ -81,9 +87,10 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
 
     let config = Arc::new(config);
     let composer = Arc::new(MailComposer::new(
-        &derive_key(keys.oauth_key.expose_secret(), "postroute/email-outbox/v1"),
+        keys.derived_keyring("postroute/email-outbox/v1"),
         config.http.public_url.clone(),
     ));
+    let channels = channel_service(&config, store.clone(), &keys)?;
     let (stop_workers, workers_stopped) = watch::channel(false);
     let mut work = JoinSet::new();
     let mut housekeeping = JoinSet::new();
@@ -91,17 +98,25 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
         let sender = MailSender::from_config(&config).context("cannot set up email delivery")?;
         let worker = MailWorker::new(store.clone(), composer.clone(), sender, &config.email);
         let poll = Duration::from_millis(config.worker.poll_interval_ms);
+        let mail_stopped = workers_stopped.clone();
         work.spawn(async move {
-            worker.run(workers_stopped, poll).await;
+            worker.run(mail_stopped, poll).await;
             Ok(())
         });
-        tracing::info!(provider = ?config.email.provider, "email worker running");
+        let token_job = TokenJob::new(store.clone(), channels.clone(), composer.clone());
+        let tokens_stopped = workers_stopped.clone();
+        let token_poll = Duration::from_secs(config.worker.token_check_interval_secs);
+        work.spawn(async move {
+            token_job.run(tokens_stopped, token_poll).await;
+            Ok(())
+        });
+        tracing::info!(provider = ?config.email.provider, "worker running: email delivery, channel tokens");
     }
 
     let control = Control::new();
     let (mut https_addr, mut plain_addr) = (None, None);
     if role == Role::Serve {
-        let state = build_state(config.clone(), store.clone(), &keys, composer).await?;
+        let state = build_state(config.clone(), store.clone(), &keys, composer, channels).await?;
         let limiter = state.limiter.clone();
         housekeeping.spawn(async move {
             loop {
@@ -160,6 +175,7 @@ async fn build_state(
     store: Store,
     keys: &Keys,
     composer: Arc<MailComposer>,
+    channels: ChannelService,
 ) -> anyhow::Result<AppState> {
     let auth = &config.auth;
     let hasher =
@@ -200,7 +216,7 @@ async fn build_state(
         ),
         None => RateLimiter::in_memory(),
     };
-    Ok(AppState { config, store, accounts, workspaces, limiter })
+    Ok(AppState { config, store, accounts, workspaces, channels, limiter })
 }
 
 fn store_options(config: &Config) -> StoreOptions {
@@ -218,6 +234,43 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         create_private_dir(&config.data_dir)?;
     }
     Store::migrate(&store_options(config)).await.context("cannot apply database migrations")
+}
+
+/// The channel service with the platform clients the configuration enables.
+pub fn channel_service(
+    config: &Config,
+    store: Store,
+    keys: &Keys,
+) -> anyhow::Result<ChannelService> {
+    let x = match (&config.x.client_id, &config.x.client_secret) {
+        (Some(id), Some(secret)) => Some(XClient::new(
+            XEndpoints {
+                auth_base: config.x.auth_base_url.clone(),
+                api_base: config.x.api_base_url.clone(),
+            },
+            id,
+            secret.expose_secret(),
+        )?),
+        _ => None,
+    };
+    let meta = match (&config.meta.app_id, &config.meta.app_secret) {
+        (Some(id), Some(secret)) => Some(MetaClient::new(
+            MetaEndpoints {
+                graph_base: config.meta.graph_base_url.clone(),
+                dialog_base: config.meta.dialog_base_url.clone(),
+            },
+            id,
+            secret.expose_secret(),
+        )?),
+        _ => None,
+    };
+    Ok(ChannelService::new(
+        store,
+        Arc::new(keys.oauth_keyring()),
+        x,
+        meta,
+        config.http.public_url.clone(),
+    ))
 }
 
 /// Connects to the configured, migrated database.

@@ -2,14 +2,17 @@
 //! store, the HTTP API, and the background workers.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod mail;
 pub mod rate_limit;
+pub mod scheduler;
 pub mod system_events;
 pub mod telemetry;
 pub mod tls;

@@ -28,11 +28,23 @@ async fn tenant_operations(app: &TestApp) -> Vec<(Method, String)> {
     operations
 }
 
-fn fill(template: &str, workspace: &str, user: &str, invitation: &str) -> String {
+/// A workspace's ids to put into paths.
+#[derive(Clone, Copy)]
+struct Ids<'a> {
+    workspace: &'a str,
+    user: &'a str,
+    invitation: &'a str,
+    channel: &'a str,
+    pending: &'a str,
+}
+
+fn fill(template: &str, ids: &Ids<'_>) -> String {
     template
-        .replace("{workspace_id}", workspace)
-        .replace("{user_id}", user)
-        .replace("{invitation_id}", invitation)
+        .replace("{workspace_id}", ids.workspace)
+        .replace("{user_id}", ids.user)
+        .replace("{invitation_id}", ids.invitation)
+        .replace("{channel_id}", ids.channel)
+        .replace("{pending_id}", ids.pending)
 }
 
 /// A body the operation would accept, so that only the ids decide the answer. Operations
@@ -45,6 +57,8 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
         ("POST", "/transfer-ownership") => {
             Some(json!({"user_id": uuid::Uuid::now_v7().to_string()}))
         }
+        ("POST", "/channels/connect") => Some(json!({"provider": "x"})),
+        ("POST", "/channels/pending/{pending_id}") => Some(json!({"external_ids": ["501"]})),
         ("POST" | "PATCH" | "PUT", _) => Some(json!({})),
         _ => None,
     }
@@ -72,6 +86,7 @@ async fn snapshot(app: &TestApp, token: &str, workspace: &str) -> Value {
         "members": get(format!("/v1/workspaces/{workspace}/members")).await,
         "invitations": get(format!("/v1/workspaces/{workspace}/invitations")).await,
         "audit": get(format!("/v1/workspaces/{workspace}/audit-log?limit=100")).await,
+        "channels": get(format!("/v1/workspaces/{workspace}/channels")).await,
     })
 }
 
@@ -99,6 +114,11 @@ db_test!(
         }
         let (alices, _) = ids[0].clone();
         let (bobs, bobs_invitation) = ids[1].clone();
+        // Bob's workspace also has a channel and a Meta login waiting for his choice.
+        let bobs_channel = app.connect_x(&bob, &bobs).await;
+        app.fake_meta().set_pages(vec![postroute_fakes::FakePage::new("501", "A"), postroute_fakes::FakePage::new("502", "B")]);
+        let query = app.authorize_at_platform(&bob, &bobs, "facebook").await;
+        let bobs_pending = app.oauth_callback("facebook", &query, 200).await["pending_id"].as_str().unwrap().to_owned();
         let before = snapshot(&app, &bob.access_token, &bobs).await;
 
         let missing = uuid::Uuid::now_v7().to_string();
@@ -106,19 +126,20 @@ db_test!(
         let operations = tenant_operations(&app).await;
         for (method, template) in &operations {
             // Bob's workspace, with Bob's ids, as Alice.
-            let foreign = fill(template, &bobs, &bobs_colleague.id, &bobs_invitation);
+            let bobs_ids = Ids { workspace: &bobs, user: &bobs_colleague.id, invitation: &bobs_invitation, channel: &bobs_channel, pending: &bobs_pending };
+            let foreign = fill(template, &bobs_ids);
             let response = call(&app, &alice.access_token, method, template, &foreign).await;
             assert_eq!(response.status, 404, "{method} {foreign}");
             assert_eq!(response.body, reference.body, "{method} {foreign}: identical to a missing one");
 
             // A truly missing workspace answers the same.
-            let nowhere = fill(template, &missing, &missing, &missing);
+            let nowhere = fill(template, &Ids { workspace: &missing, user: &missing, invitation: &missing, channel: &missing, pending: &missing });
             assert_eq!(call(&app, &alice.access_token, method, template, &nowhere).await.body, reference.body);
 
             // Alice's own workspace with Bob's member or invitation ids: as missing as a random id.
-            if template.contains("{user_id}") || template.contains("{invitation_id}") {
-                let crossed = fill(template, &alices, &bobs_colleague.id, &bobs_invitation);
-                let random = fill(template, &alices, &missing, &missing);
+            if ["{user_id}", "{invitation_id}", "{channel_id}", "{pending_id}"].iter().any(|param| template.contains(param)) {
+                let crossed = fill(template, &Ids { workspace: &alices, ..bobs_ids });
+                let random = fill(template, &Ids { workspace: &alices, user: &missing, invitation: &missing, channel: &missing, pending: &missing });
                 let crossed_response = call(&app, &alice.access_token, method, template, &crossed).await;
                 let random_response = call(&app, &alice.access_token, method, template, &random).await;
                 assert_eq!(crossed_response.status, 404, "{method} {crossed}");
@@ -126,7 +147,7 @@ db_test!(
             }
 
             // Someone who belongs to no workspace at all.
-            let own = fill(template, &alices, &alice.id, &missing);
+            let own = fill(template, &Ids { workspace: &alices, user: &alice.id, invitation: &missing, channel: &missing, pending: &missing });
             let response = call(&app, &outsider.access_token, method, template, &own).await;
             assert_eq!(response.status, 404, "outsider: {method} {own}");
             assert_eq!(response.body, reference.body);

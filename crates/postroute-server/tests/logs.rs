@@ -68,7 +68,20 @@ db_test!(
         let again = app.login(&email, "the newest secret phrase").await;
         app.send_json_as(&again.access_token, Method::POST, "/v1/me/password",
             &json!({"current_password": "the newest secret phrase", "new_password": "yet another secret phrase"}), 204).await;
-        secrets.extend([again.access_token, again.refresh_token, "yet another secret phrase".to_owned()]);
+        secrets.extend([again.access_token.clone(), again.refresh_token.clone(), "yet another secret phrase".to_owned()]);
+
+        // Channel tokens: connect an X account and let the token job refresh it.
+        let workspace = app.workspace(&again, "Logged").await;
+        let channel = app.connect_x(&again, &workspace).await;
+        app.execute_sql(&format!("UPDATE channels SET next_check_at = connected_at WHERE id = {}", app.uuid_literal(&channel))).await;
+        for _ in 0..200 {
+            if app.fake_x().refresh_count() > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(app.fake_x().refresh_count() > 0, "the token job ran");
+        secrets.extend(app.fake_x().issued_tokens());
 
         use base64::Engine;
         secrets.push(base64::engine::general_purpose::STANDARD.encode(app.jwt_secret()));

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// api.md's "who" column, written out independently of the code under test.
-const MATRIX: [(&str, [bool; 4]); 11] = [
+const MATRIX: [(&str, [bool; 4]); 14] = [
     //                       owner  admin  member reviewer
     ("view workspace", [true, true, true, true]),
     ("update workspace", [true, true, false, false]),
@@ -20,6 +20,9 @@ const MATRIX: [(&str, [bool; 4]); 11] = [
     ("list invitations", [true, true, false, false]),
     ("revoke invitation", [true, true, false, false]),
     ("view audit log", [true, true, false, false]),
+    ("list channels", [true, true, true, true]),
+    ("connect channel", [true, true, false, false]),
+    ("disconnect channel", [true, true, false, false]),
 ];
 
 struct Cast {
@@ -32,7 +35,7 @@ struct Cast {
 
 /// A fresh studio-plan workspace with one user of each role, a member to act on, and an open
 /// invitation to withdraw.
-async fn stage(app: &TestApp, cast: &Cast, cell: usize) -> (String, String) {
+async fn stage(app: &TestApp, cast: &Cast, cell: usize) -> (String, String, String) {
     let workspace = app.workspace(&cast.owner, &format!("Cell {cell}")).await;
     for (user, role) in [
         (&cast.admin, "admin"),
@@ -57,13 +60,15 @@ async fn stage(app: &TestApp, cast: &Cast, cell: usize) -> (String, String) {
             .as_str()
             .unwrap()
             .to_owned();
-    (workspace, invitation)
+    let channel = app.add_channel(&workspace, &format!("acct{cell}")).await;
+    (workspace, invitation, channel)
 }
 
 fn request(
     action: &str,
     workspace: &str,
     invitation: &str,
+    channel: &str,
     target: &TestUser,
     cell: usize,
 ) -> (Method, String, Value, u16) {
@@ -96,6 +101,13 @@ fn request(
             (Method::DELETE, format!("{base}/invitations/{invitation}"), Value::Null, 204)
         }
         "view audit log" => (Method::GET, format!("{base}/audit-log"), Value::Null, 200),
+        "list channels" => (Method::GET, format!("{base}/channels"), Value::Null, 200),
+        "connect channel" => {
+            (Method::POST, format!("{base}/channels/connect"), json!({"provider": "x"}), 200)
+        }
+        "disconnect channel" => {
+            (Method::DELETE, format!("{base}/channels/{channel}"), Value::Null, 204)
+        }
         other => unreachable!("unknown action {other}"),
     }
 }
@@ -116,8 +128,8 @@ db_test!(
         for (action, allowed) in MATRIX {
             for (role, actor) in ["owner", "admin", "member", "reviewer"].iter().zip([&cast.owner, &cast.admin, &cast.member, &cast.reviewer]) {
                 cell += 1;
-                let (workspace, invitation) = stage(&app, &cast, cell).await;
-                let (method, path, body, success) = request(action, &workspace, &invitation, &cast.target, cell);
+                let (workspace, invitation, channel) = stage(&app, &cast, cell).await;
+                let (method, path, body, success) = request(action, &workspace, &invitation, &channel, &cast.target, cell);
                 let allowed = allowed[["owner", "admin", "member", "reviewer"].iter().position(|r| r == role).unwrap()];
                 let mut call = app.request(method, &path).bearer_auth(&actor.access_token);
                 if !body.is_null() {

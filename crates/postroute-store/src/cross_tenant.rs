@@ -2,11 +2,64 @@
 //! are few and named: billing, webhook ingestion, the scheduler and staff endpoints. A test in
 //! postroute-server fails when anything else calls `Store::cross_tenant_unscoped`.
 
-use postroute_domain::WorkspaceId;
+use chrono::{DateTime, Utc};
+use postroute_domain::{ChannelId, Provider, WorkspaceId};
+use uuid::Uuid;
 
 use crate::StoreError;
 use crate::pool::{Db, Scope};
+use crate::tenant::channels::{SealedTokens, TokenRow, reseal};
 use crate::tenant::{WORKSPACE_COLUMNS, Workspace, WorkspaceRow};
+
+/// A channel whose tokens are due for the token job.
+#[derive(Clone, Debug)]
+pub struct DueChannel {
+    /// Its workspace.
+    pub workspace: WorkspaceId,
+    /// Its id.
+    pub id: ChannelId,
+    /// Its provider.
+    pub provider: Provider,
+    /// The platform's id of the account.
+    pub external_id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Its sealed tokens.
+    pub tokens: SealedTokens,
+    /// Consecutive failed checks so far.
+    pub check_failures: i32,
+}
+
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    workspace_id: Uuid,
+    id: Uuid,
+    provider: String,
+    external_id: String,
+    display_name: String,
+    check_failures: i32,
+    #[sqlx(flatten)]
+    tokens: TokenRow,
+}
+
+/// A channel whose tokens are sealed under a key other than the current one.
+#[derive(Clone, Debug)]
+pub struct StaleChannel {
+    /// Its workspace.
+    pub workspace: WorkspaceId,
+    /// Its id.
+    pub id: ChannelId,
+    /// Its sealed tokens.
+    pub tokens: SealedTokens,
+}
+
+#[derive(sqlx::FromRow)]
+struct StaleRow {
+    workspace_id: Uuid,
+    id: Uuid,
+    #[sqlx(flatten)]
+    tokens: TokenRow,
+}
 
 /// Access to every workspace at once. Obtained only from `Store::cross_tenant_unscoped`.
 #[derive(Debug, Clone, Copy)]
@@ -32,5 +85,94 @@ impl<'a> CrossTenant<'a> {
             .await)?;
         tx.commit().await?;
         row.map(Workspace::try_from).transpose()
+    }
+
+    /// Claims active channels whose check is due, until `lease_until`: concurrent workers never
+    /// claim the same channel, so refreshes of one account are serialised (X rotates refresh
+    /// tokens: two concurrent refreshes would kill the grant).
+    pub async fn claim_due_channels(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueChannel>, StoreError> {
+        let lock = match self.db {
+            Db::Sqlite(_) => "",
+            Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE channels SET check_locked_until = $2 WHERE (workspace_id, id) IN (                  SELECT workspace_id, id FROM channels WHERE status = 'active' AND next_check_at <= $1                  AND (check_locked_until IS NULL OR check_locked_until <= $1)                  ORDER BY next_check_at LIMIT $3 {lock})              RETURNING workspace_id, id, provider, external_id, display_name, check_failures,                  access_token, refresh_token, token_key_id, token_expires_at"
+        );
+        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let rows: Vec<DueRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+            .bind(now)
+            .bind(lease_until)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await)?;
+        tx.commit().await?;
+        rows.into_iter()
+            .filter_map(|row| {
+                let provider = match row.provider.parse() {
+                    Ok(provider) => provider,
+                    Err(_) => {
+                        return Some(Err(StoreError::CorruptRow {
+                            table: "channels",
+                            reason: format!("provider `{}`", row.provider),
+                        }));
+                    }
+                };
+                Some(Ok(DueChannel {
+                    workspace: WorkspaceId::from_uuid(row.workspace_id),
+                    id: ChannelId::from_uuid(row.id),
+                    provider,
+                    external_id: row.external_id,
+                    display_name: row.display_name,
+                    check_failures: row.check_failures,
+                    tokens: row.tokens.sealed()?,
+                }))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` channels whose tokens are sealed under a key other than `current_key_id`.
+    pub async fn channels_sealed_with_other_keys(
+        &self,
+        current_key_id: &str,
+        limit: u32,
+    ) -> Result<Vec<StaleChannel>, StoreError> {
+        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let rows: Vec<StaleRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+            "SELECT workspace_id, id, access_token, refresh_token, token_key_id, token_expires_at FROM channels              WHERE token_key_id IS NOT NULL AND token_key_id <> $1 ORDER BY workspace_id, id LIMIT $2",
+        )
+        .bind(current_key_id)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(StaleChannel {
+                    workspace: WorkspaceId::from_uuid(row.workspace_id),
+                    id: ChannelId::from_uuid(row.id),
+                    tokens: row.tokens.sealed()?,
+                })
+            })
+            .collect())
+    }
+
+    /// Replaces a channel's tokens with the same tokens sealed under another key, unless they
+    /// changed since they were read (then the caller reads them again).
+    pub async fn reseal_channel(
+        &self,
+        channel: &StaleChannel,
+        resealed: &SealedTokens,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let swapped =
+            reseal(tx.conn(), channel.workspace, channel.id, &channel.tokens, resealed).await?;
+        tx.commit().await?;
+        Ok(swapped)
     }
 }

@@ -17,14 +17,15 @@ mod tenant;
 mod user_scope;
 
 pub use accounts::{Accounts, EmailTokenPurpose, NewEmailToken, NewUser, User};
-pub use cross_tenant::CrossTenant;
+pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use pool::{Dialect, Store, StoreOptions};
 pub use sessions::{NewSession, RefreshOutcome, Session, Sessions};
 pub use system_events::{StoredSystemEvent, SystemEvents};
 pub use tenant::{
-    AcceptError, AuditCursor, AuditEntry, AuditFilter, Invitation, Member, MemberChangeError,
-    NewInvitation, NewWorkspace, Tenant, Workspace, WorkspaceChanges,
+    AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation, Member,
+    MemberChangeError, NewInvitation, NewWorkspace, OAuthState, PendingConnection, Saved,
+    SealedTokens, Tenant, Workspace, WorkspaceChanges,
 };
 pub use user_scope::UserScope;

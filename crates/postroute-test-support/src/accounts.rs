@@ -140,3 +140,57 @@ impl TestApp {
 fn string(value: &Value, field: &str) -> String {
     value[field].as_str().unwrap_or_else(|| panic!("`{field}` in {value}")).to_owned()
 }
+
+impl TestApp {
+    /// Starts connecting `provider` in `workspace` and plays the user's browser at the platform:
+    /// returns the query string the platform sends back to our callback.
+    pub async fn authorize_at_platform(
+        &self,
+        user: &TestUser,
+        workspace: &str,
+        provider: &str,
+    ) -> String {
+        let started = self
+            .send_json_as(
+                &user.access_token,
+                reqwest::Method::POST,
+                &format!("/v1/workspaces/{workspace}/channels/connect"),
+                &json!({"provider": provider}),
+                200,
+            )
+            .await
+            .json();
+        let authorize = string(&started, "authorize_url");
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = browser.get(&authorize).send().await.expect("the platform answers");
+        let location = response.headers()["location"].to_str().expect("a redirect").to_owned();
+        let back = url::Url::parse(&location).expect("a URL");
+        assert_eq!(
+            back.path(),
+            format!("/v1/oauth/{provider}/callback"),
+            "the platform returns to our callback"
+        );
+        back.query().unwrap_or_default().to_owned()
+    }
+
+    /// Calls our OAuth callback with `query`, asking for JSON.
+    pub async fn oauth_callback(&self, provider: &str, query: &str, expected_status: u16) -> Value {
+        self.send(
+            self.request(reqwest::Method::GET, &format!("/v1/oauth/{provider}/callback?{query}"))
+                .header("accept", "application/json"),
+            expected_status,
+        )
+        .await
+        .json()
+    }
+
+    /// Connects the fake X account to `workspace`; returns the channel id.
+    pub async fn connect_x(&self, user: &TestUser, workspace: &str) -> String {
+        let query = self.authorize_at_platform(user, workspace, "x").await;
+        let connected = self.oauth_callback("x", &query, 200).await;
+        connected["channel_ids"][0].as_str().expect("a channel").to_owned()
+    }
+}

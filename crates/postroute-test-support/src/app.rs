@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use postroute_fakes::FakeResend;
+use postroute_fakes::{FakeMeta, FakeResend, FakeX};
 use postroute_server::config::{Config, EmailProvider};
 use postroute_server::{RunningApp, tls};
 use postroute_store::{Store, StoreOptions};
@@ -16,6 +16,10 @@ use crate::database::{Backend, TestDatabase};
 
 /// The API key the fake Resend of every test app accepts.
 const RESEND_TEST_KEY: &str = "re_test_support";
+/// The X app of every test app.
+const X_CLIENT: (&str, &str) = ("x-test-client", "x-test-secret");
+/// The Meta app of every test app.
+const META_APP: (&str, &str) = ("meta-test-app", "meta-test-secret");
 
 /// Configures an app before it starts.
 #[derive(Debug)]
@@ -77,6 +81,8 @@ impl TestAppBuilder {
             (None, None) => unreachable!("a database was just created"),
         };
         let resend = FakeResend::start(RESEND_TEST_KEY).await.expect("fake Resend starts");
+        let fake_x = FakeX::start(X_CLIENT.0, X_CLIENT.1).await.expect("fake X starts");
+        let fake_meta = FakeMeta::start(META_APP.0, META_APP.1).await.expect("fake Meta starts");
         let mut config = self.config;
         config.data_dir = data_dir.path().to_path_buf();
         config.database.url = Some(database_url.clone());
@@ -86,10 +92,15 @@ impl TestAppBuilder {
             config.email.resend_api_key =
                 Some(secrecy::SecretString::from(RESEND_TEST_KEY.to_owned()));
         }
-        config.auth.jwt_secret = Some(secrecy::SecretString::from(base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            &self.jwt_secret,
-        )));
+        config.auth.jwt_secret = Some(base64_secret(&self.jwt_secret));
+        config.x.client_id = Some(X_CLIENT.0.to_owned());
+        config.x.client_secret = Some(secrecy::SecretString::from(X_CLIENT.1.to_owned()));
+        config.x.auth_base_url = fake_x.base_url();
+        config.x.api_base_url = fake_x.base_url();
+        config.meta.app_id = Some(META_APP.0.to_owned());
+        config.meta.app_secret = Some(secrecy::SecretString::from(META_APP.1.to_owned()));
+        config.meta.graph_base_url = fake_meta.graph_url();
+        config.meta.dialog_base_url = fake_meta.dialog_url();
         config.redis.key_prefix = self
             .shared_redis_prefix
             .unwrap_or_else(|| format!("postroute-test:{}:", uuid::Uuid::now_v7().simple()));
@@ -115,6 +126,8 @@ impl TestAppBuilder {
             store,
             running: Some(running),
             resend,
+            fake_x,
+            fake_meta,
             jwt_secret: self.jwt_secret,
             database_url,
             database: own_database,
@@ -134,6 +147,8 @@ pub struct TestApp {
     store: Store,
     running: Option<RunningApp>,
     resend: FakeResend,
+    fake_x: FakeX,
+    fake_meta: FakeMeta,
     jwt_secret: Vec<u8>,
     database_url: String,
     /// `None` for an instance started beside another: the first owns the database.
@@ -160,6 +175,7 @@ impl TestApp {
         config.rate_limits.credential_attempts = 1_000;
         config.rate_limits.requests_per_minute = 10_000;
         config.worker.poll_interval_ms = 20;
+        config.worker.token_check_interval_secs = 1;
         config.email.retry_base_secs = 1;
         let jwt_secret = random_bytes();
         config.encryption.oauth_key = Some(base64_secret(&random_bytes()));
@@ -267,6 +283,21 @@ impl TestApp {
         .await;
     }
 
+    /// Adds an active channel row without tokens (for tests about who may act on channels, not
+    /// about connecting them); returns its id.
+    pub async fn add_channel(&self, workspace_id: &str, external_id: &str) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = "'2026-01-01T00:00:00+00:00'";
+        self.execute_sql(&format!(
+            "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, status, connected_at, updated_at) \
+             VALUES ({}, {}, 'x', '{external_id}', '@{external_id}', 'active', {now}, {now})",
+            self.uuid_literal(workspace_id),
+            self.uuid_literal(&id),
+        ))
+        .await;
+        id
+    }
+
     /// Puts a workspace on `plan` (what billing will do).
     pub async fn set_plan(&self, workspace_id: &str, plan: &str) {
         self.execute_sql(&format!(
@@ -284,6 +315,16 @@ impl TestApp {
     /// The fake Resend receiving this app's mail.
     pub fn resend(&self) -> &FakeResend {
         &self.resend
+    }
+
+    /// The fake X this app's X channels connect to.
+    pub fn fake_x(&self) -> &FakeX {
+        &self.fake_x
+    }
+
+    /// The fake Meta this app's Facebook and Instagram channels connect to.
+    pub fn fake_meta(&self) -> &FakeMeta {
+        &self.fake_meta
     }
 
     /// The access-token signing key, for tests that forge tokens.
@@ -392,6 +433,8 @@ fn client_trusting_development_certificate(config: &Config) -> reqwest::Client {
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM certificate"))
+        // Tests see redirects as the API answers them.
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
         .expect("HTTP client")

@@ -34,6 +34,20 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a new random 32-byte key, base64, for any of the *_KEY settings.
+    Generate,
+    /// Re-seal every channel token under encryption.oauth_key (old keys in
+    /// encryption.previous_oauth_keys). Safe while servers run; resumable.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +69,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Keys { command: KeysCommand::Generate } = cli.command {
+        let key = postroute_server::config::generate_key()
+            .map_err(|error| anyhow::anyhow!("no randomness available: {error}"))?;
+        println!("{}", secrecy::ExposeSecret::expose_secret(&key));
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Config { command: ConfigCommand::Check } => {
@@ -64,6 +84,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => runtime()?.block_on(migrate(config)),
         Command::Serve => runtime()?.block_on(run_until_signal(config, Role::Serve)),
         Command::Worker => runtime()?.block_on(run_until_signal(config, Role::Worker)),
+        Command::Keys { command: KeysCommand::Rotate } => runtime()?.block_on(rotate_keys(config)),
+        Command::Keys { command: KeysCommand::Generate } => {
+            unreachable!("handled before loading configuration")
+        }
     }
 }
 
@@ -91,4 +115,25 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 
 fn store_label(config: &Config) -> &'static str {
     if config.database_url().starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" }
+}
+
+async fn rotate_keys(config: Config) -> anyhow::Result<()> {
+    telemetry::init(&config.log);
+    let keys = postroute_server::config::Keys::resolve(&config)?;
+    postroute_server::app::migrate(&config).await?;
+    let store = postroute_server::app::open_store(&config).await?;
+    let cipher =
+        postroute_server::channels::TokenCipher::new(std::sync::Arc::new(keys.oauth_keyring()));
+    let report = postroute_server::admin::keys::rotate(&store, &cipher, |progress| {
+        eprintln!("re-sealed {} channel(s) so far", progress.resealed);
+    })
+    .await?;
+    store.close().await;
+    println!(
+        "channel tokens now sealed under key {}: {} re-sealed, {} refreshed meanwhile",
+        cipher.current_key_id(),
+        report.resealed,
+        report.skipped
+    );
+    Ok(())
 }

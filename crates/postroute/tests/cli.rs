@@ -127,3 +127,15 @@ fn serve_finishes_cleanly_on_sigterm() {
     assert!(status.success(), "exit status {status}");
     assert!(dir.path().join("data/postroute.db").exists());
 }
+
+#[test]
+fn keys_generate_prints_a_fresh_32_byte_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = postroute(dir.path(), &["keys", "generate"], &[]);
+    let second = postroute(dir.path(), &["keys", "generate"], &[]);
+    assert!(first.status.success());
+    let key = String::from_utf8(first.stdout).unwrap();
+    use base64::Engine;
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(key.trim()).unwrap().len(), 32);
+    assert_ne!(key, String::from_utf8(second.stdout).unwrap());
+}

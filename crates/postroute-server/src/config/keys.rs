@@ -108,9 +108,28 @@ pub struct Keys {
     pub oauth_key: SecretBox<[u8; KEY_BYTES]>,
     /// AES-256-GCM key for backups.
     pub backup_key: SecretBox<[u8; KEY_BYTES]>,
+    /// OAuth keys being rotated out.
+    pub previous_oauth_keys: Vec<SecretBox<[u8; KEY_BYTES]>>,
 }
 
 impl Keys {
+    /// The keyring for channel tokens: seals under the OAuth key, opens what previous keys
+    /// sealed.
+    pub fn oauth_keyring(&self) -> crate::crypto::Keyring {
+        let previous: Vec<[u8; KEY_BYTES]> =
+            self.previous_oauth_keys.iter().map(|key| *key.expose_secret()).collect();
+        crate::crypto::Keyring::new(self.oauth_key.expose_secret(), &previous)
+    }
+
+    /// A keyring for one purpose (`postroute/email-outbox/v1`, ...), derived from the OAuth key
+    /// and its predecessors so that it rotates with them.
+    pub fn derived_keyring(&self, purpose: &str) -> crate::crypto::Keyring {
+        let derive = |key: &[u8; KEY_BYTES]| crate::crypto::derive_key(key, purpose);
+        let previous: Vec<[u8; KEY_BYTES]> =
+            self.previous_oauth_keys.iter().map(|key| derive(key.expose_secret())).collect();
+        crate::crypto::Keyring::new(&derive(self.oauth_key.expose_secret()), &previous)
+    }
+
     /// Takes each key from configuration; in development a missing key is read from, or
     /// generated once into, `DATA_DIR/secrets` with 0600 permissions and a warning.
     pub fn resolve(config: &Config) -> Result<Self, ConfigError> {
@@ -123,7 +142,13 @@ impl Keys {
                 "must differ from encryption.oauth_key",
             ));
         }
-        Ok(Self { jwt_secret, oauth_key, backup_key })
+        let previous_oauth_keys = config
+            .encryption
+            .previous_oauth_keys
+            .iter()
+            .map(|key| fixed(KeyName::OauthKey.decode(key.expose_secret())?, KeyName::OauthKey))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { jwt_secret, oauth_key, backup_key, previous_oauth_keys })
     }
 }
 

@@ -92,6 +92,10 @@ pub struct Config {
     pub email: EmailConfig,
     /// Background jobs.
     pub worker: WorkerConfig,
+    /// The X app channels connect through.
+    pub x: XConfig,
+    /// The Meta app Facebook Pages and Instagram accounts connect through.
+    pub meta: MetaConfig,
 }
 
 impl Default for Config {
@@ -109,6 +113,8 @@ impl Default for Config {
             rate_limits: RateLimitConfig::default(),
             email: EmailConfig::default(),
             worker: WorkerConfig::default(),
+            x: XConfig::default(),
+            meta: MetaConfig::default(),
         }
     }
 }
@@ -297,6 +303,67 @@ pub struct EncryptionConfig {
     /// Base64 of exactly 32 bytes (AES-256); generated into the data directory in development.
     #[serde(serialize_with = "serde_helpers::redact")]
     pub oauth_key: Option<SecretString>,
+    /// Keys being rotated out (comma-separated base64): what they sealed still opens, until
+    /// `postroute keys rotate` has re-sealed everything under `oauth_key`.
+    #[serde(
+        deserialize_with = "serde_helpers::secret_comma_list",
+        serialize_with = "serde_helpers::redact_list"
+    )]
+    pub previous_oauth_keys: Vec<SecretString>,
+}
+
+/// The X app (developer.x.com): a confidential client with OAuth 2.0.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XConfig {
+    /// OAuth 2.0 client id; X channels cannot be connected without it.
+    pub client_id: Option<String>,
+    /// OAuth 2.0 client secret.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub client_secret: Option<SecretString>,
+    /// `https://api.x.com`.
+    pub api_base_url: Url,
+    /// `https://x.com` (the authorize page).
+    pub auth_base_url: Url,
+}
+
+impl Default for XConfig {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            api_base_url: Url::parse("https://api.x.com").unwrap_or_else(|_| unreachable!()),
+            auth_base_url: Url::parse("https://x.com").unwrap_or_else(|_| unreachable!()),
+        }
+    }
+}
+
+/// The Meta app (developers.facebook.com).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetaConfig {
+    /// App id; Facebook and Instagram channels cannot be connected without it.
+    pub app_id: Option<String>,
+    /// App secret.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub app_secret: Option<SecretString>,
+    /// `https://graph.facebook.com/v25.0/`.
+    pub graph_base_url: Url,
+    /// `https://www.facebook.com/v25.0/` (the login dialog).
+    pub dialog_base_url: Url,
+}
+
+impl Default for MetaConfig {
+    fn default() -> Self {
+        Self {
+            app_id: None,
+            app_secret: None,
+            graph_base_url: Url::parse("https://graph.facebook.com/v25.0/")
+                .unwrap_or_else(|_| unreachable!()),
+            dialog_base_url: Url::parse("https://www.facebook.com/v25.0/")
+                .unwrap_or_else(|_| unreachable!()),
+        }
+    }
 }
 
 /// Encryption of backups.
@@ -408,11 +475,13 @@ pub struct WorkerConfig {
     pub run_in_serve: bool,
     /// How often an idle worker looks for due work, in milliseconds.
     pub poll_interval_ms: u64,
+    /// How often the token job looks for channels to refresh or check, in seconds.
+    pub token_check_interval_secs: u64,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        Self { run_in_serve: true, poll_interval_ms: 1000 }
+        Self { run_in_serve: true, poll_interval_ms: 1000, token_check_interval_secs: 60 }
     }
 }
 

@@ -35,6 +35,14 @@ where
         .collect()
 }
 
+/// A comma list of secrets.
+pub(super) fn secret_comma_list<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SecretString>, D::Error> {
+    let items: Vec<String> = comma_list(deserializer)?;
+    Ok(items.into_iter().map(SecretString::from).collect())
+}
+
 /// A socket address, or `none` to switch the listener off.
 pub(super) mod optional_listen {
     use super::*;
@@ -73,6 +81,19 @@ pub(super) fn redact<S: Serializer>(
         Some(_) => serializer.serialize_str(REDACTED),
         None => serializer.serialize_none(),
     }
+}
+
+/// Writes each secret of a list as `[redacted]`.
+pub(super) fn redact_list<S: Serializer>(
+    value: &[SecretString],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut sequence = serializer.serialize_seq(Some(value.len()))?;
+    for _ in value {
+        sequence.serialize_element(REDACTED)?;
+    }
+    sequence.end()
 }
 
 /// Writes a database URL with its password, if any, redacted.

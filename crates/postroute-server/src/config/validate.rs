@@ -13,6 +13,7 @@ impl Config {
         self.validate_limits()?;
         self.validate_auth()?;
         self.validate_email()?;
+        self.validate_platforms()?;
         if let Some(url) = &self.database.url
             && !["sqlite:", "postgres:", "postgresql:"].iter().any(|scheme| url.starts_with(scheme))
         {
@@ -89,6 +90,44 @@ impl Config {
         ] {
             if value == 0 {
                 return Err(ConfigError::invalid(key, "must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_platforms(&self) -> Result<(), ConfigError> {
+        if self.x.client_id.is_some() != self.x.client_secret.is_some() {
+            return Err(ConfigError::invalid(
+                "x.client_secret",
+                "x.client_id and x.client_secret go together",
+            ));
+        }
+        if self.meta.app_id.is_some() != self.meta.app_secret.is_some() {
+            return Err(ConfigError::invalid(
+                "meta.app_secret",
+                "meta.app_id and meta.app_secret go together",
+            ));
+        }
+        for (index, key) in self.encryption.previous_oauth_keys.iter().enumerate() {
+            KeyName::OauthKey.decode(key.expose_secret()).map_err(|_| {
+                ConfigError::invalid(
+                    "encryption.previous_oauth_keys",
+                    format!("entry {} must be base64 of exactly 32 bytes", index + 1),
+                )
+            })?;
+        }
+        // S-TLS-4: outbound calls use HTTPS; plain http is for local fakes in development.
+        if self.env == Environment::Production {
+            for (key, url) in [
+                ("x.api_base_url", &self.x.api_base_url),
+                ("x.auth_base_url", &self.x.auth_base_url),
+                ("meta.graph_base_url", &self.meta.graph_base_url),
+                ("meta.dialog_base_url", &self.meta.dialog_base_url),
+                ("email.resend_base_url", &self.email.resend_base_url),
+            ] {
+                if url.scheme() != "https" {
+                    return Err(ConfigError::invalid(key, "must be https in production"));
+                }
             }
         }
         Ok(())

@@ -107,4 +107,7 @@ guarded!(
     ListInvitations,
     RevokeInvitation,
     ViewAuditLog,
+    ListChannels,
+    ConnectChannel,
+    DisconnectChannel,
 );

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, extractors and the edge every request passes through.
 
 mod auth;
+mod channels;
 pub mod edge;
 mod extract;
 pub mod guard;
@@ -102,6 +103,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/workspaces/{workspace_id}/audit-log", get(workspaces::audit_log))
         .route("/v1/invitations/accept", post(workspaces::accept))
+        .route("/v1/workspaces/{workspace_id}/channels", get(channels::list))
+        .route("/v1/workspaces/{workspace_id}/channels/connect", post(channels::connect))
+        .route("/v1/workspaces/{workspace_id}/channels/{channel_id}", delete(channels::disconnect))
+        .route(
+            "/v1/workspaces/{workspace_id}/channels/pending/{pending_id}",
+            get(channels::pending).post(channels::choose),
+        )
+        .route("/v1/oauth/{provider}/callback", get(channels::callback))
         .with_state(state);
     edge::wrap(routes, &config.http, global_limit)
 }

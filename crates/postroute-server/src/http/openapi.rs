@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, health, me, problem, well_known, workspaces};
+use super::{auth, channels, health, me, problem, well_known, workspaces};
 
 /// PostRoute's HTTP API.
 #[derive(Debug, OpenApi)]
@@ -27,6 +27,8 @@ use super::{auth, health, me, problem, well_known, workspaces};
         workspaces::members, workspaces::change_role, workspaces::remove_member,
         workspaces::transfer_ownership, workspaces::invite, workspaces::invitations,
         workspaces::revoke_invitation, workspaces::audit_log, workspaces::accept,
+        channels::list, channels::connect, channels::disconnect, channels::pending, channels::choose,
+        channels::callback,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -35,6 +37,7 @@ use super::{auth, health, me, problem, well_known, workspaces};
         (name = "auth", description = "Registration, sign-in, sessions, password reset"),
         (name = "account", description = "The caller's own account"),
         (name = "workspaces", description = "Workspaces, members, invitations, audit log"),
+        (name = "channels", description = "Connected social accounts"),
     ),
 )]
 pub struct ApiDoc;

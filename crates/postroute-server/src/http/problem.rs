@@ -161,6 +161,14 @@ pub enum ApiError {
     /// The workspace's plan does not include this.
     #[error("plan required: {0}")]
     PlanRequired(String),
+    /// The request was understood and refused for a reason its `code` names.
+    #[error("{code}: {detail}")]
+    Refused {
+        /// Stable snake_case code.
+        code: &'static str,
+        /// Human explanation.
+        detail: String,
+    },
     /// Too many requests from this client.
     #[error("rate limited")]
     RateLimited(crate::rate_limit::Decision),
@@ -287,6 +295,7 @@ impl IntoResponse for ApiError {
             Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
             Self::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
             Self::PlanRequired(detail) => Problem::new(StatusCode::PAYMENT_REQUIRED, "plan_required", detail),
+            Self::Refused { code, detail } => Problem::new(StatusCode::BAD_REQUEST, code, detail),
             Self::RateLimited(decision) => return rate_limited(&decision),
             Self::Unavailable(reason) => {
                 tracing::warn!(%reason, "dependency unavailable");

@@ -10,7 +10,7 @@ use postroute_store::NewOutboxEmail;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::crypto::{RandomnessUnavailable, Sealer};
+use crate::crypto::{Keyring, RandomnessUnavailable};
 
 pub use sender::MailSender;
 pub use templates::Template;
@@ -50,14 +50,14 @@ struct Bodies {
 /// Renders templates and seals their bodies for the outbox.
 #[derive(Debug)]
 pub struct MailComposer {
-    sealer: Sealer,
+    sealer: Keyring,
     public_url: Url,
 }
 
 impl MailComposer {
-    /// Links in messages point at `public_url`; bodies are sealed under `key`.
-    pub fn new(key: &[u8; 32], public_url: Url) -> Self {
-        Self { sealer: Sealer::new(key), public_url }
+    /// Links in messages point at `public_url`; bodies are sealed with `keyring`.
+    pub fn new(keyring: Keyring, public_url: Url) -> Self {
+        Self { sealer: keyring, public_url }
     }
 
     /// Renders `template` for `to` and seals it, bound to the new message's id.

@@ -41,6 +41,19 @@ pub enum Template<'a> {
         /// The account holder's name.
         name: &'a str,
     },
+    /// A channel's platform refused its tokens for good.
+    ChannelNeedsReconnect {
+        /// The recipient's name.
+        name: &'a str,
+        /// The workspace's id (for the link).
+        workspace_id: &'a str,
+        /// The workspace's name.
+        workspace: &'a str,
+        /// The channel's display name.
+        channel: &'a str,
+        /// The platform, e.g. `x`.
+        provider: &'a str,
+    },
     /// An invitation to join a workspace.
     Invitation {
         /// The workspace's name.
@@ -64,6 +77,7 @@ impl Template<'_> {
             Self::ResetPassword { .. } => "reset_password",
             Self::AccountExists { .. } => "account_exists",
             Self::Invitation { .. } => "invitation",
+            Self::ChannelNeedsReconnect { .. } => "channel_needs_reconnect",
         }
     }
 
@@ -109,6 +123,18 @@ impl Template<'_> {
                     )],
                     Some(("Accept the invitation", &url)),
                     "If you did not expect this, ignore this email.",
+                )
+            }
+            Self::ChannelNeedsReconnect { name, workspace_id, workspace, channel, provider } => {
+                let url = link(&format!("/workspaces/{workspace_id}/channels"), None);
+                message(
+                    &format!("Reconnect {channel} in {workspace}"),
+                    name,
+                    &[&format!(
+                        "{provider} no longer accepts PostRoute's access to {channel} in the workspace {workspace} (the access was revoked, the password changed, or the app was removed). Scheduled posts to it cannot be published until someone connects it again."
+                    )],
+                    Some(("Reconnect the channel", &url)),
+                    "You receive this because you are an owner or admin of the workspace.",
                 )
             }
             Self::AccountExists { name } => {

@@ -39,7 +39,8 @@ pub struct Caller {
 }
 
 impl Caller {
-    fn audit(&self, action: AuditAction) -> NewAuditEntry {
+    /// An audit entry for `action` taken by this caller from their address.
+    pub fn audit(&self, action: AuditAction) -> NewAuditEntry {
         NewAuditEntry::new(action, self.user, self.ip)
     }
 }

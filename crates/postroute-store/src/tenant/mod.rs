@@ -7,8 +7,10 @@
 //! webhook ingestion, the scheduler and staff endpoints.
 
 mod audit;
+pub(crate) mod channels;
 mod invitations;
 mod members;
+mod oauth;
 
 use chrono::{DateTime, Utc};
 use postroute_domain::{NewAuditEntry, Plan, Role, UserId, WorkspaceId};
@@ -18,8 +20,10 @@ use crate::StoreError;
 use crate::pool::{Conn, Db, Scope};
 
 pub use audit::{AuditCursor, AuditEntry, AuditFilter};
+pub use channels::{Channel, ChannelAccount, Saved, SealedTokens};
 pub use invitations::{AcceptError, Invitation, NewInvitation};
 pub use members::{Member, MemberChangeError};
+pub use oauth::{OAuthState, PendingConnection};
 
 /// A workspace as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]

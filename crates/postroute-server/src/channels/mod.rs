@@ -1,0 +1,138 @@
+//! Channels: connecting X accounts, Facebook Pages and Instagram professional accounts by
+//! OAuth, keeping their tokens sealed (S-ENC-1), and disconnecting them.
+
+mod check;
+mod connect;
+mod tokens;
+
+use std::sync::Arc;
+
+use postroute_domain::{AuditAction, ChannelId, Provider};
+use postroute_platforms::PlatformError;
+use postroute_platforms::meta::MetaClient;
+use postroute_platforms::x::XClient;
+use postroute_store::{Channel, Store, StoreError};
+use url::Url;
+
+use crate::clock;
+use crate::crypto::{Keyring, OpenError, RandomnessUnavailable};
+use crate::workspaces::Caller;
+
+pub use check::CheckOutcome;
+pub use connect::{CallbackQuery, Candidate, Completion, PendingChoice};
+pub use tokens::TokenCipher;
+
+/// How long a started connection may take to come back.
+pub const STATE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Why a channel action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// Invalid fields: `(field, message)` pairs.
+    #[error("invalid input")]
+    Invalid(Vec<(&'static str, String)>),
+    /// No such channel or pending connection here.
+    #[error("not found")]
+    NotFound,
+    /// The plan's channel limit is reached.
+    #[error("plan required: {0}")]
+    PlanRequired(String),
+    /// The OAuth callback cannot complete; `code` says why (`invalid_state`, `access_denied`,
+    /// `missing_code`, `no_accounts`, `forbidden`, `provider_error`, `plan_required`).
+    #[error("connection failed: {code}: {detail}")]
+    Callback {
+        /// Stable machine code, also put on the redirect to the UI.
+        code: &'static str,
+        /// Human explanation.
+        detail: String,
+        /// The workspace the state named, when it could be read.
+        workspace: Option<postroute_domain::WorkspaceId>,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The OS CSPRNG failed.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
+    /// Stored tokens could not be opened (wrong key configured, or tampering).
+    #[error("channel tokens cannot be opened: {0}")]
+    Sealed(#[from] OpenError),
+}
+
+/// The channel service.
+#[derive(Debug, Clone)]
+pub struct ChannelService {
+    store: Store,
+    cipher: TokenCipher,
+    x: Option<XClient>,
+    meta: Option<MetaClient>,
+    public_url: Url,
+}
+
+impl ChannelService {
+    /// Wires the service; a platform whose client is `None` is not configured here.
+    pub fn new(
+        store: Store,
+        keyring: Arc<Keyring>,
+        x: Option<XClient>,
+        meta: Option<MetaClient>,
+        public_url: Url,
+    ) -> Self {
+        Self { store, cipher: TokenCipher::new(keyring), x, meta, public_url }
+    }
+
+    /// Every channel of the workspace (never any token material).
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Channel>, ChannelError> {
+        Ok(self.store.tenant(caller.workspace.id).channels().await?)
+    }
+
+    /// Disconnects a channel: its tokens are deleted, and revoked at X (Meta offers no
+    /// per-Page revocation; a Page token without its channel row is simply forgotten).
+    pub async fn disconnect(&self, caller: &Caller, id: ChannelId) -> Result<(), ChannelError> {
+        let tenant = self.store.tenant(caller.workspace.id);
+        let channel = tenant.channel(id).await?.ok_or(ChannelError::NotFound)?;
+        let audit = caller.audit(AuditAction::ChannelDisconnected).target("channel", id).details(
+            serde_json::json!({
+                "provider": channel.provider.as_str(),
+                "external_id": channel.external_id,
+                "display_name": channel.display_name,
+            }),
+        );
+        let Some(tokens) = tenant.disconnect_channel(id, clock::now(), &audit).await? else {
+            return Err(ChannelError::NotFound);
+        };
+        if let (Provider::X, Some(tokens), Some(x)) = (channel.provider, tokens, &self.x) {
+            let opened = self.cipher.open(caller.workspace.id, id, &tokens)?;
+            for token in [Some(opened.access_token), opened.refresh_token].into_iter().flatten() {
+                if let Err(error) = x.revoke(token.expose()).await {
+                    // The tokens are gone from our side whatever X says; the grant will lapse.
+                    tracing::warn!(channel.id = %id, error = %error, "could not revoke an X token");
+                }
+            }
+        }
+        tracing::info!(workspace.id = %caller.workspace.id, channel.id = %id, "channel disconnected");
+        Ok(())
+    }
+
+    fn redirect_uri(&self, provider: Provider) -> String {
+        let mut url = self.public_url.clone();
+        url.set_path(&format!("/v1/oauth/{provider}/callback"));
+        url.set_query(None);
+        url.to_string()
+    }
+
+    fn provider_failed(
+        error: &PlatformError,
+        workspace: postroute_domain::WorkspaceId,
+    ) -> ChannelError {
+        tracing::warn!(workspace.id = %workspace, class = error.class(), %error, "platform call failed while connecting");
+        ChannelError::Callback {
+            code: "provider_error",
+            detail: format!(
+                "The platform did not complete the connection ({}); try again.",
+                error.class()
+            ),
+            workspace: Some(workspace),
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! `/v1/workspaces/{workspace_id}/channels/...` and the OAuth callback.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use postroute_domain::{ChannelId, ChannelStatus, PendingConnectionId, Provider};
+use postroute_store::Channel;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::edge::ClientIp;
+use super::guard::{Permit, can};
+use super::json::JsonBody;
+use super::pagination::{ListQuery, Page};
+use super::problem::ApiError;
+use crate::app::AppState;
+use crate::channels::{CallbackQuery, Candidate, ChannelError, Completion};
+
+/// A connected social account. Never carries token material.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView {
+    /// Channel id.
+    pub id: String,
+    /// `x`, `facebook` or `instagram`.
+    #[schema(value_type = String)]
+    pub provider: Provider,
+    /// The platform's id of the account.
+    pub external_id: String,
+    /// Name shown.
+    pub display_name: String,
+    /// Avatar.
+    pub avatar_url: Option<String>,
+    /// `active`, `needs_reconnect` or `disconnected`.
+    #[schema(value_type = String)]
+    pub status: ChannelStatus,
+    /// First connected.
+    pub connected_at: DateTime<Utc>,
+    /// When the access token expires (null when it does not).
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<Channel> for ChannelView {
+    fn from(channel: Channel) -> Self {
+        Self {
+            id: channel.id.to_string(),
+            provider: channel.provider,
+            external_id: channel.external_id,
+            display_name: channel.display_name,
+            avatar_url: channel.avatar_url,
+            status: channel.status,
+            connected_at: channel.connected_at,
+            token_expires_at: channel.token_expires_at,
+        }
+    }
+}
+
+/// Where to send the user's browser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeUrl {
+    /// The platform's authorization page, with our single-use state.
+    pub authorize_url: String,
+}
+
+/// Accounts a Meta login found, to pick from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingView {
+    /// `facebook` or `instagram`.
+    #[schema(value_type = String)]
+    pub provider: Provider,
+    /// Until when the choice can be made.
+    pub expires_at: DateTime<Utc>,
+    /// The accounts.
+    pub candidates: Vec<Candidate>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConnectRequest {
+    /// `x`, `facebook` or `instagram`.
+    provider: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ChooseRequest {
+    /// The accounts to connect.
+    external_ids: Vec<String>,
+}
+
+/// The callback's JSON answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackResult {
+    /// `connected` or `choose`.
+    pub status: &'static str,
+    /// The workspace.
+    pub workspace_id: String,
+    /// With `connected`: the channels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channel_ids: Vec<String>,
+    /// With `choose`: where to pick.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_id: Option<String>,
+    /// With `choose`: what to pick from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+impl From<ChannelError> for ApiError {
+    fn from(error: ChannelError) -> Self {
+        match error {
+            ChannelError::Invalid(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, message)| super::problem::FieldError::new(field, message))
+                    .collect(),
+            ),
+            ChannelError::NotFound => Self::NotFound,
+            ChannelError::PlanRequired(detail) => Self::PlanRequired(detail),
+            ChannelError::Callback { code: "plan_required", detail, .. } => {
+                Self::PlanRequired(detail)
+            }
+            ChannelError::Callback { code: "forbidden", detail, .. } => Self::Forbidden(detail),
+            ChannelError::Callback { code, detail, .. } => Self::Refused { code, detail },
+            ChannelError::Store(error) => error.into(),
+            error @ (ChannelError::Randomness(_) | ChannelError::Sealed(_)) => {
+                Self::Internal(error.into())
+            }
+        }
+    }
+}
+
+/// The workspace's channels.
+#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/channels", tag = "channels", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page", body = Page<ChannelView>)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    permit: Permit<can::ListChannels>,
+    query: ListQuery,
+) -> Result<Json<Page<ChannelView>>, ApiError> {
+    let channels = state
+        .channels
+        .list(&permit.member.caller)
+        .await?
+        .into_iter()
+        .map(ChannelView::from)
+        .collect();
+    Ok(Json(Page::of(channels, &query, |channel| channel.id.clone())?))
+}
+
+/// Start connecting an account: returns the platform page to send the browser to.
+#[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/channels/connect", tag = "channels", security(("bearer" = [])),
+    params(("workspace_id" = String, Path)), request_body = ConnectRequest,
+    responses((status = 200, description = "Redirect the browser here", body = AuthorizeUrl),
+              (status = 402, description = "The plan's channel limit is reached", body = super::problem::Problem),
+              (status = 422, description = "Unknown or unconfigured provider", body = super::problem::Problem)))]
+pub(super) async fn connect(
+    State(state): State<AppState>,
+    permit: Permit<can::ConnectChannel>,
+    JsonBody(request): JsonBody<ConnectRequest>,
+) -> Result<Json<AuthorizeUrl>, ApiError> {
+    let authorize_url = state.channels.start(&permit.member.caller, &request.provider).await?;
+    Ok(Json(AuthorizeUrl { authorize_url }))
+}
+
+/// Disconnect a channel: its tokens are deleted (and revoked at X).
+#[utoipa::path(delete, path = "/v1/workspaces/{workspace_id}/channels/{channel_id}", tag = "channels", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("channel_id" = String, Path)),
+    responses((status = 204, description = "Disconnected")))]
+pub(super) async fn disconnect(
+    State(state): State<AppState>,
+    permit: Permit<can::DisconnectChannel>,
+    path: Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id: ChannelId = path.1.parse().map_err(|_| ApiError::NotFound)?;
+    state.channels.disconnect(&permit.member.caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The accounts a Meta login found, for the member who logged in.
+#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/channels/pending/{pending_id}", tag = "channels", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("pending_id" = String, Path)),
+    responses((status = 200, description = "The choice", body = PendingView)))]
+pub(super) async fn pending(
+    State(state): State<AppState>,
+    permit: Permit<can::ConnectChannel>,
+    path: Path<(String, String)>,
+) -> Result<Json<PendingView>, ApiError> {
+    let id: PendingConnectionId = path.1.parse().map_err(|_| ApiError::NotFound)?;
+    let choice = state.channels.pending(&permit.member.caller, id).await?;
+    Ok(Json(PendingView {
+        provider: choice.provider,
+        expires_at: choice.expires_at,
+        candidates: choice.candidates,
+    }))
+}
+
+/// Connect the chosen accounts of a Meta login (once).
+#[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/channels/pending/{pending_id}", tag = "channels", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("pending_id" = String, Path)), request_body = ChooseRequest,
+    responses((status = 201, description = "Connected", body = Page<ChannelView>)))]
+pub(super) async fn choose(
+    State(state): State<AppState>,
+    permit: Permit<can::ConnectChannel>,
+    path: Path<(String, String)>,
+    JsonBody(request): JsonBody<ChooseRequest>,
+) -> Result<(StatusCode, Json<Page<ChannelView>>), ApiError> {
+    let id: PendingConnectionId = path.1.parse().map_err(|_| ApiError::NotFound)?;
+    let caller = &permit.member.caller;
+    let connected = state.channels.choose(caller, id, &request.external_ids).await?;
+    let channels = state.channels.list(caller).await?;
+    let items = channels
+        .into_iter()
+        .filter(|channel| connected.contains(&channel.id))
+        .map(ChannelView::from)
+        .collect();
+    Ok((StatusCode::CREATED, Json(Page { items, next_cursor: None })))
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"))
+}
+
+/// Where the platform sends the browser back. Answers with a redirect to the web UI (or JSON for
+/// clients that ask for it); every failure names a code: `invalid_state`, `access_denied`,
+/// `missing_code`, `no_accounts`, `forbidden`, `plan_required`, `provider_error`.
+#[utoipa::path(get, path = "/v1/oauth/{provider}/callback", tag = "channels",
+    params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
+    responses((status = 302, description = "To the web UI, with `connected`, `choose` or `error` in the query"),
+              (status = 200, description = "With Accept: application/json", body = CallbackResult),
+              (status = 400, description = "With Accept: application/json: why it failed", body = super::problem::Problem)))]
+pub(super) async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(query): Query<CallbackQuery>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let outcome = state.channels.complete(&provider, &query, ip).await;
+    let public_url = &state.config.http.public_url;
+    let ui = |workspace: Option<String>, pairs: &[(&str, String)]| {
+        let mut url = public_url.clone();
+        url.set_path(&match workspace {
+            Some(workspace) => format!("/workspaces/{workspace}/channels"),
+            None => "/channels".to_owned(),
+        });
+        url.query_pairs_mut().extend_pairs(pairs.iter().map(|(key, value)| (*key, value.as_str())));
+        Redirect::to(url.as_str()).into_response()
+    };
+    match outcome {
+        Ok(Completion::Connected { workspace, channels }) => {
+            let ids: Vec<String> = channels.iter().map(ToString::to_string).collect();
+            if wants_json(&headers) {
+                return Json(CallbackResult {
+                    status: "connected",
+                    workspace_id: workspace.to_string(),
+                    channel_ids: ids,
+                    pending_id: None,
+                    candidates: Vec::new(),
+                })
+                .into_response();
+            }
+            ui(Some(workspace.to_string()), &[("connected", ids.join(","))])
+        }
+        Ok(Completion::Choose { workspace, pending, candidates }) => {
+            if wants_json(&headers) {
+                return Json(CallbackResult {
+                    status: "choose",
+                    workspace_id: workspace.to_string(),
+                    channel_ids: Vec::new(),
+                    pending_id: Some(pending.to_string()),
+                    candidates,
+                })
+                .into_response();
+            }
+            ui(Some(workspace.to_string()), &[("choose", pending.to_string())])
+        }
+        Err(error) => {
+            let (code, workspace) = match &error {
+                ChannelError::Callback { code, workspace, .. } => (*code, *workspace),
+                _ => ("provider_error", None),
+            };
+            if wants_json(&headers) {
+                return ApiError::from(error).into_response();
+            }
+            if !matches!(error, ChannelError::Callback { .. }) {
+                tracing::error!(%error, "connection failed");
+            }
+            ui(workspace.map(|workspace| workspace.to_string()), &[("error", code.to_owned())])
+        }
+    }
+}
