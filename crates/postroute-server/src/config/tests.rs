@@ -212,3 +212,32 @@ fn production_smtp_must_be_encrypted() {
         Ok(())
     });
 }
+
+// proves S-TLS-4
+#[test]
+fn production_calls_platforms_over_https_only() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_ENV", "production");
+        jail.set_env("POSTROUTE_AUTH__JWT_SECRET", KEY_A);
+        jail.set_env("POSTROUTE_ENCRYPTION__OAUTH_KEY", KEY_A);
+        jail.set_env("POSTROUTE_BACKUP__KEY", KEY_B);
+        jail.set_env("POSTROUTE_HTTP__TLS_CERT", "/etc/postroute/cert.pem");
+        jail.set_env("POSTROUTE_HTTP__TLS_KEY", "/etc/postroute/key.pem");
+        jail.set_env("POSTROUTE_HTTP__PUBLIC_URL", "https://postroute.example");
+        jail.set_env("POSTROUTE_EMAIL__PROVIDER", "resend");
+        jail.set_env("POSTROUTE_EMAIL__RESEND_API_KEY", "re_live");
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.x.api_base_url.scheme(), "https");
+        assert_eq!(config.meta.graph_base_url.as_str(), "https://graph.facebook.com/v25.0/");
+        for key in ["POSTROUTE_X__API_BASE_URL", "POSTROUTE_META__GRAPH_BASE_URL", "POSTROUTE_EMAIL__RESEND_BASE_URL"] {
+            jail.set_env(key, "http://127.0.0.1:4010/");
+            assert!(load_error().contains("must be https in production"), "{key}: {}", load_error());
+            jail.set_env(key, "https://platform.example/");
+        }
+        // Development may point them at local fakes.
+        jail.set_env("POSTROUTE_ENV", "development");
+        jail.set_env("POSTROUTE_X__API_BASE_URL", "http://127.0.0.1:4011/");
+        assert!(Config::load(None).is_ok());
+        Ok(())
+    });
+}
