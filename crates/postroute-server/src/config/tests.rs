@@ -229,9 +229,17 @@ fn production_calls_platforms_over_https_only() {
         let config = Config::load(None).unwrap();
         assert_eq!(config.x.api_base_url.scheme(), "https");
         assert_eq!(config.meta.graph_base_url.as_str(), "https://graph.facebook.com/v25.0/");
-        for key in ["POSTROUTE_X__API_BASE_URL", "POSTROUTE_META__GRAPH_BASE_URL", "POSTROUTE_EMAIL__RESEND_BASE_URL"] {
+        for key in [
+            "POSTROUTE_X__API_BASE_URL",
+            "POSTROUTE_META__GRAPH_BASE_URL",
+            "POSTROUTE_EMAIL__RESEND_BASE_URL",
+        ] {
             jail.set_env(key, "http://127.0.0.1:4010/");
-            assert!(load_error().contains("must be https in production"), "{key}: {}", load_error());
+            assert!(
+                load_error().contains("must be https in production"),
+                "{key}: {}",
+                load_error()
+            );
             jail.set_env(key, "https://platform.example/");
         }
         // Development may point them at local fakes.
