@@ -85,6 +85,10 @@ typed_id!(
     ChannelId
 );
 typed_id!(
+    /// A file in a workspace's media library.
+    MediaId
+);
+typed_id!(
     /// A Meta login whose Pages or Instagram accounts wait for the user to pick.
     PendingConnectionId
 );

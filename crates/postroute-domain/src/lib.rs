@@ -7,6 +7,7 @@ pub mod audit;
 pub mod channel;
 pub mod email;
 pub mod ids;
+pub mod media;
 pub mod password;
 pub mod system_event;
 pub mod workspace;
@@ -15,9 +16,10 @@ pub use audit::{AuditAction, AuditTarget, NewAuditEntry};
 pub use channel::{ChannelStatus, Provider};
 pub use email::{Email, EmailError};
 pub use ids::{
-    AuditEntryId, ChannelId, EmailId, InvitationId, PendingConnectionId, SessionId, SystemEventId,
-    UserId, WorkspaceId,
+    AuditEntryId, ChannelId, EmailId, InvitationId, MediaId, PendingConnectionId, SessionId,
+    SystemEventId, UserId, WorkspaceId,
 };
+pub use media::{MediaKind, MediaType};
 pub use password::{Password, PasswordError};
 pub use system_event::{NewSystemEvent, Severity, SystemEventKind};
 pub use workspace::{Action, Entitlements, MembershipRuleError, Plan, Role, role_allows};

@@ -87,11 +87,17 @@ pub enum Action {
     ConnectChannel,
     /// Disconnect a social account.
     DisconnectChannel,
+    /// See the media library.
+    ListMedia,
+    /// Upload to the media library.
+    UploadMedia,
+    /// Delete from the media library.
+    DeleteMedia,
 }
 
 impl Action {
     /// Every action, for tests that walk the whole matrix.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 17] = [
         Self::ViewWorkspace,
         Self::UpdateWorkspace,
         Self::DeleteWorkspace,
@@ -106,13 +112,16 @@ impl Action {
         Self::ListChannels,
         Self::ConnectChannel,
         Self::DisconnectChannel,
+        Self::ListMedia,
+        Self::UploadMedia,
+        Self::DeleteMedia,
     ];
 }
 
 use Role::{Admin, Member, Owner, Reviewer};
 
 /// The permission matrix of api.md, in one table: each action and the roles that may take it.
-const PERMISSIONS: [(Action, &[Role]); 14] = [
+const PERMISSIONS: [(Action, &[Role]); 17] = [
     (Action::ViewWorkspace, &[Owner, Admin, Member, Reviewer]),
     (Action::UpdateWorkspace, &[Owner, Admin]),
     (Action::DeleteWorkspace, &[Owner]),
@@ -127,6 +136,9 @@ const PERMISSIONS: [(Action, &[Role]); 14] = [
     (Action::ListChannels, &[Owner, Admin, Member, Reviewer]),
     (Action::ConnectChannel, &[Owner, Admin]),
     (Action::DisconnectChannel, &[Owner, Admin]),
+    (Action::ListMedia, &[Owner, Admin, Member, Reviewer]),
+    (Action::UploadMedia, &[Owner, Admin, Member]),
+    (Action::DeleteMedia, &[Owner, Admin, Member]),
 ];
 
 /// Whether `role` may take `action` at all. Rules about the target (the owner cannot be demoted,

@@ -9,6 +9,7 @@
 mod audit;
 pub(crate) mod channels;
 mod invitations;
+mod media;
 mod members;
 mod oauth;
 
@@ -22,6 +23,7 @@ use crate::pool::{Conn, Db, Scope};
 pub use audit::{AuditCursor, AuditEntry, AuditFilter};
 pub use channels::{Channel, ChannelAccount, Saved, SealedTokens};
 pub use invitations::{AcceptError, Invitation, NewInvitation};
+pub use media::Media;
 pub use members::{Member, MemberChangeError};
 pub use oauth::{OAuthState, PendingConnection};
 

@@ -1,0 +1,171 @@
+//! A workspace's media library rows. The bytes live in object storage under `object_key`.
+
+use chrono::{DateTime, Utc};
+use postroute_domain::{MediaId, MediaKind, UserId};
+use uuid::Uuid;
+
+use super::Tenant;
+use crate::StoreError;
+
+/// A media file as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Media {
+    /// Its id.
+    pub id: MediaId,
+    /// Image or video.
+    pub kind: MediaKind,
+    /// The sniffed MIME type.
+    pub mime: String,
+    /// Stored size.
+    pub size_bytes: i64,
+    /// Pixels wide.
+    pub width: Option<i32>,
+    /// Pixels high.
+    pub height: Option<i32>,
+    /// Videos: length.
+    pub duration_ms: Option<i64>,
+    /// SHA-256 of the stored bytes, hex.
+    pub sha256: String,
+    /// Where the bytes are.
+    pub object_key: String,
+    /// Who uploaded it.
+    pub uploaded_by: Option<UserId>,
+    /// Upload time.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MediaRow {
+    id: Uuid,
+    kind: String,
+    mime: String,
+    size_bytes: i64,
+    width: Option<i32>,
+    height: Option<i32>,
+    duration_ms: Option<i64>,
+    sha256: String,
+    object_key: String,
+    uploaded_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+}
+
+const MEDIA_COLUMNS: &str = "id, kind, mime, size_bytes, width, height, duration_ms, sha256, object_key, uploaded_by, created_at";
+
+impl TryFrom<MediaRow> for Media {
+    type Error = StoreError;
+
+    fn try_from(row: MediaRow) -> Result<Self, StoreError> {
+        let kind = match row.kind.as_str() {
+            "image" => MediaKind::Image,
+            "video" => MediaKind::Video,
+            other => {
+                return Err(StoreError::CorruptRow {
+                    table: "media",
+                    reason: format!("kind `{other}`"),
+                });
+            }
+        };
+        Ok(Self {
+            id: MediaId::from_uuid(row.id),
+            kind,
+            mime: row.mime,
+            size_bytes: row.size_bytes,
+            width: row.width,
+            height: row.height,
+            duration_ms: row.duration_ms,
+            sha256: row.sha256,
+            object_key: row.object_key,
+            uploaded_by: row.uploaded_by.map(UserId::from_uuid),
+            created_at: row.created_at,
+        })
+    }
+}
+
+impl Tenant<'_> {
+    /// Records a stored file.
+    pub async fn insert_media(&self, media: &Media) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        on_conn!(tx.conn(), c => sqlx::query(
+            "INSERT INTO media (workspace_id, id, kind, mime, size_bytes, width, height, duration_ms, sha256, \
+             object_key, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(self.workspace.as_uuid())
+        .bind(media.id.as_uuid())
+        .bind(media.kind.as_str())
+        .bind(&media.mime)
+        .bind(media.size_bytes)
+        .bind(media.width)
+        .bind(media.height)
+        .bind(media.duration_ms)
+        .bind(&media.sha256)
+        .bind(&media.object_key)
+        .bind(media.uploaded_by.map(|user| user.as_uuid()))
+        .bind(media.created_at)
+        .execute(&mut *c)
+        .await
+        .map(drop))?;
+        tx.commit().await
+    }
+
+    /// The library, newest first, at most `limit` after `cursor` (the last id of the previous page).
+    pub async fn media(
+        &self,
+        cursor: Option<MediaId>,
+        limit: u32,
+    ) -> Result<Vec<Media>, StoreError> {
+        let sql = format!(
+            "SELECT {MEDIA_COLUMNS} FROM media WHERE workspace_id = $1 \
+             AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        );
+        let mut tx = self.begin().await?;
+        let rows: Vec<MediaRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+            .bind(self.workspace.as_uuid())
+            .bind(cursor.map(|id| id.as_uuid()))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await)?;
+        tx.commit().await?;
+        rows.into_iter().map(Media::try_from).collect()
+    }
+
+    /// One file.
+    pub async fn media_item(&self, id: MediaId) -> Result<Option<Media>, StoreError> {
+        let sql = format!("SELECT {MEDIA_COLUMNS} FROM media WHERE workspace_id = $1 AND id = $2");
+        let mut tx = self.begin().await?;
+        let row: Option<MediaRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+            .bind(self.workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *c)
+            .await)?;
+        tx.commit().await?;
+        row.map(Media::try_from).transpose()
+    }
+
+    /// Bytes the library holds, for the plan's storage quota.
+    pub async fn media_bytes(&self) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let (total,): (Option<i64>,) = on_conn!(tx.conn(), c => sqlx::query_as(
+            "SELECT CAST(SUM(size_bytes) AS BIGINT) FROM media WHERE workspace_id = $1",
+        )
+        .bind(self.workspace.as_uuid())
+        .fetch_one(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(total.unwrap_or(0))
+    }
+
+    /// Deletes a row; returns it (its object is for the caller to remove).
+    pub async fn delete_media(&self, id: MediaId) -> Result<Option<Media>, StoreError> {
+        let sql = format!(
+            "DELETE FROM media WHERE workspace_id = $1 AND id = $2 RETURNING {MEDIA_COLUMNS}"
+        );
+        let mut tx = self.begin().await?;
+        let row: Option<MediaRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+            .bind(self.workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *c)
+            .await)?;
+        tx.commit().await?;
+        row.map(Media::try_from).transpose()
+    }
+}
