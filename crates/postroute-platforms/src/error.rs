@@ -41,7 +41,10 @@ impl PlatformError {
 
     /// A network error: before the request was sent it is transient; after, for a request that
     /// changes state, ambiguous.
-    pub(crate) fn from_network(error: &reqwest::Error, changes_state: bool) -> Self {
+    pub(crate) fn from_network(error: reqwest::Error, changes_state: bool) -> Self {
+        // Meta's token exchanges carry the app secret and tokens in the query string, and
+        // `paging.next` URLs carry the access token: a URL never goes into an error message.
+        let error = error.without_url();
         let described = format!("network: {error}");
         if error.is_connect() || !changes_state {
             Self::Transient(described)
@@ -61,4 +64,26 @@ pub(crate) fn http_client() -> Result<reqwest::Client, PlatformError> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|error| PlatformError::Permanent(format!("HTTP client: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // proves S-ENC-4
+    #[tokio::test]
+    async fn network_errors_never_carry_the_request_url() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!(
+            "http://127.0.0.1:{port}/oauth/access_token?client_secret=app-secret-value&code=the-code"
+        );
+        let error = http_client().unwrap().get(&url).send().await.unwrap_err();
+        let classified = PlatformError::from_network(error, false);
+        let message = classified.to_string();
+        assert!(
+            !message.contains("app-secret-value") && !message.contains("the-code"),
+            "{message}"
+        );
+        assert!(matches!(classified, PlatformError::Transient(_)));
+    }
 }

@@ -211,7 +211,7 @@ impl MetaClient {
             request = request.bearer_auth(token);
         }
         let response =
-            request.send().await.map_err(|error| PlatformError::from_network(&error, false))?;
+            request.send().await.map_err(|error| PlatformError::from_network(error, false))?;
         let status = response.status();
         let body = response.bytes().await.unwrap_or_default();
         if !status.is_success() {

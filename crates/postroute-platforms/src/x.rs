@@ -154,7 +154,7 @@ impl XClient {
             .form(form)
             .send()
             .await
-            .map_err(|error| PlatformError::from_network(&error, true))?;
+            .map_err(|error| PlatformError::from_network(error, true))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();
@@ -211,7 +211,7 @@ impl XClient {
             .bearer_auth(access_token)
             .send()
             .await
-            .map_err(|error| PlatformError::from_network(&error, false))?;
+            .map_err(|error| PlatformError::from_network(error, false))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();
@@ -238,7 +238,7 @@ impl XClient {
             .form(&[("token", token), ("client_id", &self.client_id)])
             .send()
             .await
-            .map_err(|error| PlatformError::from_network(&error, true))?;
+            .map_err(|error| PlatformError::from_network(error, true))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();

@@ -24,8 +24,8 @@ pub use pool::{Dialect, Store, StoreOptions};
 pub use sessions::{NewSession, RefreshOutcome, Session, Sessions};
 pub use system_events::{StoredSystemEvent, SystemEvents};
 pub use tenant::{
-    AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation, Media,
-    Member, MemberChangeError, NewInvitation, NewWorkspace, OAuthState, PendingConnection, Saved,
-    SealedTokens, Tenant, Workspace, WorkspaceChanges,
+    AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,
+    Invited, Media, Member, MemberChangeError, NewInvitation, NewWorkspace, OAuthState,
+    PendingConnection, Saved, SealedTokens, Tenant, Workspace, WorkspaceChanges,
 };
 pub use user_scope::UserScope;

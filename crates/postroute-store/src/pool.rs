@@ -59,7 +59,7 @@ pub enum Dialect {
 }
 
 /// How to reach the database.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StoreOptions {
     /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
     pub url: String,
@@ -70,6 +70,18 @@ pub struct StoreOptions {
     /// PostgreSQL: the role every pooled connection switches to (`SET ROLE`), one that row-level
     /// security applies to. `None` when the login role itself is that restricted role.
     pub app_role: Option<String>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    // The URL may hold a password: only its scheme is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("url", &self.url.split(':').next().unwrap_or_default())
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("app_role", &self.app_role)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug)]

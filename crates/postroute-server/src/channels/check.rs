@@ -36,7 +36,8 @@ fn backoff(failures: i32) -> Duration {
 }
 
 fn later(delay: Duration) -> chrono::DateTime<chrono::Utc> {
-    clock::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))
+    // A platform's reset may name any time; a day is the longest a channel waits here.
+    clock::after(clock::now(), delay.min(Duration::from_secs(24 * 3600)))
 }
 
 impl ChannelService {
@@ -64,7 +65,31 @@ impl ChannelService {
             Ok(Some(fresh)) if due.provider == Provider::X => {
                 let sealed = self.cipher.seal(due.workspace, due.id, &fresh)?;
                 let next = fresh.expires_at.map(|expires| expires - REFRESH_AHEAD);
-                tenant.store_refreshed_tokens(due.id, &sealed, next, clock::now()).await?;
+                // X has already forgotten the old refresh token: this write must not be lost to
+                // a passing database hiccup.
+                let mut attempt = 0;
+                let stored = loop {
+                    match tenant.store_refreshed_tokens(due.id, &sealed, next, clock::now()).await {
+                        Ok(stored) => break stored,
+                        Err(error) if attempt < 4 => {
+                            attempt += 1;
+                            tracing::warn!(channel.id = %due.id, %error, attempt, "could not store refreshed tokens; retrying");
+                            tokio::time::sleep(Duration::from_millis(250 * (1 << attempt))).await;
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                };
+                if !stored {
+                    // Disconnected while refreshing: the fresh tokens must not outlive the channel.
+                    if let Some(x) = &self.x {
+                        for token in [Some(&fresh.access_token), fresh.refresh_token.as_ref()]
+                            .into_iter()
+                            .flatten()
+                        {
+                            let _ = x.revoke(token.expose()).await;
+                        }
+                    }
+                }
                 Ok(CheckOutcome::Healthy)
             }
             Ok(_) => {
@@ -122,7 +147,7 @@ impl ChannelService {
                 .or_else(|| tokens.refresh_token.clone()),
             expires_at: fresh
                 .expires_in
-                .map(|seconds| now + chrono::Duration::seconds(seconds as i64)),
+                .map(|seconds| clock::after(now, Duration::from_secs(seconds))),
         }))
     }
 

@@ -106,6 +106,14 @@ fn callback_error(
     ChannelError::Callback { code, detail: detail.to_owned(), workspace }
 }
 
+fn channel_limit(workspace: &Workspace) -> String {
+    let limit = workspace.plan.entitlements().max_channels.unwrap_or_default();
+    format!(
+        "The {} plan includes {limit} channels; upgrade to connect more.",
+        workspace.plan.as_str()
+    )
+}
+
 fn state_associated_data(workspace: WorkspaceId, state_hash: &[u8]) -> Vec<u8> {
     let hash: String = state_hash.iter().map(|byte| format!("{byte:02x}")).collect();
     format!("oauth_state:{workspace}:{hash}").into_bytes()
@@ -122,12 +130,9 @@ impl ChannelService {
         adding: usize,
     ) -> Result<(), ChannelError> {
         if let Some(limit) = workspace.plan.entitlements().max_channels
-            && connected + adding as i64 > i64::from(limit)
+            && connected.saturating_add(adding as i64) > i64::from(limit)
         {
-            return Err(ChannelError::PlanRequired(format!(
-                "The {} plan includes {limit} channels; upgrade to connect more.",
-                workspace.plan.as_str()
-            )));
+            return Err(ChannelError::PlanRequired(channel_limit(workspace)));
         }
         Ok(())
     }
@@ -279,7 +284,7 @@ impl ChannelService {
                 let now = clock::now();
                 let expires_at = tokens
                     .expires_in
-                    .map(|seconds| now + chrono::Duration::seconds(seconds as i64));
+                    .map(|seconds| clock::after(now, std::time::Duration::from_secs(seconds)));
                 let plain = PlainTokens {
                     access_token: PlainToken::new(tokens.access_token),
                     refresh_token: tokens.refresh_token.map(PlainToken::new),
@@ -424,23 +429,8 @@ impl ChannelService {
     ) -> Result<ChannelId, ChannelError> {
         let mut id =
             tenant.channel_id_for(account.provider, account.external_id).await?.unwrap_or_default();
-        if tenant
-            .channel(id)
-            .await?
-            .is_none_or(|channel| channel.status == postroute_domain::ChannelStatus::Disconnected)
-        {
-            let workspace = tenant.workspace().await?.ok_or(ChannelError::NotFound)?;
-            Self::check_capacity(&workspace, tenant.connected_channel_count().await?, 1).map_err(
-                |error| match error {
-                    ChannelError::PlanRequired(detail) => ChannelError::Callback {
-                        code: "plan_required",
-                        detail,
-                        workspace: Some(workspace.id),
-                    },
-                    other => other,
-                },
-            )?;
-        }
+        let workspace = tenant.workspace().await?.ok_or(ChannelError::NotFound)?;
+        let max_channels = workspace.plan.entitlements().max_channels;
         // A concurrent connection of the same account may have created it with another id: the
         // tokens must be sealed for the id they are stored under, so seal again for that one.
         for _ in 0..3 {
@@ -452,6 +442,7 @@ impl ChannelService {
                     &sealed,
                     caller.user,
                     next_check_at,
+                    max_channels,
                     clock::now(),
                     |reconnected| {
                         NewAuditEntry::new(AuditAction::ChannelConnected, caller.user, caller.ip)
@@ -471,6 +462,14 @@ impl ChannelService {
                     return Ok(id);
                 }
                 Saved::IdChanged(existing) => id = existing,
+                Saved::LimitReached => {
+                    let detail = channel_limit(&workspace);
+                    return Err(ChannelError::Callback {
+                        code: "plan_required",
+                        detail,
+                        workspace: Some(workspace.id),
+                    });
+                }
             }
         }
         Err(ChannelError::Store(postroute_store::StoreError::Conflict {
@@ -557,14 +556,13 @@ impl ChannelService {
             tenant.connected_channel_count().await?,
             new_channels,
         )?;
-        tenant
-            .take_pending_connection(id, caller.user, clock::now())
-            .await?
-            .ok_or(ChannelError::NotFound)?;
+        // Save first, spend the choice last: a failure midway leaves the choice usable again, and
+        // saving an account twice updates the same channel.
         let mut channels = Vec::new();
         for candidate in chosen {
             channels.push(self.save_candidate(caller, &tenant, pending.provider, candidate).await?);
         }
+        tenant.take_pending_connection(id, caller.user, clock::now()).await?;
         Ok(channels)
     }
 

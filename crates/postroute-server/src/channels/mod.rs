@@ -91,6 +91,9 @@ impl ChannelService {
     pub async fn disconnect(&self, caller: &Caller, id: ChannelId) -> Result<(), ChannelError> {
         let tenant = self.store.tenant(caller.workspace.id);
         let channel = tenant.channel(id).await?.ok_or(ChannelError::NotFound)?;
+        if channel.status == postroute_domain::ChannelStatus::Disconnected {
+            return Ok(()); // Disconnecting is idempotent; the audit log has the first time.
+        }
         let audit = caller.audit(AuditAction::ChannelDisconnected).target("channel", id).details(
             serde_json::json!({
                 "provider": channel.provider.as_str(),

@@ -147,7 +147,7 @@ pub enum LogFormat {
 }
 
 /// The database connection.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://…` or `postgres://…`; SQLite in the data directory when absent.
@@ -160,6 +160,18 @@ pub struct DatabaseConfig {
     /// PostgreSQL: the role pooled connections switch to, which row-level security applies to
     /// (created by the migrations). Empty when the login role is already that restricted role.
     pub app_role: String,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    // The URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_deref().map(serde_helpers::without_password))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("app_role", &self.app_role)
+            .finish()
+    }
 }
 
 impl Default for DatabaseConfig {

@@ -119,7 +119,7 @@ pub(super) fn redact_optional_secret_url<S: Serializer>(
     }
 }
 
-fn without_password(raw: &str) -> String {
+pub(super) fn without_password(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut url) if url.password().is_some() => {
             // Only fails for URLs that cannot carry credentials, which this one just did.

@@ -140,5 +140,5 @@ impl MailWorker {
 }
 
 fn later(delay: Duration) -> DateTime<chrono::Utc> {
-    clock::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))
+    clock::after(clock::now(), delay)
 }

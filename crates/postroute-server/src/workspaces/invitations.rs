@@ -2,7 +2,7 @@
 //! verified account accepts, once, within seven days.
 
 use postroute_domain::{AuditAction, Email, InvitationId, Role, WorkspaceId};
-use postroute_store::{AcceptError, Invitation, NewInvitation, StoreError, User};
+use postroute_store::{AcceptError, Invitation, Invited, NewInvitation, StoreError, User};
 use serde_json::json;
 
 use super::{Caller, WorkspaceError, WorkspaceService, plan_required};
@@ -117,8 +117,18 @@ impl WorkspaceService {
             created_at: now,
             expires_at: now + self.invitation_lifetime,
         };
-        match tenant.invite(&invitation, &prepared.outbox_row(now), &audit).await {
-            Ok(()) => {}
+        let limit = workspace.plan.entitlements().max_members;
+        match tenant.invite(&invitation, &prepared.outbox_row(now), &audit, limit).await {
+            Ok(Invited::Invited) => {}
+            Ok(Invited::LimitReached) => {
+                return Err(plan_required(
+                    &format!(
+                        "More than {} members (invitations included)",
+                        limit.unwrap_or_default()
+                    ),
+                    workspace.plan,
+                ));
+            }
             Err(StoreError::Conflict { .. }) => {
                 return Err(WorkspaceError::Conflict(
                     "That address already has an open invitation.".to_owned(),

@@ -148,6 +148,8 @@ pub enum Saved {
     /// A concurrent connection of the same account won with another channel id: seal for that
     /// id and save again.
     IdChanged(ChannelId),
+    /// The plan's channel limit is reached; nothing was written.
+    LimitReached,
 }
 
 impl Tenant<'_> {
@@ -236,12 +238,14 @@ impl Tenant<'_> {
         tokens: &SealedTokens,
         connected_by: UserId,
         next_check_at: Option<DateTime<Utc>>,
+        max_channels: Option<u32>,
         now: DateTime<Utc>,
         audit: impl FnOnce(bool) -> NewAuditEntry,
     ) -> Result<Saved, StoreError> {
         let mut tx = self.begin().await?;
-        let existing: Option<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(&format!(
-            "SELECT id FROM channels WHERE workspace_id = $1 AND provider = $2 AND external_id = $3 {}",
+        super::lock_workspace(tx.conn(), self.workspace).await?;
+        let existing: Option<(Uuid, String)> = on_conn!(tx.conn(), c => sqlx::query_as(&format!(
+            "SELECT id, status FROM channels WHERE workspace_id = $1 AND provider = $2 AND external_id = $3 {}",
             super::for_update(self.db)
         ))
         .bind(self.workspace.as_uuid())
@@ -249,8 +253,22 @@ impl Tenant<'_> {
         .bind(account.external_id)
         .fetch_optional(&mut *c)
         .await)?;
+        let adds_a_channel = existing.as_ref().is_none_or(|(_, status)| status == "disconnected");
+        if let Some(limit) = max_channels
+            && adds_a_channel
+        {
+            let (connected,): (i64,) = on_conn!(tx.conn(), c => sqlx::query_as(
+                "SELECT count(*) FROM channels WHERE workspace_id = $1 AND status <> 'disconnected'",
+            )
+            .bind(self.workspace.as_uuid())
+            .fetch_one(&mut *c)
+            .await)?;
+            if connected >= i64::from(limit) {
+                return Ok(Saved::LimitReached);
+            }
+        }
         let reconnected = match existing {
-            Some((existing,)) if existing != id.as_uuid() => {
+            Some((existing, _)) if existing != id.as_uuid() => {
                 return Ok(Saved::IdChanged(ChannelId::from_uuid(existing)));
             }
             Some(_) => {
@@ -317,7 +335,7 @@ impl Tenant<'_> {
         let mut tx = self.begin().await?;
         let tokens: Option<TokenRow> = on_conn!(tx.conn(), c => sqlx::query_as(&format!(
             "SELECT access_token, refresh_token, token_key_id, token_expires_at FROM channels \
-             WHERE workspace_id = $1 AND id = $2 {}",
+             WHERE workspace_id = $1 AND id = $2 AND status <> 'disconnected' {}",
             super::for_update(self.db)
         ))
         .bind(self.workspace.as_uuid())

@@ -67,6 +67,33 @@ struct PendingRow {
     revoked_at: Option<DateTime<Utc>>,
 }
 
+/// What inviting did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invited {
+    /// The invitation, its email and audit entry are written.
+    Invited,
+    /// Members and open invitations already fill the plan; nothing was written.
+    LimitReached,
+}
+
+/// Members plus open, unexpired invitations: the seats a plan's member limit counts.
+async fn seats_taken(
+    conn: crate::pool::Conn<'_>,
+    workspace: postroute_domain::WorkspaceId,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let (seats,): (i64,) = on_conn!(conn, c => sqlx::query_as(
+        "SELECT (SELECT count(*) FROM memberships WHERE workspace_id = $1) + \
+                (SELECT count(*) FROM invitations WHERE workspace_id = $1 AND accepted_at IS NULL \
+                 AND revoked_at IS NULL AND expires_at > $2)",
+    )
+    .bind(workspace.as_uuid())
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await)?;
+    Ok(seats)
+}
+
 /// Why an invitation could not be accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
@@ -98,18 +125,26 @@ impl Tenant<'_> {
         invitation: &NewInvitation<'_>,
         email: &NewOutboxEmail<'_>,
         audit: &NewAuditEntry,
-    ) -> Result<(), StoreError> {
+        max_members: Option<u32>,
+    ) -> Result<Invited, StoreError> {
         let mut tx = self.begin().await?;
+        super::lock_workspace(tx.conn(), self.workspace).await?;
         on_conn!(tx.conn(), c => sqlx::query(
             "UPDATE invitations SET revoked_at = $3 WHERE workspace_id = $1 AND email_normalized = $2 \
              AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at <= $3",
         )
         .bind(self.workspace.as_uuid())
         .bind(invitation.email_normalized)
-        .bind(invitation.created_at)
+                .bind(invitation.created_at)
         .execute(&mut *c)
         .await
         .map(drop))?;
+        if let Some(limit) = max_members
+            && seats_taken(tx.conn(), self.workspace, invitation.created_at).await?
+                >= i64::from(limit)
+        {
+            return Ok(Invited::LimitReached);
+        }
         on_conn!(tx.conn(), c => sqlx::query(
             "INSERT INTO invitations (workspace_id, id, email, email_normalized, role, token_hash, \
              invited_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -128,7 +163,8 @@ impl Tenant<'_> {
         .map(drop))?;
         insert_email(tx.conn(), email).await?;
         audit::insert_entry(tx.conn(), self.workspace, audit, invitation.created_at).await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(Invited::Invited)
     }
 
     /// Invitations not yet accepted or withdrawn, newest first (expired ones included, so the
@@ -211,6 +247,7 @@ impl Tenant<'_> {
         audit: impl FnOnce(InvitationId, Role) -> NewAuditEntry,
     ) -> Result<Role, AcceptError> {
         let mut tx = self.begin().await?;
+        super::lock_workspace(tx.conn(), self.workspace).await?;
         let Some(workspace) = super::select_workspace(tx.conn(), self.workspace).await? else {
             return Err(AcceptError::Invalid);
         };

@@ -22,7 +22,7 @@ use crate::pool::{Conn, Db, Scope};
 
 pub use audit::{AuditCursor, AuditEntry, AuditFilter};
 pub use channels::{Channel, ChannelAccount, Saved, SealedTokens};
-pub use invitations::{AcceptError, Invitation, NewInvitation};
+pub use invitations::{AcceptError, Invitation, Invited, NewInvitation};
 pub use media::Media;
 pub use members::{Member, MemberChangeError};
 pub use oauth::{OAuthState, PendingConnection};
@@ -264,6 +264,22 @@ pub(crate) async fn select_workspace(
         .fetch_optional(&mut *c)
         .await)?;
     row.map(Workspace::try_from).transpose()
+}
+
+/// Serialises writers that check a limit of one workspace (members, channels) and then add to
+/// it, so two concurrent requests cannot both pass the check. PostgreSQL locks the workspace row;
+/// SQLite's `BEGIN IMMEDIATE` already admits one writer at a time.
+pub(crate) async fn lock_workspace(
+    conn: Conn<'_>,
+    workspace: WorkspaceId,
+) -> Result<(), StoreError> {
+    if let Conn::Postgres(c) = conn {
+        sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR UPDATE")
+            .bind(workspace.as_uuid())
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The lock a read takes on rows it is about to change: PostgreSQL needs it, SQLite already
