@@ -55,6 +55,7 @@ struct XState {
     refreshes: usize,
     revocations: Vec<String>,
     issued: Vec<String>,
+    verifiers: Vec<String>,
     counter: u64,
 }
 
@@ -98,6 +99,7 @@ impl FakeX {
             refreshes: 0,
             revocations: Vec::new(),
             issued: Vec::new(),
+            verifiers: Vec::new(),
             counter: 0,
         }));
         let router = Router::new()
@@ -156,6 +158,11 @@ impl FakeX {
     /// Successful refreshes so far.
     pub fn refresh_count(&self) -> usize {
         lock(&self.state).refreshes
+    }
+
+    /// Every PKCE code verifier presented at the token endpoint.
+    pub fn verifiers_seen(&self) -> Vec<String> {
+        lock(&self.state).verifiers.clone()
     }
 
     /// Every access and refresh token issued so far.
@@ -281,6 +288,7 @@ async fn token(
                     "Value passed for the authorization code was invalid.",
                 );
             };
+            state.verifiers.push(field("code_verifier"));
             let challenge =
                 URL_SAFE_NO_PAD.encode(Sha256::digest(field("code_verifier").as_bytes()));
             if grant.redirect_uri != field("redirect_uri") || grant.challenge != challenge {

@@ -68,9 +68,16 @@ db_test!(
         assert_eq!(params["code_challenge_method"], "S256");
         assert_eq!(params["redirect_uri"], "https://localhost:8443/v1/oauth/x/callback");
         assert!(params["scope"].contains("offline.access"));
-        assert!(!started.to_string().contains("verifier"), "the PKCE verifier never leaves the server");
-
-        let channel = app.connect_x(&owner, &workspace).await;
+        let query = app.authorize_at_platform(&owner, &workspace, "x").await;
+        let completed = app.oauth_callback(&owner, "x", &query, 200).await;
+        let channel = completed["channel_ids"][0].as_str().unwrap().to_owned();
+        // The verifier X checked came from the server, and no answer ever carried it.
+        let verifiers = app.fake_x().verifiers_seen();
+        assert_eq!(verifiers.len(), 1);
+        for shown in [started.to_string(), query.clone(), completed.to_string()] {
+            assert!(!shown.contains(&verifiers[0]), "the PKCE verifier never leaves the server");
+        }
+        assert!(app.count("SELECT count(*) FROM oauth_states WHERE pkce_verifier IS NOT NULL").await >= 1);
         let listed = channels(&app, &owner, &workspace).await;
         assert_eq!(listed.len(), 1);
         let x = &listed[0];
@@ -118,32 +125,43 @@ db_test!(
         let state = params["state"].clone();
         let code = params["code"].clone();
 
-        assert_eq!(app.oauth_callback("x", &format!("code={code}"), 400).await["code"], "invalid_state");
+        assert_eq!(app.oauth_callback(&owner, "x", &format!("code={code}"), 400).await["code"], "invalid_state");
         let tampered = format!("{}.{}", uuid::Uuid::now_v7().simple(), state.split_once('.').unwrap().1);
-        assert_eq!(app.oauth_callback("x", &format!("code={code}&state={tampered}"), 400).await["code"], "invalid_state");
-        assert_eq!(app.oauth_callback("facebook", &format!("code={code}&state={state}"), 400).await["code"], "invalid_state", "a state for another provider");
+        assert_eq!(app.oauth_callback(&owner, "x", &format!("code={code}&state={tampered}"), 400).await["code"], "invalid_state");
+        assert_eq!(app.oauth_callback(&owner, "facebook", &format!("code={code}&state={state}"), 400).await["code"], "invalid_state", "a state for another provider");
         // That attempt used the state up: it works once.
-        assert_eq!(app.oauth_callback("x", &format!("code={code}&state={state}"), 400).await["code"], "invalid_state");
+        assert_eq!(app.oauth_callback(&owner, "x", &format!("code={code}&state={state}"), 400).await["code"], "invalid_state");
 
         let query = app.authorize_at_platform(&owner, &workspace, "x").await;
         let state = url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "state").unwrap().1.into_owned();
-        assert_eq!(app.oauth_callback("x", &format!("state={state}"), 400).await["code"], "missing_code");
+        assert_eq!(app.oauth_callback(&owner, "x", &format!("state={state}"), 400).await["code"], "missing_code");
 
         app.fake_x().deny_next_authorization();
         let denied = app.authorize_at_platform(&owner, &workspace, "x").await;
         assert!(denied.contains("error=access_denied"));
-        assert_eq!(app.oauth_callback("x", &denied, 400).await["code"], "access_denied");
+        assert_eq!(app.oauth_callback(&owner, "x", &denied, 400).await["code"], "access_denied");
 
         let query = app.authorize_at_platform(&owner, &workspace, "x").await;
         app.execute_sql("UPDATE oauth_states SET expires_at = created_at").await;
-        assert_eq!(app.oauth_callback("x", &query, 400).await["code"], "invalid_state", "expired");
+        assert_eq!(app.oauth_callback(&owner, "x", &query, 400).await["code"], "invalid_state", "expired");
 
-        // Without Accept: application/json the browser is sent back to the UI with the code.
-        let response = app.send(app.request(Method::GET, "/v1/oauth/x/callback?state=nonsense"), 303).await;
-        let location = response.header("location").unwrap();
-        assert!(location.starts_with("https://localhost:8443/channels?error=invalid_state"), "{location}");
-
+        // The browser, which carries no credentials, is only handed on to the web UI, with what
+        // the platform sent in the URL fragment; nothing is completed on its say-so.
+        let query = app.authorize_at_platform(&owner, &workspace, "x").await;
+        let response = app.send(app.request(Method::GET, &format!("/v1/oauth/x/callback?{query}")), 302).await;
+        let location = url::Url::parse(response.header("location").unwrap()).unwrap();
+        assert_eq!(location.path(), "/oauth/x/complete");
+        assert_eq!(location.query(), None, "nothing in the query string, which servers log");
+        let handed_on: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(location.fragment().unwrap().as_bytes()).into_owned().collect();
+        assert!(handed_on.contains_key("code") && handed_on.contains_key("state"));
         assert!(channels(&app, &owner, &workspace).await.is_empty());
+        // The signed-in UI completes it.
+        let completed = app.oauth_callback(&owner, "x", location.fragment().unwrap(), 200).await;
+        assert_eq!(completed["status"], "connected");
+        app.send(app.request(Method::DELETE, &format!("/v1/workspaces/{workspace}/channels/{}", completed["channel_ids"][0].as_str().unwrap())).bearer_auth(&owner.access_token), 204).await;
+
+        assert!(channels(&app, &owner, &workspace).await.iter().all(|channel| channel["status"] == "disconnected"));
         let bad = app.send_json_as(&owner.access_token, Method::POST, &format!("/v1/workspaces/{workspace}/channels/connect"), &json!({"provider": "myspace"}), 422).await;
         assert_eq!(bad.json()["errors"][0]["field"], "provider");
     }
@@ -159,7 +177,7 @@ db_test!(
             FakePage::new("503", "Night Market").with_instagram("1784503", "nightmarket"),
         ]);
         let query = app.authorize_at_platform(&owner, &workspace, "facebook").await;
-        let choice = app.oauth_callback("facebook", &query, 200).await;
+        let choice = app.oauth_callback(&owner, "facebook", &query, 200).await;
         assert_eq!(choice["status"], "choose");
         assert!(!choice.to_string().contains("EAAPAGE"), "Page tokens never reach the client");
         let pending = choice["pending_id"].as_str().unwrap();
@@ -176,7 +194,7 @@ db_test!(
 
         // Instagram: the accounts linked to those Pages.
         let query = app.authorize_at_platform(&owner, &workspace, "instagram").await;
-        let choice = app.oauth_callback("instagram", &query, 200).await;
+        let choice = app.oauth_callback(&owner, "instagram", &query, 200).await;
         let handles: Vec<&str> = choice["candidates"].as_array().unwrap().iter().map(|c| c["display_name"].as_str().unwrap()).collect();
         assert_eq!(handles, ["@cornerbakery", "@nightmarket"]);
 
@@ -192,19 +210,19 @@ db_test!(
         let (owner, workspace) = owner_and_workspace(&app).await;
         app.fake_meta().set_pages(vec![FakePage::new("502", "Harbour Cafe")]);
         let query = app.authorize_at_platform(&owner, &workspace, "instagram").await;
-        assert_eq!(app.oauth_callback("instagram", &query, 400).await["code"], "no_accounts");
+        assert_eq!(app.oauth_callback(&owner, "instagram", &query, 400).await["code"], "no_accounts");
         app.fake_meta().set_pages(Vec::new());
         let query = app.authorize_at_platform(&owner, &workspace, "facebook").await;
-        assert_eq!(app.oauth_callback("facebook", &query, 400).await["code"], "no_accounts");
+        assert_eq!(app.oauth_callback(&owner, "facebook", &query, 400).await["code"], "no_accounts");
         app.fake_meta().deny_next_login();
         let query = app.authorize_at_platform(&owner, &workspace, "facebook").await;
-        assert_eq!(app.oauth_callback("facebook", &query, 400).await["code"], "access_denied");
+        assert_eq!(app.oauth_callback(&owner, "facebook", &query, 400).await["code"], "access_denied");
         assert!(channels(&app, &owner, &workspace).await.is_empty());
 
         // One Page: connected straight away.
         app.fake_meta().set_pages(vec![FakePage::new("502", "Harbour Cafe")]);
         let query = app.authorize_at_platform(&owner, &workspace, "facebook").await;
-        let connected = app.oauth_callback("facebook", &query, 200).await;
+        let connected = app.oauth_callback(&owner, "facebook", &query, 200).await;
         assert_eq!(connected["status"], "connected");
         assert_eq!(channels(&app, &owner, &workspace).await[0]["display_name"], "Harbour Cafe");
     }
@@ -315,7 +333,7 @@ db_test!(
         let (owner, workspace) = owner_and_workspace(&app).await;
         app.fake_meta().set_pages(vec![FakePage::new("502", "Harbour Cafe")]);
         let query = app.authorize_at_platform(&owner, &workspace, "facebook").await;
-        let channel = app.oauth_callback("facebook", &query, 200).await["channel_ids"][0].as_str().unwrap().to_owned();
+        let channel = app.oauth_callback(&owner, "facebook", &query, 200).await["channel_ids"][0].as_str().unwrap().to_owned();
         app.fake_meta().kill_tokens();
         make_due(&app, &channel).await;
         wait_until(async || channel_status(&app, &owner, &workspace, &channel).await["status"] == "needs_reconnect").await;
@@ -339,5 +357,26 @@ db_test!(
         app.set_plan(&workspace, "studio").await;
         let log = app.get_as(&owner.access_token, &format!("/v1/workspaces/{workspace}/audit-log?action=channel.disconnected"), 200).await.json();
         assert_eq!(log["items"].as_array().unwrap().len(), 1);
+    }
+);
+
+db_test!(
+    async fn a_connection_completes_only_for_the_member_who_started_it(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (owner, workspace) = owner_and_workspace(&app).await;
+        // Someone with their own workspace starts a connection and sends the link to the owner,
+        // hoping the owner's account ends up in their workspace.
+        let attacker = app.signed_in_user("attacker@example.com").await;
+        let trap = app.workspace(&attacker, "Trap").await;
+        let query = app.authorize_at_platform(&attacker, &trap, "x").await;
+        let refused = app.oauth_callback(&owner, "x", &query, 400).await;
+        assert_eq!(refused["code"], "invalid_state");
+        assert!(channels(&app, &attacker, &trap).await.is_empty());
+        // A fellow admin of the same workspace cannot finish another's connection either.
+        let admin = app.signed_in_user("admin@example.com").await;
+        app.add_member(&workspace, &admin.id, "admin").await;
+        let query = app.authorize_at_platform(&owner, &workspace, "x").await;
+        assert_eq!(app.oauth_callback(&admin, "x", &query, 400).await["code"], "invalid_state");
+        assert!(channels(&app, &owner, &workspace).await.is_empty());
     }
 );

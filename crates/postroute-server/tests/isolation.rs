@@ -118,7 +118,7 @@ db_test!(
         let bobs_channel = app.connect_x(&bob, &bobs).await;
         app.fake_meta().set_pages(vec![postroute_fakes::FakePage::new("501", "A"), postroute_fakes::FakePage::new("502", "B")]);
         let query = app.authorize_at_platform(&bob, &bobs, "facebook").await;
-        let bobs_pending = app.oauth_callback("facebook", &query, 200).await["pending_id"].as_str().unwrap().to_owned();
+        let bobs_pending = app.oauth_callback(&bob, "facebook", &query, 200).await["pending_id"].as_str().unwrap().to_owned();
         let before = snapshot(&app, &bob.access_token, &bobs).await;
 
         let missing = uuid::Uuid::now_v7().to_string();

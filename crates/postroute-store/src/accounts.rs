@@ -2,13 +2,27 @@
 //! writes the outbox row in the same transaction (a crash can lose neither without the other).
 
 use chrono::{DateTime, Utc};
-use postroute_domain::{SessionId, UserId};
+use postroute_domain::{NewAuditEntry, SessionId, UserId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::StoreError;
 use crate::outbox::{NewOutboxEmail, insert_email};
-use crate::pool::{Conn, Db};
+use crate::pool::{Conn, Db, Scope};
 use crate::sessions::revoke_user_sessions;
+
+/// What erasing an account did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Erasure {
+    /// The account is gone, with the workspaces it owned alone.
+    Erased {
+        /// How many workspaces went with it.
+        workspaces_deleted: usize,
+    },
+    /// Refused: the account owns this many workspaces with other members.
+    OwnsTeams(usize),
+    /// There was no such account.
+    NoSuchUser,
+}
 
 /// An account as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -300,8 +314,70 @@ impl<'a> Accounts<'a> {
         Ok(changed > 0)
     }
 
-    /// Erases the account. Sessions, tokens and queued mail go with it (foreign keys cascade);
-    /// system events stay, detached from the person.
+    /// Erases the account in one transaction: refused (nothing changes) while it owns a
+    /// workspace with other members; the workspaces it owns alone are deleted with it, each with
+    /// an audit entry from `audit`. Sessions, tokens and queued mail go with the account
+    /// (foreign keys cascade); system events and audit entries stay, detached from the person.
+    pub async fn erase(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: impl Fn(WorkspaceId) -> NewAuditEntry,
+    ) -> Result<Erasure, StoreError> {
+        let mut tx = self.db.begin_in(Scope::User(user)).await?;
+        let owned: Vec<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+            "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
+             WHERE m.user_id = $1 AND m.role = 'owner' AND w.deleted_at IS NULL",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&mut *c)
+        .await)?;
+        let owned: Vec<WorkspaceId> =
+            owned.into_iter().map(|(id,)| WorkspaceId::from_uuid(id)).collect();
+        let mut teams = 0;
+        for &workspace in &owned {
+            tx.enter(Scope::Workspace(workspace)).await?;
+            crate::tenant::lock_workspace(tx.conn(), workspace).await?;
+            let (members,): (i64,) = on_conn!(tx.conn(), c => sqlx::query_as(
+                "SELECT count(*) FROM memberships WHERE workspace_id = $1",
+            )
+            .bind(workspace.as_uuid())
+            .fetch_one(&mut *c)
+            .await)?;
+            if members > 1 {
+                teams += 1;
+            }
+        }
+        if teams > 0 {
+            return Ok(Erasure::OwnsTeams(teams));
+        }
+        for &workspace in &owned {
+            tx.enter(Scope::Workspace(workspace)).await?;
+            on_conn!(tx.conn(), c => sqlx::query(
+                "UPDATE workspaces SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(workspace.as_uuid())
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(drop))?;
+            crate::tenant::audit::insert_entry(tx.conn(), workspace, &audit(workspace), now)
+                .await?;
+        }
+        let deleted = on_conn!(tx.conn(), c => sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user.as_uuid())
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected()))?;
+        tx.commit().await?;
+        Ok(if deleted > 0 {
+            Erasure::Erased { workspaces_deleted: owned.len() }
+        } else {
+            Erasure::NoSuchUser
+        })
+    }
+
+    /// Erases the account without the workspace rules (tests and tools that made it).
     pub async fn delete(&self, user: UserId) -> Result<bool, StoreError> {
         let deleted = on_db!(self.db, pool => sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user.as_uuid())

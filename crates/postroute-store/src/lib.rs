@@ -16,7 +16,7 @@ mod system_events;
 mod tenant;
 mod user_scope;
 
-pub use accounts::{Accounts, EmailTokenPurpose, NewEmailToken, NewUser, User};
+pub use accounts::{Accounts, EmailTokenPurpose, Erasure, NewEmailToken, NewUser, User};
 pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};

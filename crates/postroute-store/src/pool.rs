@@ -110,6 +110,25 @@ impl Tx {
         }
     }
 
+    /// Widens the transaction's scope on PostgreSQL (settings are transaction-local; each call
+    /// adds or replaces one). A transaction that must act in several workspaces enters each in
+    /// turn.
+    pub(crate) async fn enter(&mut self, scope: Scope) -> Result<(), StoreError> {
+        if let Self::Postgres(transaction) = self {
+            let (setting, value) = match scope {
+                Scope::Workspace(workspace) => ("postroute.workspace_id", workspace.to_string()),
+                Scope::User(user) => ("postroute.user_id", user.to_string()),
+                Scope::CrossTenant => ("postroute.cross_tenant", "on".to_owned()),
+            };
+            sqlx::query("SELECT set_config($1, $2, true)")
+                .bind(setting)
+                .bind(value)
+                .execute(&mut **transaction)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(transaction) => transaction.commit().await?,
@@ -153,18 +172,7 @@ impl Db {
     /// the scope is held by the `WHERE workspace_id = …` every tenant statement carries anyway.
     pub(crate) async fn begin_in(&self, scope: Scope) -> Result<Tx, StoreError> {
         let mut tx = self.begin().await?;
-        if let Tx::Postgres(transaction) = &mut tx {
-            let (setting, value) = match scope {
-                Scope::Workspace(workspace) => ("postroute.workspace_id", workspace.to_string()),
-                Scope::User(user) => ("postroute.user_id", user.to_string()),
-                Scope::CrossTenant => ("postroute.cross_tenant", "on".to_owned()),
-            };
-            sqlx::query("SELECT set_config($1, $2, true)")
-                .bind(setting)
-                .bind(value)
-                .execute(&mut **transaction)
-                .await?;
-        }
+        tx.enter(scope).await?;
         Ok(tx)
     }
 

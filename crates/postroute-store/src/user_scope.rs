@@ -1,6 +1,6 @@
 //! What a user may see across workspaces: their own memberships, nothing of anyone else's.
 
-use postroute_domain::{Role, UserId, WorkspaceId};
+use postroute_domain::{Role, UserId};
 
 use crate::StoreError;
 use crate::pool::{Db, Scope};
@@ -43,16 +43,5 @@ impl<'a> UserScope<'a> {
                 Ok((Workspace::try_from(row.workspace)?, parse_role(&row.role, "memberships")?))
             })
             .collect()
-    }
-
-    /// The live workspaces the user owns.
-    pub async fn owned_workspaces(&self) -> Result<Vec<WorkspaceId>, StoreError> {
-        Ok(self
-            .workspaces()
-            .await?
-            .into_iter()
-            .filter(|(_, role)| *role == Role::Owner)
-            .map(|(workspace, _)| workspace.id)
-            .collect())
     }
 }

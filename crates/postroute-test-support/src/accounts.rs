@@ -176,11 +176,22 @@ impl TestApp {
         back.query().unwrap_or_default().to_owned()
     }
 
-    /// Calls our OAuth callback with `query`, asking for JSON.
-    pub async fn oauth_callback(&self, provider: &str, query: &str, expected_status: u16) -> Value {
-        self.send(
-            self.request(reqwest::Method::GET, &format!("/v1/oauth/{provider}/callback?{query}"))
-                .header("accept", "application/json"),
+    /// Completes a connection as `user` would through the web UI: posts what the platform sent
+    /// back (`query`) to `/v1/oauth/{provider}/complete`.
+    pub async fn oauth_callback(
+        &self,
+        user: &TestUser,
+        provider: &str,
+        query: &str,
+        expected_status: u16,
+    ) -> Value {
+        let sent_back: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        self.send_json_as(
+            &user.access_token,
+            reqwest::Method::POST,
+            &format!("/v1/oauth/{provider}/complete"),
+            &serde_json::to_value(sent_back).expect("JSON"),
             expected_status,
         )
         .await
@@ -190,7 +201,7 @@ impl TestApp {
     /// Connects the fake X account to `workspace`; returns the channel id.
     pub async fn connect_x(&self, user: &TestUser, workspace: &str) -> String {
         let query = self.authorize_at_platform(user, workspace, "x").await;
-        let connected = self.oauth_callback("x", &query, 200).await;
+        let connected = self.oauth_callback(user, "x", &query, 200).await;
         connected["channel_ids"][0].as_str().expect("a channel").to_owned()
     }
 }

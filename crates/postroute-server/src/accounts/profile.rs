@@ -2,8 +2,10 @@
 //! access (export) and erasure.
 
 use chrono::{DateTime, Utc};
-use postroute_domain::{Password, SessionId};
-use postroute_store::User;
+use std::net::IpAddr;
+
+use postroute_domain::{AuditAction, NewAuditEntry, Password, SessionId};
+use postroute_store::{Erasure, User};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -169,11 +171,31 @@ impl AccountService {
         }
     }
 
-    /// Erases the caller's account (GDPR art. 17). The caller has confirmed their password
-    /// and left no workspace without an owner.
-    pub async fn erase(&self, auth: AuthSession) -> Result<(), AccountError> {
-        self.store.accounts().delete(auth.user).await?;
-        tracing::info!(user.id = %auth.user, "account erased");
-        Ok(())
+    /// Erases the caller's account (GDPR art. 17) after checking their password. The
+    /// workspaces they own alone go with it; owning one that has other members refuses the
+    /// whole erasure, so no workspace is ever left without an owner. One transaction: a
+    /// concurrent invite cannot slip in between the check and the delete.
+    pub async fn erase(
+        &self,
+        auth: AuthSession,
+        password: &str,
+        ip: IpAddr,
+    ) -> Result<(), AccountError> {
+        self.confirm_password(auth, password).await?;
+        let audit = |workspace| {
+            NewAuditEntry::new(AuditAction::WorkspaceDeleted, auth.user, ip)
+                .target("workspace", workspace)
+                .details(json!({ "reason": "owner_erased" }))
+        };
+        match self.store.accounts().erase(auth.user, clock::now(), audit).await? {
+            Erasure::Erased { workspaces_deleted } => {
+                tracing::info!(user.id = %auth.user, workspaces_deleted, "account erased");
+                Ok(())
+            }
+            Erasure::OwnsTeams(count) => Err(AccountError::Conflict(format!(
+                "You own {count} workspace(s) with other members; transfer ownership before erasing your account."
+            ))),
+            Erasure::NoSuchUser => Err(AccountError::Unauthorized),
+        }
     }
 }

@@ -87,8 +87,9 @@ pub struct PendingChoice {
     pub candidates: Vec<Candidate>,
 }
 
-/// The callback's query string.
-#[derive(Debug, Default, Deserialize)]
+/// What the platform sent back: the callback's query string, or the body the web UI posts.
+/// Other parameters the platforms add (Meta's `error_reason`, ...) are ignored.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CallbackQuery {
     /// The authorization code.
     pub code: Option<String>,
@@ -199,11 +200,14 @@ impl ChannelService {
         Ok(url.to_string())
     }
 
-    /// Completes a connection when the platform sends the browser back.
+    /// Completes a connection the platform sent back, for `user` — who must be the member who
+    /// started it: a state handed to someone else (a link sent to a victim, whose account would
+    /// then be connected to the sender's workspace) does not complete.
     pub async fn complete(
         &self,
         provider: &str,
         query: &CallbackQuery,
+        user: UserId,
         ip: std::net::IpAddr,
     ) -> Result<Completion, ChannelError> {
         let invalid_state = |workspace| {
@@ -226,7 +230,7 @@ impl ChannelService {
             .take_oauth_state(&state_hash, clock::now())
             .await?
             .ok_or_else(|| invalid_state(Some(workspace)))?;
-        if started.provider != provider {
+        if started.provider != provider || started.user != user {
             return Err(invalid_state(Some(workspace)));
         }
         if query.error.is_some() {

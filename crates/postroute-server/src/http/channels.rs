@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use postroute_domain::{ChannelId, ChannelStatus, PendingConnectionId, Provider};
 use postroute_store::Channel;
@@ -15,6 +15,7 @@ use super::guard::{Permit, can};
 use super::json::JsonBody;
 use super::pagination::{ListQuery, Page};
 use super::problem::ApiError;
+use crate::accounts::AuthSession;
 use crate::app::AppState;
 use crate::channels::{CallbackQuery, Candidate, ChannelError, Completion};
 
@@ -219,79 +220,80 @@ pub(super) async fn choose(
     Ok((StatusCode::CREATED, Json(Page { items, next_cursor: None })))
 }
 
-fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| accept.contains("application/json"))
+/// The JSON answer of a completion.
+fn completion_json(outcome: Result<Completion, ChannelError>) -> Response {
+    match outcome {
+        Ok(Completion::Connected { workspace, channels }) => Json(CallbackResult {
+            status: "connected",
+            workspace_id: workspace.to_string(),
+            channel_ids: channels.iter().map(ToString::to_string).collect(),
+            pending_id: None,
+            candidates: Vec::new(),
+        })
+        .into_response(),
+        Ok(Completion::Choose { workspace, pending, candidates }) => Json(CallbackResult {
+            status: "choose",
+            workspace_id: workspace.to_string(),
+            channel_ids: Vec::new(),
+            pending_id: Some(pending.to_string()),
+            candidates,
+        })
+        .into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
 }
 
-/// Where the platform sends the browser back. Answers with a redirect to the web UI (or JSON for
-/// clients that ask for it); every failure names a code: `invalid_state`, `access_denied`,
-/// `missing_code`, `no_accounts`, `forbidden`, `plan_required`, `provider_error`.
+/// Where the platform sends the browser back. The browser carries no credentials, so nothing is
+/// completed here: the answer is a redirect (302, as the API contract says) to the web UI at
+/// `{public_url}/oauth/{provider}/complete`, with `state`, `code` (or `error`) in the URL
+/// fragment, which browsers never send to a server. The signed-in UI then posts them to
+/// `POST /v1/oauth/{provider}/complete`. An API client that calls this URL with its bearer token
+/// gets the completion as JSON instead.
 #[utoipa::path(get, path = "/v1/oauth/{provider}/callback", tag = "channels",
     params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
-    responses((status = 302, description = "To the web UI, with `connected`, `choose` or `error` in the query"),
-              (status = 200, description = "With Accept: application/json", body = CallbackResult),
-              (status = 400, description = "With Accept: application/json: why it failed", body = super::problem::Problem)))]
+    responses((status = 302, description = "To the web UI, which completes the connection"),
+              (status = 200, description = "With a bearer token: connected, or a choice to make", body = CallbackResult),
+              (status = 400, description = "With a bearer token: why it failed (`invalid_state`, `access_denied`, `missing_code`, `no_accounts`, `provider_error`)", body = super::problem::Problem)))]
 pub(super) async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(query): Query<CallbackQuery>,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    auth: Option<AuthSession>,
 ) -> Response {
-    let outcome = state.channels.complete(&provider, &query, ip).await;
-    let public_url = &state.config.http.public_url;
-    let ui = |workspace: Option<String>, pairs: &[(&str, String)]| {
-        let mut url = public_url.clone();
-        url.set_path(&match workspace {
-            Some(workspace) => format!("/workspaces/{workspace}/channels"),
-            None => "/channels".to_owned(),
-        });
-        url.query_pairs_mut().extend_pairs(pairs.iter().map(|(key, value)| (*key, value.as_str())));
-        Redirect::to(url.as_str()).into_response()
-    };
-    match outcome {
-        Ok(Completion::Connected { workspace, channels }) => {
-            let ids: Vec<String> = channels.iter().map(ToString::to_string).collect();
-            if wants_json(&headers) {
-                return Json(CallbackResult {
-                    status: "connected",
-                    workspace_id: workspace.to_string(),
-                    channel_ids: ids,
-                    pending_id: None,
-                    candidates: Vec::new(),
-                })
-                .into_response();
-            }
-            ui(Some(workspace.to_string()), &[("connected", ids.join(","))])
-        }
-        Ok(Completion::Choose { workspace, pending, candidates }) => {
-            if wants_json(&headers) {
-                return Json(CallbackResult {
-                    status: "choose",
-                    workspace_id: workspace.to_string(),
-                    channel_ids: Vec::new(),
-                    pending_id: Some(pending.to_string()),
-                    candidates,
-                })
-                .into_response();
-            }
-            ui(Some(workspace.to_string()), &[("choose", pending.to_string())])
-        }
-        Err(error) => {
-            let (code, workspace) = match &error {
-                ChannelError::Callback { code, workspace, .. } => (*code, *workspace),
-                _ => ("provider_error", None),
-            };
-            if wants_json(&headers) {
-                return ApiError::from(error).into_response();
-            }
-            if !matches!(error, ChannelError::Callback { .. }) {
-                tracing::error!(%error, "connection failed");
-            }
-            ui(workspace.map(|workspace| workspace.to_string()), &[("error", code.to_owned())])
-        }
+    if let Some(auth) = auth {
+        return completion_json(state.channels.complete(&provider, &query, auth.user, ip).await);
     }
+    let mut url = state.config.http.public_url.clone();
+    url.set_path(&format!(
+        "/oauth/{}/complete",
+        if provider.parse::<Provider>().is_ok() { provider.as_str() } else { "unknown" }
+    ));
+    let fragment: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            [("state", &query.state), ("code", &query.code), ("error", &query.error)]
+                .into_iter()
+                .filter_map(|(key, value)| Some((key, value.as_deref()?))),
+        )
+        .finish();
+    url.set_fragment(Some(&fragment));
+    (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
+}
+
+/// Completes a connection: the web UI posts what the platform sent back. Only the member who
+/// started the connection can complete it.
+#[utoipa::path(post, path = "/v1/oauth/{provider}/complete", tag = "channels", security(("bearer" = [])),
+    params(("provider" = String, Path)), request_body = CallbackQuery,
+    responses((status = 200, description = "Connected, or a choice to make", body = CallbackResult),
+              (status = 400, description = "`invalid_state` (unknown, used, expired, another provider's, or someone else's), `access_denied`, `missing_code`, `no_accounts`, `provider_error`", body = super::problem::Problem),
+              (status = 402, description = "The plan's channel limit is reached", body = super::problem::Problem),
+              (status = 403, description = "The member may no longer connect channels", body = super::problem::Problem)))]
+pub(super) async fn complete(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    ClientIp(ip): ClientIp,
+    auth: AuthSession,
+    JsonBody(body): JsonBody<CallbackQuery>,
+) -> Response {
+    completion_json(state.channels.complete(&provider, &body, auth.user, ip).await)
 }

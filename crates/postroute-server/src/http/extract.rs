@@ -1,7 +1,7 @@
 //! Extractors that put policy in handler signatures: `AuthSession` authenticates (401 before
 //! the body runs), `RequestContext` names the client.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -35,6 +35,22 @@ impl FromRequestParts<AppState> for AuthSession {
             return Err(ApiError::Unauthorized);
         }
         state.accounts.authenticate(token).await.map_err(ApiError::from)
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for AuthSession {
+    type Rejection = ApiError;
+
+    /// No `Authorization` header: `None`. A header that does not authenticate is still a 401.
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            <Self as FromRequestParts<AppState>>::from_request_parts(parts, state).await.map(Some)
+        } else {
+            Ok(None)
+        }
     }
 }
 

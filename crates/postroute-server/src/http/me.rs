@@ -120,15 +120,6 @@ pub(super) async fn erase(
     context: RequestContext,
     JsonBody(request): JsonBody<EraseRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.confirm_password(auth, &request.password).await?;
-    let blocking = state.workspaces.owned_with_other_members(auth.user).await?;
-    if !blocking.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "You own {} workspace(s) with other members; transfer ownership before erasing your account.",
-            blocking.len()
-        )));
-    }
-    state.workspaces.delete_sole_owned(auth.user, context.ip).await?;
-    state.accounts.erase(auth).await?;
+    state.accounts.erase(auth, &request.password, context.ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }

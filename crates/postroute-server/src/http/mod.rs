@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
             get(channels::pending).post(channels::choose),
         )
         .route("/v1/oauth/{provider}/callback", get(channels::callback))
+        .route("/v1/oauth/{provider}/complete", post(channels::complete))
         .with_state(state);
     edge::wrap(routes, &config.http, global_limit)
 }

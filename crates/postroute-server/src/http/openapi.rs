@@ -28,7 +28,7 @@ use super::{auth, channels, health, me, problem, well_known, workspaces};
         workspaces::transfer_ownership, workspaces::invite, workspaces::invitations,
         workspaces::revoke_invitation, workspaces::audit_log, workspaces::accept,
         channels::list, channels::connect, channels::disconnect, channels::pending, channels::choose,
-        channels::callback,
+        channels::callback, channels::complete,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),

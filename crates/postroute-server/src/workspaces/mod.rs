@@ -213,31 +213,6 @@ impl WorkspaceService {
             Err(WorkspaceError::NotFound)
         }
     }
-
-    /// Deletes the workspaces `user` owns alone, before their account is erased.
-    pub async fn delete_sole_owned(&self, user: UserId, ip: IpAddr) -> Result<(), WorkspaceError> {
-        for workspace in self.store.user_scope(user).owned_workspaces().await? {
-            let audit = NewAuditEntry::new(AuditAction::WorkspaceDeleted, user, ip)
-                .target("workspace", workspace)
-                .details(json!({ "reason": "owner_erased" }));
-            self.store.tenant(workspace).delete(clock::now(), &audit).await?;
-        }
-        Ok(())
-    }
-
-    /// Workspaces the user owns that have other members: erasing the user would orphan them.
-    pub async fn owned_with_other_members(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<WorkspaceId>, WorkspaceError> {
-        let mut blocking = Vec::new();
-        for workspace in self.store.user_scope(user).owned_workspaces().await? {
-            if self.store.tenant(workspace).members().await?.len() > 1 {
-                blocking.push(workspace);
-            }
-        }
-        Ok(blocking)
-    }
 }
 
 fn plan_required(feature: &str, plan: Plan) -> WorkspaceError {

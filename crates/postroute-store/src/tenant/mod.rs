@@ -6,7 +6,7 @@
 //! way around is `Store::cross_tenant_unscoped`, whose callers a test keeps to billing,
 //! webhook ingestion, the scheduler and staff endpoints.
 
-mod audit;
+pub(crate) mod audit;
 pub(crate) mod channels;
 mod invitations;
 mod media;

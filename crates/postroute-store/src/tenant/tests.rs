@@ -61,6 +61,18 @@ async fn two_tenants(store: &Store) -> (WorkspaceId, WorkspaceId) {
     (workspace(store, alice).await, workspace(store, bob).await)
 }
 
+/// Every tenant table (`workspaces` is the tenant itself).
+const TENANT_TABLES: [&str; 8] = [
+    "workspaces",
+    "memberships",
+    "invitations",
+    "audit_log",
+    "channels",
+    "oauth_states",
+    "pending_connections",
+    "media",
+];
+
 fn postgres() -> Option<Backend> {
     Backend::postgres_from_env()
 }
@@ -120,13 +132,23 @@ async fn the_application_role_cannot_bypass_row_level_security() {
     assert_eq!(role, "postroute_app");
     assert!(!superuser && !bypass);
     let (forced,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM pg_class WHERE relname IN ('workspaces', 'memberships', 'invitations', 'audit_log') \
-         AND relrowsecurity AND relforcerowsecurity",
+        "SELECT count(*) FROM pg_class WHERE relname = ANY($1) AND relrowsecurity AND relforcerowsecurity",
     )
+        .bind(&TENANT_TABLES[..])
     .fetch_one(pool)
     .await
     .unwrap();
-    assert_eq!(forced, 4, "RLS enabled and forced on every tenant table");
+    assert_eq!(forced, TENANT_TABLES.len() as i64, "RLS enabled and forced on every tenant table");
+    // Every table with a workspace_id column is in the list: a new tenant table cannot be missed.
+    let (unlisted,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' \
+         AND column_name = 'workspace_id' AND NOT (table_name = ANY($1))",
+    )
+    .bind(&TENANT_TABLES[..])
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(unlisted, 0, "a table with workspace_id that row-level security does not cover");
 }
 
 // proves S-LOG-1
