@@ -48,11 +48,17 @@ pub enum AuditAction {
     /// The platform refused a channel's tokens for good.
     #[serde(rename = "channel.needs_reconnect")]
     ChannelNeedsReconnect,
+    /// A file was added to the media library.
+    #[serde(rename = "media.uploaded")]
+    MediaUploaded,
+    /// A file was deleted from the media library.
+    #[serde(rename = "media.deleted")]
+    MediaDeleted,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 15] = [
         Self::WorkspaceCreated,
         Self::WorkspaceUpdated,
         Self::WorkspaceDeleted,
@@ -66,6 +72,8 @@ impl AuditAction {
         Self::ChannelConnected,
         Self::ChannelDisconnected,
         Self::ChannelNeedsReconnect,
+        Self::MediaUploaded,
+        Self::MediaDeleted,
     ];
 
     /// The stored name, e.g. `member.role_changed`.
@@ -84,6 +92,8 @@ impl AuditAction {
             Self::ChannelConnected => "channel.connected",
             Self::ChannelDisconnected => "channel.disconnected",
             Self::ChannelNeedsReconnect => "channel.needs_reconnect",
+            Self::MediaUploaded => "media.uploaded",
+            Self::MediaDeleted => "media.deleted",
         }
     }
 

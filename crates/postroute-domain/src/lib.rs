@@ -19,7 +19,10 @@ pub use ids::{
     AuditEntryId, ChannelId, EmailId, InvitationId, MediaId, PendingConnectionId, SessionId,
     SystemEventId, UserId, WorkspaceId,
 };
-pub use media::{MediaKind, MediaType};
+pub use media::{
+    MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_UPLOAD_BYTES, MediaKind, MediaType,
+    image_dimensions_allowed,
+};
 pub use password::{Password, PasswordError};
 pub use system_event::{NewSystemEvent, Severity, SystemEventKind};
 pub use workspace::{Action, Entitlements, MembershipRuleError, Plan, Role, role_allows};

@@ -20,6 +20,8 @@ use crate::config::{Config, Keys, TlsMinVersion};
 use crate::crypto::derive_key;
 use crate::mail::worker::MailWorker;
 use crate::mail::{MailComposer, MailSender};
+use crate::media::links::LINK_KEY_PURPOSE;
+use crate::media::{LinkSigner, MediaService, MediaStorage};
 use crate::rate_limit::{RateLimiter, RedisStore};
 use crate::scheduler::token_refresh::TokenJob;
 use crate::workspaces::WorkspaceService;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub workspaces: WorkspaceService,
     /// Connected social accounts.
     pub channels: ChannelService,
+    /// The media library.
+    pub media: MediaService,
     /// Request rate limits.
     pub limiter: RateLimiter,
 }
@@ -216,7 +220,15 @@ async fn build_state(
         ),
         None => RateLimiter::in_memory(),
     };
-    Ok(AppState { config, store, accounts, workspaces, channels, limiter })
+    let storage = MediaStorage::from_config(&config).context("cannot set up media storage")?;
+    let links = LinkSigner::new(
+        keys.derived_keys(LINK_KEY_PURPOSE),
+        config.http.public_url.clone(),
+        Duration::from_secs(config.storage.public_link_ttl_secs),
+    );
+    let media = MediaService::new(store.clone(), storage, links, &config.data_dir)
+        .context("cannot create the upload scratch directory under data_dir")?;
+    Ok(AppState { config, store, accounts, workspaces, channels, media, limiter })
 }
 
 fn store_options(config: &Config) -> StoreOptions {

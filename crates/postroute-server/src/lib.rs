@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod mail;
+pub mod media;
 pub mod rate_limit;
 pub mod scheduler;
 pub mod system_events;

@@ -36,6 +36,7 @@ struct Ids<'a> {
     invitation: &'a str,
     channel: &'a str,
     pending: &'a str,
+    media: &'a str,
 }
 
 fn fill(template: &str, ids: &Ids<'_>) -> String {
@@ -45,6 +46,7 @@ fn fill(template: &str, ids: &Ids<'_>) -> String {
         .replace("{invitation_id}", ids.invitation)
         .replace("{channel_id}", ids.channel)
         .replace("{pending_id}", ids.pending)
+        .replace("{media_id}", ids.media)
 }
 
 /// A body the operation would accept, so that only the ids decide the answer. Operations
@@ -87,6 +89,7 @@ async fn snapshot(app: &TestApp, token: &str, workspace: &str) -> Value {
         "invitations": get(format!("/v1/workspaces/{workspace}/invitations")).await,
         "audit": get(format!("/v1/workspaces/{workspace}/audit-log?limit=100")).await,
         "channels": get(format!("/v1/workspaces/{workspace}/channels")).await,
+        "media": get(format!("/v1/workspaces/{workspace}/media")).await,
     })
 }
 
@@ -119,6 +122,8 @@ db_test!(
         app.fake_meta().set_pages(vec![postroute_fakes::FakePage::new("501", "A"), postroute_fakes::FakePage::new("502", "B")]);
         let query = app.authorize_at_platform(&bob, &bobs, "facebook").await;
         let bobs_pending = app.oauth_callback(&bob, "facebook", &query, 200).await["pending_id"].as_str().unwrap().to_owned();
+        // And a file in its media library.
+        let bobs_media = app.upload(&bob, &bobs, &postroute_test_support::corpus::png(8, 8), 201).await.json()["id"].as_str().unwrap().to_owned();
         let before = snapshot(&app, &bob.access_token, &bobs).await;
 
         let missing = uuid::Uuid::now_v7().to_string();
@@ -126,20 +131,20 @@ db_test!(
         let operations = tenant_operations(&app).await;
         for (method, template) in &operations {
             // Bob's workspace, with Bob's ids, as Alice.
-            let bobs_ids = Ids { workspace: &bobs, user: &bobs_colleague.id, invitation: &bobs_invitation, channel: &bobs_channel, pending: &bobs_pending };
+            let bobs_ids = Ids { workspace: &bobs, user: &bobs_colleague.id, invitation: &bobs_invitation, channel: &bobs_channel, pending: &bobs_pending, media: &bobs_media };
             let foreign = fill(template, &bobs_ids);
             let response = call(&app, &alice.access_token, method, template, &foreign).await;
             assert_eq!(response.status, 404, "{method} {foreign}");
             assert_eq!(response.body, reference.body, "{method} {foreign}: identical to a missing one");
 
             // A truly missing workspace answers the same.
-            let nowhere = fill(template, &Ids { workspace: &missing, user: &missing, invitation: &missing, channel: &missing, pending: &missing });
+            let nowhere = fill(template, &Ids { workspace: &missing, user: &missing, invitation: &missing, channel: &missing, pending: &missing, media: &missing });
             assert_eq!(call(&app, &alice.access_token, method, template, &nowhere).await.body, reference.body);
 
             // Alice's own workspace with Bob's member or invitation ids: as missing as a random id.
-            if ["{user_id}", "{invitation_id}", "{channel_id}", "{pending_id}"].iter().any(|param| template.contains(param)) {
+            if ["{user_id}", "{invitation_id}", "{channel_id}", "{pending_id}", "{media_id}"].iter().any(|param| template.contains(param)) {
                 let crossed = fill(template, &Ids { workspace: &alices, ..bobs_ids });
-                let random = fill(template, &Ids { workspace: &alices, user: &missing, invitation: &missing, channel: &missing, pending: &missing });
+                let random = fill(template, &Ids { workspace: &alices, user: &missing, invitation: &missing, channel: &missing, pending: &missing, media: &missing });
                 let crossed_response = call(&app, &alice.access_token, method, template, &crossed).await;
                 let random_response = call(&app, &alice.access_token, method, template, &random).await;
                 assert_eq!(crossed_response.status, 404, "{method} {crossed}");
@@ -147,7 +152,7 @@ db_test!(
             }
 
             // Someone who belongs to no workspace at all.
-            let own = fill(template, &Ids { workspace: &alices, user: &alice.id, invitation: &missing, channel: &missing, pending: &missing });
+            let own = fill(template, &Ids { workspace: &alices, user: &alice.id, invitation: &missing, channel: &missing, pending: &missing, media: &missing });
             let response = call(&app, &outsider.access_token, method, template, &own).await;
             assert_eq!(response.status, 404, "outsider: {method} {own}");
             assert_eq!(response.body, reference.body);

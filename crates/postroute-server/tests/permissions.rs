@@ -2,12 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use postroute_test_support::{TestApp, TestUser, db_test};
+use postroute_test_support::{FormPart, TestApp, TestUser, db_test, multipart_body};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 /// api.md's "who" column, written out independently of the code under test.
-const MATRIX: [(&str, [bool; 4]); 14] = [
+const MATRIX: [(&str, [bool; 4]); 17] = [
     //                       owner  admin  member reviewer
     ("view workspace", [true, true, true, true]),
     ("update workspace", [true, true, false, false]),
@@ -23,6 +23,9 @@ const MATRIX: [(&str, [bool; 4]); 14] = [
     ("list channels", [true, true, true, true]),
     ("connect channel", [true, true, false, false]),
     ("disconnect channel", [true, true, false, false]),
+    ("list media", [true, true, true, true]),
+    ("upload media", [true, true, true, false]),
+    ("delete media", [true, true, true, false]),
 ];
 
 struct Cast {
@@ -33,9 +36,17 @@ struct Cast {
     target: TestUser,
 }
 
-/// A fresh studio-plan workspace with one user of each role, a member to act on, and an open
-/// invitation to withdraw.
-async fn stage(app: &TestApp, cast: &Cast, cell: usize) -> (String, String, String) {
+/// What a cell acts on.
+struct Stage {
+    workspace: String,
+    invitation: String,
+    channel: String,
+    media: String,
+}
+
+/// A fresh studio-plan workspace with one user of each role, a member to act on, an open
+/// invitation to withdraw, a channel and a media file.
+async fn stage(app: &TestApp, cast: &Cast, cell: usize) -> Stage {
     let workspace = app.workspace(&cast.owner, &format!("Cell {cell}")).await;
     for (user, role) in [
         (&cast.admin, "admin"),
@@ -61,17 +72,17 @@ async fn stage(app: &TestApp, cast: &Cast, cell: usize) -> (String, String, Stri
             .unwrap()
             .to_owned();
     let channel = app.add_channel(&workspace, &format!("acct{cell}")).await;
-    (workspace, invitation, channel)
+    let media = app.add_media_row(&workspace).await;
+    Stage { workspace, invitation, channel, media }
 }
 
 fn request(
     action: &str,
-    workspace: &str,
-    invitation: &str,
-    channel: &str,
+    stage: &Stage,
     target: &TestUser,
     cell: usize,
 ) -> (Method, String, Value, u16) {
+    let Stage { workspace, invitation, channel, media } = stage;
     let base = format!("/v1/workspaces/{workspace}");
     match action {
         "view workspace" => (Method::GET, base, Value::Null, 200),
@@ -108,6 +119,10 @@ fn request(
         "disconnect channel" => {
             (Method::DELETE, format!("{base}/channels/{channel}"), Value::Null, 204)
         }
+        "list media" => (Method::GET, format!("{base}/media"), Value::Null, 200),
+        // The body is a multipart upload, sent by the caller.
+        "upload media" => (Method::POST, format!("{base}/media"), Value::Null, 201),
+        "delete media" => (Method::DELETE, format!("{base}/media/{media}"), Value::Null, 204),
         other => unreachable!("unknown action {other}"),
     }
 }
@@ -123,17 +138,22 @@ db_test!(
             reviewer: app.signed_in_user("reviewer@example.com").await,
             target: app.signed_in_user("target@example.com").await,
         };
-        assert_eq!(MATRIX.len(), postroute_domain::Action::ALL.len(), "the matrix covers every action");
+                assert_eq!(MATRIX.len(), postroute_domain::Action::ALL.len(), "the matrix covers every action");
+        let png = postroute_test_support::corpus::png(8, 8);
         let mut cell = 0;
         for (action, allowed) in MATRIX {
             for (role, actor) in ["owner", "admin", "member", "reviewer"].iter().zip([&cast.owner, &cast.admin, &cast.member, &cast.reviewer]) {
                 cell += 1;
-                let (workspace, invitation, channel) = stage(&app, &cast, cell).await;
-                let (method, path, body, success) = request(action, &workspace, &invitation, &channel, &cast.target, cell);
+                                let staged = stage(&app, &cast, cell).await;
+                let (method, path, body, success) = request(action, &staged, &cast.target, cell);
                 let allowed = allowed[["owner", "admin", "member", "reviewer"].iter().position(|r| r == role).unwrap()];
                 let mut call = app.request(method, &path).bearer_auth(&actor.access_token);
-                if !body.is_null() {
+                                if !body.is_null() {
                     call = call.json(&body);
+                }
+                if action == "upload media" {
+                    let (content_type, form) = multipart_body(&[FormPart::file(&png)]);
+                    call = call.header("content-type", content_type).body(form);
                 }
                 let response = app.fetch(call).await;
                 let expected = if allowed { success } else { 403 };

@@ -31,6 +31,28 @@ pub fn redis_url_from_env() -> Option<String> {
     }
 }
 
+/// Names an S3-compatible server (moto, MinIO) that accepts any credentials; S3 tests run
+/// when it is set.
+pub const S3_URL_VARIABLE: &str = "POSTROUTE_TEST_S3_URL";
+
+/// The S3 endpoint when S3 tests are enabled; otherwise `None` after saying that they are
+/// skipped.
+pub fn s3_url_from_env() -> Option<String> {
+    match std::env::var(S3_URL_VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            static NOTICE: Once = Once::new();
+            NOTICE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "NOTICE: S3 tests skipped: set {S3_URL_VARIABLE} (e.g. http://127.0.0.1:5000, a moto server) to run them"
+                );
+            });
+            None
+        }
+    }
+}
+
 /// Which database a test runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -13,13 +13,17 @@
 
 mod accounts;
 mod app;
+pub mod corpus;
 mod database;
+mod media;
 
 pub use accounts::{PASSWORD, TestUser, token_in};
 pub use app::{TestApp, TestAppBuilder, TestResponse};
 pub use database::{
-    Backend, POSTGRES_URL_VARIABLE, REDIS_URL_VARIABLE, TestDatabase, redis_url_from_env,
+    Backend, POSTGRES_URL_VARIABLE, REDIS_URL_VARIABLE, S3_URL_VARIABLE, TestDatabase,
+    redis_url_from_env, s3_url_from_env,
 };
+pub use media::{FormPart, multipart_body};
 
 /// Defines one test per database: `mod name { fn sqlite(); fn postgres(); }`.
 ///

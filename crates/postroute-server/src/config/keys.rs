@@ -124,10 +124,18 @@ impl Keys {
     /// A keyring for one purpose (`postroute/email-outbox/v1`, ...), derived from the OAuth key
     /// and its predecessors so that it rotates with them.
     pub fn derived_keyring(&self, purpose: &str) -> crate::crypto::Keyring {
-        let derive = |key: &[u8; KEY_BYTES]| crate::crypto::derive_key(key, purpose);
-        let previous: Vec<[u8; KEY_BYTES]> =
-            self.previous_oauth_keys.iter().map(|key| derive(key.expose_secret())).collect();
-        crate::crypto::Keyring::new(&derive(self.oauth_key.expose_secret()), &previous)
+        let mut keys = self.derived_keys(purpose);
+        let current = keys.remove(0);
+        crate::crypto::Keyring::new(&current, &keys)
+    }
+
+    /// Keys for one purpose derived from the OAuth key and its predecessors, current first:
+    /// what the current key made stays verifiable while the previous keys are configured.
+    pub fn derived_keys(&self, purpose: &str) -> Vec<[u8; KEY_BYTES]> {
+        std::iter::once(&self.oauth_key)
+            .chain(&self.previous_oauth_keys)
+            .map(|key| crate::crypto::derive_key(key.expose_secret(), purpose))
+            .collect()
     }
 
     /// Takes each key from configuration; in development a missing key is read from, or

@@ -96,6 +96,8 @@ pub struct Config {
     pub x: XConfig,
     /// The Meta app Facebook Pages and Instagram accounts connect through.
     pub meta: MetaConfig,
+    /// Where media files are kept.
+    pub storage: StorageConfig,
 }
 
 impl Default for Config {
@@ -115,6 +117,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             x: XConfig::default(),
             meta: MetaConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -222,6 +225,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Whole-request deadline, body included, in seconds.
     pub request_timeout_secs: u64,
+    /// The same for media uploads, which may carry 50 MiB over a slow link.
+    pub upload_timeout_secs: u64,
     /// Deadline for a client to send its request headers, in seconds (slow-loris guard).
     pub header_read_timeout_secs: u64,
     /// Largest JSON request body, in bytes.
@@ -244,6 +249,7 @@ impl Default for HttpConfig {
             public_url: Url::parse("https://localhost:8443").unwrap_or_else(|_| unreachable!()),
             cors_origins: Vec::new(),
             request_timeout_secs: 30,
+            upload_timeout_secs: 600,
             header_read_timeout_secs: 10,
             json_body_limit_bytes: 64 * 1024,
             shutdown_grace_secs: 30,
@@ -378,6 +384,52 @@ impl Default for MetaConfig {
     }
 }
 
+/// Which object store holds media.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// Files under `DATA_DIR/media`.
+    #[default]
+    Local,
+    /// An S3-compatible bucket (AWS S3, MinIO, Ceph, R2...).
+    S3,
+}
+
+/// Where media files are kept.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `local` or `s3`.
+    pub backend: StorageBackend,
+    /// The bucket (required with `s3`).
+    pub s3_bucket: Option<String>,
+    /// The S3 endpoint for S3-compatible services; AWS's regional endpoint when unset.
+    pub s3_endpoint: Option<Url>,
+    /// The bucket's region.
+    pub s3_region: String,
+    /// Access key id; without it the standard AWS variables and instance credentials apply.
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub s3_secret_access_key: Option<SecretString>,
+    /// How long a signed public link to a media file stays valid, in seconds.
+    pub public_link_ttl_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Local,
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".to_owned(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            public_link_ttl_secs: 3600,
+        }
+    }
+}
+
 /// Encryption of backups.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -416,6 +468,10 @@ pub struct RateLimitConfig {
     pub credential_attempts: u32,
     /// The credential window in seconds.
     pub credential_window_secs: u64,
+    /// Media uploads per user, per window (S-UPLOAD-3).
+    pub uploads_per_window: u32,
+    /// The upload window in seconds.
+    pub upload_window_secs: u64,
 }
 
 impl Default for RateLimitConfig {
@@ -425,6 +481,8 @@ impl Default for RateLimitConfig {
             requests_per_minute: 200,
             credential_attempts: 5,
             credential_window_secs: 300,
+            uploads_per_window: 30,
+            upload_window_secs: 300,
         }
     }
 }

@@ -3,7 +3,7 @@
 use secrecy::ExposeSecret;
 
 use super::keys::KeyName;
-use super::{Config, ConfigError, EmailProvider, Environment};
+use super::{Config, ConfigError, EmailProvider, Environment, StorageBackend};
 
 impl Config {
     /// Refuses a configuration the server could not run safely with.
@@ -14,6 +14,7 @@ impl Config {
         self.validate_auth()?;
         self.validate_email()?;
         self.validate_platforms()?;
+        self.validate_storage()?;
         if let Some(url) = &self.database.url
             && !["sqlite:", "postgres:", "postgresql:"].iter().any(|scheme| url.starts_with(scheme))
         {
@@ -51,6 +52,35 @@ impl Config {
                     "must differ from encryption.oauth_key",
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_storage(&self) -> Result<(), ConfigError> {
+        let storage = &self.storage;
+        if storage.backend == StorageBackend::S3
+            && storage.s3_bucket.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(ConfigError::invalid("storage.s3_bucket", "is required with backend s3"));
+        }
+        if storage.s3_access_key_id.is_some() != storage.s3_secret_access_key.is_some() {
+            return Err(ConfigError::invalid(
+                "storage.s3_secret_access_key",
+                "storage.s3_access_key_id and storage.s3_secret_access_key go together",
+            ));
+        }
+        // S-TLS-4: media leaves the process over HTTPS only, outside development.
+        if self.env == Environment::Production
+            && let Some(endpoint) = &storage.s3_endpoint
+            && endpoint.scheme() != "https"
+        {
+            return Err(ConfigError::invalid("storage.s3_endpoint", "must be https in production"));
+        }
+        if !(60..=7 * 24 * 3600).contains(&storage.public_link_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "storage.public_link_ttl_secs",
+                "must be from 60 seconds to 7 days",
+            ));
         }
         Ok(())
     }
@@ -254,6 +284,9 @@ impl Config {
             ("database.max_connections", u64::from(self.database.max_connections)),
             ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
             ("http.request_timeout_secs", self.http.request_timeout_secs),
+            ("http.upload_timeout_secs", self.http.upload_timeout_secs),
+            ("rate_limits.uploads_per_window", u64::from(self.rate_limits.uploads_per_window)),
+            ("rate_limits.upload_window_secs", self.rate_limits.upload_window_secs),
             ("http.header_read_timeout_secs", self.http.header_read_timeout_secs),
             ("http.json_body_limit_bytes", self.http.json_body_limit_bytes as u64),
         ];

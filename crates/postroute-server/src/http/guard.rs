@@ -110,4 +110,7 @@ guarded!(
     ListChannels,
     ConnectChannel,
     DisconnectChannel,
+    ListMedia,
+    UploadMedia,
+    DeleteMedia,
 );

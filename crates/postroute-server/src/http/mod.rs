@@ -8,6 +8,7 @@ pub mod guard;
 mod health;
 pub mod json;
 mod me;
+mod media;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
@@ -18,8 +19,11 @@ mod workspaces;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, patch, post};
+use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
 use crate::rate_limit::Quota;
@@ -112,6 +116,33 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/oauth/{provider}/callback", get(channels::callback))
         .route("/v1/oauth/{provider}/complete", post(channels::complete))
+        .route("/v1/workspaces/{workspace_id}/media", get(media::list))
+        .route(
+            "/v1/workspaces/{workspace_id}/media/{media_id}",
+            get(media::get).delete(media::delete),
+        )
+        .route("/v1/workspaces/{workspace_id}/media/{media_id}/content", get(media::content))
+        .route(
+            "/v1/workspaces/{workspace_id}/media/{media_id}/public-link",
+            post(media::public_link),
+        )
+        .route("/v1/public/media/{workspace_id}/{media_id}", get(media::public_content))
+        .route_layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.http.request_timeout_secs),
+        ))
+        // Uploads stream up to 50 MiB: their own body limit and a longer deadline.
+        .route(
+            "/v1/workspaces/{workspace_id}/media",
+            post(media::upload)
+                .route_layer(DefaultBodyLimit::max(
+                    usize::try_from(media::UPLOAD_BODY_LIMIT).unwrap_or(usize::MAX),
+                ))
+                .route_layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(config.http.upload_timeout_secs),
+                )),
+        )
         .with_state(state);
     edge::wrap(routes, &config.http, global_limit)
 }

@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, channels, health, me, problem, well_known, workspaces};
+use super::{auth, channels, health, me, media, problem, well_known, workspaces};
 
 /// PostRoute's HTTP API.
 #[derive(Debug, OpenApi)]
@@ -28,7 +28,9 @@ use super::{auth, channels, health, me, problem, well_known, workspaces};
         workspaces::transfer_ownership, workspaces::invite, workspaces::invitations,
         workspaces::revoke_invitation, workspaces::audit_log, workspaces::accept,
         channels::list, channels::connect, channels::disconnect, channels::pending, channels::choose,
-        channels::callback, channels::complete,
+                channels::callback, channels::complete,
+        media::list, media::upload, media::get, media::content, media::delete, media::public_link,
+        media::public_content,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -37,7 +39,8 @@ use super::{auth, channels, health, me, problem, well_known, workspaces};
         (name = "auth", description = "Registration, sign-in, sessions, password reset"),
         (name = "account", description = "The caller's own account"),
         (name = "workspaces", description = "Workspaces, members, invitations, audit log"),
-        (name = "channels", description = "Connected social accounts"),
+                (name = "channels", description = "Connected social accounts"),
+        (name = "media", description = "The media library posts attach"),
     ),
 )]
 pub struct ApiDoc;

@@ -5,7 +5,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use postroute_domain::{NewSystemEvent, SystemEventKind};
+use std::net::IpAddr;
+
+use postroute_domain::{NewSystemEvent, SystemEventKind, UserId};
 use postroute_store::Store;
 use serde_json::json;
 
@@ -38,6 +40,29 @@ pub fn insert_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     headers.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(decision.limit));
     headers.insert(RATELIMIT_REMAINING.clone(), HeaderValue::from(decision.remaining));
     headers.insert(RATELIMIT_RESET.clone(), HeaderValue::from(reset));
+}
+
+/// Enforces `limit` per account (media uploads: S-UPLOAD-3); a handler calls it once it knows
+/// who is asking, before it reads the body.
+pub async fn enforce_for_user(
+    limit: &RequestLimit,
+    user: UserId,
+    ip: IpAddr,
+    path: &str,
+) -> Result<Decision, ApiError> {
+    let subject = format!("user:{user}");
+    let decision = limit.limiter.check_subject(&limit.quota, &subject).await;
+    if !decision.allowed {
+        if limit.limiter.first_trip_in_a_while_for(&limit.quota, &subject) {
+            let event = NewSystemEvent::new(SystemEventKind::RateLimited)
+                .actor(user)
+                .ip(ip)
+                .details(json!({ "limit": limit.quota.name, "path": path }));
+            system_events::record(&limit.store, event).await;
+        }
+        return Err(ApiError::RateLimited(decision));
+    }
+    Ok(decision)
 }
 
 /// Middleware enforcing `limit` per client address.

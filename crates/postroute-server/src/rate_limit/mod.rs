@@ -97,7 +97,13 @@ impl RateLimiter {
 
     /// Takes one request from the bucket of `quota` for the client at `ip`.
     pub async fn check(&self, quota: &Quota, ip: IpAddr) -> Decision {
-        let key = format!("{}:{}", quota.name, client_key(ip));
+        self.check_subject(quota, &client_key(ip)).await
+    }
+
+    /// Takes one request from the bucket of `quota` for `subject` (an account, for limits
+    /// that follow a person rather than an address).
+    pub async fn check_subject(&self, quota: &Quota, subject: &str) -> Decision {
+        let key = format!("{}:{subject}", quota.name);
         match self.store.check(quota, &key).await {
             Ok(decision) => decision,
             Err(error) => {
@@ -126,7 +132,12 @@ impl RateLimiter {
     /// True the first time in a minute that `quota` trips for `ip`: trips are worth one system
     /// event, not one per refused request (that would let a flood write to the database).
     pub fn first_trip_in_a_while(&self, quota: &Quota, ip: IpAddr) -> bool {
-        self.trips.first_in_a_while(format!("{}:{}", quota.name, client_key(ip)))
+        self.first_trip_in_a_while_for(quota, &client_key(ip))
+    }
+
+    /// [`Self::first_trip_in_a_while`] for a subject of [`Self::check_subject`].
+    pub fn first_trip_in_a_while_for(&self, quota: &Quota, subject: &str) -> bool {
+        self.trips.first_in_a_while(format!("{}:{subject}", quota.name))
     }
 }
 

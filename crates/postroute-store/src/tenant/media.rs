@@ -1,7 +1,7 @@
 //! A workspace's media library rows. The bytes live in object storage under `object_key`.
 
 use chrono::{DateTime, Utc};
-use postroute_domain::{MediaId, MediaKind, UserId};
+use postroute_domain::{MediaId, MediaKind, NewAuditEntry, UserId};
 use uuid::Uuid;
 
 use super::Tenant;
@@ -81,10 +81,41 @@ impl TryFrom<MediaRow> for Media {
     }
 }
 
+/// What recording an upload did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaInserted {
+    /// The file is in the library.
+    Inserted,
+    /// It would take the library past its quota; nothing was written.
+    QuotaExceeded {
+        /// Bytes the library holds already.
+        used_bytes: u64,
+    },
+}
+
 impl Tenant<'_> {
-    /// Records a stored file.
-    pub async fn insert_media(&self, media: &Media) -> Result<(), StoreError> {
+    /// Records a stored file with its audit entry, unless the library would then hold more than
+    /// `quota_bytes`. The total is read under the workspace lock, so concurrent uploads cannot
+    /// both squeeze under the quota.
+    pub async fn insert_media(
+        &self,
+        media: &Media,
+        quota_bytes: u64,
+        audit: &NewAuditEntry,
+    ) -> Result<MediaInserted, StoreError> {
         let mut tx = self.begin().await?;
+        super::lock_workspace(tx.conn(), self.workspace).await?;
+        let (used,): (Option<i64>,) = on_conn!(tx.conn(), c => sqlx::query_as(
+            "SELECT CAST(SUM(size_bytes) AS BIGINT) FROM media WHERE workspace_id = $1",
+        )
+        .bind(self.workspace.as_uuid())
+        .fetch_one(&mut *c)
+        .await)?;
+        let used_bytes = u64::try_from(used.unwrap_or(0)).unwrap_or(0);
+        let size = u64::try_from(media.size_bytes).unwrap_or(u64::MAX);
+        if used_bytes.saturating_add(size) > quota_bytes {
+            return Ok(MediaInserted::QuotaExceeded { used_bytes });
+        }
         on_conn!(tx.conn(), c => sqlx::query(
             "INSERT INTO media (workspace_id, id, kind, mime, size_bytes, width, height, duration_ms, sha256, \
              object_key, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -100,11 +131,13 @@ impl Tenant<'_> {
         .bind(&media.sha256)
         .bind(&media.object_key)
         .bind(media.uploaded_by.map(|user| user.as_uuid()))
-        .bind(media.created_at)
+                .bind(media.created_at)
         .execute(&mut *c)
         .await
         .map(drop))?;
-        tx.commit().await
+        super::audit::insert_entry(tx.conn(), self.workspace, audit, media.created_at).await?;
+        tx.commit().await?;
+        Ok(MediaInserted::Inserted)
     }
 
     /// The library, newest first, at most `limit` after `cursor` (the last id of the previous page).
@@ -154,8 +187,13 @@ impl Tenant<'_> {
         Ok(total.unwrap_or(0))
     }
 
-    /// Deletes a row; returns it (its object is for the caller to remove).
-    pub async fn delete_media(&self, id: MediaId) -> Result<Option<Media>, StoreError> {
+    /// Deletes a row with its audit entry; returns it (its object is for the caller to remove).
+    pub async fn delete_media(
+        &self,
+        id: MediaId,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> Result<Option<Media>, StoreError> {
         let sql = format!(
             "DELETE FROM media WHERE workspace_id = $1 AND id = $2 RETURNING {MEDIA_COLUMNS}"
         );
@@ -163,9 +201,13 @@ impl Tenant<'_> {
         let row: Option<MediaRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
-            .fetch_optional(&mut *c)
+                        .fetch_optional(&mut *c)
             .await)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        super::audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         tx.commit().await?;
-        row.map(Media::try_from).transpose()
+        Media::try_from(row).map(Some)
     }
 }

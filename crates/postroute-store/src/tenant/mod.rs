@@ -23,7 +23,7 @@ use crate::pool::{Conn, Db, Scope};
 pub use audit::{AuditCursor, AuditEntry, AuditFilter};
 pub use channels::{Channel, ChannelAccount, Saved, SealedTokens};
 pub use invitations::{AcceptError, Invitation, Invited, NewInvitation};
-pub use media::Media;
+pub use media::{Media, MediaInserted};
 pub use members::{Member, MemberChangeError};
 pub use oauth::{OAuthState, PendingConnection};
 

@@ -31,7 +31,10 @@ use crate::http::rate_limit::RequestLimit;
 /// paths included.
 pub fn wrap(routes: Router, http: &HttpConfig, global_limit: Option<RequestLimit>) -> Router {
     let proxies = TrustedProxies::new(http.trusted_proxies.clone());
-    let request_timeout = Duration::from_secs(http.request_timeout_secs);
+    // The backstop: no request outlives the longest deadline (an upload's); the router gives
+    // every other route the shorter request deadline.
+    let request_timeout =
+        Duration::from_secs(http.request_timeout_secs.max(http.upload_timeout_secs));
     let mut router =
         routes.fallback(|| async { ApiError::NotFound }).method_not_allowed_fallback(|| async {
             Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
