@@ -20,7 +20,7 @@ pub use ids::{
     SystemEventId, UserId, WorkspaceId,
 };
 pub use media::{
-    MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_UPLOAD_BYTES, MediaKind, MediaType,
+    MAX_ANIMATION_FRAMES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_UPLOAD_BYTES, MediaKind, MediaType,
     image_dimensions_allowed,
 };
 pub use password::{Password, PasswordError};

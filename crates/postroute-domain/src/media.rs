@@ -9,6 +9,8 @@ pub const MAX_UPLOAD_BYTES: u64 = 52_428_800;
 pub const MAX_IMAGE_SIDE: u32 = 16_384;
 /// Most pixels in an image: a decompression bomb claims far more.
 pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+/// Most frames in an animation (each costs a decode): ten minutes at eight frames a second.
+pub const MAX_ANIMATION_FRAMES: u32 = 5_000;
 
 /// An image or a video.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -61,6 +61,14 @@ async fn assert_nothing_left(app: &TestApp) {
     );
 }
 
+/// The same text with its last character changed.
+fn flip_last(text: &str) -> String {
+    let mut flipped = text.to_owned();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == 'A' { 'B' } else { 'A' });
+    flipped
+}
+
 fn decoded(bytes: &[u8]) -> image::RgbaImage {
     image::load_from_memory(bytes).unwrap().to_rgba8()
 }
@@ -376,7 +384,7 @@ db_test!(
         let other = app.upload(&owner, &workspace, &corpus::png(8, 8), 201).await.json();
         let tampered = [
             format!("/v1/public/media/{workspace}/{id}?expires={}&signature={signature}", expires.parse::<i64>().unwrap() + 86_400),
-            format!("/v1/public/media/{workspace}/{id}?expires={expires}&signature={}", signature.replace(|c: char| c.is_ascii_digit(), "A")),
+            format!("/v1/public/media/{workspace}/{id}?expires={expires}&signature={}", flip_last(signature)),
             format!("/v1/public/media/{workspace}/{}?expires={expires}&signature={signature}", other["id"].as_str().unwrap()),
             format!("/v1/public/media/{workspace}/{id}?expires={expires}"),
             format!("/v1/public/media/{workspace}/{id}"),
@@ -386,6 +394,9 @@ db_test!(
         }
         // Nothing else about media is public.
         app.get(&format!("/v1/workspaces/{workspace}/media/{id}/content"), 401).await;
+        // Deleting the workspace ends its links at once.
+        app.send(app.request(Method::DELETE, &format!("/v1/workspaces/{workspace}")).bearer_auth(&owner.access_token), 204).await;
+        app.get(&path_and_query, 404).await;
     }
 );
 

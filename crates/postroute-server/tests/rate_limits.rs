@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
+use postroute_server::rate_limit::{Counting, LimitStore, Quota, RedisStore};
 use postroute_test_support::{
     Backend, TestApp, TestAppBuilder, TestResponse, db_test, redis_url_from_env,
 };
@@ -38,8 +39,10 @@ async fn assert_credential_gate(app: &TestApp) {
     let refused = failed_login(app).await;
     assert_eq!(refused.status, 429);
     assert_eq!(refused.json()["code"], "rate_limited");
+    // A window, not a refilling bucket: the next attempt waits until the first of the five is
+    // five minutes old.
     let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!((240..=300).contains(&retry_after), "{retry_after}");
     assert_eq!(refused.header("ratelimit-limit"), Some("5"));
     assert_eq!(refused.header("ratelimit-remaining"), Some("0"));
     assert!(refused.header("ratelimit-reset").is_some());
@@ -187,3 +190,31 @@ db_test!(
         assert!(events.iter().all(|event| event.ip == Some("127.0.0.1".parse().unwrap())));
     }
 );
+
+// proves S-AUTH-7
+// proves S-UPLOAD-3
+#[tokio::test]
+async fn a_redis_window_admits_its_limit_per_period_and_no_more() {
+    let Some(redis) = redis_url_from_env() else { return };
+    let prefix = format!("postroute-test:{}:", uuid::Uuid::now_v7().simple());
+    let store = RedisStore::connect(&redis, &prefix).await.unwrap();
+    let quota = Quota {
+        name: "window-test",
+        burst: 3,
+        period: std::time::Duration::from_millis(600),
+        counting: Counting::Window,
+    };
+    for remaining in [2, 1, 0] {
+        let decision = store.check(&quota, "user:1").await.unwrap();
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, remaining);
+    }
+    let refused = store.check(&quota, "user:1").await.unwrap();
+    assert!(!refused.allowed);
+    assert!(refused.retry_after > std::time::Duration::ZERO);
+    assert!(refused.retry_after <= quota.period);
+    // Another key has its own window; refusals are not counted against the key.
+    assert!(store.check(&quota, "user:2").await.unwrap().allowed);
+    tokio::time::sleep(refused.retry_after + std::time::Duration::from_millis(50)).await;
+    assert!(store.check(&quota, "user:1").await.unwrap().allowed, "the oldest left the window");
+}

@@ -204,8 +204,9 @@ pub fn webp_with_metadata(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-/// A two-second H.264 MP4 (`brand` "isom"), or QuickTime (`brand` "qt  "), 320x240, with a
-/// top-level user-data box holding a GPS position, as phones write.
+/// A two-second H.264 MP4 (`brand` "isom"), or QuickTime (`brand` "qt  "), 320x240, with
+/// user-data boxes holding a GPS position in the movie header and at the top level, as phones
+/// and editors write them.
 pub fn video(brand: &str) -> Vec<u8> {
     let config = mp4::Mp4Config {
         major_brand: brand.parse().expect("four-letter brand"),
@@ -249,8 +250,32 @@ pub fn video(brand: &str) -> Vec<u8> {
         u32::try_from(8 + location.len()).expect("short box").to_be_bytes().to_vec();
     user_data.extend_from_slice(b"udta");
     user_data.extend_from_slice(location.as_bytes());
+    // The writer puts the movie header last: a child appended to it moves no media offset.
+    let movie = top_level_box(&bytes, b"moov");
+    assert_eq!(movie.end, bytes.len(), "the movie header comes last");
+    let grown = u32::try_from(movie.end - movie.start + user_data.len()).expect("small box");
+    bytes[movie.start..movie.start + 4].copy_from_slice(&grown.to_be_bytes());
+    bytes.extend_from_slice(&user_data);
     bytes.extend(user_data);
     bytes
+}
+
+struct BoxSpan {
+    start: usize,
+    end: usize,
+}
+
+/// Where the top-level box `kind` is.
+fn top_level_box(bytes: &[u8], kind: &[u8; 4]) -> BoxSpan {
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("four bytes")) as usize;
+        if &bytes[at + 4..at + 8] == kind {
+            return BoxSpan { start: at, end: at + size };
+        }
+        at += size.max(8);
+    }
+    panic!("no {} box", String::from_utf8_lossy(kind))
 }
 
 /// `video("isom")` grown with a trailing `free` box to exactly `length` bytes.

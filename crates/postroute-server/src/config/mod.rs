@@ -456,7 +456,9 @@ impl Default for RedisConfig {
     }
 }
 
-/// Request rate limits (S-EDGE-1, S-AUTH-7). Buckets refill continuously (GCRA).
+/// Request rate limits (S-EDGE-1, S-AUTH-7, S-UPLOAD-3). The request budget refills
+/// continuously (GCRA); credential attempts and uploads are counted in a sliding window: at
+/// most that many in any span of the window.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {

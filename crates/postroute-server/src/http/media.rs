@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use postroute_domain::{MAX_UPLOAD_BYTES, MediaId, MediaKind, WorkspaceId};
+use postroute_domain::{MediaId, MediaKind, WorkspaceId};
 use postroute_store::Media;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,12 +22,9 @@ use super::problem::{ApiError, FieldError};
 use super::rate_limit::{RequestLimit, enforce_for_user, insert_rate_limit_headers};
 use crate::app::AppState;
 use crate::media::{ByteStream, MediaError, MediaService, UploadSink};
-use crate::rate_limit::Quota;
+use crate::rate_limit::{Counting, Quota};
 
-/// Room for the multipart framing around the file (boundaries, part headers).
-pub const MULTIPART_ALLOWANCE: u64 = 64 * 1024;
-/// The largest request body an upload may have.
-pub const UPLOAD_BODY_LIMIT: u64 = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE;
+pub use crate::media::UPLOAD_BODY_LIMIT;
 
 /// A file of the media library.
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,7 +68,7 @@ impl From<Media> for MediaView {
 
 /// The multipart form of an upload.
 #[derive(ToSchema)]
-#[allow(dead_code, reason = "describes the request body for the OpenAPI document")]
+#[expect(dead_code, reason = "describes the request body for the OpenAPI document")]
 pub(super) struct UploadForm {
     /// The file: JPEG, PNG, GIF, WebP, MP4 or QuickTime, at most 50 MiB.
     #[schema(value_type = String, format = Binary)]
@@ -167,6 +164,7 @@ pub(super) async fn upload(
                 name: "uploads",
                 burst: limits.uploads_per_window,
                 period: Duration::from_secs(limits.upload_window_secs),
+                counting: Counting::Window,
             },
             store: state.store.clone(),
         };
@@ -179,13 +177,7 @@ pub(super) async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|declared| declared > UPLOAD_BODY_LIMIT) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    state
-        .media
-        .check_room(caller, declared.unwrap_or(0).saturating_sub(MULTIPART_ALLOWANCE))
-        .await?;
+    state.media.admit(caller, declared).await?;
     let mut multipart = multipart.map_err(|_| {
         ApiError::UnsupportedMediaType(
             "Send the file as multipart/form-data, in one part named `file`.".to_owned(),

@@ -26,7 +26,7 @@ use axum::routing::{delete, get, patch, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
-use crate::rate_limit::Quota;
+use crate::rate_limit::{Counting, Quota};
 use rate_limit::RequestLimit;
 
 /// The whole API behind its edge layers.
@@ -44,11 +44,13 @@ pub fn router(state: AppState) -> Router {
                 name: "requests",
                 burst: limits.requests_per_minute,
                 period: Duration::from_secs(60),
+                counting: Counting::Refill,
             })),
             Some(limit(Quota {
                 name: "credentials",
                 burst: limits.credential_attempts,
                 period: Duration::from_secs(limits.credential_window_secs),
+                counting: Counting::Window,
             })),
         )
     } else {

@@ -13,7 +13,8 @@ use image::{
     AnimationDecoder, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits,
 };
 use postroute_domain::{
-    MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MediaKind, MediaType, image_dimensions_allowed,
+    MAX_ANIMATION_FRAMES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MediaKind, MediaType,
+    image_dimensions_allowed,
 };
 
 use super::formats::{gif, jpeg, mp4, png, webp};
@@ -178,7 +179,12 @@ fn decode_every_pixel(format: ImageFormat, path: &Path) -> Result<(), InspectErr
 
 fn decode_frames(frames: image::Frames<'_>) -> Result<(), InspectError> {
     let mut pixels: u64 = 0;
-    for frame in frames {
+    for (index, frame) in frames.enumerate() {
+        if index >= MAX_ANIMATION_FRAMES as usize {
+            return Err(InspectError::Invalid(format!(
+                "The animation has more than {MAX_ANIMATION_FRAMES} frames."
+            )));
+        }
         let frame = frame.map_err(undecodable)?;
         let (width, height) = frame.buffer().dimensions();
         pixels += u64::from(width) * u64::from(height);

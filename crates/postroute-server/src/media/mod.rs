@@ -29,6 +29,11 @@ pub use inspect::{InspectError, Inspected};
 pub use links::{LinkCheck, LinkSigner, PublicLink};
 pub use storage::{ByteStream, MediaStorage, StorageError};
 
+/// Room for the multipart framing around the file (boundaries, part headers).
+pub const MULTIPART_ALLOWANCE: u64 = 64 * 1024;
+/// The largest request body an upload may have.
+pub const UPLOAD_BODY_LIMIT: u64 = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE;
+
 /// Scratch files older than this are leftovers of a crash; uploads time out well before.
 const SCRATCH_LEFTOVER_AGE: Duration = Duration::from_secs(3600);
 
@@ -139,13 +144,23 @@ impl MediaService {
         &self.storage
     }
 
-    /// Refuses early, before the body is read, when the workspace's storage could not take a
-    /// file of `declared_bytes` (the final check happens when the file is recorded).
-    pub async fn check_room(&self, caller: &Caller, declared_bytes: u64) -> Result<(), MediaError> {
+    /// Refuses an upload before its body is read: a declared body length beyond what a 50 MiB
+    /// file needs (413), or a library that could not take it (402; the final quota check
+    /// happens when the file is recorded).
+    pub async fn admit(
+        &self,
+        caller: &Caller,
+        declared_body: Option<u64>,
+    ) -> Result<(), MediaError> {
+        let declared_body = declared_body.unwrap_or(0);
+        if declared_body > UPLOAD_BODY_LIMIT {
+            return Err(MediaError::TooLarge);
+        }
         let quota = caller.workspace.plan.entitlements().media_storage_bytes;
         let used =
             u64::try_from(self.store.tenant(caller.workspace.id).media_bytes().await?).unwrap_or(0);
-        if used.saturating_add(declared_bytes.max(1)) > quota {
+        let file_at_least = declared_body.saturating_sub(MULTIPART_ALLOWANCE).max(1);
+        if used.saturating_add(file_at_least) > quota {
             return Err(quota_exceeded(caller, used));
         }
         Ok(())
@@ -199,13 +214,33 @@ impl MediaService {
         .await
         .map_err(|error| {
             if error.is_panic() {
-                tracing::warn!("inspecting an upload panicked; refusing it as unreadable");
+                // A parser bug met by a crafted file: the upload is refused, the operator told.
+                tracing::error!("inspecting an upload panicked (a bug); refusing it as unreadable");
                 MediaError::Invalid("The file could not be read.".to_owned())
             } else {
                 MediaError::Internal(error.to_string())
             }
         })??;
 
+        // Storing and recording run to their end even if the client goes away or the request
+        // times out: dropped halfway, they would leave an object without a record.
+        let service = self.clone();
+        let caller = caller.clone();
+        tokio::spawn(async move {
+            service.store_and_record(&caller, inspected, sha256, size, kept_path).await
+        })
+        .await
+        .map_err(|error| MediaError::Internal(format!("storing an upload failed: {error}")))?
+    }
+
+    async fn store_and_record(
+        &self,
+        caller: &Caller,
+        inspected: Inspected,
+        sha256: String,
+        size: u64,
+        kept_path: TempPath,
+    ) -> Result<Media, MediaError> {
         let workspace = caller.workspace.id;
         let id = MediaId::new();
         let object_key = format!("{workspace}/{id}.{}", inspected.media_type.extension());
@@ -304,6 +339,10 @@ impl MediaService {
         signature: &str,
     ) -> Result<(Media, ByteStream), MediaError> {
         match self.links.check(workspace, id, expires, signature, clock::now()) {
+            // A deleted workspace's links die with it, before they expire.
+            LinkCheck::Valid if self.store.tenant(workspace).workspace().await?.is_none() => {
+                Err(MediaError::NotFound)
+            }
             LinkCheck::Valid => self.content(workspace, id).await,
             LinkCheck::Expired => Err(MediaError::LinkExpired),
             LinkCheck::Forged => Err(MediaError::NotFound),

@@ -1,7 +1,8 @@
-//! Rate limiting (S-EDGE-1, S-AUTH-7): one component, two stores behind [`LimitStore`] —
-//! in-process (governor) and Redis (an atomic GCRA script, shared by every instance). Both
-//! implement the same Generic Cell Rate Algorithm: a bucket of `burst` that refills evenly over
-//! `period`.
+//! Rate limiting (S-EDGE-1, S-AUTH-7, S-UPLOAD-3): one component, two stores behind
+//! [`LimitStore`] — in-process and Redis (atomic scripts, shared by every instance). Each store
+//! counts a quota one of two ways ([`Counting`]): a bucket that refills evenly (GCRA) for the
+//! request budget, and a sliding window for the limits the security page states as "N per T",
+//! which a refilling bucket would exceed (it admits N at once and then more as it refills).
 
 mod memory;
 mod redis;
@@ -16,15 +17,26 @@ use futures_util::future::BoxFuture;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
-/// One limit: a burst that refills over a period.
+/// How a quota counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Counting {
+    /// A bucket of `burst` that refills evenly over `period` (GCRA): smooths traffic.
+    Refill,
+    /// At most `burst` in any span of `period` (a sliding log of the admitted requests).
+    Window,
+}
+
+/// One limit: `burst` requests per `period`, counted as `counting` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Quota {
     /// Names the bucket; keys of different quotas never mix.
     pub name: &'static str,
     /// Requests allowed at once.
     pub burst: u32,
-    /// Time for an empty bucket to refill completely.
+    /// Time for an empty bucket to refill completely, or the window's length.
     pub period: Duration,
+    /// Refilling bucket or sliding window.
+    pub counting: Counting,
 }
 
 impl Quota {

@@ -131,7 +131,7 @@ impl Tenant<'_> {
         .bind(&media.sha256)
         .bind(&media.object_key)
         .bind(media.uploaded_by.map(|user| user.as_uuid()))
-                .bind(media.created_at)
+        .bind(media.created_at)
         .execute(&mut *c)
         .await
         .map(drop))?;
@@ -201,7 +201,7 @@ impl Tenant<'_> {
         let row: Option<MediaRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
-                        .fetch_optional(&mut *c)
+            .fetch_optional(&mut *c)
             .await)?;
         let Some(row) = row else {
             return Ok(None);

@@ -1,10 +1,14 @@
 //! GIF: a header and screen descriptor, then blocks up to the trailer (`;`). Comments and
 //! application extensions are dropped (XMP is one), except the looping extensions animations
-//! need.
+//! need. Every frame must lie within the screen, whose size was checked against the pixel
+//! limits, and there may be at most `MAX_ANIMATION_FRAMES`: decoding a frame larger than the
+//! screen, or thousands of them, would cost far more than the header promises.
 
 use std::io::{BufRead, Write};
 
 use super::{copy_exact, expect_end, read_array, skip_exact};
+use postroute_domain::MAX_ANIMATION_FRAMES;
+
 use crate::media::inspect::InspectError;
 
 const FORMAT: &str = "GIF";
@@ -30,11 +34,28 @@ pub(in crate::media) fn strip(
     let screen: [u8; 7] = read_array(input, FORMAT)?;
     output.write_all(&screen)?;
     copy_color_table(input, output, screen[4])?;
+    let (screen_width, screen_height) = (le16(screen[0], screen[1]), le16(screen[2], screen[3]));
+    let mut frames = 0u32;
     loop {
         let [introducer] = read_array(input, FORMAT)?;
         match introducer {
             IMAGE => {
                 let descriptor: [u8; 9] = read_array(input, FORMAT)?;
+                let (left, top) =
+                    (le16(descriptor[0], descriptor[1]), le16(descriptor[2], descriptor[3]));
+                let (width, height) =
+                    (le16(descriptor[4], descriptor[5]), le16(descriptor[6], descriptor[7]));
+                if left + width > screen_width || top + height > screen_height {
+                    return Err(InspectError::Invalid(
+                        "A GIF frame lies outside the image's screen.".to_owned(),
+                    ));
+                }
+                frames += 1;
+                if frames > MAX_ANIMATION_FRAMES {
+                    return Err(InspectError::Invalid(format!(
+                        "The animation has more than {MAX_ANIMATION_FRAMES} frames."
+                    )));
+                }
                 output.write_all(&[IMAGE])?;
                 output.write_all(&descriptor)?;
                 copy_color_table(input, output, descriptor[8])?;
@@ -73,6 +94,10 @@ pub(in crate::media) fn strip(
     }
 }
 
+fn le16(low: u8, high: u8) -> u32 {
+    u32::from(u16::from_le_bytes([low, high]))
+}
+
 /// A global or local colour table, when the flags byte says there is one.
 fn copy_color_table(
     input: &mut impl BufRead,
@@ -104,5 +129,60 @@ fn skip_sub_blocks(input: &mut impl BufRead) -> Result<(), InspectError> {
             return Ok(());
         }
         skip_exact(input, u64::from(length), FORMAT)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GIF with a 4x4 screen and the given frames (left, top, width, height) of one pixel's
+    /// data each, plus a comment before the trailer.
+    fn gif(frames: &[(u16, u16, u16, u16)]) -> Vec<u8> {
+        let mut bytes = b"GIF89a".to_vec();
+        bytes.extend_from_slice(&[4, 0, 4, 0, 0x80, 0, 0]);
+        bytes.extend_from_slice(&[0, 0, 0, 255, 255, 255]);
+        for &(left, top, width, height) in frames {
+            bytes.push(IMAGE);
+            for value in [left, top, width, height] {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            }
+            bytes.extend_from_slice(&[0, 2, 2, 0x44, 0x01, 0]);
+        }
+        bytes.extend_from_slice(&[EXTENSION, 0xFE, 3, b'h', b'i', b'!', 0]);
+        bytes.push(TRAILER);
+        bytes
+    }
+
+    fn strip_bytes(input: &[u8]) -> Result<Vec<u8>, InspectError> {
+        let mut output = Vec::new();
+        strip(&mut std::io::Cursor::new(input), &mut output)?;
+        Ok(output)
+    }
+
+    #[test]
+    fn frames_within_the_screen_are_kept_and_comments_dropped() {
+        let input = gif(&[(0, 0, 4, 4), (3, 3, 1, 1)]);
+        let output = strip_bytes(&input).unwrap();
+        assert_eq!(output.len(), input.len() - 7);
+        assert!(!output.windows(3).any(|window| window == b"hi!"));
+    }
+
+    #[test]
+    fn a_frame_beyond_the_screen_is_refused() {
+        for frame in [(0, 0, 5, 1), (3, 0, 2, 1), (0, 4, 1, 1), (0, 0, u16::MAX, u16::MAX)] {
+            assert!(
+                matches!(strip_bytes(&gif(&[frame])), Err(InspectError::Invalid(_))),
+                "{frame:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn too_many_frames_are_refused() {
+        let many = vec![(0, 0, 1, 1); MAX_ANIMATION_FRAMES as usize];
+        assert!(strip_bytes(&gif(&many)).is_ok());
+        let too_many = vec![(0, 0, 1, 1); MAX_ANIMATION_FRAMES as usize + 1];
+        assert!(matches!(strip_bytes(&gif(&too_many)), Err(InspectError::Invalid(_))));
     }
 }

@@ -1,9 +1,15 @@
 //! JPEG: markers and segments from start-of-image to end-of-image, with entropy-coded data after
-//! each start-of-scan. Metadata segments are dropped: APP1 (EXIF with GPS, XMP), APP13 (IPTC),
-//! comments and the other application segments, except JFIF (APP0), the ICC colour profile
-//! (APP2) and Adobe's colour transform (APP14), which change how the picture looks. The EXIF
-//! orientation is kept, alone, so that phone photos still display upright.
+//! each start-of-scan. Only segments that draw the picture are kept — frame headers, tables,
+//! restart intervals, the JFIF header (without its thumbnail, which may show the uncropped
+//! original), the ICC colour profile and Adobe's colour transform. Everything else goes: EXIF
+//! (GPS), XMP, IPTC, comments, other application and reserved segments. The EXIF orientation is
+//! kept, alone, so that phone photos still display upright.
+//!
+//! Bytes after the end-of-image marker are refused, except where the file declared more
+//! pictures (an APP2 `MPF` segment: the gain map of an HDR photo, a camera's preview): those
+//! are cut off and not kept.
 
+use std::borrow::Cow;
 use std::io::{BufRead, Write};
 
 use image::metadata::Orientation;
@@ -17,6 +23,11 @@ const END_OF_IMAGE: u8 = 0xD9;
 const START_OF_SCAN: u8 = 0xDA;
 const EXIF_HEADER: &[u8] = b"Exif\0\0";
 const ICC_HEADER: &[u8] = b"ICC_PROFILE\0";
+const JFIF_HEADER: &[u8] = b"JFIF\0";
+/// "JFIF\0", version, units, densities: the header up to its thumbnail's size bytes.
+const JFIF_FIXED_LENGTH: usize = 12;
+const ADOBE_HEADER: &[u8] = b"Adobe";
+const MULTI_PICTURE_HEADER: &[u8] = b"MPF\0";
 
 /// Copies `input` to `output` without metadata segments.
 pub(in crate::media) fn strip(
@@ -30,6 +41,7 @@ pub(in crate::media) fn strip(
     output.write_all(&start)?;
     let mut pending_marker = None;
     let mut orientation_written = false;
+    let mut more_pictures_declared = false;
     loop {
         let marker = match pending_marker.take() {
             Some(marker) => marker,
@@ -38,7 +50,7 @@ pub(in crate::media) fn strip(
         match marker {
             END_OF_IMAGE => {
                 output.write_all(&[0xFF, END_OF_IMAGE])?;
-                return expect_end(input, FORMAT);
+                return if more_pictures_declared { Ok(()) } else { expect_end(input, FORMAT) };
             }
             START_OF_IMAGE => {
                 return Err(InspectError::Invalid(
@@ -52,8 +64,10 @@ pub(in crate::media) fn strip(
                 if marker == START_OF_SCAN {
                     write_segment(output, marker, &payload)?;
                     pending_marker = Some(copy_entropy_coded_data(input, output)?);
-                } else if keeps_segment(marker, &payload) {
-                    write_segment(output, marker, &payload)?;
+                } else if let Some(kept) = kept_segment(marker, &payload) {
+                    write_segment(output, marker, &kept)?;
+                } else if marker == 0xE2 && payload.starts_with(MULTI_PICTURE_HEADER) {
+                    more_pictures_declared = true;
                 } else if marker == 0xE1 && payload.starts_with(EXIF_HEADER) && !orientation_written
                 {
                     orientation_written = true;
@@ -69,15 +83,23 @@ pub(in crate::media) fn strip(
     }
 }
 
-/// Whether a segment is part of the picture rather than metadata about it.
-fn keeps_segment(marker: u8, payload: &[u8]) -> bool {
+/// What of a segment to keep: an allowlist of the segments that draw the picture.
+fn kept_segment(marker: u8, payload: &[u8]) -> Option<Cow<'_, [u8]>> {
     match marker {
-        0xE0 | 0xEE => true,
-        0xE2 => payload.starts_with(ICC_HEADER),
-        // The other application segments and comments.
-        0xE1 | 0xE3..=0xED | 0xEF | 0xFE => false,
-        // Tables, frame headers, restart intervals...
-        _ => true,
+        // Frame headers (SOF0-15), Huffman tables (C4) and arithmetic conditioning (CC);
+        // C8 is reserved.
+        0xC0..=0xC7 | 0xC9..=0xCF => Some(Cow::Borrowed(payload)),
+        // Quantisation tables, number of lines, restart interval.
+        0xDB..=0xDD => Some(Cow::Borrowed(payload)),
+        // The JFIF header without its thumbnail: a 0 x 0 one.
+        0xE0 if payload.starts_with(JFIF_HEADER) && payload.len() >= JFIF_FIXED_LENGTH + 2 => {
+            let mut header = payload[..JFIF_FIXED_LENGTH].to_vec();
+            header.extend_from_slice(&[0, 0]);
+            Some(Cow::Owned(header))
+        }
+        0xE2 if payload.starts_with(ICC_HEADER) => Some(Cow::Borrowed(payload)),
+        0xEE if payload.starts_with(ADOBE_HEADER) => Some(Cow::Borrowed(payload)),
+        _ => None,
     }
 }
 
@@ -216,6 +238,39 @@ mod tests {
         polyglot.extend_from_slice(b"<?php");
         assert!(matches!(strip_bytes(&polyglot), Err(InspectError::Unsupported(_))));
         assert!(matches!(strip_bytes(&SCANS[..SCANS.len() - 2]), Err(InspectError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_jfif_thumbnail_and_unknown_segments_go() {
+        let mut input = SCANS[..2].to_vec();
+        // JFIF with a 1x1 thumbnail (3 bytes: "THM"), then a reserved marker and a JFXX thumbnail.
+        let mut jfif = JFIF_HEADER.to_vec();
+        jfif.extend_from_slice(&[1, 2, 0, 0, 1, 0, 1, 1, 1, b'T', b'H', b'M']);
+        input.extend_from_slice(&[0xFF, 0xE0, 0x00, u8::try_from(jfif.len() + 2).unwrap()]);
+        input.extend_from_slice(&jfif);
+        input.extend_from_slice(&[0xFF, 0xF0, 0x00, 0x05, b'x', b'y', b'z']);
+        input.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x09, b'J', b'F', b'X', b'X', 0, b'Q', b'Q']);
+        input.extend_from_slice(&SCANS[2..]);
+        let output = strip_bytes(&input).unwrap();
+        assert!(!output.windows(3).any(|window| window == b"THM"), "the thumbnail survived");
+        assert!(!output.windows(3).any(|window| window == b"xyz"), "a reserved segment survived");
+        assert!(!output.windows(4).any(|window| window == b"JFXX"), "a JFXX thumbnail survived");
+        let mut expected_jfif = JFIF_HEADER.to_vec();
+        expected_jfif.extend_from_slice(&[1, 2, 0, 0, 1, 0, 1, 0, 0]);
+        assert!(output.windows(expected_jfif.len()).any(|window| window == expected_jfif));
+    }
+
+    #[test]
+    fn declared_extra_pictures_are_cut_off_not_refused() {
+        let mut input = SCANS[..2].to_vec();
+        input.extend_from_slice(&[0xFF, 0xE2, 0x00, 0x08, b'M', b'P', b'F', 0, 1, 2]);
+        input.extend_from_slice(&SCANS[2..]);
+        let end = input.len();
+        // An HDR photo's gain map: a second JPEG after the first.
+        input.extend_from_slice(SCANS);
+        let output = strip_bytes(&input).unwrap();
+        assert_eq!(output, strip_bytes(SCANS).unwrap());
+        assert!(output.len() < end);
     }
 
     #[test]

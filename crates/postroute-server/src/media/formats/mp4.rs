@@ -1,9 +1,13 @@
 //! MP4 and QuickTime: a tree of boxes. The tree is walked first and every box checked to fit
 //! inside its parent, so the parser crate that reads it next cannot be made to allocate from a
 //! size that lies. Then the user-data, metadata and `uuid` boxes — where phones and cameras put
-//! GPS position, device and owner — become `free` boxes of the same size with their content
-//! zeroed: no offset moves, so the media data stays valid and nothing is re-encoded. Duration
-//! and dimensions are read with the `mp4` crate.
+//! GPS position, device and owner — wherever they sit, the padding boxes (which can carry
+//! anything) and top-level boxes no player needs become `free` boxes of the same size with their
+//! content zeroed: no offset moves, so the media data stays valid and nothing is re-encoded.
+//! Duration and dimensions are read with the `mp4` crate.
+//!
+//! Not handled: timed-metadata tracks (a GoPro's GPS track, for instance) are tracks like any
+//! other and are kept.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -16,10 +20,16 @@ const FORMAT: &str = "video";
 /// Boxes holding other boxes, walked to check their sizes.
 const CONTAINERS: [&[u8; 4]; 10] =
     [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"mvex", b"moof", b"traf"];
-/// Metadata boxes, blanked where they sit at the top, in the movie or in a track.
-const METADATA: [&[u8; 4]; 3] = [b"udta", b"meta", b"uuid"];
-const METADATA_PARENTS: [&[u8; 4]; 2] = [b"moov", b"trak"];
+/// Boxes blanked wherever they are: metadata, vendor extensions and padding.
+const BLANKED: [&[u8; 4]; 5] = [b"udta", b"meta", b"uuid", b"free", b"skip"];
+/// Top-level boxes a player uses; any other top-level box is blanked.
+const TOP_LEVEL: [&[u8; 4]; 11] = [
+    b"ftyp", b"moov", b"mdat", b"moof", b"mfra", b"styp", b"sidx", b"ssix", b"prft", b"emsg",
+    b"wide",
+];
 const MAX_DEPTH: usize = 10;
+/// A real file has hundreds of boxes; millions of tiny ones are an attack on the walker.
+const MAX_BOXES: usize = 100_000;
 
 /// What the container says about the video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +43,8 @@ pub(in crate::media) struct VideoFacts {
 pub(in crate::media) fn blank_metadata(file: &mut File) -> Result<(), InspectError> {
     let length = file.metadata()?.len();
     let mut metadata = Vec::new();
-    walk(file, 0, length, None, 0, &mut metadata)?;
+    let mut boxes = 0;
+    walk(file, 0, length, None, 0, &mut metadata, &mut boxes)?;
     let zeros = [0u8; 64 * 1024];
     for found in metadata {
         file.seek(SeekFrom::Start(found.type_at))?;
@@ -83,12 +94,17 @@ fn walk(
     parent: Option<&[u8; 4]>,
     depth: usize,
     metadata: &mut Vec<MetadataBox>,
+    boxes: &mut usize,
 ) -> Result<(), InspectError> {
     if depth > MAX_DEPTH {
         return Err(InspectError::Invalid("The video's boxes nest too deeply.".to_owned()));
     }
     let mut at = start;
     while at < end {
+        *boxes += 1;
+        if *boxes > MAX_BOXES {
+            return Err(damaged("it has too many boxes"));
+        }
         if end - at < 8 {
             return Err(damaged("a box header is cut short"));
         }
@@ -116,15 +132,15 @@ fn walk(
             });
         }
         let box_end = at + size;
-        let blank_here = parent.is_none_or(|parent| METADATA_PARENTS.contains(&parent));
-        if blank_here && METADATA.contains(&&kind) {
+        let unused_at_top = parent.is_none() && !TOP_LEVEL.contains(&&kind);
+        if BLANKED.contains(&&kind) || unused_at_top {
             metadata.push(MetadataBox {
                 type_at: at + 4,
                 payload_at: at + header_length,
                 end: box_end,
             });
         } else if CONTAINERS.contains(&&kind) {
-            walk(file, at + header_length, box_end, Some(&kind), depth + 1, metadata)?;
+            walk(file, at + header_length, box_end, Some(&kind), depth + 1, metadata, boxes)?;
         }
         at = box_end;
     }
@@ -133,4 +149,88 @@ fn walk(
 
 fn damaged(what: &str) -> InspectError {
     InspectError::Invalid(format!("The video container is damaged: {what}."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(kind: &[u8; 4], content: &[u8]) -> Vec<u8> {
+        let mut bytes = u32::try_from(content.len() + 8).unwrap().to_be_bytes().to_vec();
+        bytes.extend_from_slice(kind);
+        bytes.extend_from_slice(content);
+        bytes
+    }
+
+    fn blanked(input: &[u8]) -> Result<Vec<u8>, InspectError> {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(input).unwrap();
+        blank_metadata(&mut file)?;
+        let mut output = Vec::new();
+        file.rewind().unwrap();
+        file.read_to_end(&mut output).unwrap();
+        Ok(output)
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|window| window == needle)
+    }
+
+    #[test]
+    fn metadata_at_any_depth_padding_and_unknown_top_level_boxes_are_blanked() {
+        let nested_meta = boxed(b"meta", b"GPS-IN-MEDIA");
+        let media =
+            boxed(b"mdia", &[boxed(b"mdhd", b"keep-mdhd").as_slice(), &nested_meta].concat());
+        let track = boxed(b"trak", &[boxed(b"tkhd", b"keep-tkhd"), media].concat());
+        let movie = boxed(
+            b"moov",
+            &[boxed(b"mvhd", b"keep-mvhd"), track, boxed(b"udta", b"GPS-IN-MOVIE")].concat(),
+        );
+        let input = [
+            boxed(b"ftyp", b"isom"),
+            boxed(b"free", b"PK-ZIP-INSIDE"),
+            boxed(b"mdat", b"keep-media"),
+            movie,
+            boxed(b"XMP_", b"VENDOR-XMP"),
+        ]
+        .concat();
+        let output = blanked(&input).unwrap();
+        assert_eq!(output.len(), input.len(), "nothing moves");
+        for gone in [&b"GPS-IN-MEDIA"[..], b"GPS-IN-MOVIE", b"PK-ZIP-INSIDE", b"VENDOR-XMP"] {
+            assert!(!contains(&output, gone), "{}", String::from_utf8_lossy(gone));
+        }
+        for kept in [&b"keep-mdhd"[..], b"keep-tkhd", b"keep-mvhd", b"keep-media", b"isom"] {
+            assert!(contains(&output, kept), "{}", String::from_utf8_lossy(kept));
+        }
+    }
+
+    #[test]
+    fn sizes_that_lie_are_refused() {
+        let mut overrun = boxed(b"moov", &boxed(b"trak", b"x"));
+        // The track claims more than the movie holds.
+        overrun[11] = 200;
+        let truncated = {
+            let mut bytes = boxed(b"mdat", b"0123456789");
+            bytes.truncate(12);
+            bytes
+        };
+        let nested_to_the_end = boxed(b"moov", &[0, 0, 0, 0, b't', b'r', b'a', b'k']);
+        let mut deep = boxed(b"stbl", b"");
+        for _ in 0..=MAX_DEPTH {
+            deep = boxed(b"minf", &deep);
+        }
+        for (name, input) in [
+            ("overrun", overrun),
+            ("truncated", truncated),
+            ("nested size 0", nested_to_the_end),
+            ("too deep", boxed(b"moov", &deep)),
+            (
+                "too many",
+                [boxed(b"ftyp", b"isom"), [0, 0, 0, 8, b'f', b'r', b'e', b'e'].repeat(MAX_BOXES)]
+                    .concat(),
+            ),
+        ] {
+            assert!(matches!(blanked(&input), Err(InspectError::Invalid(_))), "{name}");
+        }
+    }
 }
