@@ -440,3 +440,14 @@ db_test!(
         reqwest::Client::new().delete(format!("{}/{bucket}", endpoint.trim_end_matches('/'))).send().await.unwrap().error_for_status().unwrap();
     }
 );
+
+db_test!(
+    async fn a_record_whose_bytes_are_missing_is_a_server_fault(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (owner, workspace) = owner_and_workspace(&app).await;
+        let orphan = app.add_media_row(&workspace).await;
+        let problem = app.get_as(&owner.access_token, &format!("/v1/workspaces/{workspace}/media/{orphan}/content"), 500).await.json();
+        assert_eq!(problem["code"], "internal_error");
+        assert!(!problem.to_string().contains(&orphan), "no internal path in the answer: {problem}");
+    }
+);

@@ -21,7 +21,7 @@ use super::pagination::{ListQuery, Page};
 use super::problem::{ApiError, FieldError};
 use super::rate_limit::{RequestLimit, enforce_for_user, insert_rate_limit_headers};
 use crate::app::AppState;
-use crate::media::{ByteStream, MediaError, MediaService, UploadSink};
+use crate::media::{ByteStream, MediaError, MediaService, StorageError, UploadSink};
 use crate::rate_limit::{Counting, Quota};
 
 pub use crate::media::UPLOAD_BODY_LIMIT;
@@ -101,6 +101,11 @@ impl From<MediaError> for ApiError {
             MediaError::LinkExpired => {
                 Self::Forbidden("This link has expired; ask for a new one.".to_owned())
             }
+            // A record whose object is gone is a fault of ours, not an outage to wait out.
+            MediaError::Storage(StorageError::Store(object_store::Error::NotFound {
+                path,
+                ..
+            })) => Self::Internal(anyhow::anyhow!("media object {path} is missing")),
             MediaError::Storage(error) => {
                 tracing::error!(%error, "media storage failed");
                 Self::Unavailable("media storage".to_owned())
