@@ -31,14 +31,7 @@ fn ms(duration: Duration) -> String {
 
 /// An HTTP/1.1 client, so 64 concurrent requests use 64 connections.
 fn client(app: &TestApp) -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&app.certificate_pem()).unwrap())
-        .http1_only()
-        .pool_max_idle_per_host(CONNECTIONS)
-        .build()
-        .unwrap()
+    app.client_builder().http1_only().pool_max_idle_per_host(CONNECTIONS).build().unwrap()
 }
 
 /// Runs `CONNECTIONS` loops of `request` for `RUN`; returns (requests per second, latencies).

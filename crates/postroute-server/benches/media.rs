@@ -43,14 +43,7 @@ fn watch_memory(running: Arc<AtomicBool>) -> (std::thread::JoinHandle<()>, Arc<A
 
 /// One HTTP/1.1 connection per upload, as browsers upload.
 fn client(app: &TestApp) -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&app.certificate_pem()).unwrap())
-        .http1_only()
-        .timeout(Duration::from_secs(600))
-        .build()
-        .unwrap()
+    app.client_builder().http1_only().timeout(Duration::from_secs(600)).build().unwrap()
 }
 
 /// Uploads the file at `path` as a multipart body streamed from disk.

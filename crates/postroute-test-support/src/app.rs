@@ -332,6 +332,12 @@ impl TestApp {
         &self.jwt_secret
     }
 
+    /// A client builder trusting the instance's certificate, for clients configured otherwise
+    /// than the test client (benchmarks: HTTP/1.1, pool sizes, long timeouts).
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        client_builder_trusting(&self.config)
+    }
+
     /// The development certificate the instance generated.
     pub fn certificate_pem(&self) -> Vec<u8> {
         let (certificate, _) = tls::development_certificate_paths(&self.config.data_dir);
@@ -427,17 +433,22 @@ fn base64_secret(bytes: &[u8]) -> secrecy::SecretString {
 }
 
 fn client_trusting_development_certificate(config: &Config) -> reqwest::Client {
+    client_builder_trusting(config)
+        // Tests see redirects as the API answers them.
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// An HTTP client builder that trusts only the instance's development certificate.
+fn client_builder_trusting(config: &Config) -> reqwest::ClientBuilder {
     let (certificate, _) = tls::development_certificate_paths(&config.data_dir);
     let pem = std::fs::read(certificate).expect("development certificate was generated");
     reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM certificate"))
-        // Tests see redirects as the API answers them.
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("HTTP client")
 }
 
 /// A response, read whole.

@@ -16,19 +16,8 @@ pub const REDIS_URL_VARIABLE: &str = "POSTROUTE_TEST_REDIS_URL";
 /// The Redis URL when Redis tests are enabled; otherwise `None` after saying, once per test
 /// binary, that they are skipped.
 pub fn redis_url_from_env() -> Option<String> {
-    match std::env::var(REDIS_URL_VARIABLE) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            static NOTICE: Once = Once::new();
-            NOTICE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "NOTICE: Redis tests skipped: set {REDIS_URL_VARIABLE} (e.g. redis://127.0.0.1:6379) to run them"
-                );
-            });
-            None
-        }
-    }
+    static NOTICE: Once = Once::new();
+    service_url_from_env(REDIS_URL_VARIABLE, &NOTICE, "Redis", "redis://127.0.0.1:6379")
 }
 
 /// Names an S3-compatible server (moto, MinIO) that accepts any credentials; S3 tests run
@@ -38,14 +27,26 @@ pub const S3_URL_VARIABLE: &str = "POSTROUTE_TEST_S3_URL";
 /// The S3 endpoint when S3 tests are enabled; otherwise `None` after saying that they are
 /// skipped.
 pub fn s3_url_from_env() -> Option<String> {
-    match std::env::var(S3_URL_VARIABLE) {
+    static NOTICE: Once = Once::new();
+    service_url_from_env(S3_URL_VARIABLE, &NOTICE, "S3", "http://127.0.0.1:5000, a moto server")
+}
+
+/// The URL in `variable` when set; otherwise `None` after saying, once per test binary (per
+/// `notice`), that the `service` tests are skipped.
+fn service_url_from_env(
+    variable: &str,
+    notice: &Once,
+    service: &str,
+    example: &str,
+) -> Option<String> {
+    match std::env::var(variable) {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
-            static NOTICE: Once = Once::new();
-            NOTICE.call_once(|| {
+            notice.call_once(|| {
+                // Written to the real stderr, past the test harness's output capture.
                 let _ = writeln!(
                     std::io::stderr(),
-                    "NOTICE: S3 tests skipped: set {S3_URL_VARIABLE} (e.g. http://127.0.0.1:5000, a moto server) to run them"
+                    "NOTICE: {service} tests skipped: set {variable} (e.g. {example}) to run them"
                 );
             });
             None
@@ -69,21 +70,10 @@ impl Backend {
     /// PostgreSQL when [`POSTGRES_URL_VARIABLE`] is set; otherwise `None` after saying, once per
     /// test binary, that PostgreSQL tests are skipped.
     pub fn postgres_from_env() -> Option<Self> {
-        match std::env::var(POSTGRES_URL_VARIABLE) {
-            Ok(admin_url) if !admin_url.trim().is_empty() => Some(Self::Postgres { admin_url }),
-            _ => {
-                static NOTICE: Once = Once::new();
-                NOTICE.call_once(|| {
-                    // Written to the real stderr, past the test harness's output capture.
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "NOTICE: PostgreSQL tests skipped: set {POSTGRES_URL_VARIABLE} \
-                         (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run them"
-                    );
-                });
-                None
-            }
-        }
+        static NOTICE: Once = Once::new();
+        let example = "postgres://postgres@127.0.0.1:5432/postgres";
+        service_url_from_env(POSTGRES_URL_VARIABLE, &NOTICE, "PostgreSQL", example)
+            .map(|admin_url| Self::Postgres { admin_url })
     }
 
     /// `sqlite` or `postgres`, for messages.

@@ -39,14 +39,14 @@ pub(in crate::media) struct VideoFacts {
     pub(in crate::media) duration_ms: i64,
 }
 
-/// Checks the box tree and blanks the metadata boxes, in place.
+/// Checks the box tree and blanks the metadata, padding and unused top-level boxes, in place.
 pub(in crate::media) fn blank_metadata(file: &mut File) -> Result<(), InspectError> {
     let length = file.metadata()?.len();
-    let mut metadata = Vec::new();
+    let mut blanked = Vec::new();
     let mut boxes = 0;
-    walk(file, 0, length, None, 0, &mut metadata, &mut boxes)?;
+    walk(file, 0, length, None, 0, &mut blanked, &mut boxes)?;
     let zeros = [0u8; 64 * 1024];
-    for found in metadata {
+    for found in blanked {
         file.seek(SeekFrom::Start(found.type_at))?;
         file.write_all(b"free")?;
         file.seek(SeekFrom::Start(found.payload_at))?;
@@ -81,7 +81,7 @@ pub(in crate::media) fn read_facts(mut file: File) -> Result<VideoFacts, Inspect
     Ok(VideoFacts { width, height, duration_ms })
 }
 
-struct MetadataBox {
+struct BlankedBox {
     type_at: u64,
     payload_at: u64,
     end: u64,
@@ -93,7 +93,7 @@ fn walk(
     end: u64,
     parent: Option<&[u8; 4]>,
     depth: usize,
-    metadata: &mut Vec<MetadataBox>,
+    blanked: &mut Vec<BlankedBox>,
     boxes: &mut usize,
 ) -> Result<(), InspectError> {
     if depth > MAX_DEPTH {
@@ -134,13 +134,13 @@ fn walk(
         let box_end = at + size;
         let unused_at_top = parent.is_none() && !TOP_LEVEL.contains(&&kind);
         if BLANKED.contains(&&kind) || unused_at_top {
-            metadata.push(MetadataBox {
+            blanked.push(BlankedBox {
                 type_at: at + 4,
                 payload_at: at + header_length,
                 end: box_end,
             });
         } else if CONTAINERS.contains(&&kind) {
-            walk(file, at + header_length, box_end, Some(&kind), depth + 1, metadata, boxes)?;
+            walk(file, at + header_length, box_end, Some(&kind), depth + 1, blanked, boxes)?;
         }
         at = box_end;
     }
