@@ -357,14 +357,17 @@ impl RunningApp {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() -> std::io::Result<()> {
+/// Takes over SIGTERM and SIGINT (Ctrl-C) at once, and returns what resolves when one
+/// arrives. Call it before the listeners open: a signal that arrived between a listener opening
+/// and the handlers being installed would kill the process instead of draining it.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = terminate.recv() => tracing::info!("received SIGTERM"),
-        _ = interrupt.recv() => tracing::info!("received SIGINT"),
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("received SIGTERM"),
+            _ = interrupt.recv() => tracing::info!("received SIGINT"),
+        }
+    })
 }

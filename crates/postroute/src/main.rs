@@ -100,8 +100,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn run_until_signal(config: Config, role: Role) -> anyhow::Result<()> {
     telemetry::init(&config.log);
+    let signal = postroute_server::shutdown_signal().context("cannot listen for signals")?;
     let running = postroute_server::start_role(config, role).await?;
-    postroute_server::shutdown_signal().await.context("cannot listen for signals")?;
+    signal.await;
     running.begin_shutdown();
     running.wait().await
 }
