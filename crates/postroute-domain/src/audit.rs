@@ -54,11 +54,17 @@ pub enum AuditAction {
     /// A file was deleted from the media library.
     #[serde(rename = "media.deleted")]
     MediaDeleted,
+    /// A post in review was approved.
+    #[serde(rename = "post.approved")]
+    PostApproved,
+    /// A post in review was sent back to its author.
+    #[serde(rename = "post.rejected")]
+    PostRejected,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 17] = [
         Self::WorkspaceCreated,
         Self::WorkspaceUpdated,
         Self::WorkspaceDeleted,
@@ -74,6 +80,8 @@ impl AuditAction {
         Self::ChannelNeedsReconnect,
         Self::MediaUploaded,
         Self::MediaDeleted,
+        Self::PostApproved,
+        Self::PostRejected,
     ];
 
     /// The stored name, e.g. `member.role_changed`.
@@ -94,6 +102,8 @@ impl AuditAction {
             Self::ChannelNeedsReconnect => "channel.needs_reconnect",
             Self::MediaUploaded => "media.uploaded",
             Self::MediaDeleted => "media.deleted",
+            Self::PostApproved => "post.approved",
+            Self::PostRejected => "post.rejected",
         }
     }
 

@@ -89,6 +89,10 @@ typed_id!(
     MediaId
 );
 typed_id!(
+    /// A post: content for one or more channels, with its approval state and schedule.
+    PostId
+);
+typed_id!(
     /// A Meta login whose Pages or Instagram accounts wait for the user to pick.
     PendingConnectionId
 );

@@ -9,6 +9,7 @@ pub mod email;
 pub mod ids;
 pub mod media;
 pub mod password;
+pub mod post;
 pub mod system_event;
 pub mod workspace;
 
@@ -16,13 +17,16 @@ pub use audit::{AuditAction, AuditTarget, NewAuditEntry};
 pub use channel::{ChannelStatus, Provider};
 pub use email::{Email, EmailError};
 pub use ids::{
-    AuditEntryId, ChannelId, EmailId, InvitationId, MediaId, PendingConnectionId, SessionId,
-    SystemEventId, UserId, WorkspaceId,
+    AuditEntryId, ChannelId, EmailId, InvitationId, MediaId, PendingConnectionId, PostId,
+    SessionId, SystemEventId, UserId, WorkspaceId,
 };
 pub use media::{
     MAX_ANIMATION_FRAMES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_UPLOAD_BYTES, MediaKind, MediaType,
     image_dimensions_allowed,
 };
 pub use password::{Password, PasswordError};
+pub use post::{
+    PostBody, PostCommand, PostStatus, TargetStatus, TransitionError, Variant, Variants,
+};
 pub use system_event::{NewSystemEvent, Severity, SystemEventKind};
 pub use workspace::{Action, Entitlements, MembershipRuleError, Plan, Role, role_allows};

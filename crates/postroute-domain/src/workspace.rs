@@ -93,11 +93,20 @@ pub enum Action {
     UploadMedia,
     /// Delete from the media library.
     DeleteMedia,
+    /// See posts and the calendar.
+    ListPosts,
+    /// Write a post.
+    CreatePost,
+    /// Change, delete, submit, schedule or cancel a post: any post for owners and admins, their
+    /// own for members (checked by the post service).
+    EditPost,
+    /// Approve or reject a post in review.
+    ReviewPost,
 }
 
 impl Action {
     /// Every action, for tests that walk the whole matrix.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 21] = [
         Self::ViewWorkspace,
         Self::UpdateWorkspace,
         Self::DeleteWorkspace,
@@ -115,13 +124,17 @@ impl Action {
         Self::ListMedia,
         Self::UploadMedia,
         Self::DeleteMedia,
+        Self::ListPosts,
+        Self::CreatePost,
+        Self::EditPost,
+        Self::ReviewPost,
     ];
 }
 
 use Role::{Admin, Member, Owner, Reviewer};
 
 /// The permission matrix of api.md, in one table: each action and the roles that may take it.
-const PERMISSIONS: [(Action, &[Role]); 17] = [
+const PERMISSIONS: [(Action, &[Role]); 21] = [
     (Action::ViewWorkspace, &[Owner, Admin, Member, Reviewer]),
     (Action::UpdateWorkspace, &[Owner, Admin]),
     (Action::DeleteWorkspace, &[Owner]),
@@ -139,6 +152,10 @@ const PERMISSIONS: [(Action, &[Role]); 17] = [
     (Action::ListMedia, &[Owner, Admin, Member, Reviewer]),
     (Action::UploadMedia, &[Owner, Admin, Member]),
     (Action::DeleteMedia, &[Owner, Admin, Member]),
+    (Action::ListPosts, &[Owner, Admin, Member, Reviewer]),
+    (Action::CreatePost, &[Owner, Admin, Member]),
+    (Action::EditPost, &[Owner, Admin, Member]),
+    (Action::ReviewPost, &[Owner, Admin, Reviewer]),
 ];
 
 /// Whether `role` may take `action` at all. Rules about the target (the owner cannot be demoted,

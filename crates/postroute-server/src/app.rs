@@ -22,6 +22,7 @@ use crate::mail::worker::MailWorker;
 use crate::mail::{MailComposer, MailSender};
 use crate::media::links::LINK_KEY_PURPOSE;
 use crate::media::{LinkSigner, MediaService, MediaStorage};
+use crate::posts::PostService;
 use crate::rate_limit::{RateLimiter, RedisStore};
 use crate::scheduler::token_refresh::TokenJob;
 use crate::workspaces::WorkspaceService;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub channels: ChannelService,
     /// The media library.
     pub media: MediaService,
+    /// Posts, their review and schedule.
+    pub posts: PostService,
     /// Request rate limits.
     pub limiter: RateLimiter,
 }
@@ -228,7 +231,8 @@ async fn build_state(
     );
     let media = MediaService::new(store.clone(), storage, links, &config.data_dir)
         .context("cannot create the upload scratch directory under data_dir")?;
-    Ok(AppState { config, store, accounts, workspaces, channels, media, limiter })
+    let posts = PostService::new(store.clone());
+    Ok(AppState { config, store, accounts, workspaces, channels, media, posts, limiter })
 }
 
 fn store_options(config: &Config) -> StoreOptions {

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod http;
 pub mod mail;
 pub mod media;
+pub mod posts;
 pub mod rate_limit;
 pub mod scheduler;
 pub mod system_events;

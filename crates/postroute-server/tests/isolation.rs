@@ -37,6 +37,7 @@ struct Ids<'a> {
     channel: &'a str,
     pending: &'a str,
     media: &'a str,
+    post: &'a str,
 }
 
 fn fill(template: &str, ids: &Ids<'_>) -> String {
@@ -47,6 +48,7 @@ fn fill(template: &str, ids: &Ids<'_>) -> String {
         .replace("{channel_id}", ids.channel)
         .replace("{pending_id}", ids.pending)
         .replace("{media_id}", ids.media)
+        .replace("{post_id}", ids.post)
 }
 
 /// A body the operation would accept, so that only the ids decide the answer. Operations
@@ -61,6 +63,12 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
         }
         ("POST", "/channels/connect") => Some(json!({"provider": "x"})),
         ("POST", "/channels/pending/{pending_id}") => Some(json!({"external_ids": ["501"]})),
+        ("POST", "/posts") => Some(json!({"content": "Hijack", "channel_ids": []})),
+        ("PATCH", "/posts/{post_id}") => Some(json!({"content": "Hijacked"})),
+        ("POST", "/posts/{post_id}/reject") => Some(json!({"reason": "Hijacked"})),
+        ("POST", "/posts/{post_id}/schedule") => Some(
+            json!({"scheduled_at": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339()}),
+        ),
         ("POST" | "PATCH" | "PUT", _) => Some(json!({})),
         _ => None,
     }
@@ -90,6 +98,7 @@ async fn snapshot(app: &TestApp, token: &str, workspace: &str) -> Value {
         "audit": get(format!("/v1/workspaces/{workspace}/audit-log?limit=100")).await,
         "channels": get(format!("/v1/workspaces/{workspace}/channels")).await,
         "media": get(format!("/v1/workspaces/{workspace}/media")).await,
+        "posts": get(format!("/v1/workspaces/{workspace}/posts")).await,
     })
 }
 
@@ -124,6 +133,10 @@ db_test!(
         let bobs_pending = app.oauth_callback(&bob, "facebook", &query, 200).await["pending_id"].as_str().unwrap().to_owned();
         // And a file in its media library.
         let bobs_media = app.upload(&bob, &bobs, &postroute_test_support::corpus::png(8, 8), 201).await.json()["id"].as_str().unwrap().to_owned();
+        // And a post in review that uses both.
+        let bobs_post = app.send_json_as(&bob.access_token, Method::POST, &format!("/v1/workspaces/{bobs}/posts"),
+            &json!({"content": "Bob's", "channel_ids": [bobs_channel], "media_ids": [bobs_media]}), 201).await.json()["id"].as_str().unwrap().to_owned();
+        app.send_json_as(&bob.access_token, Method::POST, &format!("/v1/workspaces/{bobs}/posts/{bobs_post}/submit"), &json!({}), 200).await;
         let before = snapshot(&app, &bob.access_token, &bobs).await;
 
         let missing = uuid::Uuid::now_v7().to_string();
@@ -131,20 +144,20 @@ db_test!(
         let operations = tenant_operations(&app).await;
         for (method, template) in &operations {
             // Bob's workspace, with Bob's ids, as Alice.
-            let bobs_ids = Ids { workspace: &bobs, user: &bobs_colleague.id, invitation: &bobs_invitation, channel: &bobs_channel, pending: &bobs_pending, media: &bobs_media };
+            let bobs_ids = Ids { workspace: &bobs, user: &bobs_colleague.id, invitation: &bobs_invitation, channel: &bobs_channel, pending: &bobs_pending, media: &bobs_media, post: &bobs_post };
             let foreign = fill(template, &bobs_ids);
             let response = call(&app, &alice.access_token, method, template, &foreign).await;
             assert_eq!(response.status, 404, "{method} {foreign}");
             assert_eq!(response.body, reference.body, "{method} {foreign}: identical to a missing one");
 
             // A truly missing workspace answers the same.
-            let nowhere = fill(template, &Ids { workspace: &missing, user: &missing, invitation: &missing, channel: &missing, pending: &missing, media: &missing });
+            let nowhere = fill(template, &Ids { workspace: &missing, user: &missing, invitation: &missing, channel: &missing, pending: &missing, media: &missing, post: &missing });
             assert_eq!(call(&app, &alice.access_token, method, template, &nowhere).await.body, reference.body);
 
             // Alice's own workspace with Bob's member or invitation ids: as missing as a random id.
-            if ["{user_id}", "{invitation_id}", "{channel_id}", "{pending_id}", "{media_id}"].iter().any(|param| template.contains(param)) {
+            if ["{user_id}", "{invitation_id}", "{channel_id}", "{pending_id}", "{media_id}", "{post_id}"].iter().any(|param| template.contains(param)) {
                 let crossed = fill(template, &Ids { workspace: &alices, ..bobs_ids });
-                let random = fill(template, &Ids { workspace: &alices, user: &missing, invitation: &missing, channel: &missing, pending: &missing, media: &missing });
+                let random = fill(template, &Ids { workspace: &alices, user: &missing, invitation: &missing, channel: &missing, pending: &missing, media: &missing, post: &missing });
                 let crossed_response = call(&app, &alice.access_token, method, template, &crossed).await;
                 let random_response = call(&app, &alice.access_token, method, template, &random).await;
                 assert_eq!(crossed_response.status, 404, "{method} {crossed}");
@@ -152,7 +165,7 @@ db_test!(
             }
 
             // Someone who belongs to no workspace at all.
-            let own = fill(template, &Ids { workspace: &alices, user: &alice.id, invitation: &missing, channel: &missing, pending: &missing, media: &missing });
+            let own = fill(template, &Ids { workspace: &alices, user: &alice.id, invitation: &missing, channel: &missing, pending: &missing, media: &missing, post: &missing });
             let response = call(&app, &outsider.access_token, method, template, &own).await;
             assert_eq!(response.status, 404, "outsider: {method} {own}");
             assert_eq!(response.body, reference.body);

@@ -342,6 +342,45 @@ db_test!(
 );
 
 db_test!(
+    async fn media_a_post_still_needs_cannot_be_deleted(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (owner, workspace) = owner_and_workspace(&app).await;
+        let storage = MediaStorage::from_config(&app.config).unwrap();
+        let channel = app.add_channel(&workspace, "poster").await;
+        let id = app.upload(&owner, &workspace, &corpus::jpeg(16, 16), 201).await.json()["id"].as_str().unwrap().to_owned();
+        let key = format!("{workspace}/{id}.jpg");
+        let posts = format!("/v1/workspaces/{workspace}/posts");
+        let post = app.send_json_as(&owner.access_token, Method::POST, &posts, &serde_json::json!({"content": "With a picture", "channel_ids": [channel], "media_ids": [id]}), 201).await.json();
+        let post_path = format!("{posts}/{}", post["id"].as_str().unwrap());
+        let at = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+        let scheduled = app.send_json_as(&owner.access_token, Method::POST, &format!("{post_path}/schedule"), &serde_json::json!({"scheduled_at": at}), 200).await.json();
+        assert_eq!(scheduled["status"], "scheduled");
+
+        // The scheduled post holds the file: 409, and nothing is lost.
+        let path = format!("/v1/workspaces/{workspace}/media/{id}");
+        let refused = app.send(app.request(Method::DELETE, &path).bearer_auth(&owner.access_token), 409).await.json();
+        assert_eq!(refused["code"], "conflict");
+        assert!(storage.contains(&key).await.unwrap(), "the object is kept");
+        app.get_as(&owner.access_token, &format!("{path}/content"), 200).await;
+        assert_eq!(app.get_as(&owner.access_token, &post_path, 200).await.json()["media_ids"], serde_json::json!([id]));
+        assert_eq!(app.count("SELECT count(*) FROM audit_log WHERE action = 'media.deleted'").await, 0);
+
+                // A draft holds it too, and so does a post that failed (it may be tried again); once the
+        // post is on its platforms, they have their copies.
+        app.send_json_as(&owner.access_token, Method::POST, &format!("{post_path}/cancel"), &serde_json::json!({}), 200).await;
+        app.send(app.request(Method::DELETE, &path).bearer_auth(&owner.access_token), 409).await;
+        app.execute_sql("UPDATE posts SET status = 'failed'").await;
+        app.send(app.request(Method::DELETE, &path).bearer_auth(&owner.access_token), 409).await;
+        app.execute_sql("UPDATE posts SET status = 'published'").await;
+        app.send(app.request(Method::DELETE, &path).bearer_auth(&owner.access_token), 204).await;
+        assert!(!storage.contains(&key).await.unwrap(), "the object went with its record");
+        let published = app.get_as(&owner.access_token, &post_path, 200).await.json();
+        assert_eq!(published["status"], "published");
+        assert_eq!(published["media_ids"], serde_json::json!([]));
+    }
+);
+
+db_test!(
     async fn the_plans_storage_quota_is_kept(backend) {
         let app = TestApp::spawn(backend).await;
         let (owner, workspace) = owner_and_workspace(&app).await;

@@ -37,3 +37,20 @@ db_test!(
         assert!(served["openapi"].as_str().is_some_and(|version| version.starts_with("3.")));
     }
 );
+
+/// OpenAPI requires each operation's id to be unique: client generators name methods after them.
+#[test]
+fn every_operation_has_its_own_id() {
+    let document: serde_json::Value =
+        serde_json::from_str(&postroute_server::http::openapi::document()).expect("JSON");
+    let mut seen = std::collections::HashMap::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(!id.is_empty(), "{method} {path} has no operationId");
+            if let Some(earlier) = seen.insert(id.clone(), format!("{method} {path}")) {
+                panic!("operationId `{id}` names both {earlier} and {method} {path}");
+            }
+        }
+    }
+}

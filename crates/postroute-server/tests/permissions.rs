@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// api.md's "who" column, written out independently of the code under test.
-const MATRIX: [(&str, [bool; 4]); 17] = [
+const MATRIX: [(&str, [bool; 4]); 21] = [
     //                       owner  admin  member reviewer
     ("view workspace", [true, true, true, true]),
     ("update workspace", [true, true, false, false]),
@@ -26,6 +26,10 @@ const MATRIX: [(&str, [bool; 4]); 17] = [
     ("list media", [true, true, true, true]),
     ("upload media", [true, true, true, false]),
     ("delete media", [true, true, true, false]),
+    ("list posts", [true, true, true, true]),
+    ("create post", [true, true, true, false]),
+    ("edit post", [true, true, true, false]),
+    ("review post", [true, true, false, true]),
 ];
 
 struct Cast {
@@ -42,10 +46,11 @@ struct Stage {
     invitation: String,
     channel: String,
     media: String,
+    post: String,
 }
 
 /// A fresh studio-plan workspace with one user of each role, a member to act on, an open
-/// invitation to withdraw, a channel and a media file.
+/// invitation to withdraw, a channel, a media file and the member's post, in review.
 async fn stage(app: &TestApp, cast: &Cast, cell: usize) -> Stage {
     let workspace = app.workspace(&cast.owner, &format!("Cell {cell}")).await;
     for (user, role) in [
@@ -73,7 +78,29 @@ async fn stage(app: &TestApp, cast: &Cast, cell: usize) -> Stage {
             .to_owned();
     let channel = app.add_channel(&workspace, &format!("acct{cell}")).await;
     let media = app.add_media_row(&workspace).await;
-    Stage { workspace, invitation, channel, media }
+    let posts = format!("/v1/workspaces/{workspace}/posts");
+    let post = app
+        .send_json_as(
+            &cast.member.access_token,
+            Method::POST,
+            &posts,
+            &json!({"content": "For review", "channel_ids": [channel]}),
+            201,
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send_json_as(
+        &cast.member.access_token,
+        Method::POST,
+        &format!("{posts}/{post}/submit"),
+        &json!({}),
+        200,
+    )
+    .await;
+    Stage { workspace, invitation, channel, media, post }
 }
 
 fn request(
@@ -82,7 +109,7 @@ fn request(
     target: &TestUser,
     cell: usize,
 ) -> (Method, String, Value, u16) {
-    let Stage { workspace, invitation, channel, media } = stage;
+    let Stage { workspace, invitation, channel, media, post } = stage;
     let base = format!("/v1/workspaces/{workspace}");
     match action {
         "view workspace" => (Method::GET, base, Value::Null, 200),
@@ -123,6 +150,18 @@ fn request(
         // The body is a multipart upload, sent by the caller.
         "upload media" => (Method::POST, format!("{base}/media"), Value::Null, 201),
         "delete media" => (Method::DELETE, format!("{base}/media/{media}"), Value::Null, 204),
+        "list posts" => (Method::GET, format!("{base}/posts"), Value::Null, 200),
+        "create post" => (
+            Method::POST,
+            format!("{base}/posts"),
+            json!({"content": "New", "channel_ids": [channel]}),
+            201,
+        ),
+        // The post is the member's own: members change their own posts.
+        "edit post" => {
+            (Method::PATCH, format!("{base}/posts/{post}"), json!({"content": "Edited"}), 200)
+        }
+        "review post" => (Method::POST, format!("{base}/posts/{post}/approve"), Value::Null, 200),
         other => unreachable!("unknown action {other}"),
     }
 }

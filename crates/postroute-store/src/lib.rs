@@ -25,7 +25,8 @@ pub use sessions::{NewSession, RefreshOutcome, Session, Sessions};
 pub use system_events::{StoredSystemEvent, SystemEvents};
 pub use tenant::{
     AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,
-    Invited, Media, MediaInserted, Member, MemberChangeError, NewInvitation, NewWorkspace,
-    OAuthState, PendingConnection, Saved, SealedTokens, Tenant, Workspace, WorkspaceChanges,
+    Invited, Media, MediaInserted, MediaRemoval, Member, MemberChangeError, NewInvitation,
+    NewWorkspace, OAuthState, PendingConnection, Post, PostFilter, PostSaved, Saved, SealedTokens,
+    Target, Tenant, Workspace, WorkspaceChanges,
 };
 pub use user_scope::UserScope;

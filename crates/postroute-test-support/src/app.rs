@@ -286,11 +286,22 @@ impl TestApp {
     /// Adds an active channel row without tokens (for tests about who may act on channels, not
     /// about connecting them); returns its id.
     pub async fn add_channel(&self, workspace_id: &str, external_id: &str) -> String {
+        self.add_channel_of(workspace_id, "x", external_id).await
+    }
+
+    /// Adds an active channel of `provider` (`x`, `facebook`, `instagram`) straight to the
+    /// database.
+    pub async fn add_channel_of(
+        &self,
+        workspace_id: &str,
+        provider: &str,
+        external_id: &str,
+    ) -> String {
         let id = uuid::Uuid::now_v7().to_string();
         let now = "'2026-01-01T00:00:00+00:00'";
         self.execute_sql(&format!(
             "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, status, connected_at, updated_at) \
-             VALUES ({}, {}, 'x', '{external_id}', '@{external_id}', 'active', {now}, {now})",
+             VALUES ({}, {}, '{provider}', '{external_id}', '@{external_id}', 'active', {now}, {now})",
             self.uuid_literal(workspace_id),
             self.uuid_literal(&id),
         ))

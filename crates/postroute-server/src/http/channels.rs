@@ -133,7 +133,7 @@ impl From<ChannelError> for ApiError {
 }
 
 /// The workspace's channels.
-#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/channels", tag = "channels", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_channels", path = "/v1/workspaces/{workspace_id}/channels", tag = "channels", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, description = "A page", body = Page<ChannelView>)))]
 pub(super) async fn list(

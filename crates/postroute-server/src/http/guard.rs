@@ -113,4 +113,8 @@ guarded!(
     ListMedia,
     UploadMedia,
     DeleteMedia,
+    ListPosts,
+    CreatePost,
+    EditPost,
+    ReviewPost,
 );

@@ -98,6 +98,10 @@ impl From<MediaError> for ApiError {
             MediaError::TooLarge => Self::PayloadTooLarge,
             MediaError::QuotaExceeded(detail) => Self::PlanRequired(detail),
             MediaError::NotFound => Self::NotFound,
+            MediaError::InUse { posts } => Self::Conflict(format!(
+                "This file is attached to {posts} post(s) that have not been published; remove it \
+                 from them first."
+            )),
             MediaError::LinkExpired => {
                 Self::Forbidden("This link has expired; ask for a new one.".to_owned())
             }
@@ -121,7 +125,7 @@ fn media_id(raw: &str) -> Result<MediaId, ApiError> {
 }
 
 /// The workspace's media library, newest first.
-#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/media", tag = "media", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_media", path = "/v1/workspaces/{workspace_id}/media", tag = "media", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, description = "A page", body = Page<MediaView>)))]
 pub(super) async fn list(
@@ -233,7 +237,7 @@ fn unreadable(error: MultipartError) -> ApiError {
 }
 
 /// One file's record.
-#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/media/{media_id}", tag = "media", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_media", path = "/v1/workspaces/{workspace_id}/media/{media_id}", tag = "media", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("media_id" = String, Path)),
     responses((status = 200, description = "The file's record", body = MediaView)))]
 pub(super) async fn get(
@@ -261,9 +265,10 @@ pub(super) async fn content(
 }
 
 /// Delete a file: its record and its bytes.
-#[utoipa::path(delete, path = "/v1/workspaces/{workspace_id}/media/{media_id}", tag = "media", security(("bearer" = [])),
-    params(("workspace_id" = String, Path), ("media_id" = String, Path)),
-    responses((status = 204, description = "Deleted")))]
+#[utoipa::path(delete, operation_id = "delete_media", path = "/v1/workspaces/{workspace_id}/media/{media_id}", tag = "media", security(("bearer" = [])),
+        params(("workspace_id" = String, Path), ("media_id" = String, Path)),
+    responses((status = 204, description = "Deleted, with its stored object"),
+              (status = 409, description = "A post that has not finished publishing holds the file (`conflict`)", body = super::problem::Problem)))]
 pub(super) async fn delete(
     State(state): State<AppState>,
     permit: Permit<can::DeleteMedia>,

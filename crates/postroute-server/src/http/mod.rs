@@ -11,6 +11,7 @@ mod me;
 mod media;
 pub mod openapi;
 pub mod pagination;
+mod posts;
 pub mod problem;
 pub mod rate_limit;
 mod well_known;
@@ -129,6 +130,24 @@ pub fn router(state: AppState) -> Router {
             post(media::public_link),
         )
         .route("/v1/public/media/{workspace_id}/{media_id}", get(media::public_content))
+        // A post and its variants can outgrow the 64 KiB JSON limit in scripts that take several
+        // bytes a character.
+        .route(
+            "/v1/workspaces/{workspace_id}/posts",
+            get(posts::list)
+                .merge(post(posts::create).layer(DefaultBodyLimit::max(posts::POST_BODY_LIMIT))),
+        )
+        .route(
+            "/v1/workspaces/{workspace_id}/posts/{post_id}",
+            get(posts::get)
+                .merge(patch(posts::update).layer(DefaultBodyLimit::max(posts::POST_BODY_LIMIT)))
+                .delete(posts::delete),
+        )
+        .route("/v1/workspaces/{workspace_id}/posts/{post_id}/submit", post(posts::submit))
+        .route("/v1/workspaces/{workspace_id}/posts/{post_id}/approve", post(posts::approve))
+        .route("/v1/workspaces/{workspace_id}/posts/{post_id}/reject", post(posts::reject))
+        .route("/v1/workspaces/{workspace_id}/posts/{post_id}/schedule", post(posts::schedule))
+        .route("/v1/workspaces/{workspace_id}/posts/{post_id}/cancel", post(posts::cancel))
         .route_layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.http.request_timeout_secs),

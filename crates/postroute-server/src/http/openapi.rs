@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, channels, health, me, media, problem, well_known, workspaces};
+use super::{auth, channels, health, me, media, posts, problem, well_known, workspaces};
 
 /// PostRoute's HTTP API.
 #[derive(Debug, OpenApi)]
@@ -30,7 +30,9 @@ use super::{auth, channels, health, me, media, problem, well_known, workspaces};
         channels::list, channels::connect, channels::disconnect, channels::pending, channels::choose,
                 channels::callback, channels::complete,
         media::list, media::upload, media::get, media::content, media::delete, media::public_link,
-        media::public_content,
+                media::public_content,
+        posts::list, posts::create, posts::get, posts::update, posts::delete, posts::submit,
+        posts::approve, posts::reject, posts::schedule, posts::cancel,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -41,6 +43,7 @@ use super::{auth, channels, health, me, media, problem, well_known, workspaces};
         (name = "workspaces", description = "Workspaces, members, invitations, audit log"),
                 (name = "channels", description = "Connected social accounts"),
         (name = "media", description = "The media library posts attach"),
+        (name = "posts", description = "Posts, their review and their schedule"),
     ),
 )]
 pub struct ApiDoc;

@@ -155,6 +155,9 @@ pub enum ApiError {
     /// The action conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The request's `If-Match` names a version that is no longer current.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     /// The caller is authenticated but their role does not allow this.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -292,7 +295,10 @@ impl IntoResponse for ApiError {
                 "refresh_token_reused",
                 "This refresh token was already used. Every session of the account has been ended; sign in again.",
             ),
-            Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+                        Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            Self::PreconditionFailed(detail) => {
+                Problem::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", detail)
+            }
             Self::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
             Self::PlanRequired(detail) => Problem::new(StatusCode::PAYMENT_REQUIRED, "plan_required", detail),
             Self::Refused { code, detail } => Problem::new(StatusCode::BAD_REQUEST, code, detail),

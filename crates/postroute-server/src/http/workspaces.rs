@@ -251,7 +251,7 @@ fn path_id<T: std::str::FromStr>(value: &str) -> Result<T, ApiError> {
 }
 
 /// Create a workspace; the caller becomes its owner.
-#[utoipa::path(post, path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])), request_body = CreateWorkspaceRequest,
+#[utoipa::path(post, operation_id = "create_workspace", path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])), request_body = CreateWorkspaceRequest,
     responses((status = 201, description = "Created", body = WorkspaceView)))]
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -267,7 +267,7 @@ pub(super) async fn create(
 }
 
 /// The caller's workspaces, with the caller's role in each.
-#[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_workspaces", path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
     params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, description = "A page", body = Page<WorkspaceView>)))]
 pub(super) async fn list(
@@ -286,7 +286,7 @@ pub(super) async fn list(
 }
 
 /// A workspace, its plan and settings.
-#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_workspace", path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path)),
     responses((status = 200, description = "The workspace", body = WorkspaceView),
               (status = 404, description = "No such workspace, or not a member", body = super::problem::Problem)))]
@@ -296,7 +296,7 @@ pub(super) async fn get(permit: Permit<can::ViewWorkspace>) -> Json<WorkspaceVie
 }
 
 /// Change name, time zone or the approval setting.
-#[utoipa::path(patch, path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "update_workspace", path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path)), request_body = UpdateWorkspaceRequest,
     responses((status = 200, description = "Updated", body = WorkspaceView),
               (status = 402, description = "Approval workflow not on this plan (`plan_required`)", body = super::problem::Problem)))]
@@ -316,7 +316,7 @@ pub(super) async fn update(
 }
 
 /// Delete the workspace.
-#[utoipa::path(delete, path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "delete_workspace", path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path)), responses((status = 204, description = "Deleted")))]
 pub(super) async fn delete(
     State(state): State<AppState>,

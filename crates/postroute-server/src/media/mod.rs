@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use postroute_domain::{AuditAction, MAX_UPLOAD_BYTES, MediaId, WorkspaceId};
-use postroute_store::{Media, MediaInserted, Store, StoreError};
+use postroute_store::{Media, MediaInserted, MediaRemoval, Store, StoreError};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
@@ -55,6 +55,12 @@ pub enum MediaError {
     /// No such media in the workspace, or a link that is not ours.
     #[error("not found")]
     NotFound,
+    /// Posts that have not finished publishing hold the file (409).
+    #[error("the file is used by {posts} posts")]
+    InUse {
+        /// How many.
+        posts: i64,
+    },
     /// A genuine public link past its expiry.
     #[error("the link has expired")]
     LinkExpired,
@@ -310,12 +316,16 @@ impl MediaService {
     /// Deletes a file: its record (with an audit entry), then its object.
     pub async fn delete(&self, caller: &Caller, id: MediaId) -> Result<(), MediaError> {
         let audit = caller.audit(AuditAction::MediaDeleted).target("media", id);
-        let media = self
+        let media = match self
             .store
             .tenant(caller.workspace.id)
             .delete_media(id, clock::now(), &audit)
             .await?
-            .ok_or(MediaError::NotFound)?;
+        {
+            MediaRemoval::Deleted(media) => media,
+            MediaRemoval::NotFound => return Err(MediaError::NotFound),
+            MediaRemoval::InUse { posts } => return Err(MediaError::InUse { posts }),
+        };
         self.discard_object(&media.object_key).await;
         Ok(())
     }

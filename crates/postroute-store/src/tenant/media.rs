@@ -1,11 +1,12 @@
 //! A workspace's media library rows. The bytes live in object storage under `object_key`.
 
 use chrono::{DateTime, Utc};
-use postroute_domain::{MediaId, MediaKind, NewAuditEntry, UserId};
+use postroute_domain::{MediaId, MediaKind, NewAuditEntry, UserId, WorkspaceId};
 use uuid::Uuid;
 
 use super::Tenant;
 use crate::StoreError;
+use crate::pool::Conn;
 
 /// A media file as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +80,20 @@ impl TryFrom<MediaRow> for Media {
             created_at: row.created_at,
         })
     }
+}
+
+/// What deleting a file from the library did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaRemoval {
+    /// The row is gone; its object is for the caller to remove.
+    Deleted(Box<Media>),
+    /// No such file.
+    NotFound,
+    /// Posts that have not finished publishing hold it; nothing was deleted.
+    InUse {
+        /// How many.
+        posts: i64,
+    },
 }
 
 /// What recording an upload did.
@@ -187,27 +202,62 @@ impl Tenant<'_> {
         Ok(total.unwrap_or(0))
     }
 
-    /// Deletes a row with its audit entry; returns it (its object is for the caller to remove).
+    /// Deletes a file unless a post that has not finished publishing holds it. Posts that have
+    /// finished let go of it first: the platforms have their copies.
     pub async fn delete_media(
         &self,
         id: MediaId,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> Result<Option<Media>, StoreError> {
-        let sql = format!(
-            "DELETE FROM media WHERE workspace_id = $1 AND id = $2 RETURNING {MEDIA_COLUMNS}"
-        );
+    ) -> Result<MediaRemoval, StoreError> {
         let mut tx = self.begin().await?;
-        let row: Option<MediaRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let release = format!(
+            "DELETE FROM post_media WHERE workspace_id = $1 AND media_id = $2 AND post_id IN \
+             (SELECT id FROM posts WHERE workspace_id = $1 AND status IN ({}))",
+            super::posts::released_statuses()
+        );
+        on_conn!(tx.conn(), c => sqlx::query(&release)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
-            .fetch_optional(&mut *c)
-            .await)?;
-        let Some(row) = row else {
-            return Ok(None);
+            .execute(&mut *c)
+            .await
+            .map(drop))?;
+        let (holders,): (i64,) = on_conn!(tx.conn(), c => sqlx::query_as(
+            "SELECT count(*) FROM post_media WHERE workspace_id = $1 AND media_id = $2",
+        )
+        .bind(self.workspace.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_one(&mut *c)
+        .await)?;
+        if holders > 0 {
+            return Ok(MediaRemoval::InUse { posts: holders });
+        }
+        let deleted = match delete_media_row(tx.conn(), self.workspace, id).await {
+            // A post that took the file after the count above, and committed first.
+            Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => {
+                return Ok(MediaRemoval::InUse { posts: 1 });
+            }
+            other => other?,
+        };
+        let Some(row) = deleted else {
+            return Ok(MediaRemoval::NotFound);
         };
         super::audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         tx.commit().await?;
-        Media::try_from(row).map(Some)
+        Ok(MediaRemoval::Deleted(Box::new(Media::try_from(row)?)))
     }
+}
+
+async fn delete_media_row(
+    conn: Conn<'_>,
+    workspace: WorkspaceId,
+    id: MediaId,
+) -> Result<Option<MediaRow>, sqlx::Error> {
+    let sql =
+        format!("DELETE FROM media WHERE workspace_id = $1 AND id = $2 RETURNING {MEDIA_COLUMNS}");
+    on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(workspace.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *c)
+        .await)
 }

@@ -12,6 +12,7 @@ mod invitations;
 mod media;
 mod members;
 mod oauth;
+mod posts;
 
 use chrono::{DateTime, Utc};
 use postroute_domain::{NewAuditEntry, Plan, Role, UserId, WorkspaceId};
@@ -23,9 +24,10 @@ use crate::pool::{Conn, Db, Scope};
 pub use audit::{AuditCursor, AuditEntry, AuditFilter};
 pub use channels::{Channel, ChannelAccount, Saved, SealedTokens};
 pub use invitations::{AcceptError, Invitation, Invited, NewInvitation};
-pub use media::{Media, MediaInserted};
+pub use media::{Media, MediaInserted, MediaRemoval};
 pub use members::{Member, MemberChangeError};
 pub use oauth::{OAuthState, PendingConnection};
+pub use posts::{Post, PostFilter, PostSaved, Target};
 
 /// A workspace as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]

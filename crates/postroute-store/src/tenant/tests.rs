@@ -62,7 +62,7 @@ async fn two_tenants(store: &Store) -> (WorkspaceId, WorkspaceId) {
 }
 
 /// Every tenant table (`workspaces` is the tenant itself).
-const TENANT_TABLES: [&str; 8] = [
+const TENANT_TABLES: [&str; 11] = [
     "workspaces",
     "memberships",
     "invitations",
@@ -71,6 +71,9 @@ const TENANT_TABLES: [&str; 8] = [
     "oauth_states",
     "pending_connections",
     "media",
+    "posts",
+    "post_media",
+    "post_targets",
 ];
 
 fn postgres() -> Option<Backend> {
@@ -210,4 +213,174 @@ async fn every_foreign_key_has_an_index() {
     .await
     .unwrap();
     assert!(unindexed.is_empty(), "foreign keys without an index: {unindexed:?}");
+}
+
+/// A media row in `workspace`, written as the application would.
+async fn media_in(store: &Store, workspace: WorkspaceId) -> postroute_domain::MediaId {
+    let id = postroute_domain::MediaId::new();
+    let media = crate::Media {
+        id,
+        kind: postroute_domain::MediaKind::Image,
+        mime: "image/jpeg".to_owned(),
+        size_bytes: 10,
+        width: Some(1),
+        height: Some(1),
+        duration_ms: None,
+        sha256: "none".to_owned(),
+        object_key: format!("{workspace}/{id}.jpg"),
+        uploaded_by: None,
+        created_at: Utc::now(),
+    };
+    let uploader = user(store, &format!("uploader-{id}@example.com")).await;
+    let audit =
+        NewAuditEntry::new(AuditAction::MediaUploaded, uploader, "127.0.0.1".parse().unwrap());
+    store.tenant(workspace).insert_media(&media, u64::MAX, &audit).await.unwrap();
+    id
+}
+
+fn draft(media: Vec<postroute_domain::MediaId>) -> crate::Post {
+    let now = Utc::now();
+    crate::Post {
+        id: postroute_domain::PostId::new(),
+        status: postroute_domain::PostStatus::Draft,
+        content: "hello".to_owned(),
+        variants: postroute_domain::Variants::default(),
+        scheduled_at: None,
+        author_id: None,
+        rejection_reason: None,
+        reviewed_by: None,
+        reviewed_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        media_ids: media,
+        targets: Vec::new(),
+    }
+}
+
+// proves S-TENANT-2
+#[tokio::test]
+async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
+    for backend in [Some(Backend::Sqlite), postgres()].into_iter().flatten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_database, store) = store_on(&backend, dir.path()).await;
+        let (a, b) = two_tenants(&store).await;
+        let foreign = media_in(&store, b).await;
+
+        // Through the repository: the reference is reported missing and nothing is written.
+        let post = draft(vec![foreign]);
+        let outcome = store.tenant(a).insert_post(&post).await.unwrap();
+        assert_eq!(outcome, crate::PostSaved::Missing { channels: vec![], media: vec![foreign] });
+
+        // Past the repository, straight into the table: the composite key refuses it.
+        let saved = store.tenant(a).insert_post(&draft(vec![])).await.unwrap();
+        let crate::PostSaved::Saved(own) = saved else { panic!("{saved:?}") };
+        let mut tx = store.db.begin_in(Scope::Workspace(a)).await.unwrap();
+        let forged = on_conn!(tx.conn(), c => sqlx::query(
+            "INSERT INTO post_media (workspace_id, post_id, position, media_id) VALUES ($1, $2, 0, $3)",
+        )
+        .bind(a.as_uuid())
+        .bind(own.id.as_uuid())
+        .bind(foreign.as_uuid())
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()));
+        let is_foreign_key_violation = |outcome: &Result<u64, sqlx::Error>| matches!(outcome, Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation());
+        assert!(
+            is_foreign_key_violation(&forged),
+            "{}: a post holding another workspace's file: {forged:?}",
+            backend.name()
+        );
+        drop(tx);
+
+        // Nor can it go to another workspace's channel.
+        let foreign_channel = uuid::Uuid::now_v7();
+        let mut tx = store.db.begin_in(Scope::Workspace(b)).await.unwrap();
+        on_conn!(tx.conn(), c => sqlx::query(
+            "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, status, connected_at, updated_at) \
+             VALUES ($1, $2, 'x', '1', '@b', 'active', $3, $3)",
+        )
+        .bind(b.as_uuid())
+        .bind(foreign_channel)
+        .bind(Utc::now())
+        .execute(&mut *c)
+        .await
+        .map(drop))
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = store.db.begin_in(Scope::Workspace(a)).await.unwrap();
+        let forged = on_conn!(tx.conn(), c => sqlx::query(
+            "INSERT INTO post_targets (workspace_id, post_id, channel_id, position) VALUES ($1, $2, $3, 0)",
+        )
+        .bind(a.as_uuid())
+        .bind(own.id.as_uuid())
+        .bind(foreign_channel)
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()));
+        assert!(
+            is_foreign_key_violation(&forged),
+            "{}: a post going to another workspace's channel: {forged:?}",
+            backend.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_write_based_on_an_old_version_of_a_post_is_refused() {
+    for backend in [Some(Backend::Sqlite), postgres()].into_iter().flatten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_database, store) = store_on(&backend, dir.path()).await;
+        let (a, _) = two_tenants(&store).await;
+        let crate::PostSaved::Saved(first) =
+            store.tenant(a).insert_post(&draft(vec![])).await.unwrap()
+        else {
+            panic!("insert failed")
+        };
+        let edit = crate::Post { content: "first edit".to_owned(), ..(*first).clone() };
+        let crate::PostSaved::Saved(edited) = store.tenant(a).save_post(&edit, None).await.unwrap()
+        else {
+            panic!("first edit refused")
+        };
+        assert_eq!(edited.version, 2);
+        // A second writer who read version 1.
+        let late = crate::Post { content: "second edit".to_owned(), ..(*first).clone() };
+        assert_eq!(store.tenant(a).save_post(&late, None).await.unwrap(), crate::PostSaved::Stale);
+        assert_eq!(store.tenant(a).post(first.id).await.unwrap().unwrap().content, "first edit");
+        assert!(!store.tenant(a).delete_post(first.id, 1).await.unwrap(), "a stale delete");
+    }
+}
+
+#[tokio::test]
+async fn a_file_a_pending_post_holds_stays_until_the_post_lets_go() {
+    for backend in [Some(Backend::Sqlite), postgres()].into_iter().flatten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_database, store) = store_on(&backend, dir.path()).await;
+        let (a, _) = two_tenants(&store).await;
+        let media = media_in(&store, a).await;
+        let tenant = store.tenant(a);
+        let crate::PostSaved::Saved(post) = tenant.insert_post(&draft(vec![media])).await.unwrap()
+        else {
+            panic!("insert failed")
+        };
+        let audit = NewAuditEntry::new(
+            AuditAction::MediaDeleted,
+            user(&store, "deleter@example.com").await,
+            "127.0.0.1".parse().unwrap(),
+        );
+        assert_eq!(
+            tenant.delete_media(media, Utc::now(), &audit).await.unwrap(),
+            crate::MediaRemoval::InUse { posts: 1 }
+        );
+        assert!(tenant.media_item(media).await.unwrap().is_some());
+        assert!(tenant.delete_post(post.id, post.version).await.unwrap());
+        assert!(matches!(
+            tenant.delete_media(media, Utc::now(), &audit).await.unwrap(),
+            crate::MediaRemoval::Deleted(_)
+        ));
+        assert_eq!(
+            tenant.delete_media(media, Utc::now(), &audit).await.unwrap(),
+            crate::MediaRemoval::NotFound
+        );
+    }
 }

@@ -1,0 +1,147 @@
+//! The approval flow and the schedule: submit, approve, reject, schedule, cancel.
+
+use chrono::{DateTime, Utc};
+use postroute_domain::post::{parse_rejection_reason, transition};
+use postroute_domain::{AuditAction, PostCommand, PostId, PostStatus, TransitionError};
+use postroute_store::{Post, Workspace};
+
+use super::{PostError, PostService, body_of, saved};
+use crate::clock;
+use crate::workspaces::Caller;
+
+/// The status `command` moves `post` to in `workspace`, or why it cannot.
+pub(super) fn next(
+    workspace: &Workspace,
+    post: &Post,
+    command: PostCommand,
+) -> Result<PostStatus, PostError> {
+    transition(post.status, command, workspace.approval_required).map_err(|error| match error {
+        TransitionError::NotAllowed { .. } => PostError::Conflict(capitalise(&error.to_string())),
+        TransitionError::ApprovalRequired => PostError::Conflict(
+            "This workspace requires approval: submit the post for review, and schedule it \
+             once it is approved."
+                .to_owned(),
+        ),
+    })
+}
+
+fn capitalise(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |first| format!("{}{}.", first.to_uppercase(), chars.as_str()))
+}
+
+impl PostService {
+    /// Asks for review: draft -> in_review, once the post suits every channel.
+    pub async fn submit(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+    ) -> Result<Post, PostError> {
+        let current = self.editable(caller, id, seen).await?;
+        let status = next(&caller.workspace, &current, PostCommand::Submit)?;
+        let tenant = self.store.tenant(caller.workspace.id);
+        super::checks::check_targets(&tenant, &body_of(&current)).await?;
+        let submitted = Post { status, updated_at: clock::now(), ..current };
+        saved(tenant.save_post(&submitted, None).await?)
+    }
+
+    /// Accepts a post in review: it is scheduled when its time is still ahead, approved (to be
+    /// scheduled later) otherwise. Recorded in the audit log.
+    pub async fn approve(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+    ) -> Result<Post, PostError> {
+        let current = self.current(caller, id, seen).await?;
+        let now = clock::now();
+        let time_ahead = current.scheduled_at.is_some_and(|at| at > now);
+        let status = next(&caller.workspace, &current, PostCommand::Approve { time_ahead })?;
+        let tenant = self.store.tenant(caller.workspace.id);
+        // Channels and files may have changed since it was submitted.
+        super::checks::check_targets(&tenant, &body_of(&current)).await?;
+        let approved = Post {
+            status,
+            rejection_reason: None,
+            reviewed_by: Some(caller.user),
+            reviewed_at: Some(now),
+            updated_at: now,
+            ..current
+        };
+        let audit = caller.audit(AuditAction::PostApproved).target("post", id);
+        saved(tenant.save_post(&approved, Some(&audit)).await?)
+    }
+
+    /// Sends a post in review back to its author with a reason, which the post keeps.
+    pub async fn reject(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+        reason: &str,
+    ) -> Result<Post, PostError> {
+        let reason = parse_rejection_reason(reason)
+            .map_err(|problem| PostError::Invalid(vec![("reason".to_owned(), problem)]))?;
+        let current = self.current(caller, id, seen).await?;
+        let status = next(&caller.workspace, &current, PostCommand::Reject)?;
+        let now = clock::now();
+        let rejected = Post {
+            status,
+            rejection_reason: Some(reason),
+            reviewed_by: Some(caller.user),
+            reviewed_at: Some(now),
+            updated_at: now,
+            ..current
+        };
+        let audit = caller.audit(AuditAction::PostRejected).target("post", id);
+        saved(self.store.tenant(caller.workspace.id).save_post(&rejected, Some(&audit)).await?)
+    }
+
+    /// Gives a post its time: from approved (or from draft where the workspace does not require
+    /// approval), or moves the time of a scheduled post.
+    pub async fn schedule(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<Post, PostError> {
+        let now = clock::now();
+        super::checks::check_time(at, now)?;
+        let current = self.editable(caller, id, seen).await?;
+        let status = next(&caller.workspace, &current, PostCommand::Schedule)?;
+        let tenant = self.store.tenant(caller.workspace.id);
+        super::checks::check_targets(&tenant, &body_of(&current)).await?;
+        let scheduled = Post { status, scheduled_at: Some(at), updated_at: now, ..current };
+        saved(tenant.save_post(&scheduled, None).await?)
+    }
+
+    /// Takes a post off the schedule: scheduled -> draft. Its time is kept for next time.
+    pub async fn cancel(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+    ) -> Result<Post, PostError> {
+        let current = self.editable(caller, id, seen).await?;
+        let status = next(&caller.workspace, &current, PostCommand::Cancel)?;
+        let cancelled = Post { status, updated_at: clock::now(), ..current };
+        saved(self.store.tenant(caller.workspace.id).save_post(&cancelled, None).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_read_as_sentences() {
+        assert_eq!(
+            capitalise("a post that is draft cannot be cancelled"),
+            "A post that is draft cannot be cancelled."
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! Posts: writing them, the approval flow, and the schedule.
+//!
+//! Every method receives a [`Caller`] whose role the HTTP layer has already checked against the
+//! permission matrix; the rules about the post itself (members change only their own posts, the
+//! state machine, each platform's limits) are applied here, and every write names the version it
+//! read so that concurrent changes are refused rather than merged.
+
+mod checks;
+mod flow;
+
+use chrono::{DateTime, Utc};
+use postroute_domain::post::PostBody;
+use postroute_domain::{ChannelId, MediaId, PostCommand, PostId, Role, Variants, post};
+use postroute_store::{Post, PostFilter, PostSaved, Store, StoreError, Target};
+
+use crate::clock;
+use crate::workspaces::Caller;
+
+/// Why a post action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// Invalid fields: `(field, message)` pairs (422).
+    #[error("invalid input")]
+    Invalid(Vec<(String, String)>),
+    /// Targets whose platform would refuse the post: `(channel, problems)` pairs (422).
+    #[error("the post does not suit some of its channels")]
+    TargetsInvalid(Vec<(ChannelId, String)>),
+    /// No such post in the workspace (404).
+    #[error("not found")]
+    NotFound,
+    /// The caller may not act on this post (403).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The post's state does not allow this, or it changed meanwhile (409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The client acted on a version of the post that is no longer current (412).
+    #[error("the post is at version {current}")]
+    VersionMismatch {
+        /// The version it is at.
+        current: i64,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A new post, as the author sent it.
+#[derive(Debug, Default)]
+pub struct NewPost {
+    /// What it says, where it goes, what it carries.
+    pub body: PostBody,
+    /// When it should go out (it stays a draft until scheduled or approved).
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to a post; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct PostChanges {
+    /// New text.
+    pub content: Option<String>,
+    /// New per-platform text.
+    pub variants: Option<Variants>,
+    /// New channels.
+    pub channel_ids: Option<Vec<ChannelId>>,
+    /// New files.
+    pub media_ids: Option<Vec<MediaId>>,
+    /// New time; `Some(None)` removes it.
+    pub scheduled_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// The post service.
+#[derive(Debug, Clone)]
+pub struct PostService {
+    store: Store,
+}
+
+impl PostService {
+    /// Wires the service.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Writes a draft. Its channels and files must be in the workspace; the platforms' rules
+    /// wait until it is submitted or scheduled.
+    pub async fn create(&self, caller: &Caller, new: NewPost) -> Result<Post, PostError> {
+        check_shape(&new.body)?;
+        if let Some(at) = new.scheduled_at {
+            checks::check_time(at, clock::now())?;
+        }
+        let tenant = self.store.tenant(caller.workspace.id);
+        checks::check_references(&tenant, &new.body).await?;
+        let now = clock::now();
+        let draft = Post {
+            id: PostId::new(),
+            status: post::PostStatus::Draft,
+            content: new.body.content,
+            variants: new.body.variants,
+            scheduled_at: new.scheduled_at,
+            author_id: Some(caller.user),
+            rejection_reason: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            media_ids: new.body.media_ids,
+            targets: new.body.channel_ids.into_iter().map(Target::pending).collect(),
+        };
+        saved(tenant.insert_post(&draft).await?)
+    }
+
+    /// Posts of the workspace matching `filter`, newest first.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: &PostFilter,
+        after: Option<PostId>,
+        limit: u32,
+    ) -> Result<Vec<Post>, PostError> {
+        Ok(self.store.tenant(caller.workspace.id).posts(filter, after, limit).await?)
+    }
+
+    /// One post.
+    pub async fn get(&self, caller: &Caller, id: PostId) -> Result<Post, PostError> {
+        self.store.tenant(caller.workspace.id).post(id).await?.ok_or(PostError::NotFound)
+    }
+
+    /// Changes a post that has not started publishing. An edit voids a review (see
+    /// [`post::transition`]); a post that stays scheduled must still suit its channels.
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+        changes: PostChanges,
+    ) -> Result<Post, PostError> {
+        let current = self.editable(caller, id, seen).await?;
+        let now = clock::now();
+        let status = flow::next(&caller.workspace, &current, PostCommand::Edit)?;
+        let mut body = body_of(&current);
+        if let Some(content) = changes.content {
+            body.content = content;
+        }
+        if let Some(variants) = changes.variants {
+            body.variants = variants;
+        }
+        if let Some(channel_ids) = changes.channel_ids {
+            body.channel_ids = channel_ids;
+        }
+        if let Some(media_ids) = changes.media_ids {
+            body.media_ids = media_ids;
+        }
+        let scheduled_at = changes.scheduled_at.unwrap_or(current.scheduled_at);
+        check_shape(&body)?;
+        if let Some(Some(at)) = changes.scheduled_at {
+            checks::check_time(at, now)?;
+        }
+        let tenant = self.store.tenant(caller.workspace.id);
+        checks::check_references(&tenant, &body).await?;
+        if status == post::PostStatus::Scheduled {
+            let Some(at) = scheduled_at else {
+                return Err(PostError::Invalid(vec![(
+                    "scheduled_at".to_owned(),
+                    "a scheduled post needs a time; cancel it to take it off the schedule"
+                        .to_owned(),
+                )]));
+            };
+            checks::check_time(at, now)?;
+            checks::check_targets(&tenant, &body).await?;
+        }
+        let edited = Post {
+            status,
+            content: body.content,
+            variants: body.variants,
+            scheduled_at,
+            updated_at: now,
+            media_ids: body.media_ids,
+            targets: body.channel_ids.into_iter().map(Target::pending).collect(),
+            ..current
+        };
+        saved(tenant.save_post(&edited, None).await?)
+    }
+
+    /// Deletes a post, unless something of it is (or may be about to be) on a platform.
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+    ) -> Result<(), PostError> {
+        let current = self.editable(caller, id, seen).await?;
+        if !current.status.is_deletable() {
+            return Err(PostError::Conflict(format!(
+                "A post that is {} cannot be deleted.",
+                current.status
+            )));
+        }
+        let tenant = self.store.tenant(caller.workspace.id);
+        if tenant.delete_post(id, current.version).await? {
+            Ok(())
+        } else if tenant.post(id).await?.is_none() {
+            // Deleted by someone else meanwhile: the caller's wish is granted, but say so.
+            Err(PostError::NotFound)
+        } else {
+            Err(changed_meanwhile())
+        }
+    }
+
+    /// The post, if the caller last saw it at `seen` (when they say).
+    async fn current(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+    ) -> Result<Post, PostError> {
+        let current = self.get(caller, id).await?;
+        match seen {
+            Some(version) if version != current.version => {
+                Err(PostError::VersionMismatch { current: current.version })
+            }
+            _ => Ok(current),
+        }
+    }
+
+    /// The post, when the caller may change it and last saw it at `seen`.
+    async fn editable(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+    ) -> Result<Post, PostError> {
+        let current = self.current(caller, id, seen).await?;
+        may_change(caller, &current)?;
+        Ok(current)
+    }
+}
+
+/// Members change only their own posts; owners and admins change any.
+fn may_change(caller: &Caller, post: &Post) -> Result<(), PostError> {
+    if caller.role == Role::Member && post.author_id != Some(caller.user) {
+        return Err(PostError::Forbidden("Members may change only their own posts.".to_owned()));
+    }
+    Ok(())
+}
+
+fn check_shape(body: &PostBody) -> Result<(), PostError> {
+    let problems = body.check_shape();
+    if problems.is_empty() { Ok(()) } else { Err(PostError::Invalid(problems)) }
+}
+
+fn body_of(post: &Post) -> PostBody {
+    PostBody {
+        content: post.content.clone(),
+        variants: post.variants.clone(),
+        channel_ids: post.channel_ids(),
+        media_ids: post.media_ids.clone(),
+    }
+}
+
+fn changed_meanwhile() -> PostError {
+    PostError::Conflict(
+        "The post changed while this request was made; load it again and retry.".to_owned(),
+    )
+}
+
+/// The post a write produced, or why it was refused.
+fn saved(outcome: PostSaved) -> Result<Post, PostError> {
+    match outcome {
+        PostSaved::Saved(post) => Ok(*post),
+        PostSaved::Stale => Err(changed_meanwhile()),
+        PostSaved::Missing { channels, media } => {
+            Err(checks::unknown_references(&channels, &media))
+        }
+    }
+}
