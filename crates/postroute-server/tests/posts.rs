@@ -48,20 +48,8 @@ impl Team {
     }
 }
 
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: Method,
-    path: &str,
-    body: Value,
-    status: u16,
-) -> Value {
-    let response = app.send_json_as(&user.access_token, method, path, &body, status).await;
-    if status == 204 { Value::Null } else { response.json() }
-}
-
 async fn create(app: &TestApp, team: &Team, user: &TestUser, body: Value) -> Value {
-    call(app, user, Method::POST, &team.posts(), body, 201).await
+    app.json_as(user, Method::POST, &team.posts(), body, 201).await
 }
 
 /// A time `hours` from now, to the second, as clients send it.
@@ -109,26 +97,26 @@ db_test!(
         let path = team.post(&id_of(&draft));
 
         // Approval is required: the author cannot schedule around it.
-        let refused = call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": at}), 409).await;
+        let refused = app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": at}), 409).await;
         assert_eq!(refused["code"], "conflict");
         // Nobody approves a draft, and reviewers write nothing.
-        call(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 409).await;
-        call(&app, &team.reviewer, Method::PATCH, &path, json!({"content": "Mine now"}), 403).await;
+        app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 409).await;
+        app.json_as(&team.reviewer, Method::PATCH, &path, json!({"content": "Mine now"}), 403).await;
 
-        let submitted = call(&app, &team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        let submitted = app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
         assert_eq!(submitted["status"], "in_review");
-        call(&app, &team.member, Method::POST, &format!("{path}/approve"), json!({}), 403).await;
-        let approved = call(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/approve"), json!({}), 403).await;
+        let approved = app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
         assert_eq!(approved["status"], "scheduled", "its time is ahead, so approval schedules it");
         assert_eq!(approved["reviewed_by"], team.reviewer.id.as_str());
         assert_eq!(app.get_as(&team.reviewer.access_token, &path, 200).await.json(), approved);
         assert_eq!(audit_actions(&app).await, ["post.approved"]);
 
         // Taken off the schedule, it is a draft again and needs approval again.
-        let cancelled = call(&app, &team.member, Method::POST, &format!("{path}/cancel"), json!({}), 200).await;
+        let cancelled = app.json_as(&team.member, Method::POST, &format!("{path}/cancel"), json!({}), 200).await;
         assert_eq!(cancelled["status"], "draft");
-        call(&app, &team.member, Method::POST, &format!("{path}/cancel"), json!({}), 409).await;
-        call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": at}), 409).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/cancel"), json!({}), 409).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": at}), 409).await;
     }
 );
 
@@ -138,21 +126,21 @@ db_test!(
         let team = Team::new(&app, true).await;
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "Soon", "channel_ids": [channel]})).await));
-        call(&app, &team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
-        let approved = call(&app, &team.owner, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        let approved = app.json_as(&team.owner, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
         assert_eq!(approved["status"], "approved");
 
         let past = (Utc::now() - Duration::minutes(1)).to_rfc3339();
-        let problem = call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": past}), 422).await;
+        let problem = app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": past}), 422).await;
         assert_eq!(fields(&problem), ["scheduled_at"]);
         let far = (Utc::now() + Duration::days(400)).to_rfc3339();
-        call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": far}), 422).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": far}), 422).await;
         let at = in_hours(1);
-        let scheduled = call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": at}), 200).await;
+        let scheduled = app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": at}), 200).await;
         assert_eq!(scheduled["status"], "scheduled");
         assert_eq!(scheduled["scheduled_at"].as_str().unwrap().parse::<chrono::DateTime<Utc>>().unwrap(), at.parse::<chrono::DateTime<Utc>>().unwrap());
         // Moving the time keeps it scheduled.
-        let moved = call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(5)}), 200).await;
+        let moved = app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(5)}), 200).await;
         assert_eq!(moved["status"], "scheduled");
     }
 );
@@ -163,14 +151,14 @@ db_test!(
         let team = Team::new(&app, true).await;
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "Draft one", "channel_ids": [channel]})).await));
-        call(&app, &team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
-        let problem = call(&app, &team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "  "}), 422).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        let problem = app.json_as(&team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "  "}), 422).await;
         assert_eq!(fields(&problem), ["reason"]);
-        let rejected = call(&app, &team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "Add the link"}), 200).await;
+        let rejected = app.json_as(&team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "Add the link"}), 200).await;
         assert_eq!(rejected["status"], "draft");
         assert_eq!(rejected["rejection_reason"], "Add the link");
         assert_eq!(audit_actions(&app).await, ["post.rejected"]);
-        call(&app, &team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "Again"}), 409).await;
+        app.json_as(&team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "Again"}), 409).await;
     }
 );
 
@@ -180,14 +168,14 @@ db_test!(
         let team = Team::new(&app, true).await;
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "v1", "channel_ids": [channel], "scheduled_at": in_hours(2)})).await));
-        call(&app, &team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
-        call(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
-        let edited = call(&app, &team.member, Method::PATCH, &path, json!({"content": "v2, unreviewed"}), 200).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
+        let edited = app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v2, unreviewed"}), 200).await;
                 assert_eq!(edited["status"], "draft", "what was approved is not what would be published");
         assert_eq!(edited["content"], "v2, unreviewed");
         // Its approval is gone: it cannot be scheduled until it is reviewed again.
-        call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(3)}), 409).await;
-        call(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 409).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(3)}), 409).await;
+        app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 409).await;
 
         // Without required approval, a scheduled post stays scheduled through an edit, unless the
         // edit makes it unpublishable, which is refused and changes nothing.
@@ -195,12 +183,12 @@ db_test!(
         let team = Team::new(&app, false).await;
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "v1", "channel_ids": [channel]})).await));
-        call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(2)}), 200).await;
-        let edited = call(&app, &team.member, Method::PATCH, &path, json!({"content": "v2"}), 200).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(2)}), 200).await;
+        let edited = app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v2"}), 200).await;
         assert_eq!(edited["status"], "scheduled");
-        let problem = call(&app, &team.member, Method::PATCH, &path, json!({"content": "x".repeat(281)}), 422).await;
+        let problem = app.json_as(&team.member, Method::PATCH, &path, json!({"content": "x".repeat(281)}), 422).await;
         assert_eq!(fields(&problem), [format!("targets.{channel}")]);
-        call(&app, &team.member, Method::PATCH, &path, json!({"scheduled_at": null}), 422).await;
+        app.json_as(&team.member, Method::PATCH, &path, json!({"scheduled_at": null}), 422).await;
         assert_eq!(app.get_as(&team.member.access_token, &path, 200).await.json()["content"], "v2");
     }
 );
@@ -219,7 +207,7 @@ db_test!(
         let long = "a".repeat(281);
         let post = create(&app, &team, &team.member, json!({"content": long, "channel_ids": [x, instagram, facebook], "media_ids": [png]})).await;
         let path = team.post(&id_of(&post));
-        let problem = call(&app, &team.member, Method::POST, &format!("{path}/submit"), json!({}), 422).await;
+        let problem = app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 422).await;
         assert_eq!(problem["code"], "validation_failed");
         assert_eq!(fields(&problem), [format!("targets.{x}"), format!("targets.{instagram}")]);
         let messages: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|error| error["message"].as_str().unwrap()).collect();
@@ -228,19 +216,19 @@ db_test!(
         assert_eq!(app.get_as(&team.member.access_token, &path, 200).await.json()["status"], "draft", "nothing changed");
 
         // A variant fixes X, a JPEG fixes Instagram; an X thread counts each of its posts.
-        let fixed = call(&app, &team.member, Method::PATCH, &path, json!({"media_ids": [jpeg], "variants": {"x": {"content": "Short for X", "thread": ["and more"]}}}), 200).await;
+        let fixed = app.json_as(&team.member, Method::PATCH, &path, json!({"media_ids": [jpeg], "variants": {"x": {"content": "Short for X", "thread": ["and more"]}}}), 200).await;
         assert_eq!(fixed["variants"], json!({"x": {"content": "Short for X", "thread": ["and more"]}}));
-        let scheduled = call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(1)}), 200).await;
+        let scheduled = app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(1)}), 200).await;
         assert_eq!(scheduled["status"], "scheduled");
 
         // A channel that must be connected again cannot take a post.
         let post = create(&app, &team, &team.member, json!({"content": "hello", "channel_ids": [x]})).await;
         app.execute_sql("UPDATE channels SET status = 'needs_reconnect'").await;
-        let problem = call(&app, &team.member, Method::POST, &format!("{}/submit", team.post(&id_of(&post))), json!({}), 422).await;
+        let problem = app.json_as(&team.member, Method::POST, &format!("{}/submit", team.post(&id_of(&post))), json!({}), 422).await;
         assert!(problem["errors"][0]["message"].as_str().unwrap().contains("connected again"));
         // And a post needs a channel at all.
         let post = create(&app, &team, &team.member, json!({"content": "nowhere", "channel_ids": []})).await;
-        let problem = call(&app, &team.member, Method::POST, &format!("{}/submit", team.post(&id_of(&post))), json!({}), 422).await;
+        let problem = app.json_as(&team.member, Method::POST, &format!("{}/submit", team.post(&id_of(&post))), json!({}), 422).await;
         assert_eq!(fields(&problem), ["channel_ids"]);
     }
 );
@@ -255,19 +243,19 @@ db_test!(
         let foreign_channel = app.add_channel(&other, "theirs").await;
         let foreign_media = app.add_media_row(&other).await;
 
-        let problem = call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [foreign_channel], "media_ids": [foreign_media]}), 422).await;
+        let problem = app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [foreign_channel], "media_ids": [foreign_media]}), 422).await;
         assert_eq!(fields(&problem), ["channel_ids", "media_ids"]);
-        let problem = call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel, channel]}), 422).await;
+        let problem = app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel, channel]}), 422).await;
         assert_eq!(fields(&problem), ["channel_ids"]);
-        let problem = call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "variants": {"tiktok": {"content": "no"}}}), 422).await;
+        let problem = app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "variants": {"tiktok": {"content": "no"}}}), 422).await;
         assert_eq!(problem["code"], "validation_failed");
-        let problem = call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "variants": {"facebook": {"thread": ["no"]}}}), 422).await;
+        let problem = app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "variants": {"facebook": {"thread": ["no"]}}}), 422).await;
         assert_eq!(fields(&problem), ["variants.facebook.thread"]);
-        call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "colour": "red"}), 422).await;
-        call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": ["not-an-id"]}), 422).await;
-        call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "scheduled_at": "2020-01-01T00:00:00Z"}), 422).await;
+        app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "colour": "red"}), 422).await;
+        app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": ["not-an-id"]}), 422).await;
+        app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "scheduled_at": "2020-01-01T00:00:00Z"}), 422).await;
         app.execute_sql("UPDATE channels SET status = 'disconnected'").await;
-        call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel]}), 422).await;
+        app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel]}), 422).await;
         assert_eq!(app.count("SELECT count(*) FROM posts").await, 0, "nothing was written");
     }
 );
@@ -281,19 +269,19 @@ db_test!(
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "mine", "channel_ids": [channel]})).await));
 
-        let refused = call(&app, &colleague, Method::PATCH, &path, json!({"content": "ours"}), 403).await;
+        let refused = app.json_as(&colleague, Method::PATCH, &path, json!({"content": "ours"}), 403).await;
         assert_eq!(refused["code"], "forbidden");
-        call(&app, &colleague, Method::POST, &format!("{path}/submit"), json!({}), 403).await;
-        call(&app, &colleague, Method::DELETE, &path, json!({}), 403).await;
+        app.json_as(&colleague, Method::POST, &format!("{path}/submit"), json!({}), 403).await;
+        app.json_as(&colleague, Method::DELETE, &path, json!({}), 403).await;
         // Any member reads it; the owner may change it.
         app.get_as(&colleague.access_token, &path, 200).await;
-        call(&app, &team.owner, Method::PATCH, &path, json!({"content": "edited by the owner"}), 200).await;
+        app.json_as(&team.owner, Method::PATCH, &path, json!({"content": "edited by the owner"}), 200).await;
 
         app.execute_sql("UPDATE posts SET status = 'published'").await;
-        call(&app, &team.member, Method::PATCH, &path, json!({"content": "too late"}), 409).await;
-        call(&app, &team.owner, Method::DELETE, &path, json!({}), 409).await;
+        app.json_as(&team.member, Method::PATCH, &path, json!({"content": "too late"}), 409).await;
+        app.json_as(&team.owner, Method::DELETE, &path, json!({}), 409).await;
         app.execute_sql("UPDATE posts SET status = 'failed'").await;
-        call(&app, &team.member, Method::DELETE, &path, json!({}), 204).await;
+        app.json_as(&team.member, Method::DELETE, &path, json!({}), 204).await;
         app.get_as(&team.member.access_token, &path, 404).await;
         assert_eq!(app.count("SELECT count(*) FROM post_targets").await, 0, "its targets went with it");
     }
@@ -309,7 +297,7 @@ db_test!(
         for (hours, channel) in [(1, &first), (2, &second), (30, &first)] {
             let post = create(&app, &team, &team.member, json!({"content": format!("in {hours}h"), "channel_ids": [channel]})).await;
             let path = team.post(&id_of(&post));
-            call(&app, &team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(hours)}), 200).await;
+            app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(hours)}), 200).await;
             ids.push(id_of(&post));
         }
         create(&app, &team, &team.member, json!({"content": "a draft", "channel_ids": [second]})).await;
@@ -349,14 +337,14 @@ db_test!(
         let created = app.send_json_as(&team.member.access_token, Method::POST, &team.posts(), &json!({"content": "v1", "channel_ids": [channel]}), 201).await;
         assert_eq!(created.header("etag"), Some("\"1\""));
         let path = team.post(&id_of(&created.json()));
-        call(&app, &team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
         let seen = app.get_as(&team.reviewer.access_token, &path, 200).await;
         let seen_etag = seen.header("etag").unwrap().to_owned();
         assert_eq!(seen.json()["version"], 2);
 
         // The author changes the post and submits it again while the reviewer reads version 2.
-        call(&app, &team.member, Method::PATCH, &path, json!({"content": "v2, unseen"}), 200).await;
-        call(&app, &team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v2, unseen"}), 200).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
         let approve = |etag: String| {
             app.fetch(app.request(Method::POST, &format!("{path}/approve")).bearer_auth(&team.reviewer.access_token).header("if-match", etag))
         };
@@ -371,7 +359,7 @@ db_test!(
         assert_eq!(approved.status, 200);
         assert_eq!(approved.json()["content"], "v2, unseen");
         // Without If-Match, a write applies to the post as it is.
-        call(&app, &team.member, Method::PATCH, &path, json!({"content": "v3"}), 200).await;
+        app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v3"}), 200).await;
     }
 );
 
@@ -386,8 +374,8 @@ db_test!(
         let post = create(&app, &team, &team.member, json!({"content": content, "channel_ids": [channel], "variants": {"x": {"content": "short"}}})).await;
         assert_eq!(post["content"].as_str().unwrap().chars().count(), 63_206);
         let path = team.post(&id_of(&post));
-        call(&app, &team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
-        let problem = call(&app, &team.member, Method::POST, &team.posts(), json!({"content": "字".repeat(63_207), "channel_ids": [channel]}), 422).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        let problem = app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "字".repeat(63_207), "channel_ids": [channel]}), 422).await;
         assert_eq!(fields(&problem), ["content"]);
     }
 );

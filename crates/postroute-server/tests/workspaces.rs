@@ -6,18 +6,6 @@ use postroute_test_support::{PASSWORD, TestApp, TestUser, db_test, token_in};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: Method,
-    path: &str,
-    body: Value,
-    status: u16,
-) -> Value {
-    let response = app.send_json_as(&user.access_token, method, path, &body, status).await;
-    if response.body.is_empty() { Value::Null } else { response.json() }
-}
-
 /// Invites `email` as `role` and returns the token from the invitation email.
 async fn invite(
     app: &TestApp,
@@ -26,8 +14,7 @@ async fn invite(
     email: &str,
     role: &str,
 ) -> String {
-    call(
-        app,
+    app.json_as(
         owner,
         Method::POST,
         &format!("/v1/workspaces/{workspace}/invitations"),
@@ -42,7 +29,7 @@ db_test!(
     async fn a_workspace_is_created_listed_changed_and_deleted(backend) {
         let app = TestApp::spawn(backend).await;
         let owner = app.signed_in_user("owner@example.com").await;
-        let created = call(&app, &owner, Method::POST, "/v1/workspaces", json!({"name": "  Acme Social  "}), 201).await;
+        let created = app.json_as(&owner, Method::POST, "/v1/workspaces", json!({"name": "  Acme Social  "}), 201).await;
         assert_eq!(created["name"], "Acme Social");
         assert_eq!(created["timezone"], "UTC");
         assert_eq!(created["plan"], "free");
@@ -51,25 +38,25 @@ db_test!(
         assert_eq!(created["entitlements"]["audit_log"], false);
         let id = created["id"].as_str().unwrap();
 
-        let list = call(&app, &owner, Method::GET, "/v1/workspaces", Value::Null, 200).await;
+        let list = app.json_as(&owner, Method::GET, "/v1/workspaces", Value::Null, 200).await;
         assert_eq!(list["items"].as_array().unwrap().len(), 1);
         assert_eq!(list["next_cursor"], Value::Null);
 
-        let bad = call(&app, &owner, Method::PATCH, &format!("/v1/workspaces/{id}"), json!({"timezone": "Mars/Base", "name": ""}), 422).await;
+        let bad = app.json_as(&owner, Method::PATCH, &format!("/v1/workspaces/{id}"), json!({"timezone": "Mars/Base", "name": ""}), 422).await;
         let fields: Vec<&str> = bad["errors"].as_array().unwrap().iter().map(|error| error["field"].as_str().unwrap()).collect();
         assert_eq!(fields, ["name", "timezone"]);
-        let gated = call(&app, &owner, Method::PATCH, &format!("/v1/workspaces/{id}"), json!({"approval_required": true}), 402).await;
+        let gated = app.json_as(&owner, Method::PATCH, &format!("/v1/workspaces/{id}"), json!({"approval_required": true}), 402).await;
         assert_eq!(gated["code"], "plan_required");
-        let updated = call(&app, &owner, Method::PATCH, &format!("/v1/workspaces/{id}"), json!({"timezone": "Europe/London", "name": "Acme"}), 200).await;
+        let updated = app.json_as(&owner, Method::PATCH, &format!("/v1/workspaces/{id}"), json!({"timezone": "Europe/London", "name": "Acme"}), 200).await;
         assert_eq!(updated["timezone"], "Europe/London");
         app.set_plan(id, "studio").await;
-        let approval = call(&app, &owner, Method::PATCH, &format!("/v1/workspaces/{id}"), json!({"approval_required": true}), 200).await;
+        let approval = app.json_as(&owner, Method::PATCH, &format!("/v1/workspaces/{id}"), json!({"approval_required": true}), 200).await;
         assert_eq!(approval["approval_required"], true);
         assert_eq!(approval["plan"], "studio");
 
-        call(&app, &owner, Method::DELETE, &format!("/v1/workspaces/{id}"), Value::Null, 204).await;
-        call(&app, &owner, Method::GET, &format!("/v1/workspaces/{id}"), Value::Null, 404).await;
-        assert!(call(&app, &owner, Method::GET, "/v1/workspaces", Value::Null, 200).await["items"].as_array().unwrap().is_empty());
+        app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{id}"), Value::Null, 204).await;
+        app.json_as(&owner, Method::GET, &format!("/v1/workspaces/{id}"), Value::Null, 404).await;
+        assert!(app.json_as(&owner, Method::GET, "/v1/workspaces", Value::Null, 200).await["items"].as_array().unwrap().is_empty());
     }
 );
 
@@ -80,17 +67,17 @@ db_test!(
         for n in 0..5 {
             app.workspace(&owner, &format!("W{n}")).await;
         }
-        let first = call(&app, &owner, Method::GET, "/v1/workspaces?limit=2", Value::Null, 200).await;
+        let first = app.json_as(&owner, Method::GET, "/v1/workspaces?limit=2", Value::Null, 200).await;
         assert_eq!(first["items"].as_array().unwrap().len(), 2);
         let cursor = first["next_cursor"].as_str().unwrap();
-        let second = call(&app, &owner, Method::GET, &format!("/v1/workspaces?limit=2&cursor={cursor}"), Value::Null, 200).await;
-        let third = call(&app, &owner, Method::GET, &format!("/v1/workspaces?limit=2&cursor={}", second["next_cursor"].as_str().unwrap()), Value::Null, 200).await;
+        let second = app.json_as(&owner, Method::GET, &format!("/v1/workspaces?limit=2&cursor={cursor}"), Value::Null, 200).await;
+        let third = app.json_as(&owner, Method::GET, &format!("/v1/workspaces?limit=2&cursor={}", second["next_cursor"].as_str().unwrap()), Value::Null, 200).await;
         let names: Vec<&str> = [&first, &second, &third].iter().flat_map(|page| page["items"].as_array().unwrap()).map(|w| w["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["W0", "W1", "W2", "W3", "W4"]);
         assert_eq!(third["next_cursor"], Value::Null);
-        call(&app, &owner, Method::GET, "/v1/workspaces?limit=0", Value::Null, 422).await;
-        call(&app, &owner, Method::GET, "/v1/workspaces?limit=101", Value::Null, 422).await;
-        call(&app, &owner, Method::GET, "/v1/workspaces?cursor=bogus", Value::Null, 422).await;
+        app.json_as(&owner, Method::GET, "/v1/workspaces?limit=0", Value::Null, 422).await;
+        app.json_as(&owner, Method::GET, "/v1/workspaces?limit=101", Value::Null, 422).await;
+        app.json_as(&owner, Method::GET, "/v1/workspaces?cursor=bogus", Value::Null, 422).await;
     }
 );
 
@@ -102,33 +89,33 @@ db_test!(
         let token = invite(&app, &owner, &workspace, "New.Hire@example.com", "member").await;
         assert!(token.starts_with(&uuid::Uuid::parse_str(&workspace).unwrap().simple().to_string()));
 
-        let listed = call(&app, &owner, Method::GET, &format!("/v1/workspaces/{workspace}/invitations"), Value::Null, 200).await;
+        let listed = app.json_as(&owner, Method::GET, &format!("/v1/workspaces/{workspace}/invitations"), Value::Null, 200).await;
         assert_eq!(listed["items"][0]["email"], "New.Hire@example.com");
         assert_eq!(listed["items"][0]["role"], "member");
         assert_eq!(listed["items"][0]["expired"], false);
 
         // Someone else's account cannot use it.
         let stranger = app.signed_in_user("stranger@example.com").await;
-        let refused = call(&app, &stranger, Method::POST, "/v1/invitations/accept", json!({"token": token}), 403).await;
+        let refused = app.json_as(&stranger, Method::POST, "/v1/invitations/accept", json!({"token": token}), 403).await;
         assert_eq!(refused["code"], "forbidden");
 
         let hire = app.signed_in_user("new.hire@example.com").await;
-        let joined = call(&app, &hire, Method::POST, "/v1/invitations/accept", json!({"token": token}), 200).await;
+        let joined = app.json_as(&hire, Method::POST, "/v1/invitations/accept", json!({"token": token}), 200).await;
         assert_eq!(joined["workspace_id"], workspace.as_str());
         assert_eq!(joined["workspace_name"], "Team");
         assert_eq!(joined["role"], "member");
-        let again = call(&app, &hire, Method::POST, "/v1/invitations/accept", json!({"token": token}), 409).await;
+        let again = app.json_as(&hire, Method::POST, "/v1/invitations/accept", json!({"token": token}), 409).await;
         assert_eq!(again["code"], "conflict");
 
-        let members = call(&app, &owner, Method::GET, &format!("/v1/workspaces/{workspace}/members"), Value::Null, 200).await;
+        let members = app.json_as(&owner, Method::GET, &format!("/v1/workspaces/{workspace}/members"), Value::Null, 200).await;
         let roles: Vec<(&str, &str)> = members["items"].as_array().unwrap().iter().map(|m| (m["email"].as_str().unwrap(), m["role"].as_str().unwrap())).collect();
         assert_eq!(roles, [("boss@example.com", "owner"), ("new.hire@example.com", "member")]);
-        assert!(call(&app, &owner, Method::GET, &format!("/v1/workspaces/{workspace}/invitations"), Value::Null, 200).await["items"].as_array().unwrap().is_empty());
+        assert!(app.json_as(&owner, Method::GET, &format!("/v1/workspaces/{workspace}/invitations"), Value::Null, 200).await["items"].as_array().unwrap().is_empty());
 
         // Inviting a member again, or an address twice, conflicts.
-        call(&app, &owner, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"), json!({"email": "new.hire@example.com", "role": "admin"}), 409).await;
+        app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"), json!({"email": "new.hire@example.com", "role": "admin"}), 409).await;
         invite(&app, &owner, &workspace, "twice@example.com", "reviewer").await;
-        call(&app, &owner, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"), json!({"email": "twice@example.com", "role": "reviewer"}), 409).await;
+        app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"), json!({"email": "twice@example.com", "role": "reviewer"}), 409).await;
     }
 );
 
@@ -143,7 +130,7 @@ db_test!(
             (json!({"email": "x@example.com", "role": "overlord"}), "role"),
             (json!({"email": "not an email", "role": "member"}), "email"),
         ] {
-            let refused = call(&app, &owner, Method::POST, &path, body, 422).await;
+            let refused = app.json_as(&owner, Method::POST, &path, body, 422).await;
             assert_eq!(refused["errors"][0]["field"], field);
         }
 
@@ -151,15 +138,15 @@ db_test!(
         let expiring = invite(&app, &owner, &workspace, "late@example.com", "member").await;
         app.execute_sql("UPDATE invitations SET expires_at = created_at").await;
         let late = app.signed_in_user("late@example.com").await;
-        assert_eq!(call(&app, &late, Method::POST, "/v1/invitations/accept", json!({"token": expiring}), 400).await["code"], "invalid_token");
+        assert_eq!(app.json_as(&late, Method::POST, "/v1/invitations/accept", json!({"token": expiring}), 400).await["code"], "invalid_token");
         let withdrawn = invite(&app, &owner, &workspace, "late@example.com", "member").await;
-        let id = call(&app, &owner, Method::GET, &path, Value::Null, 200).await["items"][0]["id"].as_str().unwrap().to_owned();
-        call(&app, &owner, Method::DELETE, &format!("{path}/{id}"), Value::Null, 204).await;
-        call(&app, &owner, Method::DELETE, &format!("{path}/{id}"), Value::Null, 404).await;
-        call(&app, &late, Method::POST, "/v1/invitations/accept", json!({"token": withdrawn}), 400).await;
-        call(&app, &late, Method::POST, "/v1/invitations/accept", json!({"token": "nonsense"}), 400).await;
-        call(&app, &late, Method::POST, "/v1/invitations/accept", json!({"token": format!("{}.forged", uuid::Uuid::now_v7().simple())}), 400).await;
-        assert_eq!(call(&app, &owner, Method::GET, &format!("/v1/workspaces/{workspace}/members"), Value::Null, 200).await["items"].as_array().unwrap().len(), 1);
+        let id = app.json_as(&owner, Method::GET, &path, Value::Null, 200).await["items"][0]["id"].as_str().unwrap().to_owned();
+        app.json_as(&owner, Method::DELETE, &format!("{path}/{id}"), Value::Null, 204).await;
+        app.json_as(&owner, Method::DELETE, &format!("{path}/{id}"), Value::Null, 404).await;
+        app.json_as(&late, Method::POST, "/v1/invitations/accept", json!({"token": withdrawn}), 400).await;
+        app.json_as(&late, Method::POST, "/v1/invitations/accept", json!({"token": "nonsense"}), 400).await;
+        app.json_as(&late, Method::POST, "/v1/invitations/accept", json!({"token": format!("{}.forged", uuid::Uuid::now_v7().simple())}), 400).await;
+        assert_eq!(app.json_as(&owner, Method::GET, &format!("/v1/workspaces/{workspace}/members"), Value::Null, 200).await["items"].as_array().unwrap().len(), 1);
     }
 );
 
@@ -184,7 +171,7 @@ db_test!(
         let workspace = app.workspace(&owner, "Small").await;
         invite(&app, &owner, &workspace, "one@example.com", "member").await;
         invite(&app, &owner, &workspace, "two@example.com", "member").await;
-        let capped = call(&app, &owner, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"), json!({"email": "three@example.com", "role": "member"}), 402).await;
+        let capped = app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"), json!({"email": "three@example.com", "role": "member"}), 402).await;
         assert_eq!(capped["code"], "plan_required");
         app.set_plan(&workspace, "studio").await;
         invite(&app, &owner, &workspace, "three@example.com", "member").await;
@@ -204,21 +191,21 @@ db_test!(
         let member_path = |user: &TestUser| format!("/v1/workspaces/{workspace}/members/{}", user.id);
 
         for actor in [&owner, &admin] {
-            assert_eq!(call(&app, actor, Method::PATCH, &member_path(&owner), json!({"role": "member"}), 409).await["code"], "conflict");
-            call(&app, actor, Method::DELETE, &member_path(&owner), Value::Null, 409).await;
-            call(&app, actor, Method::PATCH, &member_path(&member), json!({"role": "owner"}), 409).await;
+            assert_eq!(app.json_as(actor, Method::PATCH, &member_path(&owner), json!({"role": "member"}), 409).await["code"], "conflict");
+            app.json_as(actor, Method::DELETE, &member_path(&owner), Value::Null, 409).await;
+            app.json_as(actor, Method::PATCH, &member_path(&member), json!({"role": "owner"}), 409).await;
         }
-        call(&app, &owner, Method::PATCH, &member_path(&member), json!({"role": "emperor"}), 422).await;
-        call(&app, &owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": uuid::Uuid::now_v7().to_string()}), 422).await;
-        call(&app, &owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": owner.id}), 409).await;
+        app.json_as(&owner, Method::PATCH, &member_path(&member), json!({"role": "emperor"}), 422).await;
+        app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": uuid::Uuid::now_v7().to_string()}), 422).await;
+        app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": owner.id}), 409).await;
 
-        let view = call(&app, &owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": member.id}), 200).await;
+        let view = app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": member.id}), 200).await;
         assert_eq!(view["role"], "admin");
-        let members = call(&app, &member, Method::GET, &format!("/v1/workspaces/{workspace}/members"), Value::Null, 200).await;
+        let members = app.json_as(&member, Method::GET, &format!("/v1/workspaces/{workspace}/members"), Value::Null, 200).await;
         let owners: Vec<&str> = members["items"].as_array().unwrap().iter().filter(|m| m["role"] == "owner").map(|m| m["email"].as_str().unwrap()).collect();
         assert_eq!(owners, ["member@example.com"]);
         // The former owner is an admin now and may not transfer again.
-        call(&app, &owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": owner.id}), 403).await;
+        app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": owner.id}), 403).await;
     }
 );
 
@@ -229,9 +216,9 @@ db_test!(
         let reviewer = app.signed_in_user("go@example.com").await;
         let workspace = app.workspace(&owner, "Team").await;
         app.add_member(&workspace, &reviewer.id, "reviewer").await;
-        call(&app, &reviewer, Method::DELETE, &format!("/v1/workspaces/{workspace}/members/{}", reviewer.id), Value::Null, 204).await;
-        call(&app, &reviewer, Method::GET, &format!("/v1/workspaces/{workspace}"), Value::Null, 404).await;
-        call(&app, &owner, Method::DELETE, &format!("/v1/workspaces/{workspace}/members/{}", owner.id), Value::Null, 409).await;
+        app.json_as(&reviewer, Method::DELETE, &format!("/v1/workspaces/{workspace}/members/{}", reviewer.id), Value::Null, 204).await;
+        app.json_as(&reviewer, Method::GET, &format!("/v1/workspaces/{workspace}"), Value::Null, 404).await;
+        app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{workspace}/members/{}", owner.id), Value::Null, 409).await;
     }
 );
 
@@ -242,21 +229,21 @@ db_test!(
         let owner = app.signed_in_user("audited@example.com").await;
         let workspace = app.workspace(&owner, "Audited").await;
         let path = format!("/v1/workspaces/{workspace}/audit-log");
-        assert_eq!(call(&app, &owner, Method::GET, &path, Value::Null, 402).await["code"], "plan_required");
+        assert_eq!(app.json_as(&owner, Method::GET, &path, Value::Null, 402).await["code"], "plan_required");
         app.set_plan(&workspace, "studio").await;
 
-        call(&app, &owner, Method::PATCH, &format!("/v1/workspaces/{workspace}"), json!({"name": "Renamed"}), 200).await;
+        app.json_as(&owner, Method::PATCH, &format!("/v1/workspaces/{workspace}"), json!({"name": "Renamed"}), 200).await;
         let token = invite(&app, &owner, &workspace, "joiner@example.com", "member").await;
         let joiner = app.signed_in_user("joiner@example.com").await;
-        call(&app, &joiner, Method::POST, "/v1/invitations/accept", json!({"token": token}), 200).await;
-        call(&app, &owner, Method::PATCH, &format!("/v1/workspaces/{workspace}/members/{}", joiner.id), json!({"role": "admin"}), 200).await;
+        app.json_as(&joiner, Method::POST, "/v1/invitations/accept", json!({"token": token}), 200).await;
+        app.json_as(&owner, Method::PATCH, &format!("/v1/workspaces/{workspace}/members/{}", joiner.id), json!({"role": "admin"}), 200).await;
         invite(&app, &owner, &workspace, "withdrawn@example.com", "reviewer").await;
-        let invitation = call(&app, &owner, Method::GET, &format!("/v1/workspaces/{workspace}/invitations"), Value::Null, 200).await["items"][0]["id"].as_str().unwrap().to_owned();
-        call(&app, &owner, Method::DELETE, &format!("/v1/workspaces/{workspace}/invitations/{invitation}"), Value::Null, 204).await;
-        call(&app, &owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": joiner.id}), 200).await;
-        call(&app, &joiner, Method::DELETE, &format!("/v1/workspaces/{workspace}/members/{}", owner.id), Value::Null, 204).await;
+        let invitation = app.json_as(&owner, Method::GET, &format!("/v1/workspaces/{workspace}/invitations"), Value::Null, 200).await["items"][0]["id"].as_str().unwrap().to_owned();
+        app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{workspace}/invitations/{invitation}"), Value::Null, 204).await;
+        app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/transfer-ownership"), json!({"user_id": joiner.id}), 200).await;
+        app.json_as(&joiner, Method::DELETE, &format!("/v1/workspaces/{workspace}/members/{}", owner.id), Value::Null, 204).await;
 
-        let log = call(&app, &joiner, Method::GET, &path, Value::Null, 200).await;
+        let log = app.json_as(&joiner, Method::GET, &path, Value::Null, 200).await;
         let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|entry| entry["action"].as_str().unwrap()).collect();
         assert_eq!(actions, [
             "member.removed", "ownership.transferred", "invitation.revoked", "member.invited",
@@ -271,25 +258,25 @@ db_test!(
         assert!(!log.to_string().contains("withdrawn@example.com"), "addresses are redacted in details");
 
         // Filters and pages.
-        let invites = call(&app, &joiner, Method::GET, &format!("{path}?action=member.invited"), Value::Null, 200).await;
+        let invites = app.json_as(&joiner, Method::GET, &format!("{path}?action=member.invited"), Value::Null, 200).await;
         assert_eq!(invites["items"].as_array().unwrap().len(), 2);
-        let by_joiner = call(&app, &joiner, Method::GET, &format!("{path}?actor={}", joiner.id), Value::Null, 200).await;
+        let by_joiner = app.json_as(&joiner, Method::GET, &format!("{path}?actor={}", joiner.id), Value::Null, 200).await;
         assert_eq!(by_joiner["items"].as_array().unwrap().len(), 2);
         let since = log["items"][2]["occurred_at"].as_str().unwrap();
-        let recent = call(&app, &joiner, Method::GET, &format!("{path}?since={since}"), Value::Null, 200).await;
+        let recent = app.json_as(&joiner, Method::GET, &format!("{path}?since={since}"), Value::Null, 200).await;
         assert_eq!(recent["items"].as_array().unwrap().len(), 3);
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let page_path = match &cursor { Some(cursor) => format!("{path}?limit=4&cursor={cursor}"), None => format!("{path}?limit=4") };
-            let page = call(&app, &joiner, Method::GET, &page_path, Value::Null, 200).await;
+            let page = app.json_as(&joiner, Method::GET, &page_path, Value::Null, 200).await;
             seen.extend(page["items"].as_array().unwrap().iter().map(|entry| entry["id"].as_str().unwrap().to_owned()));
             match page["next_cursor"].as_str() { Some(next) => cursor = Some(next.to_owned()), None => break }
         }
         let all: Vec<String> = log["items"].as_array().unwrap().iter().map(|entry| entry["id"].as_str().unwrap().to_owned()).collect();
         assert_eq!(seen, all);
-        call(&app, &joiner, Method::GET, &format!("{path}?action=member.teleported"), Value::Null, 422).await;
-        call(&app, &joiner, Method::GET, &format!("{path}?since=yesterday"), Value::Null, 422).await;
+        app.json_as(&joiner, Method::GET, &format!("{path}?action=member.teleported"), Value::Null, 422).await;
+        app.json_as(&joiner, Method::GET, &format!("{path}?since=yesterday"), Value::Null, 422).await;
     }
 );
 
@@ -302,12 +289,12 @@ db_test!(
         let solo = app.workspace(&owner, "Solo").await;
         app.add_member(&team, &colleague.id, "admin").await;
 
-        let refused = call(&app, &owner, Method::DELETE, "/v1/me", json!({"password": PASSWORD}), 409).await;
+        let refused = app.json_as(&owner, Method::DELETE, "/v1/me", json!({"password": PASSWORD}), 409).await;
         assert_eq!(refused["code"], "conflict");
-        call(&app, &owner, Method::POST, &format!("/v1/workspaces/{team}/transfer-ownership"), json!({"user_id": colleague.id}), 200).await;
-        call(&app, &owner, Method::DELETE, "/v1/me", json!({"password": PASSWORD}), 204).await;
+        app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{team}/transfer-ownership"), json!({"user_id": colleague.id}), 200).await;
+        app.json_as(&owner, Method::DELETE, "/v1/me", json!({"password": PASSWORD}), 204).await;
 
-        let team_now = call(&app, &colleague, Method::GET, &format!("/v1/workspaces/{team}/members"), Value::Null, 200).await;
+        let team_now = app.json_as(&colleague, Method::GET, &format!("/v1/workspaces/{team}/members"), Value::Null, 200).await;
         assert_eq!(team_now["items"].as_array().unwrap().len(), 1);
         assert_eq!(app.count(&format!("SELECT count(*) FROM workspaces WHERE id = {} AND deleted_at IS NOT NULL", app.uuid_literal(&solo))).await, 1);
     }

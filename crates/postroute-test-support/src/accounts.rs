@@ -107,6 +107,21 @@ impl TestApp {
         self.send(self.request(method, path).bearer_auth(access_token).json(body), expected_status)
             .await
     }
+
+    /// Sends `body` as `user`, expects `expected_status`, and returns the JSON answer (null for
+    /// an empty one, such as a 204).
+    pub async fn json_as(
+        &self,
+        user: &crate::TestUser,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+        expected_status: u16,
+    ) -> Value {
+        let response =
+            self.send_json_as(&user.access_token, method, path, &body, expected_status).await;
+        if response.body.is_empty() { Value::Null } else { response.json() }
+    }
 }
 
 /// The token in an email's link (`...#token=XYZ`).

@@ -99,8 +99,8 @@ impl From<MediaError> for ApiError {
             MediaError::QuotaExceeded(detail) => Self::PlanRequired(detail),
             MediaError::NotFound => Self::NotFound,
             MediaError::InUse { posts } => Self::Conflict(format!(
-                "This file is attached to {posts} post(s) that have not been published; remove it \
-                 from them first."
+                "This file is attached to {posts} post(s) not yet published everywhere; remove it \
+                 from them, or delete them, first."
             )),
             MediaError::LinkExpired => {
                 Self::Forbidden("This link has expired; ask for a new one.".to_owned())

@@ -451,7 +451,7 @@ impl Tenant<'_> {
             .bind(post.id.as_uuid())
             .bind(i32::try_from(position).unwrap_or(i32::MAX))
             .bind(media.as_uuid())
-                        .execute(&mut **c)
+            .execute(&mut **c)
             .await
             .map(drop))?;
         }
