@@ -42,6 +42,10 @@ impl Severity {
     }
 }
 
+/// How long ordinary (non-security) events are kept: a year (S-LOG-2). Security events are
+/// kept forever.
+pub const ORDINARY_EVENT_RETENTION_DAYS: i64 = 365;
+
 /// Every kind of system event PostRoute writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -56,6 +60,12 @@ pub enum SystemEventKind {
     WebhookSignatureInvalid,
     /// Somebody who is not staff tried a staff endpoint.
     AdminAccessDenied,
+    /// A staff member ended every session of a user.
+    SessionsRevokedByStaff,
+    /// An account was made staff (`postroute admin grant-staff`).
+    StaffGranted,
+    /// An account stopped being staff (`postroute admin revoke-staff`).
+    StaffRevoked,
 }
 
 impl SystemEventKind {
@@ -67,6 +77,9 @@ impl SystemEventKind {
             Self::RateLimited => "rate_limited",
             Self::WebhookSignatureInvalid => "webhook_signature_invalid",
             Self::AdminAccessDenied => "admin_access_denied",
+            Self::SessionsRevokedByStaff => "sessions_revoked_by_staff",
+            Self::StaffGranted => "staff_granted",
+            Self::StaffRevoked => "staff_revoked",
         }
     }
 
@@ -74,7 +87,11 @@ impl SystemEventKind {
     pub const fn severity(self) -> Severity {
         match self {
             Self::RateLimited => Severity::Info,
-            Self::LoginFailed | Self::AdminAccessDenied => Severity::Warning,
+            Self::LoginFailed
+            | Self::AdminAccessDenied
+            | Self::SessionsRevokedByStaff
+            | Self::StaffRevoked => Severity::Warning,
+            Self::StaffGranted => Severity::Critical,
             Self::RefreshTokenReused | Self::WebhookSignatureInvalid => Severity::Critical,
         }
     }

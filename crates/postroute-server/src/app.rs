@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::accounts::{AccountService, Lifetimes};
+use crate::admin::staff::StaffService;
 use crate::auth::{AccessTokens, PasswordHasher};
 use crate::channels::ChannelService;
 use crate::config::{Config, Keys, TlsMinVersion};
@@ -24,6 +25,7 @@ use crate::media::links::LINK_KEY_PURPOSE;
 use crate::media::{LinkSigner, MediaService, MediaStorage};
 use crate::posts::PostService;
 use crate::rate_limit::{RateLimiter, RedisStore};
+use crate::scheduler::retention::RetentionJob;
 use crate::scheduler::token_refresh::TokenJob;
 use crate::workspaces::WorkspaceService;
 use postroute_platforms::meta::{MetaClient, MetaEndpoints};
@@ -50,6 +52,8 @@ pub struct AppState {
     pub media: MediaService,
     /// Posts, their review and schedule.
     pub posts: PostService,
+    /// What staff may see and do.
+    pub staff: StaffService,
     /// Request rate limits.
     pub limiter: RateLimiter,
 }
@@ -117,7 +121,17 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
             token_job.run(tokens_stopped, token_poll).await;
             Ok(())
         });
-        tracing::info!(provider = ?config.email.provider, "worker running: email delivery, channel tokens");
+        let retention = RetentionJob::new(store.clone());
+        let retention_stopped = workers_stopped.clone();
+        let retention_interval = Duration::from_secs(config.worker.retention_interval_secs);
+        work.spawn(async move {
+            retention.run(retention_stopped, retention_interval).await;
+            Ok(())
+        });
+        tracing::info!(
+            provider = ?config.email.provider,
+            "worker running: email delivery, channel tokens, event retention"
+        );
     }
 
     let control = Control::new();
@@ -232,7 +246,8 @@ async fn build_state(
     let media = MediaService::new(store.clone(), storage, links, &config.data_dir)
         .context("cannot create the upload scratch directory under data_dir")?;
     let posts = PostService::new(store.clone());
-    Ok(AppState { config, store, accounts, workspaces, channels, media, posts, limiter })
+    let staff = StaffService::new(store.clone());
+    Ok(AppState { config, store, accounts, workspaces, channels, media, posts, staff, limiter })
 }
 
 fn store_options(config: &Config) -> StoreOptions {

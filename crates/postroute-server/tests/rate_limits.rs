@@ -70,8 +70,8 @@ async fn assert_credential_gate(app: &TestApp) {
 
 db_test!(
     // proves S-AUTH-7
-    // proves S-LOG-2 (rate-limit trips and failed logins are system events; retention and the
-    // staff view arrive with the admin endpoints)
+    // proves S-LOG-2 (rate-limit trips and failed logins are system events; the staff view and
+    // retention are proven in tests/admin.rs)
     async fn the_credential_endpoints_share_five_attempts_per_address(backend) {
         let app = gated(backend).spawn().await;
         assert_credential_gate(&app).await;

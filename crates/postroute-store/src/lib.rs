@@ -22,7 +22,7 @@ pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use pool::{Dialect, Store, StoreOptions};
 pub use sessions::{NewSession, RefreshOutcome, Session, Sessions};
-pub use system_events::{StoredSystemEvent, SystemEvents};
+pub use system_events::{StoredSystemEvent, SystemEventFilter, SystemEvents};
 pub use tenant::{
     AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,
     Invited, Media, MediaInserted, MediaRemoval, Member, MemberChangeError, NewInvitation,

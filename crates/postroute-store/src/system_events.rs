@@ -65,6 +65,22 @@ impl TryFrom<SystemEventRow> for StoredSystemEvent {
     }
 }
 
+/// Which events to list.
+#[derive(Clone, Debug, Default)]
+pub struct SystemEventFilter {
+    /// Only events of this type, e.g. `login_failed`.
+    pub event_type: Option<String>,
+    /// Only events of this severity.
+    pub severity: Option<Severity>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Rows deleted per statement by the retention job, so no statement holds the table for long.
+const RETENTION_BATCH: i64 = 5_000;
+
 /// Writes and reads the system event log.
 #[derive(Debug)]
 pub struct SystemEvents<'a> {
@@ -124,5 +140,52 @@ impl<'a> SystemEvents<'a> {
         .fetch_all(pool)
         .await)?;
         rows.into_iter().map(StoredSystemEvent::try_from).collect()
+    }
+
+    /// Events matching `filter`, newest first, at most `limit` after `cursor` (the last id of the
+    /// previous page).
+    pub async fn list(
+        &self,
+        filter: &SystemEventFilter,
+        cursor: Option<SystemEventId>,
+        limit: u32,
+    ) -> Result<Vec<StoredSystemEvent>, StoreError> {
+        let rows: Vec<SystemEventRow> = on_db!(self.db, pool => sqlx::query_as(
+            "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
+             FROM system_events WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR event_type = $2) \
+             AND ($3 IS NULL OR severity = $3) AND ($4 IS NULL OR occurred_at >= $4) \
+             AND ($5 IS NULL OR occurred_at < $5) ORDER BY id DESC LIMIT $6",
+        )
+        .bind(cursor.map(|id| id.as_uuid()))
+        .bind(filter.event_type.as_deref())
+        .bind(filter.severity.map(Severity::as_str))
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter().map(StoredSystemEvent::try_from).collect()
+    }
+
+    /// Deletes ordinary events that occurred before `before`; security events are kept forever
+    /// (S-LOG-2). Works in batches; returns how many went.
+    pub async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let batch = on_db!(self.db, pool => sqlx::query(
+                "DELETE FROM system_events WHERE id IN (SELECT id FROM system_events \
+                 WHERE security = $1 AND occurred_at < $2 LIMIT $3)",
+            )
+            .bind(false)
+            .bind(before)
+            .bind(RETENTION_BATCH)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+            deleted += batch;
+            if batch < u64::try_from(RETENTION_BATCH).unwrap_or(u64::MAX) {
+                return Ok(deleted);
+            }
+        }
     }
 }

@@ -309,6 +309,15 @@ impl TestApp {
         id
     }
 
+    /// Makes `user_id` PostRoute staff (what `postroute admin grant-staff` does).
+    pub async fn make_staff(&self, user_id: &str) {
+        self.execute_sql(&format!(
+            "UPDATE users SET is_staff = true WHERE id = {}",
+            self.uuid_literal(user_id)
+        ))
+        .await;
+    }
+
     /// Puts a workspace on `plan` (what billing will do).
     pub async fn set_plan(&self, workspace_id: &str, plan: &str) {
         self.execute_sql(&format!(

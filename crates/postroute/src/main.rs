@@ -39,6 +39,26 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Staff accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Make the account registered with EMAIL PostRoute staff (system event log, admin API).
+    GrantStaff {
+        /// The account's email address.
+        email: String,
+    },
+    /// Withdraw staff status from the account registered with EMAIL; effective at its next
+    /// request.
+    RevokeStaff {
+        /// The account's email address.
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +105,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => runtime()?.block_on(run_until_signal(config, Role::Serve)),
         Command::Worker => runtime()?.block_on(run_until_signal(config, Role::Worker)),
         Command::Keys { command: KeysCommand::Rotate } => runtime()?.block_on(rotate_keys(config)),
+        Command::Admin { command: AdminCommand::GrantStaff { email } } => {
+            runtime()?.block_on(set_staff(config, &email, true))
+        }
+        Command::Admin { command: AdminCommand::RevokeStaff { email } } => {
+            runtime()?.block_on(set_staff(config, &email, false))
+        }
         Command::Keys { command: KeysCommand::Generate } => {
             unreachable!("handled before loading configuration")
         }
@@ -105,6 +131,23 @@ async fn run_until_signal(config: Config, role: Role) -> anyhow::Result<()> {
     signal.await;
     running.begin_shutdown();
     running.wait().await
+}
+
+async fn set_staff(config: Config, email: &str, staff: bool) -> anyhow::Result<()> {
+    use postroute_server::admin::staff::{self, StaffError};
+    telemetry::init(&config.log);
+    postroute_server::app::migrate(&config).await?;
+    let store = postroute_server::app::open_store(&config).await?;
+    let outcome = staff::set_staff(&store, email, staff).await;
+    store.close().await;
+    match outcome {
+        Ok(()) if staff => println!("{email} is now staff"),
+        Ok(()) => println!("{email} is no longer staff"),
+        Err(StaffError::UnknownAccount) => anyhow::bail!("no account is registered with {email}"),
+        Err(StaffError::Invalid(_)) => anyhow::bail!("{email} is not an email address"),
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

@@ -139,3 +139,32 @@ fn keys_generate_prints_a_fresh_32_byte_key() {
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(key.trim()).unwrap().len(), 32);
     assert_ne!(key, String::from_utf8(second.stdout).unwrap());
 }
+
+db_test!(
+    async fn admin_grant_staff_and_revoke_staff_take_effect_at_the_next_request(backend) {
+        let app = postroute_test_support::TestApp::spawn(backend).await;
+        let user = app.signed_in_user("ops@example.com").await;
+        let dir = tempfile::tempdir().unwrap();
+        let database = [("POSTROUTE_DATABASE__URL", app.database().url())];
+        app.get_as(&user.access_token, "/v1/admin/events", 404).await;
+
+        let granted = postroute(dir.path(), &["admin", "grant-staff", "Ops@Example.com"], &database);
+        assert!(granted.status.success(), "{}", stderr(&granted));
+        // The log (on standard output too) shows the security event first.
+        let printed = String::from_utf8_lossy(&granted.stdout).into_owned();
+        assert_eq!(printed.trim_end().lines().last(), Some("Ops@Example.com is now staff"), "{printed}");
+        let events = app.get_as(&user.access_token, "/v1/admin/events?type=staff_granted", 200).await.json();
+        assert_eq!(events["items"][0]["actor_id"], user.id.as_str());
+        assert_eq!(events["items"][0]["severity"], "critical");
+
+        let revoked = postroute(dir.path(), &["admin", "revoke-staff", "ops@example.com"], &database);
+        assert!(revoked.status.success(), "{}", stderr(&revoked));
+        app.get_as(&user.access_token, "/v1/admin/events", 404).await;
+
+        let unknown = postroute(dir.path(), &["admin", "grant-staff", "nobody@example.com"], &database);
+        assert!(!unknown.status.success());
+        let message = stderr(&unknown);
+        assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+        assert!(message.contains("no account is registered with nobody@example.com"), "{message}");
+    }
+);

@@ -1,4 +1,5 @@
-//! Operator and staff work that spans every workspace: key rotation today. One of the few places
-//! allowed to use `Store::cross_tenant_unscoped`.
+//! Operator and staff work that spans every workspace: key rotation, and what staff may see and
+//! do. One of the few places allowed to use `Store::cross_tenant_unscoped`.
 
 pub mod keys;
+pub mod staff;

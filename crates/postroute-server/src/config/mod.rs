@@ -549,11 +549,18 @@ pub struct WorkerConfig {
     pub poll_interval_ms: u64,
     /// How often the token job looks for channels to refresh or check, in seconds.
     pub token_check_interval_secs: u64,
+    /// How often the retention job deletes expired system events, in seconds.
+    pub retention_interval_secs: u64,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        Self { run_in_serve: true, poll_interval_ms: 1000, token_check_interval_secs: 60 }
+        Self {
+            run_in_serve: true,
+            poll_interval_ms: 1000,
+            token_check_interval_secs: 60,
+            retention_interval_secs: 3600,
+        }
     }
 }
 

@@ -281,6 +281,8 @@ impl Config {
             ("rate_limits.credential_attempts", u64::from(self.rate_limits.credential_attempts)),
             ("rate_limits.credential_window_secs", self.rate_limits.credential_window_secs),
             ("worker.poll_interval_ms", self.worker.poll_interval_ms),
+            ("worker.token_check_interval_secs", self.worker.token_check_interval_secs),
+            ("worker.retention_interval_secs", self.worker.retention_interval_secs),
             ("database.max_connections", u64::from(self.database.max_connections)),
             ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
             ("http.request_timeout_secs", self.http.request_timeout_secs),

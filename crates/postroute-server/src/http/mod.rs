@@ -1,5 +1,6 @@
 //! The HTTP API: routes, extractors and the edge every request passes through.
 
+mod admin;
 mod auth;
 mod channels;
 pub mod edge;
@@ -130,6 +131,9 @@ pub fn router(state: AppState) -> Router {
             post(media::public_link),
         )
         .route("/v1/public/media/{workspace_id}/{media_id}", get(media::public_content))
+        .route("/v1/admin/events", get(admin::events))
+        .route("/v1/admin/users", get(admin::users))
+        .route("/v1/admin/users/{user_id}/revoke-sessions", post(admin::revoke_sessions))
         // A post and its variants can outgrow the 64 KiB JSON limit in scripts that take several
         // bytes a character.
         .route(

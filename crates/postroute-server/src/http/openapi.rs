@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, channels, health, me, media, posts, problem, well_known, workspaces};
+use super::{admin, auth, channels, health, me, media, posts, problem, well_known, workspaces};
 
 /// PostRoute's HTTP API.
 #[derive(Debug, OpenApi)]
@@ -32,7 +32,8 @@ use super::{auth, channels, health, me, media, posts, problem, well_known, works
         media::list, media::upload, media::get, media::content, media::delete, media::public_link,
                 media::public_content,
         posts::list, posts::create, posts::get, posts::update, posts::delete, posts::submit,
-        posts::approve, posts::reject, posts::schedule, posts::cancel,
+                posts::approve, posts::reject, posts::schedule, posts::cancel,
+        admin::events, admin::users, admin::revoke_sessions,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -43,7 +44,8 @@ use super::{auth, channels, health, me, media, posts, problem, well_known, works
         (name = "workspaces", description = "Workspaces, members, invitations, audit log"),
                 (name = "channels", description = "Connected social accounts"),
         (name = "media", description = "The media library posts attach"),
-        (name = "posts", description = "Posts, their review and their schedule"),
+                (name = "posts", description = "Posts, their review and their schedule"),
+        (name = "staff", description = "PostRoute staff only: the system event log and accounts"),
     ),
 )]
 pub struct ApiDoc;

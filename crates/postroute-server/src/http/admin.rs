@@ -1,0 +1,226 @@
+//! `/v1/admin/...`: staff only. Anyone else, signed in or not, gets the 404 of a route that does
+//! not exist, and leaves an `admin_access_denied` system event.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use postroute_domain::{Severity, SystemEventId, UserId};
+use postroute_store::{StoredSystemEvent, SystemEventFilter};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::pagination::{ListQuery, Page};
+use super::problem::{ApiError, FieldError, Problem};
+use crate::accounts::{AuthSession, RequestContext};
+use crate::admin::staff::{AccountSummary, StaffError};
+use crate::app::AppState;
+
+/// A staff member, proven on this request.
+#[derive(Debug)]
+pub(super) struct Staff {
+    user: UserId,
+    context: RequestContext,
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let context = RequestContext::from_request_parts(parts, state).await?;
+        let user = AuthSession::from_request_parts(parts, state).await.ok().map(|auth| auth.user);
+        let attempted = format!("{} {}", parts.method, parts.uri.path());
+        let user = state.staff.admit(user, context.ip, &attempted).await?;
+        Ok(Self { user, context })
+    }
+}
+
+impl From<StaffError> for ApiError {
+    fn from(error: StaffError) -> Self {
+        match error {
+            StaffError::NotStaff | StaffError::UnknownAccount => Self::NotFound,
+            StaffError::Invalid(problems) => Self::Validation(
+                problems
+                    .into_iter()
+                    .map(|(field, message)| FieldError::new(field, message))
+                    .collect(),
+            ),
+            StaffError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// One system event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemEventView {
+    /// Event id.
+    pub id: String,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// What, e.g. `login_failed`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// Security events are kept forever; the others for a year.
+    pub security: bool,
+    /// The account that caused it, while it exists.
+    pub actor_id: Option<String>,
+    /// The client address.
+    pub ip: Option<String>,
+    /// Facts of the event's type.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl From<StoredSystemEvent> for SystemEventView {
+    fn from(event: StoredSystemEvent) -> Self {
+        Self {
+            id: event.id.to_string(),
+            occurred_at: event.occurred_at,
+            event_type: event.event_type,
+            severity: event.severity.as_str().to_owned(),
+            security: event.security,
+            actor_id: event.actor.map(|actor| actor.to_string()),
+            ip: event.ip.map(|ip| ip.to_string()),
+            details: event.details,
+        }
+    }
+}
+
+/// An account as staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    /// Account id.
+    pub id: String,
+    /// Address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// When the address was confirmed.
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// Whether it is staff.
+    pub is_staff: bool,
+    /// Registration time.
+    pub created_at: DateTime<Utc>,
+    /// Sessions live now.
+    pub live_sessions: usize,
+}
+
+impl From<AccountSummary> for AccountView {
+    fn from(account: AccountSummary) -> Self {
+        Self {
+            id: account.id.to_string(),
+            email: account.email,
+            name: account.name,
+            email_verified_at: account.email_verified_at,
+            is_staff: account.is_staff,
+            created_at: account.created_at,
+            live_sessions: account.live_sessions,
+        }
+    }
+}
+
+/// The accounts found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountList {
+    /// Zero or one account.
+    pub items: Vec<AccountView>,
+}
+
+/// How many sessions ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedSessions {
+    /// Sessions ended; the account's next request with any of them is refused.
+    pub revoked: u64,
+}
+
+fn filter_of(query: &ListQuery) -> Result<SystemEventFilter, ApiError> {
+    let mut problems = Vec::new();
+    let mut time = |name: &str| {
+        let value = query.param(name)?;
+        let parsed = DateTime::parse_from_rfc3339(value).map(|at| at.with_timezone(&Utc));
+        if parsed.is_err() {
+            problems.push(FieldError::new(
+                name,
+                "must be an RFC 3339 time such as 2026-11-29T09:00:00Z",
+            ));
+        }
+        parsed.ok()
+    };
+    let since = time("since");
+    let until = time("until");
+    let severity = query.param("severity").and_then(|value| {
+        let parsed = Severity::parse(value);
+        if parsed.is_none() {
+            problems.push(FieldError::new("severity", "must be info, warning or critical"));
+        }
+        parsed
+    });
+    let event_type = query.param("type").map(str::to_owned);
+    if problems.is_empty() {
+        Ok(SystemEventFilter { event_type, severity, since, until })
+    } else {
+        Err(ApiError::Validation(problems))
+    }
+}
+
+/// The system event log, newest first: failed logins, refresh-token reuse, webhook signature
+/// failures, refused admin attempts, rate-limit trips, staff actions. Staff only.
+#[utoipa::path(get, operation_id = "list_system_events", path = "/v1/admin/events", tag = "staff", security(("bearer" = [])),
+    params(("type" = Option<String>, Query), ("severity" = Option<String>, Query), ("since" = Option<String>, Query),
+           ("until" = Option<String>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "A page", body = Page<SystemEventView>),
+              (status = 404, description = "Not staff (and an `admin_access_denied` event)", body = Problem),
+              (status = 422, description = "A filter that is not a severity or a time (`validation_failed`)", body = Problem)))]
+pub(super) async fn events(
+    State(state): State<AppState>,
+    _staff: Staff,
+    query: ListQuery,
+) -> Result<Json<Page<SystemEventView>>, ApiError> {
+    let filter = filter_of(&query)?;
+    let after = match &query.cursor {
+        Some(cursor) => Some(cursor.parse::<SystemEventId>().map_err(|_| {
+            ApiError::Validation(vec![FieldError::new("cursor", "is not a cursor of this list")])
+        })?),
+        None => None,
+    };
+    let mut events = state.staff.events(&filter, after, query.limit + 1).await?;
+    let more = events.len() > query.limit as usize;
+    events.truncate(query.limit as usize);
+    let next_cursor = more.then(|| events.last().map(|last| last.id.to_string())).flatten();
+    Ok(Json(Page { items: events.into_iter().map(SystemEventView::from).collect(), next_cursor }))
+}
+
+/// Find the account registered with an address. Staff only.
+#[utoipa::path(get, operation_id = "find_accounts", path = "/v1/admin/users", tag = "staff", security(("bearer" = [])),
+    params(("email" = String, Query)),
+    responses((status = 200, description = "Zero or one account", body = AccountList),
+              (status = 404, description = "Not staff (and an `admin_access_denied` event)", body = Problem),
+              (status = 422, description = "Not an email address (`validation_failed`)", body = Problem)))]
+pub(super) async fn users(
+    State(state): State<AppState>,
+    _staff: Staff,
+    query: ListQuery,
+) -> Result<Json<AccountList>, ApiError> {
+    let email = query
+        .param("email")
+        .ok_or_else(|| ApiError::Validation(vec![FieldError::new("email", "is required")]))?;
+    let accounts = state.staff.accounts_by_email(email).await?;
+    Ok(Json(AccountList { items: accounts.into_iter().map(AccountView::from).collect() }))
+}
+
+/// End every session of an account at once; recorded as a security event. Staff only.
+#[utoipa::path(post, operation_id = "revoke_account_sessions", path = "/v1/admin/users/{user_id}/revoke-sessions", tag = "staff", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses((status = 200, description = "Sessions ended", body = RevokedSessions),
+              (status = 404, description = "Not staff, or no such account", body = Problem)))]
+pub(super) async fn revoke_sessions(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(user_id): Path<String>,
+) -> Result<Json<RevokedSessions>, ApiError> {
+    let user: UserId = user_id.parse().map_err(|_| ApiError::NotFound)?;
+    let revoked = state.staff.revoke_sessions(staff.user, staff.context.ip, user).await?;
+    Ok(Json(RevokedSessions { revoked }))
+}
