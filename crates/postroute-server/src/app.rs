@@ -25,6 +25,7 @@ use crate::media::links::LINK_KEY_PURPOSE;
 use crate::media::{LinkSigner, MediaService, MediaStorage};
 use crate::posts::PostService;
 use crate::rate_limit::{RateLimiter, RedisStore};
+use crate::scheduler::purge::PurgeJob;
 use crate::scheduler::retention::RetentionJob;
 use crate::scheduler::token_refresh::TokenJob;
 use crate::workspaces::WorkspaceService;
@@ -128,9 +129,17 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
             retention.run(retention_stopped, retention_interval).await;
             Ok(())
         });
+        let storage = MediaStorage::from_config(&config).context("cannot open media storage")?;
+        let grace = chrono::Duration::days(i64::from(config.worker.workspace_purge_after_days));
+        let purge = PurgeJob::new(store.clone(), storage, grace);
+        let purge_stopped = workers_stopped.clone();
+        work.spawn(async move {
+            purge.run(purge_stopped, retention_interval).await;
+            Ok(())
+        });
         tracing::info!(
             provider = ?config.email.provider,
-            "worker running: email delivery, channel tokens, event retention"
+            "worker running: email delivery, channel tokens, event retention, workspace purge"
         );
     }
 

@@ -87,6 +87,26 @@ impl<'a> CrossTenant<'a> {
         row.map(Workspace::try_from).transpose()
     }
 
+    /// Up to `limit` workspaces deleted before `deleted_before`, oldest first: the purge job's
+    /// work.
+    pub async fn deleted_workspaces(
+        &self,
+        deleted_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<WorkspaceId>, StoreError> {
+        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let rows: Vec<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+            "SELECT id FROM workspaces WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+             ORDER BY deleted_at LIMIT $2",
+        )
+        .bind(deleted_before)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|(id,)| WorkspaceId::from_uuid(id)).collect())
+    }
+
     /// Claims active channels whose check is due, until `lease_until`: concurrent workers never
     /// claim the same channel, so refreshes of one account are serialised (X rotates refresh
     /// tokens: two concurrent refreshes would kill the grant).

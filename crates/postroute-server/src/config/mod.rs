@@ -549,8 +549,11 @@ pub struct WorkerConfig {
     pub poll_interval_ms: u64,
     /// How often the token job looks for channels to refresh or check, in seconds.
     pub token_check_interval_secs: u64,
-    /// How often the retention job deletes expired system events, in seconds.
+    /// How often the retention jobs run (expired system events, deleted workspaces), in
+    /// seconds.
     pub retention_interval_secs: u64,
+    /// Days a deleted workspace waits before its rows and media objects are purged for good.
+    pub workspace_purge_after_days: u32,
 }
 
 impl Default for WorkerConfig {
@@ -560,6 +563,7 @@ impl Default for WorkerConfig {
             poll_interval_ms: 1000,
             token_check_interval_secs: 60,
             retention_interval_secs: 3600,
+            workspace_purge_after_days: 30,
         }
     }
 }

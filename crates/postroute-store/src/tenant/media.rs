@@ -189,6 +189,19 @@ impl Tenant<'_> {
         row.map(Media::try_from).transpose()
     }
 
+    /// Where every file of the library is stored (deleted workspaces included), for the purge.
+    pub async fn media_object_keys(&self) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin().await?;
+        let keys: Vec<(String,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+            "SELECT object_key FROM media WHERE workspace_id = $1",
+        )
+        .bind(self.workspace.as_uuid())
+        .fetch_all(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(keys.into_iter().map(|(key,)| key).collect())
+    }
+
     /// Bytes the library holds, for the plan's storage quota.
     pub async fn media_bytes(&self) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;

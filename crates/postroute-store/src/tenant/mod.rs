@@ -247,6 +247,43 @@ impl<'a> Tenant<'a> {
     }
 }
 
+impl Tenant<'_> {
+    /// Removes a deleted workspace for good: every row of it (members, invitations, audit log,
+    /// channels and their tokens, media records, posts) goes with it by cascade. Its media
+    /// objects must be removed first (`media_object_keys`). `false` when the workspace is not
+    /// deleted, or already gone.
+    pub async fn purge(&self) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            "SELECT id FROM workspaces WHERE id = $1 AND deleted_at IS NOT NULL {}",
+            for_update(self.db)
+        );
+        let deleted: Option<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+            .bind(self.workspace.as_uuid())
+            .fetch_optional(&mut *c)
+            .await)?;
+        if deleted.is_none() {
+            return Ok(false);
+        }
+        // A post's references to files and channels have no cascade of their own (a file a post
+        // holds must not vanish), and PostgreSQL checks them as each cascade runs: they go first.
+        for sql in [
+            "DELETE FROM post_media WHERE workspace_id = $1",
+            "DELETE FROM post_targets WHERE workspace_id = $1",
+            "DELETE FROM posts WHERE workspace_id = $1",
+            "DELETE FROM workspaces WHERE id = $1",
+        ] {
+            on_conn!(tx.conn(), c => sqlx::query(sql)
+                .bind(self.workspace.as_uuid())
+                .execute(&mut *c)
+                .await
+                .map(drop))?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct WorkspaceRowWithRole {
     #[sqlx(flatten)]
