@@ -72,6 +72,11 @@ impl<'a> CrossTenant<'a> {
         Self { db }
     }
 
+    /// Logical copies of the whole database, every workspace at once, for encrypted backups.
+    pub fn backups(&self) -> crate::Backups<'a> {
+        crate::Backups::new(self.db)
+    }
+
     /// Any live workspace by id, without a member to act for (a billing webhook's customer,
     /// a due post's workspace).
     pub async fn workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>, StoreError> {

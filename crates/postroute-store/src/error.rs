@@ -73,7 +73,10 @@ fn is_unavailable_code(code: &str) -> bool {
         || code.starts_with("53")
         || matches!(code, "57P01" | "57P02" | "57P03" | "3D000")
         // SQLite: BUSY, LOCKED, IOERR, FULL, CANTOPEN (extended codes keep the low byte).
-        || code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+                // SQLite's codes are at most four digits; PostgreSQL's SQLSTATEs are five characters,
+        // some all digits (42501), which must not be mistaken for SQLite's.
+        || (code.len() < 5
+            && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14)))
 }
 
 /// SQLite names the columns, not the constraint: "UNIQUE constraint failed: users.email_normalized".
@@ -90,7 +93,8 @@ mod tests {
         for code in ["08006", "08001", "53300", "57P01", "57P03", "3D000", "5", "517", "14"] {
             assert!(is_unavailable_code(code), "{code}");
         }
-        for code in ["23505", "42P01", "19", "2067"] {
+        // 42501 (insufficient privilege) is all digits, and 42501 & 0xff is SQLite's BUSY.
+        for code in ["23505", "42P01", "42501", "19", "2067"] {
             assert!(!is_unavailable_code(code), "{code}");
         }
     }

@@ -8,6 +8,7 @@
 #[macro_use]
 mod pool;
 mod accounts;
+mod backup;
 mod cross_tenant;
 mod error;
 mod outbox;
@@ -17,6 +18,10 @@ mod tenant;
 mod user_scope;
 
 pub use accounts::{Accounts, EmailTokenPurpose, Erasure, NewEmailToken, NewUser, User};
+pub use backup::{
+    BACKUP_TABLES, Backups, DumpHeader, DumpSink, DumpSource, RestoreError, TableCounts,
+    read_through,
+};
 pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};

@@ -107,3 +107,37 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys_enforced() {
     assert!(orphan.is_err(), "foreign keys are enforced");
     assert!(dir.path().join("postroute.db-wal").exists(), "write-ahead log in use");
 }
+
+db_test!(
+    async fn backups_cover_every_table_of_the_schema(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::create(&backend, dir.path()).await;
+        let store = store_for(&database).await;
+        let sql = match store.dialect() {
+            Dialect::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                 AND name <> '_sqlx_migrations'"
+            }
+            Dialect::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = \
+                 current_schema() AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'"
+            }
+        };
+        let url = database.url().to_owned();
+        let mut tables: Vec<String> = match store.dialect() {
+            Dialect::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap()
+            }
+            Dialect::Postgres => {
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap()
+            }
+        };
+        tables.sort();
+        let mut listed: Vec<String> =
+            postroute_store::BACKUP_TABLES.iter().map(|table| (*table).to_owned()).collect();
+        listed.sort();
+        assert_eq!(tables, listed, "BACKUP_TABLES must list every table");
+    }
+);

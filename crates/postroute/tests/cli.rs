@@ -168,3 +168,35 @@ db_test!(
         assert!(message.contains("no account is registered with nobody@example.com"), "{message}");
     }
 );
+
+#[test]
+fn backup_create_list_verify_restore_and_a_wrong_key() {
+    let source = tempfile::tempdir().unwrap();
+    let key = [("POSTROUTE_BACKUP__KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")];
+    let created = postroute(source.path(), &["backup", "create"], &key);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let printed = String::from_utf8_lossy(&created.stdout).into_owned();
+    let file = printed.trim_end().lines().last().unwrap().split(' ').next().unwrap().to_owned();
+    assert!(file.ends_with(".backup") && Path::new(&file).is_file(), "{printed}");
+
+    let listed = postroute(source.path(), &["backup", "list"], &key);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&file));
+    let verified = postroute(source.path(), &["backup", "verify", &file], &key);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("is intact: sqlite backup"));
+
+    // Into another, new data directory: the database there is created and filled.
+    let target = tempfile::tempdir().unwrap();
+    let restored = postroute(target.path(), &["backup", "restore", &file], &key);
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert!(String::from_utf8_lossy(&restored.stdout).contains("restored 0 rows"));
+
+    let other_key = [("POSTROUTE_BACKUP__KEY", "HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=")];
+    let refused = postroute(target.path(), &["backup", "verify", &file], &other_key);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(message.contains("encrypted with another key"), "{message}");
+    let pruned = postroute(source.path(), &["backup", "prune"], &key);
+    assert!(pruned.status.success() && Path::new(&file).is_file(), "a fresh backup is kept");
+}

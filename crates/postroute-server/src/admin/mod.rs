@@ -1,5 +1,6 @@
-//! Operator and staff work that spans every workspace: key rotation, and what staff may see and
-//! do. One of the few places allowed to use `Store::cross_tenant_unscoped`.
+//! Operator and staff work that spans every workspace: key rotation, backups, and what staff
+//! may see and do. One of the few places allowed to use `Store::cross_tenant_unscoped`.
 
+pub mod backup;
 pub mod keys;
 pub mod staff;

@@ -431,12 +431,22 @@ impl Default for StorageConfig {
 }
 
 /// Encryption of backups.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackupConfig {
     /// Base64 of exactly 32 bytes, never equal to the OAuth key.
     #[serde(serialize_with = "serde_helpers::redact")]
     pub key: Option<SecretString>,
+    /// Where backups are written (default: `DATA_DIR/backups`).
+    pub dir: Option<PathBuf>,
+    /// Days a backup is kept before `postroute backup prune` removes it.
+    pub retention_days: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self { key: None, dir: None, retention_days: 30 }
+    }
 }
 
 /// The shared rate-limit store.
