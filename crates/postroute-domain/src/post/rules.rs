@@ -16,6 +16,8 @@ const X_MAX_VIDEO_MS: u64 = 140_000;
 const X_MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
 /// X: largest GIF.
 const X_MAX_GIF_BYTES: u64 = 15 * 1024 * 1024;
+/// X: most cashtags (`$TSLA`) in one post.
+const X_MAX_CASHTAGS: usize = 1;
 /// Facebook: longest post text.
 const FACEBOOK_MAX_CHARS: usize = 63_206;
 /// Facebook: most photos in one post.
@@ -73,6 +75,10 @@ fn check_x(text: &str, thread: &[String], media: &[MediaFacts]) -> Vec<String> {
         problems.push(format!(
             "the text is {length} characters as X counts them; X allows {X_MAX_WEIGHTED_LENGTH}"
         ));
+    }
+    let cashtags = count_tags(text, '$', |c| c.is_ascii_alphabetic());
+    if cashtags > X_MAX_CASHTAGS {
+        problems.push(format!("the text has {cashtags} cashtags; X allows {X_MAX_CASHTAGS}"));
     }
     for (index, item) in thread.iter().enumerate() {
         let position = index + 2;
@@ -149,7 +155,7 @@ fn check_instagram(text: &str, media: &[MediaFacts]) -> Vec<String> {
             "the caption is {caption_chars} characters; Instagram allows {INSTAGRAM_MAX_CAPTION_CHARS}"
         ));
     }
-    let hashtags = count_hashtags(text);
+    let hashtags = count_tags(text, '#', |c| c.is_alphanumeric() || c == '_');
     if hashtags > INSTAGRAM_MAX_HASHTAGS {
         problems.push(format!(
             "the caption has {hashtags} hashtags; Instagram allows {INSTAGRAM_MAX_HASHTAGS}"
@@ -191,17 +197,16 @@ fn check_instagram(text: &str, media: &[MediaFacts]) -> Vec<String> {
     problems
 }
 
-/// Hashtags as Instagram counts them: `#` starting a word, followed by a letter, digit or `_`.
-fn count_hashtags(text: &str) -> usize {
+/// Tags such as hashtags (`#`) and cashtags (`$`): `sigil` starting a word, followed by a
+/// character `starts_tag` accepts.
+fn count_tags(text: &str, sigil: char, starts_tag: impl Fn(char) -> bool) -> usize {
     let mut count = 0;
     let mut previous: Option<char> = None;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        let at_word_start = previous.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '#'));
-        if c == '#'
-            && at_word_start
-            && chars.peek().is_some_and(|next| next.is_alphanumeric() || *next == '_')
-        {
+        let at_word_start =
+            previous.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == sigil));
+        if c == sigil && at_word_start && chars.peek().is_some_and(|next| starts_tag(*next)) {
             count += 1;
         }
         previous = Some(c);
@@ -236,6 +241,15 @@ mod tests {
 
     fn body(content: &str) -> PostBody {
         PostBody { content: content.to_owned(), ..PostBody::default() }
+    }
+
+    #[test]
+    fn x_takes_one_cashtag() {
+        assert!(check_target(Provider::X, &body("Buying $ACME at $5"), &[]).is_empty());
+        assert_eq!(
+            check_target(Provider::X, &body("$ACME and $TSLA"), &[]),
+            ["the text has 2 cashtags; X allows 1"]
+        );
     }
 
     #[test]
@@ -301,7 +315,10 @@ mod tests {
 
     #[test]
     fn instagram_counts_hashtags_at_word_starts() {
-        assert_eq!(count_hashtags("#one #two_2 a#not ## #"), 2);
+        assert_eq!(
+            count_tags("#one #two_2 a#not ## #", '#', |c| c.is_alphanumeric() || c == '_'),
+            2
+        );
         let thirty_one: Vec<String> = (0..31).map(|i| format!("#tag{i}")).collect();
         let problems = check_target(
             Provider::Instagram,
