@@ -44,6 +44,21 @@ db_test!(
             app.uuid_literal(&member.id)
         )).await;
         assert_eq!(attempted, 3, "each signed-in attempt names its actor");
+                // Other methods and paths under /v1/admin answer the same 404, never a revealing 405,
+        // and are recorded by their route, not by whatever the caller put in the path.
+        for (method, path) in [
+            ("DELETE", "/v1/admin/events".to_owned()),
+            ("GET", format!("/v1/admin/users/{}/revoke-sessions", "x".repeat(2000))),
+            ("PUT", "/v1/admin".to_owned()),
+            ("GET", "/v1/admin/secrets/and/more".to_owned()),
+        ] {
+            let response = app.fetch(app.request(method.parse().unwrap(), &path).bearer_auth(&member.access_token)).await;
+            assert_eq!(response.status, 404, "{method} {path}");
+            assert_eq!(response.body, missing_route.body, "{method} {path}");
+        }
+        assert_eq!(denied_events(&app).await, expected_events + 4);
+        let long = app.count("SELECT count(*) FROM system_events WHERE CAST(details AS TEXT) LIKE '%xxxxxxxxxx%'").await;
+        assert_eq!(long, 0, "the raw path is not stored");
         // The member's sessions were not touched by the refused revocation.
         app.get_as(&member.access_token, "/v1/me", 200).await;
 

@@ -154,7 +154,8 @@ db_test!(
         let printed = String::from_utf8_lossy(&granted.stdout).into_owned();
         assert_eq!(printed.trim_end().lines().last(), Some("Ops@Example.com is now staff"), "{printed}");
         let events = app.get_as(&user.access_token, "/v1/admin/events?type=staff_granted", 200).await.json();
-        assert_eq!(events["items"][0]["actor_id"], user.id.as_str());
+                assert_eq!(events["items"][0]["details"]["user_id"], user.id.as_str());
+        assert!(events["items"][0]["actor_id"].is_null());
         assert_eq!(events["items"][0]["severity"], "critical");
 
         let revoked = postroute(dir.path(), &["admin", "revoke-staff", "ops@example.com"], &database);

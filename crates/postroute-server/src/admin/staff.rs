@@ -145,7 +145,9 @@ pub async fn set_staff(store: &Store, email: &str, staff: bool) -> Result<(), St
     };
     accounts.set_staff(email.normalized(), staff).await?;
     let kind = if staff { SystemEventKind::StaffGranted } else { SystemEventKind::StaffRevoked };
-    let event = NewSystemEvent::new(kind).actor(user.id).details(json!({ "via": "command line" }));
+    // The operator at the command line is not an account: the event names whom it concerns.
+    let event =
+        NewSystemEvent::new(kind).details(json!({ "user_id": user.id, "via": "command line" }));
     system_events::record(store, event).await;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! not exist, and leaves an `admin_access_denied` system event.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, State};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use postroute_domain::{Severity, SystemEventId, UserId};
@@ -29,7 +29,10 @@ impl FromRequestParts<AppState> for Staff {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let context = RequestContext::from_request_parts(parts, state).await?;
         let user = AuthSession::from_request_parts(parts, state).await.ok().map(|auth| auth.user);
-        let attempted = format!("{} {}", parts.method, parts.uri.path());
+        // The route's template, not the raw path: the event's size stays bounded whatever the
+        // caller sends.
+        let route = parts.extensions.get::<MatchedPath>().map_or("/v1/admin", MatchedPath::as_str);
+        let attempted = format!("{} {route}", parts.method);
         let user = state.staff.admit(user, context.ip, &attempted).await?;
         Ok(Self { user, context })
     }
@@ -163,6 +166,12 @@ fn filter_of(query: &ListQuery) -> Result<SystemEventFilter, ApiError> {
     } else {
         Err(ApiError::Validation(problems))
     }
+}
+
+/// Any other method or path under `/v1/admin`: not a route, for staff or anyone else; the
+/// staff check still runs first, so a stranger's probe is recorded like any other attempt.
+pub(super) async fn unmatched(_staff: Staff) -> ApiError {
+    ApiError::NotFound
 }
 
 /// The system event log, newest first: failed logins, refresh-token reuse, webhook signature

@@ -24,7 +24,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{any, delete, get, patch, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
@@ -131,9 +131,16 @@ pub fn router(state: AppState) -> Router {
             post(media::public_link),
         )
         .route("/v1/public/media/{workspace_id}/{media_id}", get(media::public_content))
-        .route("/v1/admin/events", get(admin::events))
-        .route("/v1/admin/users", get(admin::users))
-        .route("/v1/admin/users/{user_id}/revoke-sessions", post(admin::revoke_sessions))
+        // Every method on every staff path goes through the staff check: a wrong method or an
+        // unknown path under /v1/admin answers 404 like the rest, never a revealing 405.
+        .route("/v1/admin/events", get(admin::events).fallback(admin::unmatched))
+        .route("/v1/admin/users", get(admin::users).fallback(admin::unmatched))
+        .route(
+            "/v1/admin/users/{user_id}/revoke-sessions",
+            post(admin::revoke_sessions).fallback(admin::unmatched),
+        )
+        .route("/v1/admin", any(admin::unmatched))
+        .route("/v1/admin/{*rest}", any(admin::unmatched))
         // A post and its variants can outgrow the 64 KiB JSON limit in scripts that take several
         // bytes a character.
         .route(
