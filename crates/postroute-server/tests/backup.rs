@@ -108,7 +108,17 @@ db_test!(
         let (_database, target) = empty_store(&backend, target_dir.path()).await;
         let restored = backup::restore(&target, &file.path, &KEY).await.unwrap();
         assert_eq!(restored, counts);
-        assert_eq!(contents(&target).await, contents(app.store()).await, "every row, byte for byte");
+                let (restored_tables, source_tables) = (contents(&target).await, contents(app.store()).await);
+        for (index, table) in postroute_store::BACKUP_TABLES.iter().enumerate() {
+            if *table != "sessions" {
+                assert_eq!(restored_tables[index], source_tables[index], "{table}: every row, byte for byte");
+            }
+        }
+        // Sessions come back ended: one revoked after the backup must not live again.
+        let sessions = &restored_tables[postroute_store::BACKUP_TABLES.iter().position(|table| *table == "sessions").unwrap()];
+        assert!(sessions.len() > 1, "the sessions table has rows");
+        let marker = b"restored_from_backup";
+        assert!(sessions[1..].iter().all(|row| row.windows(marker.len()).any(|window| window == marker)), "every session ended");
 
         // A database that holds data is not overwritten.
         let refused = backup::restore(&target, &file.path, &KEY).await.unwrap_err();
@@ -152,12 +162,70 @@ db_test!(
         forged.extend_from_slice(&[0u8; 20]);
         let forged_path = dir.path().join("forged.backup");
         std::fs::write(&forged_path, &forged).unwrap();
-        assert!(matches!(backup::verify(&forged_path, &KEY).await, Err(BackupError::Damaged(_))));
+                assert!(matches!(backup::verify(&forged_path, &KEY).await, Err(BackupError::Damaged(_))));
+        assert!(backup::restore(&target, &forged_path, &KEY).await.is_err());
         assert!(users().await.is_none());
 
         // The untouched file still restores.
         backup::restore(&target, &file.path, &KEY).await.unwrap();
         assert!(users().await.is_some());
+    }
+);
+
+/// The chunks of a backup file: (offset, total length) of each, after the 25-byte header.
+fn chunks(file: &[u8]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut offset = 25;
+    while offset < file.len() {
+        let length = u32::from_be_bytes(file[offset + 1..offset + 5].try_into().unwrap()) as usize;
+        found.push((offset, 5 + length));
+        offset += 5 + length;
+    }
+    found
+}
+
+db_test!(
+    // proves S-DATA-1
+    async fn a_backup_of_many_chunks_round_trips_and_its_chunks_cannot_be_reordered(backend) {
+        let app = TestApp::spawn(backend.clone()).await;
+        let owner = app.signed_in_user("owner@example.com").await;
+        let workspace = app.workspace(&owner, "Long posts").await;
+        let channel = app.add_channel_of(&workspace, "facebook", "501").await;
+        // Six posts of 63,206 three-byte characters: over a megabyte, so several chunks.
+        for _ in 0..6 {
+            app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/posts"), json!({"content": "字".repeat(63_206), "channel_ids": [channel]}), 201).await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (file, counts) = backup::create(app.store(), &KEY, dir.path()).await.unwrap();
+        let original = std::fs::read(&file.path).unwrap();
+        let pieces = chunks(&original);
+        assert!(pieces.len() >= 2, "{} chunks", pieces.len());
+        assert_eq!(original[pieces.last().unwrap().0], 1, "the last chunk says so");
+
+        let target_dir = tempfile::tempdir().unwrap();
+        let (_database, target) = empty_store(&backend, target_dir.path()).await;
+        assert_eq!(backup::restore(&target, &file.path, &KEY).await.unwrap(), counts);
+        let posts = postroute_store::BACKUP_TABLES.iter().position(|table| *table == "posts").unwrap();
+        assert_eq!(contents(&target).await[posts], contents(app.store()).await[posts]);
+
+        // The first two chunks swapped: each is authentic, but not in that place.
+        let ((first, first_len), (second, second_len)) = (pieces[0], pieces[1]);
+        let mut swapped = original[..first].to_vec();
+        swapped.extend_from_slice(&original[second..second + second_len]);
+        swapped.extend_from_slice(&original[first..first + first_len]);
+        swapped.extend_from_slice(&original[second + second_len..]);
+        let swapped_path = dir.path().join("swapped.backup");
+        std::fs::write(&swapped_path, &swapped).unwrap();
+        assert!(matches!(backup::verify(&swapped_path, &KEY).await, Err(BackupError::Damaged(_))));
+        // A chunk dropped from the middle, and the file cut after a whole chunk.
+        let mut dropped = original[..first].to_vec();
+        dropped.extend_from_slice(&original[second..]);
+        let dropped_path = dir.path().join("dropped.backup");
+        std::fs::write(&dropped_path, &dropped).unwrap();
+        assert!(matches!(backup::verify(&dropped_path, &KEY).await, Err(BackupError::Damaged(_))));
+        let cut_path = dir.path().join("cut.backup");
+        std::fs::write(&cut_path, &original[..second]).unwrap();
+        assert!(matches!(backup::verify(&cut_path, &KEY).await, Err(BackupError::Damaged(_))));
     }
 );
 

@@ -84,6 +84,11 @@ db_test!(
         let kept_rows = rows_of(&app, &kept).await;
         assert!(kept_rows.iter().all(|(table, count)| *count > 0 || *table == "oauth_states"), "{kept_rows:?}");
 
+                // An object no row points at (left by a failed delete or a crash mid-upload).
+        let scratch = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(scratch.path(), b"orphan").unwrap();
+        let orphan = format!("{doomed}/orphan.jpg");
+        storage.put_file(&orphan, scratch.path()).await.unwrap();
         app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{doomed}"), json!({}), 204).await;
         let waiting = PurgeJob::new(app.store().clone(), storage.clone(), chrono::Duration::days(30));
         assert_eq!(waiting.run_once().await.unwrap(), 0, "nothing goes within the grace period");
@@ -91,7 +96,8 @@ db_test!(
 
         let due = PurgeJob::new(app.store().clone(), storage.clone(), chrono::Duration::zero());
         assert_eq!(due.run_once().await.unwrap(), 1);
-        assert!(!storage.contains(&doomed_key).await.unwrap(), "the file went with its workspace");
+                assert!(!storage.contains(&doomed_key).await.unwrap(), "the file went with its workspace");
+        assert!(!storage.contains(&orphan).await.unwrap(), "and so did the orphan");
         assert!(rows_of(&app, &doomed).await.iter().all(|(_, count)| *count == 0), "{:?}", rows_of(&app, &doomed).await);
         assert_eq!(rows_of(&app, &kept).await, kept_rows, "the other workspace is untouched");
         assert!(storage.contains(&kept_key).await.unwrap());

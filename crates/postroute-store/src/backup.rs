@@ -229,6 +229,7 @@ impl<'a> Backups<'a> {
     pub async fn restore<S: DumpSource>(
         &self,
         source: &mut S,
+        now: DateTime<Utc>,
     ) -> Result<TableCounts, RestoreError> {
         let header = read_header(source).await?;
         if header.dialect != self.dialect() {
@@ -246,10 +247,15 @@ impl<'a> Backups<'a> {
                     .execute(&mut *tx)
                     .await?;
                 check_target(schema_version_pg(&mut tx).await?, &header)?;
-                let (users,): (i64,) =
-                    sqlx::query_as("SELECT count(*) FROM users").fetch_one(&mut *tx).await?;
-                if users > 0 {
-                    return Err(RestoreError::NotEmpty);
+                // Nobody registers while the restore runs (every other row hangs off a user).
+                sqlx::query("LOCK TABLE users IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+                for table in BACKUP_TABLES {
+                    let (rows,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}"))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if rows > 0 {
+                        return Err(RestoreError::NotEmpty);
+                    }
                 }
                 for table in BACKUP_TABLES {
                     let columns = read_table_header(source, table).await?;
@@ -285,6 +291,7 @@ impl<'a> Backups<'a> {
                     counts.0.push((table.to_owned(), rows));
                 }
                 expect_end(source).await?;
+                sqlx::query(END_RESTORED_SESSIONS).bind(now).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
             Db::Sqlite(pool) => {
@@ -294,10 +301,13 @@ impl<'a> Backups<'a> {
                         .fetch_one(&mut *tx)
                         .await?;
                 check_target(version.unwrap_or(0), &header)?;
-                let (users,): (i64,) =
-                    sqlx::query_as("SELECT count(*) FROM users").fetch_one(&mut *tx).await?;
-                if users > 0 {
-                    return Err(RestoreError::NotEmpty);
+                for table in BACKUP_TABLES {
+                    let (rows,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}"))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if rows > 0 {
+                        return Err(RestoreError::NotEmpty);
+                    }
                 }
                 for table in BACKUP_TABLES {
                     let columns = read_table_header(source, table).await?;
@@ -345,12 +355,17 @@ impl<'a> Backups<'a> {
                     counts.0.push((table.to_owned(), rows));
                 }
                 expect_end(source).await?;
+                sqlx::query(END_RESTORED_SESSIONS).bind(now).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
         }
         Ok(counts)
     }
 }
+
+/// Every session in a backup was live when it was taken, including ones revoked since (a
+/// logout, a staff revocation, a stolen token's family): after a restore everyone signs in again.
+const END_RESTORED_SESSIONS: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = 'restored_from_backup' WHERE revoked_at IS NULL";
 
 /// Reads a copy through without a database: its header and rows per table. A copy that reads
 /// through is complete (and, encrypted, authentic).

@@ -283,6 +283,10 @@ impl Config {
             ("worker.poll_interval_ms", self.worker.poll_interval_ms),
             ("worker.token_check_interval_secs", self.worker.token_check_interval_secs),
             ("worker.retention_interval_secs", self.worker.retention_interval_secs),
+            (
+                "worker.workspace_purge_after_days",
+                u64::from(self.worker.workspace_purge_after_days),
+            ),
             ("database.max_connections", u64::from(self.database.max_connections)),
             ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
             ("http.request_timeout_secs", self.http.request_timeout_secs),

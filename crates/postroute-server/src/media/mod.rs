@@ -280,6 +280,10 @@ impl MediaService {
                 self.discard_object(&media.object_key).await;
                 Err(quota_exceeded(caller, used_bytes))
             }
+            Ok(MediaInserted::WorkspaceGone) => {
+                self.discard_object(&media.object_key).await;
+                Err(MediaError::NotFound)
+            }
             Err(error) => {
                 self.discard_object(&media.object_key).await;
                 Err(error.into())

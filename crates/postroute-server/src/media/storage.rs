@@ -127,6 +127,21 @@ impl MediaStorage {
         }
     }
 
+    /// Removes every object whose key starts with `prefix/`; returns how many. The purge uses it
+    /// to find objects no row points at any more (a failed delete, a crash mid-upload).
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        let prefix = ObjectPath::from(prefix);
+        let mut listing = self.store.list(Some(&prefix));
+        let mut removed = 0;
+        while let Some(object) = listing.next().await {
+            match self.store.delete(&object?.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes the object under `key` (nothing there is not an error).
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         match self.store.delete(&ObjectPath::from(key)).await {

@@ -29,7 +29,7 @@ impl PurgeJob {
     }
 
     /// One pass; returns how many workspaces were purged. A workspace whose objects cannot all
-    /// be removed keeps its rows (and so the list of its objects) until a later pass succeeds.
+    /// be removed keeps its rows until a later pass succeeds.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let due = self
             .store
@@ -38,17 +38,17 @@ impl PurgeJob {
             .await?;
         let mut purged = 0;
         for workspace in due {
-            let tenant = self.store.tenant(workspace);
-            let keys = tenant.media_object_keys().await?;
-            let mut removed_all = true;
-            for key in &keys {
-                if let Err(error) = self.storage.delete(key).await {
-                    tracing::warn!(workspace.id = %workspace, object.key = %key, %error, "could not remove a media object; the purge will retry");
-                    removed_all = false;
+            // Every object is stored under `{workspace}/`: removing the prefix also finds the
+            // ones no row points at (a failed delete, a crash between storing and recording).
+            let removed = match self.storage.delete_prefix(&workspace.to_string()).await {
+                Ok(removed) => removed,
+                Err(error) => {
+                    tracing::warn!(workspace.id = %workspace, %error, "could not remove the workspace's media objects; the purge will retry");
+                    continue;
                 }
-            }
-            if removed_all && tenant.purge().await? {
-                tracing::info!(workspace.id = %workspace, objects = keys.len(), "deleted workspace purged");
+            };
+            if self.store.tenant(workspace).purge().await? {
+                tracing::info!(workspace.id = %workspace, objects = removed, "deleted workspace purged");
                 purged += 1;
             }
         }

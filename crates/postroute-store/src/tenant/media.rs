@@ -106,6 +106,8 @@ pub enum MediaInserted {
         /// Bytes the library holds already.
         used_bytes: u64,
     },
+    /// The workspace was deleted while the file arrived; nothing was written.
+    WorkspaceGone,
 }
 
 impl Tenant<'_> {
@@ -120,6 +122,11 @@ impl Tenant<'_> {
     ) -> Result<MediaInserted, StoreError> {
         let mut tx = self.begin().await?;
         super::lock_workspace(tx.conn(), self.workspace).await?;
+        // Checked under the lock the purge also takes, so a file never lands in a workspace
+        // whose objects are being removed.
+        if super::select_workspace(tx.conn(), self.workspace).await?.is_none() {
+            return Ok(MediaInserted::WorkspaceGone);
+        }
         let (used,): (Option<i64>,) = on_conn!(tx.conn(), c => sqlx::query_as(
             "SELECT CAST(SUM(size_bytes) AS BIGINT) FROM media WHERE workspace_id = $1",
         )

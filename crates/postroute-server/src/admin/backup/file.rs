@@ -26,8 +26,12 @@ const TAG_BYTES: usize = 16;
 #[error("{0}")]
 pub struct ChunkRefused(String);
 
+/// Names the key in the file without being a reusable fingerprint of it elsewhere.
 fn key_id(key: &[u8; 32]) -> [u8; 8] {
-    let digest = Sha256::digest(key);
+    let mut hasher = Sha256::new();
+    hasher.update(b"postroute/backup-key-id/v1");
+    hasher.update(key);
+    let digest = hasher.finalize();
     let mut id = [0u8; 8];
     id.copy_from_slice(&digest[..8]);
     id
@@ -79,7 +83,12 @@ impl BackupWriter {
         header[9..17].copy_from_slice(&key_id(key));
         header[17..].copy_from_slice(&prefix);
         let partial = path.with_extension("partial");
-        let mut file = BufWriter::new(File::create(&partial).await?);
+        // A new file only (never someone else's in progress), readable by its owner only.
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = BufWriter::new(options.open(&partial).await?);
         file.write_all(&header).await?;
         Ok(Self {
             cipher: Aes256Gcm::new(key.into()),
@@ -94,13 +103,14 @@ impl BackupWriter {
         })
     }
 
-    async fn write_chunk(&mut self, last: bool) -> std::io::Result<()> {
+    /// Seals the first `length` buffered bytes as the next chunk.
+    async fn write_chunk(&mut self, length: usize, last: bool) -> std::io::Result<()> {
         let aad = associated_data(&self.header, self.index, last);
         let ciphertext = self
             .cipher
             .encrypt(
                 Nonce::from_slice(&nonce(&self.prefix, self.index)),
-                Payload { msg: &self.plaintext, aad: &aad },
+                Payload { msg: &self.plaintext[..length], aad: &aad },
             )
             .map_err(|_| std::io::Error::other("encryption failed"))?;
         let length = u32::try_from(ciphertext.len()).map_err(std::io::Error::other)?;
@@ -108,19 +118,30 @@ impl BackupWriter {
         self.file.write_u32(length).await?;
         self.file.write_all(&ciphertext).await?;
         self.written += 5 + u64::from(length);
-        self.plaintext.clear();
+        self.plaintext.drain(..ciphertext.len() - TAG_BYTES);
         self.index =
             self.index.checked_add(1).ok_or_else(|| std::io::Error::other("backup too large"))?;
         Ok(())
     }
 
-    /// Seals the last chunk, syncs the file and moves it into place; returns its size.
+    /// Seals the last chunk, syncs the file and moves it into place; returns its size. On
+    /// failure the partial file is removed.
     pub async fn finish(mut self) -> Result<u64, BackupError> {
-        self.write_chunk(true).await?;
+        match self.seal().await {
+            Ok(()) => Ok(self.written),
+            Err(error) => {
+                self.abandon().await;
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn seal(&mut self) -> std::io::Result<()> {
+        let rest = self.plaintext.len();
+        self.write_chunk(rest, true).await?;
         self.file.flush().await?;
         self.file.get_ref().sync_all().await?;
-        tokio::fs::rename(&self.partial, &self.path).await?;
-        Ok(self.written)
+        tokio::fs::rename(&self.partial, &self.path).await
     }
 
     /// Removes what was written after a failed dump.
@@ -136,8 +157,9 @@ impl DumpSink for BackupWriter {
     async fn line(&mut self, line: &[u8]) -> std::io::Result<()> {
         self.plaintext.extend_from_slice(line);
         self.plaintext.push(b'\n');
-        if self.plaintext.len() >= CHUNK_BYTES {
-            self.write_chunk(false).await?;
+        // Chunks are cut at exactly CHUNK_BYTES, whatever the lines: a long row spans chunks.
+        while self.plaintext.len() > CHUNK_BYTES {
+            self.write_chunk(CHUNK_BYTES, false).await?;
         }
         Ok(())
     }
@@ -211,7 +233,7 @@ impl BackupReader {
         };
         let length = self.file.read_u32().await.map_err(|_| refused("the backup is cut short"))?;
         let length = usize::try_from(length).unwrap_or(usize::MAX);
-        if length > CHUNK_BYTES * 2 + TAG_BYTES {
+        if length > CHUNK_BYTES + TAG_BYTES {
             return Err(refused("the backup is damaged (a chunk is too long)"));
         }
         let mut ciphertext = vec![0u8; length];

@@ -63,7 +63,13 @@ pub async fn create(
 ) -> Result<(BackupFile, TableCounts), BackupError> {
     tokio::fs::create_dir_all(dir).await?;
     let taken_at = clock::now();
-    let path = dir.join(format!("postroute-{}.{EXTENSION}", taken_at.format(NAME_TIME)));
+    // Two backups in one second (overlapping cron runs) get files of their own.
+    let mut suffix = [0u8; 3];
+    getrandom::fill(&mut suffix)
+        .map_err(|error| std::io::Error::other(format!("no randomness: {error}")))?;
+    let suffix: String = suffix.iter().map(|byte| format!("{byte:02x}")).collect();
+    let name = format!("postroute-{}-{suffix}.{EXTENSION}", taken_at.format(NAME_TIME));
+    let path = dir.join(name);
     let mut writer = BackupWriter::create(&path, key).await?;
     let counts = match store.cross_tenant_unscoped().backups().dump(&mut writer, taken_at).await {
         Ok(counts) => counts,
@@ -99,7 +105,8 @@ fn taken_at(path: &Path) -> Option<DateTime<Utc>> {
         return None;
     }
     let stem = path.file_stem()?.to_str()?.strip_prefix("postroute-")?;
-    NaiveDateTime::parse_from_str(stem, NAME_TIME).ok().map(|at| at.and_utc())
+    let time = stem.split('-').next()?;
+    NaiveDateTime::parse_from_str(time, NAME_TIME).ok().map(|at| at.and_utc())
 }
 
 /// Reads a backup through: every chunk authenticated, every table present. Returns its header
@@ -119,7 +126,12 @@ pub async fn restore(
 ) -> Result<TableCounts, BackupError> {
     verify(path, key).await?;
     let mut reader = BackupReader::open(path, key).await?;
-    store.cross_tenant_unscoped().backups().restore(&mut reader).await.map_err(damaged)
+    store
+        .cross_tenant_unscoped()
+        .backups()
+        .restore(&mut reader, clock::now())
+        .await
+        .map_err(damaged)
 }
 
 /// Deletes the backups in `dir` taken more than `retention_days` ago; returns them.
