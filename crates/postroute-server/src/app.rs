@@ -28,6 +28,7 @@ use crate::rate_limit::{RateLimiter, RedisStore};
 use crate::scheduler::purge::PurgeJob;
 use crate::scheduler::retention::RetentionJob;
 use crate::scheduler::token_refresh::TokenJob;
+use crate::webhooks::WebhookService;
 use crate::workspaces::WorkspaceService;
 use postroute_platforms::meta::{MetaClient, MetaEndpoints};
 use postroute_platforms::x::{XClient, XEndpoints};
@@ -55,6 +56,8 @@ pub struct AppState {
     pub posts: PostService,
     /// What staff may see and do.
     pub staff: StaffService,
+    /// Deliveries from Stripe, Meta and X.
+    pub webhooks: WebhookService,
     /// Request rate limits.
     pub limiter: RateLimiter,
 }
@@ -256,7 +259,19 @@ async fn build_state(
         .context("cannot create the upload scratch directory under data_dir")?;
     let posts = PostService::new(store.clone());
     let staff = StaffService::new(store.clone());
-    Ok(AppState { config, store, accounts, workspaces, channels, media, posts, staff, limiter })
+    let webhooks = WebhookService::new(store.clone(), &config);
+    Ok(AppState {
+        config,
+        store,
+        accounts,
+        workspaces,
+        channels,
+        media,
+        posts,
+        staff,
+        webhooks,
+        limiter,
+    })
 }
 
 fn store_options(config: &Config) -> StoreOptions {

@@ -18,6 +18,7 @@ pub mod scheduler;
 pub mod system_events;
 pub mod telemetry;
 pub mod tls;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use app::{AppState, Role, RunningApp, shutdown_signal, start, start_role};

@@ -21,7 +21,7 @@ use crate::pool::Db;
 
 /// Every table, parents before children, so rows restore in this order without breaking a
 /// foreign key. A test compares it with the schema: a new table cannot be left out.
-pub const BACKUP_TABLES: [&str; 17] = [
+pub const BACKUP_TABLES: [&str; 18] = [
     "users",
     "sessions",
     "refresh_tokens",
@@ -39,6 +39,7 @@ pub const BACKUP_TABLES: [&str; 17] = [
     "posts",
     "post_media",
     "post_targets",
+    "webhook_events",
 ];
 
 /// Ends a table's rows. Neither format can produce it as a row: COPY text escapes a leading

@@ -16,6 +16,7 @@ mod sessions;
 mod system_events;
 mod tenant;
 mod user_scope;
+mod webhooks;
 
 pub use accounts::{Accounts, EmailTokenPurpose, Erasure, NewEmailToken, NewUser, User};
 pub use backup::{
@@ -35,3 +36,4 @@ pub use tenant::{
     Target, Tenant, Workspace, WorkspaceChanges,
 };
 pub use user_scope::UserScope;
+pub use webhooks::WebhookEvents;

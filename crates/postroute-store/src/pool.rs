@@ -297,6 +297,11 @@ impl Store {
         Ok(())
     }
 
+    /// Verified webhook deliveries.
+    pub fn webhook_events(&self) -> crate::WebhookEvents<'_> {
+        crate::WebhookEvents::new(&self.db)
+    }
+
     /// The staff-only system event log.
     pub fn system_events(&self) -> SystemEvents<'_> {
         SystemEvents::new(&self.db)

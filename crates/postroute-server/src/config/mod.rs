@@ -96,6 +96,8 @@ pub struct Config {
     pub x: XConfig,
     /// The Meta app Facebook Pages and Instagram accounts connect through.
     pub meta: MetaConfig,
+    /// Stripe.
+    pub stripe: StripeConfig,
     /// Where media files are kept.
     pub storage: StorageConfig,
 }
@@ -117,6 +119,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             x: XConfig::default(),
             meta: MetaConfig::default(),
+            stripe: StripeConfig::default(),
             storage: StorageConfig::default(),
         }
     }
@@ -343,6 +346,9 @@ pub struct XConfig {
     pub api_base_url: Url,
     /// `https://x.com` (the authorize page).
     pub auth_base_url: Url,
+    /// The app's consumer secret (API secret key): signs webhook deliveries and CRC answers.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub consumer_secret: Option<SecretString>,
 }
 
 impl Default for XConfig {
@@ -350,6 +356,7 @@ impl Default for XConfig {
         Self {
             client_id: None,
             client_secret: None,
+            consumer_secret: None,
             api_base_url: Url::parse("https://api.x.com").unwrap_or_else(|_| unreachable!()),
             auth_base_url: Url::parse("https://x.com").unwrap_or_else(|_| unreachable!()),
         }
@@ -369,6 +376,9 @@ pub struct MetaConfig {
     pub graph_base_url: Url,
     /// `https://www.facebook.com/v25.0/` (the login dialog).
     pub dialog_base_url: Url,
+    /// The token Meta echoes when it verifies the webhook subscription.
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub webhook_verify_token: Option<SecretString>,
 }
 
 impl Default for MetaConfig {
@@ -376,11 +386,29 @@ impl Default for MetaConfig {
         Self {
             app_id: None,
             app_secret: None,
+            webhook_verify_token: None,
             graph_base_url: Url::parse("https://graph.facebook.com/v25.0/")
                 .unwrap_or_else(|_| unreachable!()),
             dialog_base_url: Url::parse("https://www.facebook.com/v25.0/")
                 .unwrap_or_else(|_| unreachable!()),
         }
+    }
+}
+
+/// Stripe (billing). Only webhook verification reads it so far.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StripeConfig {
+    /// The endpoint's signing secret (`whsec_...`).
+    #[serde(serialize_with = "serde_helpers::redact")]
+    pub webhook_secret: Option<SecretString>,
+    /// How old a signed delivery may be before it is refused as a replay.
+    pub webhook_tolerance_secs: u64,
+}
+
+impl Default for StripeConfig {
+    fn default() -> Self {
+        Self { webhook_secret: None, webhook_tolerance_secs: 300 }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod pagination;
 mod posts;
 pub mod problem;
 pub mod rate_limit;
+mod webhooks;
 mod well_known;
 mod workspaces;
 
@@ -138,6 +139,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/admin/users/{user_id}/revoke-sessions",
             post(admin::revoke_sessions).fallback(admin::unmatched),
+        )
+        .route(
+            "/v1/webhooks/stripe",
+            post(webhooks::stripe).layer(DefaultBodyLimit::max(webhooks::WEBHOOK_BODY_LIMIT)),
+        )
+        .route(
+            "/v1/webhooks/meta",
+            get(webhooks::meta_verification).merge(
+                post(webhooks::meta).layer(DefaultBodyLimit::max(webhooks::WEBHOOK_BODY_LIMIT)),
+            ),
+        )
+        .route(
+            "/v1/webhooks/x",
+            get(webhooks::x_crc).merge(
+                post(webhooks::x).layer(DefaultBodyLimit::max(webhooks::WEBHOOK_BODY_LIMIT)),
+            ),
         )
         .route("/v1/admin", any(admin::unmatched))
         .route("/v1/admin/{*rest}", any(admin::unmatched))

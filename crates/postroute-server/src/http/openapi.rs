@@ -6,7 +6,9 @@ use utoipa::OpenApi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{admin, auth, channels, health, me, media, posts, problem, well_known, workspaces};
+use super::{
+    admin, auth, channels, health, me, media, posts, problem, webhooks, well_known, workspaces,
+};
 
 /// PostRoute's HTTP API.
 #[derive(Debug, OpenApi)]
@@ -33,7 +35,8 @@ use super::{admin, auth, channels, health, me, media, posts, problem, well_known
                 media::public_content,
         posts::list, posts::create, posts::get, posts::update, posts::delete, posts::submit,
                 posts::approve, posts::reject, posts::schedule, posts::cancel,
-        admin::events, admin::users, admin::revoke_sessions,
+                admin::events, admin::users, admin::revoke_sessions,
+        webhooks::stripe, webhooks::meta_verification, webhooks::meta, webhooks::x_crc, webhooks::x,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -45,7 +48,8 @@ use super::{admin, auth, channels, health, me, media, posts, problem, well_known
                 (name = "channels", description = "Connected social accounts"),
         (name = "media", description = "The media library posts attach"),
                 (name = "posts", description = "Posts, their review and their schedule"),
-        (name = "staff", description = "PostRoute staff only: the system event log and accounts"),
+                (name = "staff", description = "PostRoute staff only: the system event log and accounts"),
+        (name = "webhooks", description = "Deliveries from Stripe, Meta and X, verified before they are read"),
     ),
 )]
 pub struct ApiDoc;
