@@ -380,6 +380,39 @@ db_test!(
     }
 );
 
+db_test!(
+    async fn requiring_approval_takes_unapproved_posts_off_the_schedule(backend) {
+        let app = TestApp::spawn(backend).await;
+        let team = Team::new(&app, false).await;
+        let channel = app.add_channel(&team.workspace, "brand").await;
+        let mut paths = Vec::new();
+        for content in ["never reviewed", "approved", "approved, then edited"] {
+            let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": content, "channel_ids": [channel], "scheduled_at": in_hours(3)})).await));
+            if content != "never reviewed" {
+                app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+                app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
+            } else {
+                app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(3)}), 200).await;
+            }
+            paths.push(path);
+        }
+        let edited = app.json_as(&team.member, Method::PATCH, &paths[2], json!({"content": "approved, then edited!"}), 200).await;
+        assert_eq!(edited["status"], "scheduled", "no approval is required yet");
+
+        app.json_as(&team.owner, Method::PATCH, &format!("/v1/workspaces/{}", team.workspace), json!({"approval_required": true}), 200).await;
+        let statuses: Vec<String> = {
+            let mut statuses = Vec::new();
+            for path in &paths {
+                statuses.push(app.get_as(&team.member.access_token, path, 200).await.json()["status"].as_str().unwrap().to_owned());
+            }
+            statuses
+        };
+        assert_eq!(statuses, ["draft", "scheduled", "draft"], "only what was approved as it is stays scheduled");
+        // And it cannot be put back without approval.
+        app.json_as(&team.member, Method::POST, &format!("{}/schedule", paths[0]), json!({"scheduled_at": in_hours(4)}), 409).await;
+    }
+);
+
 fn urlencode(value: &str) -> String {
     value.replace('+', "%2B").replace(':', "%3A")
 }

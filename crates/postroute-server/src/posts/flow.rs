@@ -68,6 +68,7 @@ impl PostService {
             rejection_reason: None,
             reviewed_by: Some(caller.user),
             reviewed_at: Some(now),
+            approved_at: Some(now),
             updated_at: now,
             ..current
         };
@@ -93,6 +94,7 @@ impl PostService {
             rejection_reason: Some(reason),
             reviewed_by: Some(caller.user),
             reviewed_at: Some(now),
+            approved_at: None,
             updated_at: now,
             ..current
         };

@@ -101,6 +101,7 @@ impl PostService {
             rejection_reason: None,
             reviewed_by: None,
             reviewed_at: None,
+            approved_at: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -171,6 +172,8 @@ impl PostService {
         }
         let edited = Post {
             status,
+            // What was approved is not what the post now says.
+            approved_at: None,
             content: body.content,
             variants: body.variants,
             scheduled_at,

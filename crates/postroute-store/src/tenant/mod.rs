@@ -217,6 +217,22 @@ impl<'a> Tenant<'a> {
         if updated == 0 {
             return Ok(None);
         }
+        if changes.approval_required == Some(true) {
+            // Posts scheduled while no approval was needed, and never approved as they are,
+            // go back to draft: from now on nothing is published unapproved.
+            let returned = on_conn!(tx.conn(), c => sqlx::query(
+                "UPDATE posts SET status = 'draft', version = version + 1, updated_at = $2 \
+                 WHERE workspace_id = $1 AND status = 'scheduled' AND approved_at IS NULL",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected()))?;
+            if returned > 0 {
+                tracing::info!(workspace.id = %self.workspace, posts = returned, "approval now required: unapproved scheduled posts returned to draft");
+            }
+        }
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         let workspace = select_workspace(tx.conn(), self.workspace).await?;
         tx.commit().await?;

@@ -35,6 +35,8 @@ pub struct Post {
     pub reviewed_by: Option<UserId>,
     /// When.
     pub reviewed_at: Option<DateTime<Utc>>,
+    /// When its current content was approved; cleared by an edit or a rejection.
+    pub approved_at: Option<DateTime<Utc>>,
     /// Bumped by every write.
     pub version: i64,
     /// Creation time.
@@ -128,13 +130,14 @@ struct PostRow {
     rejection_reason: Option<String>,
     reviewed_by: Option<Uuid>,
     reviewed_at: Option<DateTime<Utc>>,
+    approved_at: Option<DateTime<Utc>>,
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 const POST_COLUMNS: &str = "id, status, content, variants, scheduled_at, author_id, rejection_reason, \
-     reviewed_by, reviewed_at, version, created_at, updated_at";
+          reviewed_by, reviewed_at, approved_at, version, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct TargetRow {
@@ -171,6 +174,7 @@ impl PostRow {
             rejection_reason: self.rejection_reason,
             reviewed_by: self.reviewed_by.map(UserId::from_uuid),
             reviewed_at: self.reviewed_at,
+            approved_at: self.approved_at,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -226,8 +230,8 @@ impl Tenant<'_> {
         }
         on_conn!(tx.conn(), c => sqlx::query(
             "INSERT INTO posts (workspace_id, id, status, content, variants, scheduled_at, author_id, \
-             rejection_reason, reviewed_by, reviewed_at, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                          rejection_reason, reviewed_by, reviewed_at, version, created_at, updated_at, approved_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(self.workspace.as_uuid())
         .bind(post.id.as_uuid())
@@ -239,9 +243,10 @@ impl Tenant<'_> {
         .bind(post.rejection_reason.as_deref())
         .bind(post.reviewed_by.map(|user| user.as_uuid()))
         .bind(post.reviewed_at)
-        .bind(post.version)
+                .bind(post.version)
         .bind(post.created_at)
         .bind(post.updated_at)
+        .bind(post.approved_at)
         .execute(&mut *c)
         .await
         .map(drop))?;
@@ -267,11 +272,15 @@ impl Tenant<'_> {
         }
         let sql = format!(
             "UPDATE posts SET status = $3, content = $4, variants = $5, scheduled_at = $6, \
-             rejection_reason = $7, reviewed_by = $8, reviewed_at = $9, updated_at = $10, \
-             version = version + 1 \
-             WHERE workspace_id = $1 AND id = $2 AND version = $11 AND status IN ({})",
+                          rejection_reason = $7, reviewed_by = $8, reviewed_at = $9, updated_at = $10, \
+             approved_at = $12, version = version + 1 \
+             WHERE workspace_id = $1 AND id = $2 AND version = $11 AND status IN ({}) \
+             AND (NOT $13 OR NOT (SELECT approval_required FROM workspaces WHERE id = $1))",
             statuses_where(PostStatus::is_editable)
         );
+        // A post goes on the schedule without an approval only where none is required, as the
+        // workspace says now, not as the request read it (the setting may have just changed).
+        let needs_no_approval = post.status == PostStatus::Scheduled && post.approved_at.is_none();
         let updated = on_conn!(tx.conn(), c => sqlx::query(&sql)
         .bind(self.workspace.as_uuid())
         .bind(post.id.as_uuid())
@@ -282,8 +291,10 @@ impl Tenant<'_> {
         .bind(post.rejection_reason.as_deref())
         .bind(post.reviewed_by.map(|user| user.as_uuid()))
         .bind(post.reviewed_at)
-        .bind(post.updated_at)
+                .bind(post.updated_at)
         .bind(post.version)
+        .bind(post.approved_at)
+        .bind(needs_no_approval)
         .execute(&mut *c)
         .await
         .map(|done| done.rows_affected()))?;

@@ -250,6 +250,7 @@ fn draft(media: Vec<postroute_domain::MediaId>) -> crate::Post {
         rejection_reason: None,
         reviewed_by: None,
         reviewed_at: None,
+        approved_at: None,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -382,5 +383,40 @@ async fn a_file_a_pending_post_holds_stays_until_the_post_lets_go() {
             tenant.delete_media(media, Utc::now(), &audit).await.unwrap(),
             crate::MediaRemoval::NotFound
         );
+    }
+}
+
+#[tokio::test]
+async fn a_post_is_scheduled_unapproved_only_where_the_workspace_requires_no_approval() {
+    for backend in [Some(Backend::Sqlite), postgres()].into_iter().flatten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_database, store) = store_on(&backend, dir.path()).await;
+        let (a, _) = two_tenants(&store).await;
+        let tenant = store.tenant(a);
+        let crate::PostSaved::Saved(post) = tenant.insert_post(&draft(vec![])).await.unwrap()
+        else {
+            panic!("insert failed")
+        };
+        let owner = user(&store, "settings@example.com").await;
+        let audit =
+            NewAuditEntry::new(AuditAction::WorkspaceUpdated, owner, "127.0.0.1".parse().unwrap());
+        let changes =
+            crate::WorkspaceChanges { approval_required: Some(true), ..Default::default() };
+        tenant.update_settings(&changes, Utc::now(), &audit).await.unwrap();
+
+        // A request that read the workspace before the change would schedule it unapproved.
+        let scheduled =
+            crate::Post { status: postroute_domain::PostStatus::Scheduled, ..(*post).clone() };
+        assert_eq!(
+            tenant.save_post(&scheduled, None).await.unwrap(),
+            crate::PostSaved::Stale,
+            "{}",
+            backend.name()
+        );
+        let approved = crate::Post { approved_at: Some(Utc::now()), ..scheduled };
+        assert!(matches!(
+            tenant.save_post(&approved, None).await.unwrap(),
+            crate::PostSaved::Saved(_)
+        ));
     }
 }
