@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use sqlx::{Column, Row, TypeInfo, ValueRef};
+use sqlx::{Row, TypeInfo, ValueRef};
 
 use crate::StoreError;
 use crate::pool::Db;
@@ -186,22 +186,24 @@ impl<'a> Backups<'a> {
                         .await?;
                 self.write_header(sink, version.unwrap_or(0), now).await?;
                 for table in BACKUP_TABLES {
-                    let rows =
-                        sqlx::query(&format!("SELECT * FROM {table}")).fetch_all(&mut *tx).await?;
-                    let columns: Vec<String> = match rows.first() {
-                        Some(row) => row.columns().iter().map(|c| c.name().to_owned()).collect(),
-                        None => columns_sqlite(&mut tx, table).await?,
-                    };
+                    let columns = columns_sqlite(&mut tx, table).await?;
                     write_table_header(sink, table, &columns).await?;
-                    for row in &rows {
+                    // Row by row: a table is never held whole in memory.
+                    let select = format!("SELECT {} FROM {table}", quoted_list(&columns));
+                    let mut rows = sqlx::query(&select).fetch(&mut *tx);
+                    let mut count = 0;
+                    while let Some(row) = rows.next().await {
+                        let row = row?;
                         let values = (0..row.len())
-                            .map(|index| sqlite_value(row, index))
+                            .map(|index| sqlite_value(&row, index))
                             .collect::<Result<Vec<_>, _>>()?;
                         let line = serde_json::to_vec(&values).map_err(io_error)?;
                         sink.line(&line).await.map_err(io_error)?;
+                        count += 1;
                     }
+                    drop(rows);
                     sink.line(END_OF_TABLE).await.map_err(io_error)?;
-                    counts.0.push((table.to_owned(), rows.len() as u64));
+                    counts.0.push((table.to_owned(), count));
                 }
                 tx.commit().await?;
             }

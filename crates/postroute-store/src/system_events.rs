@@ -173,10 +173,9 @@ impl<'a> SystemEvents<'a> {
         let mut deleted = 0;
         loop {
             let batch = on_db!(self.db, pool => sqlx::query(
-                "DELETE FROM system_events WHERE id IN (SELECT id FROM system_events \
-                 WHERE security = $1 AND occurred_at < $2 LIMIT $3)",
+                                "DELETE FROM system_events WHERE id IN (SELECT id FROM system_events \
+                 WHERE NOT security AND occurred_at < $1 LIMIT $2)",
             )
-            .bind(false)
             .bind(before)
             .bind(RETENTION_BATCH)
             .execute(pool)
