@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use unicode_normalization::UnicodeNormalization;
+
 /// Fewest characters accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Most characters accepted: hashing cost must not be the client's to choose.
@@ -33,6 +35,8 @@ impl Password {
     /// Checks a new password. Existing passwords (at login) are not parsed: a rule added
     /// later must not lock anybody out.
     pub fn parse(input: &str) -> Result<Self, PasswordError> {
+        let input = normalize_password(input);
+        let input = input.as_str();
         let chars = input.chars().count();
         if chars < MIN_PASSWORD_CHARS {
             return Err(PasswordError::TooShort);
@@ -50,6 +54,13 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// The form a password is hashed and checked in: Unicode NFKC (NIST SP 800-63B), so that the
+/// same password typed on two keyboards (a precomposed `é` or `e` + combining accent, a
+/// full-width digit) is the same password.
+pub fn normalize_password(input: &str) -> String {
+    input.nfkc().collect()
 }
 
 fn is_common(input: &str) -> bool {
@@ -71,6 +82,14 @@ impl fmt::Debug for Password {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_normalised_before_anything_else() {
+        let composed = Password::parse("caf\u{e9} au lait tous les matins").unwrap();
+        let decomposed = Password::parse("cafe\u{301} au lait tous les matins").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(normalize_password("\u{ff11}\u{ff12}"), "12", "full-width digits");
+    }
 
     #[test]
     fn length_is_counted_in_characters() {

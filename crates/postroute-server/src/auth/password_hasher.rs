@@ -8,6 +8,7 @@ use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
 };
 use postroute_domain::Password;
+use postroute_domain::password::normalize_password;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
@@ -101,8 +102,22 @@ impl PasswordHasher {
         .await?
     }
 
-    /// Checks `password` against a stored PHC string.
+    /// Checks `password`, in its normalised form, against a stored PHC string. A hash made
+    /// before passwords were normalised is matched against the password as typed, and then
+    /// asks to be re-hashed in the normalised form.
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verification, HashError> {
+        let normalized = Zeroizing::new(normalize_password(password));
+        let verdict = self.verify_form(normalized.as_str(), stored).await?;
+        if verdict != Verification::Mismatch || normalized.as_str() == password {
+            return Ok(verdict);
+        }
+        Ok(match self.verify_form(password, stored).await? {
+            Verification::Match { .. } => Verification::Match { needs_rehash: true },
+            Verification::Mismatch => Verification::Mismatch,
+        })
+    }
+
+    async fn verify_form(&self, password: &str, stored: &str) -> Result<Verification, HashError> {
         let password = Zeroizing::new(password.to_owned());
         let stored = stored.to_owned();
         let current = self.params.clone();
@@ -175,6 +190,31 @@ mod tests {
         assert_eq!(
             current.verify("a long enough passphrase", &hash).await.unwrap(),
             Verification::Match { needs_rehash: true }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_password_matches_however_its_accents_were_typed() {
+        let hasher = PasswordHasher::new(&config(8_192, 1)).await.unwrap();
+        let hash =
+            hasher.hash(&Password::parse("caf\u{e9} au lait chaque matin").unwrap()).await.unwrap();
+        assert_eq!(
+            hasher.verify("cafe\u{301} au lait chaque matin", &hash).await.unwrap(),
+            Verification::Match { needs_rehash: false }
+        );
+        // A hash made before normalisation, of the decomposed form, still matches and asks
+        // to be re-hashed.
+        let legacy = hasher
+            .hash_secret(Zeroizing::new("cafe\u{301} au lait chaque matin".to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(
+            hasher.verify("cafe\u{301} au lait chaque matin", &legacy).await.unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+        assert_eq!(
+            hasher.verify("cafe au lait chaque matin", &legacy).await.unwrap(),
+            Verification::Mismatch
         );
     }
 
