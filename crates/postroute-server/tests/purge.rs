@@ -101,7 +101,13 @@ db_test!(
         assert!(rows_of(&app, &doomed).await.iter().all(|(_, count)| *count == 0), "{:?}", rows_of(&app, &doomed).await);
         assert_eq!(rows_of(&app, &kept).await, kept_rows, "the other workspace is untouched");
         assert!(storage.contains(&kept_key).await.unwrap());
-        assert_eq!(due.run_once().await.unwrap(), 0, "a second pass finds nothing");
+                assert_eq!(due.run_once().await.unwrap(), 0, "a second pass finds nothing");
+
+        // A workspace that never stored a file has no prefix in storage: still purged.
+        let empty = app.workspace(&owner, "Empty").await;
+        app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{empty}"), json!({}), 204).await;
+        assert_eq!(due.run_once().await.unwrap(), 1);
+        assert!(rows_of(&app, &empty).await.iter().all(|(_, count)| *count == 0));
 
         // An owner who erases their account takes their solo workspace with them, files included.
         let (solo, solo_key) = filled_workspace(&app, &solo_owner, "solo", &colleague).await;
