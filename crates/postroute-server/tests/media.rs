@@ -381,6 +381,49 @@ db_test!(
 );
 
 db_test!(
+    async fn a_range_of_a_file_is_served_for_players_that_seek(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (owner, workspace) = owner_and_workspace(&app).await;
+        let media = app.upload(&owner, &workspace, &corpus::video("isom"), 201).await.json();
+        let id = media["id"].as_str().unwrap();
+        let path = format!("/v1/workspaces/{workspace}/media/{id}/content");
+        let whole = content(&app, &owner, &workspace, id).await;
+        assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+        let size = whole.body.len();
+        let etag = whole.header("etag").unwrap().to_owned();
+        let ranged = |range: String, if_range: Option<String>| {
+            let mut request = app.request(Method::GET, &path).bearer_auth(&owner.access_token).header("range", range);
+            if let Some(tag) = if_range {
+                request = request.header("if-range", tag);
+            }
+            app.fetch(request)
+        };
+
+        let first = ranged("bytes=0-9".to_owned(), None).await;
+        assert_eq!(first.status, 206);
+        assert_eq!(first.body, whole.body[..10]);
+        assert_eq!(first.header("content-range"), Some(format!("bytes 0-9/{size}").as_str()));
+        assert_eq!(first.header("content-length"), Some("10"));
+        let tail = ranged("bytes=-5".to_owned(), None).await;
+        assert_eq!(tail.body, whole.body[size - 5..]);
+        let rest = ranged("bytes=10-".to_owned(), Some(etag.clone())).await;
+        assert_eq!((rest.status, &rest.body[..]), (206, &whole.body[10..]));
+        let past_the_end = ranged(format!("bytes=0-{}", size + 100), None).await;
+        assert_eq!((past_the_end.status, past_the_end.body.len()), (206, size), "clamped to the file");
+
+        let outside = ranged(format!("bytes={size}-"), None).await;
+        assert_eq!(outside.status, 416);
+        assert_eq!(outside.header("content-range"), Some(format!("bytes */{size}").as_str()));
+        assert_eq!(outside.json()["code"], "range_not_satisfiable");
+        // Several ranges, a foreign unit, or a stale If-Range: the whole file.
+        for (range, if_range) in [("bytes=0-1,4-5", None), ("items=0-1", None), ("bytes=0-9", Some("\"stale\"".to_owned()))] {
+            let response = ranged(range.to_owned(), if_range).await;
+            assert_eq!((response.status, response.body.len()), (200, size), "{range}");
+        }
+    }
+);
+
+db_test!(
     async fn the_plans_storage_quota_is_kept(backend) {
         let app = TestApp::spawn(backend).await;
         let (owner, workspace) = owner_and_workspace(&app).await;

@@ -21,7 +21,9 @@ use super::pagination::{ListQuery, Page};
 use super::problem::{ApiError, FieldError};
 use super::rate_limit::{RequestLimit, enforce_for_user, insert_rate_limit_headers};
 use crate::app::AppState;
-use crate::media::{ByteStream, MediaError, MediaService, StorageError, UploadSink};
+use crate::media::{
+    ByteRange, Content, MediaError, MediaService, RangeRequest, StorageError, UploadSink, etag,
+};
 use crate::rate_limit::{Counting, Quota};
 
 pub use crate::media::UPLOAD_BODY_LIMIT;
@@ -102,6 +104,7 @@ impl From<MediaError> for ApiError {
                 "This file is attached to {posts} post(s) not yet published everywhere; remove it \
                  from them, or delete them, first."
             )),
+            MediaError::RangeNotSatisfiable { size } => Self::RangeNotSatisfiable { size },
             MediaError::LinkExpired => {
                 Self::Forbidden("This link has expired; ask for a new one.".to_owned())
             }
@@ -253,15 +256,46 @@ pub(super) async fn get(
 /// attachment`, and a sandboxing CSP, so a browser never runs or renders it as a page.
 #[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/media/{media_id}/content", tag = "media", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("media_id" = String, Path)),
-    responses((status = 200, description = "The bytes", content_type = "application/octet-stream")))]
+        responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
+              (status = 206, description = "The bytes of the one range asked for with `Range: bytes=…` (a video player seeking)", content_type = "application/octet-stream"),
+              (status = 416, description = "A range outside the file (`range_not_satisfiable`)", body = super::problem::Problem)))]
 pub(super) async fn content(
     State(state): State<AppState>,
     permit: Permit<can::ListMedia>,
     path: Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (media, bytes) =
-        state.media.content(permit.member.caller.workspace.id, media_id(&path.1)?).await?;
-    Ok(download(&media, bytes))
+    let workspace = permit.member.caller.workspace.id;
+    let content =
+        state.media.content(workspace, media_id(&path.1)?, requested_range(&headers)).await?;
+    Ok(download(content))
+}
+
+/// The one byte range a request asks for, if it asks for exactly one in a form we read. Several
+/// ranges, other units or malformed values are ignored: the whole file is sent (RFC 9110 14.2).
+fn requested_range(headers: &HeaderMap) -> Option<RangeRequest> {
+    let range = byte_range(headers)?;
+    let if_range = headers
+        .get(header::IF_RANGE)
+        .map(|value| value.to_str().map(str::to_owned).unwrap_or_default());
+    Some(RangeRequest { range, if_range })
+}
+
+fn byte_range(headers: &HeaderMap) -> Option<ByteRange> {
+    let value = headers.get(header::RANGE)?.to_str().ok()?.trim();
+    let spec = value.strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    match (first.trim(), last.trim()) {
+        ("", count) => count.parse().ok().map(ByteRange::Last),
+        (first, "") => first.parse().ok().map(ByteRange::From),
+        (first, last) => {
+            let (first, last) = (first.parse().ok()?, last.parse().ok()?);
+            (first <= last).then_some(ByteRange::FromTo(first, last))
+        }
+    }
 }
 
 /// Delete a file: its record and its bytes.
@@ -303,22 +337,36 @@ pub(super) async fn public_content(
     State(state): State<AppState>,
     Path((workspace, media)): Path<(String, String)>,
     Query(link): Query<LinkQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let workspace: WorkspaceId = workspace.parse().map_err(|_| ApiError::NotFound)?;
     let (Some(expires), Some(signature)) = (link.expires, link.signature) else {
         return Err(ApiError::NotFound);
     };
-    let (media, bytes) =
-        state.media.public_content(workspace, media_id(&media)?, expires, &signature).await?;
-    Ok(download(&media, bytes))
+    let content = state
+        .media
+        .public_content(
+            workspace,
+            media_id(&media)?,
+            expires,
+            &signature,
+            requested_range(&headers),
+        )
+        .await?;
+    Ok(download(content))
 }
 
 /// The bytes as an attachment that no browser will render as a page.
-fn download(media: &Media, bytes: ByteStream) -> Response {
+/// The whole file or, when one range was granted, that range as 206 Partial Content.
+fn download(content: Content) -> Response {
+    let Content { media, range, bytes } = content;
+    let etag = etag(&media);
+    let media = &media;
     let mut response = Body::from_stream(bytes.map(|chunk| {
         chunk.inspect_err(|error| tracing::error!(%error, "media stream failed midway"))
     }))
     .into_response();
+    let size = media.size_bytes;
     let headers = response.headers_mut();
     let extension = media.object_key.rsplit('.').next().unwrap_or("bin");
     let mut put = |name, value: String| {
@@ -327,10 +375,20 @@ fn download(media: &Media, bytes: ByteStream) -> Response {
         }
     };
     put(header::CONTENT_TYPE, media.mime.clone());
-    put(header::CONTENT_LENGTH, media.size_bytes.to_string());
+    put(header::ACCEPT_RANGES, "bytes".to_owned());
+    match &range {
+        Some(range) => {
+            put(header::CONTENT_LENGTH, (range.end - range.start).to_string());
+            put(header::CONTENT_RANGE, format!("bytes {}-{}/{size}", range.start, range.end - 1));
+        }
+        None => put(header::CONTENT_LENGTH, size.to_string()),
+    }
     put(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.{extension}\"", media.id));
     put(header::CONTENT_SECURITY_POLICY, format!("sandbox; {API_CONTENT_SECURITY_POLICY}"));
-    put(header::ETAG, format!("\"{}\"", media.sha256));
+    put(header::ETAG, etag);
     put(header::CACHE_CONTROL, "private, no-store".to_owned());
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
     response
 }

@@ -164,6 +164,12 @@ pub enum ApiError {
     /// The workspace's plan does not include this.
     #[error("plan required: {0}")]
     PlanRequired(String),
+    /// A byte range outside a file of `size` bytes.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The file's size.
+        size: u64,
+    },
     /// The request was understood and refused for a reason its `code` names.
     #[error("{code}: {detail}")]
     Refused {
@@ -300,7 +306,19 @@ impl IntoResponse for ApiError {
                 Problem::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", detail)
             }
             Self::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
-            Self::PlanRequired(detail) => Problem::new(StatusCode::PAYMENT_REQUIRED, "plan_required", detail),
+                        Self::PlanRequired(detail) => Problem::new(StatusCode::PAYMENT_REQUIRED, "plan_required", detail),
+            Self::RangeNotSatisfiable { size } => {
+                let mut response = Problem::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range_not_satisfiable",
+                    format!("The file has {size} bytes; ask for a range within them."),
+                )
+                .into_response();
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+                return response;
+            }
             Self::Refused { code, detail } => Problem::new(StatusCode::BAD_REQUEST, code, detail),
             Self::RateLimited(decision) => return rate_limited(&decision),
             Self::Unavailable(reason) => {

@@ -61,6 +61,12 @@ pub enum MediaError {
         /// How many.
         posts: i64,
     },
+    /// The requested byte range lies outside the file (416).
+    #[error("the range is outside the file's {size} bytes")]
+    RangeNotSatisfiable {
+        /// The file's size.
+        size: u64,
+    },
     /// A genuine public link past its expiry.
     #[error("the link has expired")]
     LinkExpired,
@@ -73,6 +79,63 @@ pub enum MediaError {
     /// Scratch files could not be written, or inspection crashed.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A file's bytes as served: all of them, or the range asked for.
+pub struct Content {
+    /// The file's record.
+    pub media: Media,
+    /// The bytes served, when a range was asked for.
+    pub range: Option<std::ops::Range<u64>>,
+    /// The bytes.
+    pub bytes: ByteStream,
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Content")
+            .field("media", &self.media.id)
+            .field("range", &self.range)
+            .finish()
+    }
+}
+
+/// A file's strong ETag: its SHA-256, quoted.
+pub fn etag(media: &Media) -> String {
+    format!("\"{}\"", media.sha256)
+}
+
+/// A request for part of a file: the range, and the `If-Range` it is conditional on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeRequest {
+    /// The bytes asked for.
+    pub range: ByteRange,
+    /// Send the range only if the file still has this ETag.
+    pub if_range: Option<String>,
+}
+
+/// One byte range as a client asks for it (`Range: bytes=…`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `first-last`, both inclusive.
+    FromTo(u64, u64),
+    /// `first-`: to the end.
+    From(u64),
+    /// `-count`: the last `count` bytes.
+    Last(u64),
+}
+
+impl ByteRange {
+    /// The bytes this asks for in a file of `size` bytes, as a half-open range; `None` when
+    /// none of them exists.
+    pub fn within(self, size: u64) -> Option<std::ops::Range<u64>> {
+        let range = match self {
+            Self::FromTo(first, last) => first..last.saturating_add(1).min(size),
+            Self::From(first) => first..size,
+            Self::Last(count) => size.saturating_sub(count)..size,
+        };
+        (range.start < range.end).then_some(range)
+    }
 }
 
 impl From<std::io::Error> for MediaError {
@@ -311,10 +374,26 @@ impl MediaService {
         &self,
         workspace: WorkspaceId,
         id: MediaId,
-    ) -> Result<(Media, ByteStream), MediaError> {
+        requested: Option<RangeRequest>,
+    ) -> Result<Content, MediaError> {
         let media = self.get(workspace, id).await?;
-        let bytes = self.storage.get(&media.object_key).await?;
-        Ok((media, bytes))
+        let size = u64::try_from(media.size_bytes).unwrap_or(0);
+        // A range of another version of the file would splice two files together: with an
+        // `If-Range` that is not this file's ETag, the whole file is sent.
+        let etag = etag(&media);
+        let requested =
+            requested.filter(|request| request.if_range.as_deref().is_none_or(|tag| tag == etag));
+        let range = match requested {
+            None => None,
+            Some(request) => {
+                Some(request.range.within(size).ok_or(MediaError::RangeNotSatisfiable { size })?)
+            }
+        };
+        let bytes = match &range {
+            Some(range) => self.storage.get_range(&media.object_key, range.clone()).await?,
+            None => self.storage.get(&media.object_key).await?,
+        };
+        Ok(Content { media, range, bytes })
     }
 
     /// Deletes a file: its record (with an audit entry), then its object.
@@ -351,13 +430,14 @@ impl MediaService {
         id: MediaId,
         expires: i64,
         signature: &str,
-    ) -> Result<(Media, ByteStream), MediaError> {
+        requested: Option<RangeRequest>,
+    ) -> Result<Content, MediaError> {
         match self.links.check(workspace, id, expires, signature, clock::now()) {
             // A deleted workspace's links die with it, before they expire.
             LinkCheck::Valid if self.store.tenant(workspace).workspace().await?.is_none() => {
                 Err(MediaError::NotFound)
             }
-            LinkCheck::Valid => self.content(workspace, id).await,
+            LinkCheck::Valid => self.content(workspace, id, requested).await,
             LinkCheck::Expired => Err(MediaError::LinkExpired),
             LinkCheck::Forged => Err(MediaError::NotFound),
         }

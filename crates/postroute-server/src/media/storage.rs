@@ -10,7 +10,7 @@ use futures_util::stream::BoxStream;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
 use secrecy::ExposeSecret;
 use tokio::io::AsyncReadExt;
 
@@ -115,6 +115,20 @@ impl MediaStorage {
     /// The bytes stored under `key`.
     pub async fn get(&self, key: &str) -> Result<ByteStream, StorageError> {
         let object = self.store.get(&ObjectPath::from(key)).await?;
+        Ok(object.into_stream().map(|chunk| chunk.map_err(StorageError::from)).boxed())
+    }
+
+    /// The bytes `range` of the object under `key`.
+    pub async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<ByteStream, StorageError> {
+        let options = object_store::GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            ..Default::default()
+        };
+        let object = self.store.get_opts(&ObjectPath::from(key), options).await?;
         Ok(object.into_stream().map(|chunk| chunk.map_err(StorageError::from)).boxed())
     }
 
