@@ -59,6 +59,11 @@ db_test!(
         assert_eq!(denied_events(&app).await, expected_events + 4);
         let long = app.count("SELECT count(*) FROM system_events WHERE CAST(details AS TEXT) LIKE '%xxxxxxxxxx%'").await;
         assert_eq!(long, 0, "the raw path is not stored");
+                // A prober gets a bounded number of events (they are kept forever), and still the 404.
+        for _ in 0..30 {
+            app.get_as(&member.access_token, "/v1/admin/events", 404).await;
+        }
+        assert_eq!(denied_events(&app).await, 20, "at most 20 an hour from one address");
         // The member's sessions were not touched by the refused revocation.
         app.get_as(&member.access_token, "/v1/me", 200).await;
 

@@ -59,19 +59,26 @@ impl StaffService {
         Self { store }
     }
 
-    /// Lets `user` in when the account is staff now. Everyone else (signed out included) is
-    /// refused and leaves an `admin_access_denied` event naming what they tried.
-    pub async fn admit(
-        &self,
-        user: Option<UserId>,
-        ip: IpAddr,
-        attempted: &str,
-    ) -> Result<UserId, StaffError> {
-        if let Some(user) = user
-            && self.store.accounts().find(user).await?.is_some_and(|account| account.is_staff)
-        {
-            return Ok(user);
+    /// Lets `user` in when the account is staff now; everyone else (signed out included) is
+    /// refused.
+    pub async fn admit(&self, user: Option<UserId>) -> Result<UserId, StaffError> {
+        match user {
+            Some(user)
+                if self
+                    .store
+                    .accounts()
+                    .find(user)
+                    .await?
+                    .is_some_and(|account| account.is_staff) =>
+            {
+                Ok(user)
+            }
+            _ => Err(StaffError::NotStaff),
         }
+    }
+
+    /// Records a refused attempt: an `admin_access_denied` event naming what was tried.
+    pub async fn record_denial(&self, user: Option<UserId>, ip: IpAddr, attempted: &str) {
         let mut event = NewSystemEvent::new(SystemEventKind::AdminAccessDenied)
             .ip(ip)
             .details(json!({ "attempted": attempted }));
@@ -79,7 +86,6 @@ impl StaffService {
             event = event.actor(user);
         }
         system_events::record(&self.store, event).await;
-        Err(StaffError::NotStaff)
     }
 
     /// The event log, newest first.

@@ -1,6 +1,8 @@
 //! `/v1/admin/...`: staff only. Anyone else, signed in or not, gets the 404 of a route that does
 //! not exist, and leaves an `admin_access_denied` system event.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{FromRequestParts, MatchedPath, Path, State};
 use axum::http::request::Parts;
@@ -15,6 +17,15 @@ use super::problem::{ApiError, FieldError, Problem};
 use crate::accounts::{AuthSession, RequestContext};
 use crate::admin::staff::{AccountSummary, StaffError};
 use crate::app::AppState;
+use crate::rate_limit::{Counting, Quota};
+
+/// At most this many `admin_access_denied` events per client address per hour.
+const DENIAL_EVENTS: Quota = Quota {
+    name: "admin-denial-events",
+    burst: 20,
+    period: Duration::from_secs(3600),
+    counting: Counting::Window,
+};
 
 /// A staff member, proven on this request.
 #[derive(Debug)]
@@ -33,8 +44,18 @@ impl FromRequestParts<AppState> for Staff {
         // caller sends.
         let route = parts.extensions.get::<MatchedPath>().map_or("/v1/admin", MatchedPath::as_str);
         let attempted = format!("{} {route}", parts.method);
-        let user = state.staff.admit(user, context.ip, &attempted).await?;
-        Ok(Self { user, context })
+        match state.staff.admit(user).await {
+            Ok(user) => Ok(Self { user, context }),
+            Err(StaffError::NotStaff) => {
+                // Security events are kept forever: a prober gets a bounded number of them, not
+                // one per request.
+                if state.limiter.check(&DENIAL_EVENTS, context.ip).await.allowed {
+                    state.staff.record_denial(user, context.ip, &attempted).await;
+                }
+                Err(ApiError::NotFound)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 
