@@ -80,6 +80,10 @@ impl<A: Guarded> FromRequestParts<AppState> for Permit<A> {
 
 macro_rules! guarded {
     ($($name:ident),* $(,)?) => {
+        /// Every action that has a marker, in the order they are declared.
+        #[cfg(test)]
+        const MARKED: &[Action] = &[$(Action::$name),*];
+
         /// Marker types for [`Permit`], one per action of the permission matrix.
         pub mod can {
             use super::*;
@@ -118,3 +122,13 @@ guarded!(
     EditPost,
     ReviewPost,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_of_the_matrix_has_exactly_one_marker() {
+        assert_eq!(MARKED, &Action::ALL[..], "add the new action to `guarded!`, in the same order");
+    }
+}

@@ -77,12 +77,14 @@ fn sniff(upload: &Path) -> Result<MediaType, InspectError> {
     })
 }
 
-fn image_format(media_type: MediaType) -> ImageFormat {
+/// The decoder for an image type; `None` for videos, which are not decoded as images.
+fn image_format(media_type: MediaType) -> Option<ImageFormat> {
     match media_type {
-        MediaType::Png => ImageFormat::Png,
-        MediaType::Gif => ImageFormat::Gif,
-        MediaType::Webp => ImageFormat::WebP,
-        _ => ImageFormat::Jpeg,
+        MediaType::Jpeg => Some(ImageFormat::Jpeg),
+        MediaType::Png => Some(ImageFormat::Png),
+        MediaType::Gif => Some(ImageFormat::Gif),
+        MediaType::Webp => Some(ImageFormat::WebP),
+        MediaType::Mp4 | MediaType::QuickTime => None,
     }
 }
 
@@ -110,7 +112,9 @@ fn inspect_image(
     upload: &Path,
     output: &Path,
 ) -> Result<Inspected, InspectError> {
-    let format = image_format(media_type);
+    let format = image_format(media_type).ok_or_else(|| {
+        InspectError::Unsupported(format!("{} is not an image type", media_type.mime()))
+    })?;
     // The size the header claims, checked before a single pixel is decoded: a decompression
     // bomb is refused here, in microseconds.
     let (width, height) = ImageReader::with_format(BufReader::new(File::open(upload)?), format)
