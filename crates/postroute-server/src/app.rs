@@ -259,7 +259,7 @@ async fn build_state(
         .context("cannot create the upload scratch directory under data_dir")?;
     let posts = PostService::new(store.clone());
     let staff = StaffService::new(store.clone());
-    let webhooks = WebhookService::new(store.clone(), &config);
+    let webhooks = WebhookService::new(store.clone(), limiter.clone(), &config);
     Ok(AppState {
         config,
         store,

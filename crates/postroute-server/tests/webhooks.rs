@@ -105,7 +105,12 @@ db_test!(
         // X's CRC answer is the HMAC of the token under the consumer secret.
         let crc = app.get("/v1/webhooks/x?crc_token=challenge123", 200).await.json();
         assert_eq!(crc["response_token"], x_signature(X_SECRET.as_bytes(), b"challenge123"));
-        app.get("/v1/webhooks/x", 422).await;
+                app.get("/v1/webhooks/x", 422).await;
+        // The CRC answer is a signature: it is never given for something that could pass for
+        // an event, or anyone could have X's deliveries forged.
+        let event = r#"{"for_user_id":"42","user_event":{}}"#;
+        let encoded: String = event.bytes().map(|b| format!("%{b:02X}")).collect();
+        app.get(&format!("/v1/webhooks/x?crc_token={encoded}"), 400).await;
         let body = br#"{"for_user_id":"42","user_event":{"revoke":{"date_time":"2026-11-29T09:00:00Z","target":{"app_id":"1"},"source":{"user_id":"42"}}}}"#;
         let signature = x_signature(X_SECRET.as_bytes(), body);
         assert_eq!(deliver(&app, "/v1/webhooks/x", ("x-twitter-webhooks-signature", &signature), body).await.status, 200);

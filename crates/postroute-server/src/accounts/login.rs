@@ -1,7 +1,8 @@
 //! Login, refresh-token rotation with reuse detection, logout and the session list.
 
 use postroute_domain::{
-    Email, NewSystemEvent, SessionId, SystemEventKind, password::MAX_PASSWORD_CHARS,
+    Email, NewSystemEvent, SessionId, SystemEventKind,
+    password::{MAX_PASSWORD_CHARS, normalize_password},
 };
 use postroute_store::{NewSession, RefreshOutcome};
 use serde_json::json;
@@ -51,7 +52,9 @@ impl AccountService {
         context: &RequestContext,
     ) -> Result<IssuedTokens, AccountError> {
         let email = Email::parse(email).ok();
-        let plausible_password = password.chars().count() <= MAX_PASSWORD_CHARS;
+        // Counted as registration counted it: after normalisation.
+        let plausible_password = password.chars().count() <= MAX_PASSWORD_CHARS * 4
+            && normalize_password(password).chars().count() <= MAX_PASSWORD_CHARS;
         let user = match &email {
             Some(email) if plausible_password => {
                 self.store.accounts().find_by_email(email.normalized()).await?

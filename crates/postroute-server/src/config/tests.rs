@@ -249,3 +249,18 @@ fn production_calls_platforms_over_https_only() {
         Ok(())
     });
 }
+
+#[test]
+fn webhook_secrets_cannot_be_empty_and_the_tolerance_is_bounded() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_X__CONSUMER_SECRET", "");
+        assert!(load_error().contains("x.consumer_secret"));
+        jail.set_env("POSTROUTE_X__CONSUMER_SECRET", "secret");
+        jail.set_env("POSTROUTE_STRIPE__WEBHOOK_SECRET", " ");
+        assert!(load_error().contains("stripe.webhook_secret"));
+        jail.set_env("POSTROUTE_STRIPE__WEBHOOK_SECRET", "whsec_1");
+        jail.set_env("POSTROUTE_STRIPE__WEBHOOK_TOLERANCE_SECS", "99999999999999");
+        assert!(load_error().contains("stripe.webhook_tolerance_secs"));
+        Ok(())
+    });
+}

@@ -11,6 +11,7 @@ impl Config {
         self.validate_keys()?;
         self.validate_http()?;
         self.validate_limits()?;
+        self.validate_webhooks()?;
         self.validate_auth()?;
         self.validate_email()?;
         self.validate_platforms()?;
@@ -268,6 +269,27 @@ impl Config {
         }
         for origin in &http.cors_origins {
             check_origin(origin)?;
+        }
+        Ok(())
+    }
+
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        // An empty secret is a key anyone can reproduce: refuse it rather than accept forgeries.
+        let secrets = [
+            ("stripe.webhook_secret", &self.stripe.webhook_secret),
+            ("x.consumer_secret", &self.x.consumer_secret),
+            ("meta.webhook_verify_token", &self.meta.webhook_verify_token),
+        ];
+        for (key, secret) in secrets {
+            if secret.as_ref().is_some_and(|secret| secret.expose_secret().trim().is_empty()) {
+                return Err(ConfigError::invalid(key, "must not be empty; leave it unset instead"));
+            }
+        }
+        if !(1..=3600).contains(&self.stripe.webhook_tolerance_secs) {
+            return Err(ConfigError::invalid(
+                "stripe.webhook_tolerance_secs",
+                "must be from 1 to 3600 seconds",
+            ));
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! `/v1/admin/...`: staff only. Anyone else, signed in or not, gets the 404 of a route that does
-//! not exist, and leaves an `admin_access_denied` system event.
+//! not exist, and leaves an `admin_access_denied` system event (at most 20 per address an hour).
 
 use std::time::Duration;
 

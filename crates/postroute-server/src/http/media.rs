@@ -330,7 +330,9 @@ pub(super) async fn public_link(
 /// its expiry is 403.
 #[utoipa::path(get, path = "/v1/public/media/{workspace_id}/{media_id}", tag = "media",
     params(("workspace_id" = String, Path), ("media_id" = String, Path), ("expires" = i64, Query), ("signature" = String, Query)),
-    responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
+              (status = 206, description = "The one range asked for with `Range: bytes=…`", content_type = "application/octet-stream"),
+              (status = 416, description = "A range outside the file (`range_not_satisfiable`)", body = super::problem::Problem),
               (status = 403, description = "The link has expired", body = super::problem::Problem),
               (status = 404, description = "Not a link of ours", body = super::problem::Problem)))]
 pub(super) async fn public_content(

@@ -17,9 +17,22 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::rate_limit::{Counting, Quota, RateLimiter};
 use crate::{clock, system_events};
 
 pub use signatures::{meta_signature, stripe_signature, x_signature};
+
+/// Longest `crc_token` answered.
+const MAX_CRC_TOKEN_BYTES: usize = 128;
+
+/// At most this many `webhook_signature_invalid` events per client address per hour: they are
+/// security events, kept forever, and a flood of forgeries must not grow the log without bound.
+const REFUSAL_EVENTS: Quota = Quota {
+    name: "webhook-refusal-events",
+    burst: 20,
+    period: std::time::Duration::from_secs(3600),
+    counting: Counting::Window,
+};
 
 /// A provider that sends webhooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +89,7 @@ pub enum Delivery {
 #[derive(Clone)]
 pub struct WebhookService {
     store: Store,
+    limiter: RateLimiter,
     stripe_secret: Option<SecretString>,
     stripe_tolerance: chrono::Duration,
     meta_app_secret: Option<SecretString>,
@@ -91,10 +105,11 @@ impl std::fmt::Debug for WebhookService {
 
 impl WebhookService {
     /// Wires the service from the providers' secrets.
-    pub fn new(store: Store, config: &Config) -> Self {
+    pub fn new(store: Store, limiter: RateLimiter, config: &Config) -> Self {
         let tolerance = i64::try_from(config.stripe.webhook_tolerance_secs).unwrap_or(300);
         Self {
             store,
+            limiter,
             stripe_secret: config.stripe.webhook_secret.clone(),
             stripe_tolerance: chrono::Duration::seconds(tolerance),
             meta_app_secret: config.meta.app_secret.clone(),
@@ -176,8 +191,18 @@ impl WebhookService {
     }
 
     /// X's challenge-response check: `sha256=<base64(HMAC(consumer secret, crc_token))>`.
+    /// The answer is the very signature a delivery of `crc_token` as its body would carry, so
+    /// only short opaque tokens are answered: never one that could pass for an event.
     pub fn x_crc(&self, crc_token: &str) -> Result<String, WebhookError> {
         let secret = self.x_consumer_secret.as_ref().ok_or(WebhookError::NotConfigured)?;
+        let opaque = !crc_token.is_empty()
+            && crc_token.len() <= MAX_CRC_TOKEN_BYTES
+            && crc_token.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
+            });
+        if !opaque {
+            return Err(WebhookError::Malformed("a crc_token is a short opaque string".to_owned()));
+        }
         Ok(x_signature(secret.expose_secret().as_bytes(), crc_token.as_bytes()))
     }
 
@@ -191,6 +216,9 @@ impl WebhookService {
         let Err(reason) = checked else {
             return Ok(());
         };
+        if !self.limiter.check(&REFUSAL_EVENTS, ip).await.allowed {
+            return Err(WebhookError::BadSignature(reason));
+        }
         let event = NewSystemEvent::new(SystemEventKind::WebhookSignatureInvalid)
             .ip(ip)
             .details(json!({ "provider": provider.as_str(), "reason": reason }));

@@ -281,6 +281,11 @@ impl Tenant<'_> {
         // A post goes on the schedule without an approval only where none is required, as the
         // workspace says now, not as the request read it (the setting may have just changed).
         let needs_no_approval = post.status == PostStatus::Scheduled && post.approved_at.is_none();
+        if needs_no_approval {
+            // Waits for a settings change in flight (it holds this lock), so the check below
+            // reads the setting as it will be, not as it was.
+            super::lock_workspace(tx.conn(), self.workspace).await?;
+        }
         let updated = on_conn!(tx.conn(), c => sqlx::query(&sql)
         .bind(self.workspace.as_uuid())
         .bind(post.id.as_uuid())

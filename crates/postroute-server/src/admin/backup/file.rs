@@ -13,7 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use super::BackupError;
 
 const MAGIC: &[u8; 8] = b"PRBACKUP";
-const FORMAT: u8 = 1;
+/// 2: domain-separated key id, chunks of exactly 1 MiB.
+const FORMAT: u8 = 2;
 /// Magic, format, key id, nonce prefix.
 const HEADER_BYTES: usize = 8 + 1 + 8 + 8;
 /// Plaintext per chunk.
