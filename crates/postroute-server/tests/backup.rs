@@ -15,6 +15,15 @@ use serde_json::json;
 
 const KEY: [u8; 32] = [7; 32];
 
+/// A dump read back from memory.
+struct Replay(std::vec::IntoIter<Vec<u8>>);
+
+impl postroute_store::DumpSource for Replay {
+    async fn next_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(self.0.next())
+    }
+}
+
 /// A dump held in memory, to compare two databases row for row.
 #[derive(Default)]
 struct Lines(Vec<Vec<u8>>);
@@ -226,6 +235,28 @@ db_test!(
         let cut_path = dir.path().join("cut.backup");
         std::fs::write(&cut_path, &original[..second]).unwrap();
         assert!(matches!(backup::verify(&cut_path, &KEY).await, Err(BackupError::Damaged(_))));
+    }
+);
+
+db_test!(
+    // proves S-DATA-1
+    async fn a_restore_that_fails_partway_leaves_the_database_empty(backend) {
+        let app = app_with_data(backend.clone()).await;
+        let mut lines = Lines::default();
+        app.store().cross_tenant_unscoped().backups().dump(&mut lines, chrono::Utc::now()).await.unwrap();
+        // Every table but the last arrives; the restore has written most rows when it fails.
+        let cut = lines.0.len() - 2;
+        let partial_lines: Vec<Vec<u8>> = lines.0.iter().take(cut).cloned().collect();
+        let mut partial = Replay(partial_lines.into_iter());
+        let target_dir = tempfile::tempdir().unwrap();
+        let (_database, target) = empty_store(&backend, target_dir.path()).await;
+        let error = target.cross_tenant_unscoped().backups().restore(&mut partial, chrono::Utc::now()).await.unwrap_err();
+        assert!(error.to_string().contains("ends early"), "{error}");
+        assert!(target.accounts().find_by_email("owner@example.com").await.unwrap().is_none(), "rolled back");
+        // The whole dump then restores.
+        let mut whole = Replay(lines.0.into_iter());
+        target.cross_tenant_unscoped().backups().restore(&mut whole, chrono::Utc::now()).await.unwrap();
+        assert!(target.accounts().find_by_email("owner@example.com").await.unwrap().is_some());
     }
 );
 

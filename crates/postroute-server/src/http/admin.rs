@@ -161,26 +161,14 @@ pub struct RevokedSessions {
 
 fn filter_of(query: &ListQuery) -> Result<SystemEventFilter, ApiError> {
     let mut problems = Vec::new();
-    let mut time = |name: &str| {
-        let value = query.param(name)?;
-        let parsed = DateTime::parse_from_rfc3339(value).map(|at| at.with_timezone(&Utc));
-        if parsed.is_err() {
-            problems.push(FieldError::new(
-                name,
-                "must be an RFC 3339 time such as 2026-11-29T09:00:00Z",
-            ));
-        }
-        parsed.ok()
-    };
-    let since = time("since");
-    let until = time("until");
-    let severity = query.param("severity").and_then(|value| {
-        let parsed = Severity::parse(value);
-        if parsed.is_none() {
-            problems.push(FieldError::new("severity", "must be info, warning or critical"));
-        }
-        parsed
-    });
+    let since = query.time("since", &mut problems);
+    let until = query.time("until", &mut problems);
+    let severity = query.parsed(
+        "severity",
+        "must be info, warning or critical",
+        &mut problems,
+        Severity::parse,
+    );
     let event_type = query.param("type").map(str::to_owned);
     if problems.is_empty() {
         Ok(SystemEventFilter { event_type, severity, since, until })
@@ -209,17 +197,14 @@ pub(super) async fn events(
     query: ListQuery,
 ) -> Result<Json<Page<SystemEventView>>, ApiError> {
     let filter = filter_of(&query)?;
-    let after = match &query.cursor {
-        Some(cursor) => Some(cursor.parse::<SystemEventId>().map_err(|_| {
-            ApiError::Validation(vec![FieldError::new("cursor", "is not a cursor of this list")])
-        })?),
-        None => None,
-    };
-    let mut events = state.staff.events(&filter, after, query.limit + 1).await?;
-    let more = events.len() > query.limit as usize;
-    events.truncate(query.limit as usize);
-    let next_cursor = more.then(|| events.last().map(|last| last.id.to_string())).flatten();
-    Ok(Json(Page { items: events.into_iter().map(SystemEventView::from).collect(), next_cursor }))
+    let after = query.cursor_as::<SystemEventId>()?;
+    let events = state.staff.events(&filter, after, query.fetch_limit()).await?;
+    Ok(Json(Page::from_fetched(
+        events,
+        &query,
+        |event| event.id.to_string(),
+        SystemEventView::from,
+    )))
 }
 
 /// Find the account registered with an address. Staff only.

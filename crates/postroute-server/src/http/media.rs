@@ -136,17 +136,9 @@ pub(super) async fn list(
     permit: Permit<can::ListMedia>,
     query: ListQuery,
 ) -> Result<Json<Page<MediaView>>, ApiError> {
-    let after = match &query.cursor {
-        Some(cursor) => Some(cursor.parse::<MediaId>().map_err(|_| {
-            ApiError::Validation(vec![FieldError::new("cursor", "is not a cursor of this list")])
-        })?),
-        None => None,
-    };
-    let mut media = state.media.list(&permit.member.caller, after, query.limit + 1).await?;
-    let more = media.len() > query.limit as usize;
-    media.truncate(query.limit as usize);
-    let next_cursor = more.then(|| media.last().map(|last| last.id.to_string())).flatten();
-    Ok(Json(Page { items: media.into_iter().map(MediaView::from).collect(), next_cursor }))
+    let after = query.cursor_as::<MediaId>()?;
+    let media = state.media.list(&permit.member.caller, after, query.fetch_limit()).await?;
+    Ok(Json(Page::from_fetched(media, &query, |media| media.id.to_string(), MediaView::from)))
 }
 
 /// Upload a file. The type is decided from the bytes (JPEG, PNG, GIF, WebP, MP4, QuickTime);

@@ -1,9 +1,11 @@
 //! `?limit=&cursor=` for every list (api.md: limit 1..100, default 50).
 
 use std::collections::HashMap;
+use std::str::FromStr;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -27,6 +29,53 @@ impl ListQuery {
     /// A filter parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str).filter(|value| !value.is_empty())
+    }
+
+    /// A filter parameter parsed by `parse`; a value it refuses adds `message` to `problems`.
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        message: &str,
+        problems: &mut Vec<FieldError>,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let value = self.param(name)?;
+        let parsed = parse(value);
+        if parsed.is_none() {
+            problems.push(FieldError::new(name, message));
+        }
+        parsed
+    }
+
+    /// An RFC 3339 time parameter; a malformed one adds a problem.
+    pub fn time(&self, name: &str, problems: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+        self.parsed(
+            name,
+            "must be an RFC 3339 time such as 2026-11-29T09:00:00Z",
+            problems,
+            |value| DateTime::parse_from_rfc3339(value).ok().map(|at| at.with_timezone(&Utc)),
+        )
+    }
+
+    /// The cursor as the list's key (the last id of the previous page); a malformed one is 422.
+    pub fn cursor_as<K: FromStr>(&self) -> Result<Option<K>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|cursor| {
+                cursor.parse().map_err(|_| {
+                    ApiError::Validation(vec![FieldError::new(
+                        "cursor",
+                        "is not a cursor of this list",
+                    )])
+                })
+            })
+            .transpose()
+    }
+
+    /// How many rows to fetch for a page: one more than it holds, to learn whether another
+    /// page follows.
+    pub fn fetch_limit(&self) -> u32 {
+        self.limit + 1
     }
 }
 
@@ -66,6 +115,21 @@ pub struct Page<T: ToSchema> {
 }
 
 impl<T: ToSchema> Page<T> {
+    /// A page of rows fetched with [`ListQuery::fetch_limit`]: the extra row only says that
+    /// another page follows, whose cursor is the last shown row's key.
+    pub fn from_fetched<R>(
+        mut rows: Vec<R>,
+        query: &ListQuery,
+        key: impl Fn(&R) -> String,
+        view: impl Fn(R) -> T,
+    ) -> Self {
+        let limit = query.limit as usize;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = if more { rows.last().map(key) } else { None };
+        Self { items: rows.into_iter().map(view).collect(), next_cursor }
+    }
+
     /// Pages through a list the service returned whole (small, bounded lists: a user's
     /// workspaces, a workspace's members and invitations). The cursor is the last item's key.
     pub fn of(

@@ -270,32 +270,11 @@ fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
 
 fn filter_of(query: &ListQuery) -> Result<PostFilter, ApiError> {
     let mut problems = Vec::new();
-    let mut time = |name: &str| {
-        let value = query.param(name)?;
-        let parsed = DateTime::parse_from_rfc3339(value).map(|at| at.with_timezone(&Utc));
-        if parsed.is_err() {
-            problems.push(FieldError::new(
-                name,
-                "must be an RFC 3339 time such as 2026-11-29T09:00:00Z",
-            ));
-        }
-        parsed.ok()
-    };
-    let from = time("from");
-    let to = time("to");
-    let status = query.param("status").and_then(|value| {
-        let parsed = PostStatus::parse(value);
-        if parsed.is_none() {
-            problems.push(FieldError::new("status", "is not a post status"));
-        }
-        parsed
-    });
-    let channel = query.param("channel_id").and_then(|value| {
-        let parsed = value.parse::<ChannelId>().ok();
-        if parsed.is_none() {
-            problems.push(FieldError::new("channel_id", "is not a channel id"));
-        }
-        parsed
+    let from = query.time("from", &mut problems);
+    let to = query.time("to", &mut problems);
+    let status = query.parsed("status", "is not a post status", &mut problems, PostStatus::parse);
+    let channel = query.parsed("channel_id", "is not a channel id", &mut problems, |value| {
+        value.parse::<ChannelId>().ok()
     });
     if problems.is_empty() {
         Ok(PostFilter { status, from, to, channel })
@@ -318,18 +297,10 @@ pub(super) async fn list(
     query: ListQuery,
 ) -> Result<Json<Page<PostView>>, ApiError> {
     let filter = filter_of(&query)?;
-    let after = match &query.cursor {
-        Some(cursor) => Some(cursor.parse::<PostId>().map_err(|_| {
-            ApiError::Validation(vec![FieldError::new("cursor", "is not a cursor of this list")])
-        })?),
-        None => None,
-    };
-    let mut posts =
-        state.posts.list(&permit.member.caller, &filter, after, query.limit + 1).await?;
-    let more = posts.len() > query.limit as usize;
-    posts.truncate(query.limit as usize);
-    let next_cursor = more.then(|| posts.last().map(|last| last.id.to_string())).flatten();
-    Ok(Json(Page { items: posts.into_iter().map(PostView::from).collect(), next_cursor }))
+    let after = query.cursor_as::<PostId>()?;
+    let posts =
+        state.posts.list(&permit.member.caller, &filter, after, query.fetch_limit()).await?;
+    Ok(Json(Page::from_fetched(posts, &query, |post| post.id.to_string(), PostView::from)))
 }
 
 /// Write a draft. Channels and files must belong to the workspace; each platform's rules are
