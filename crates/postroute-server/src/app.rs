@@ -329,8 +329,32 @@ pub fn channel_service(
 }
 
 /// Connects to the configured, migrated database.
+///
+/// Refuses a pool whose role could step around row-level security (S-TENANT-2): the policies are
+/// the backstop behind every tenant query, and a backstop that silently is not there is worse
+/// than none. Development may go on with `database.allow_rls_bypass`, loudly.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::connect(&store_options(config)).await.context("cannot open the database")
+    let store = Store::connect(&store_options(config)).await.context("cannot open the database")?;
+    let bypass = store
+        .row_security_bypass()
+        .await
+        .context("cannot check the database role's row-level security")?;
+    if let Some(reason) = bypass {
+        if !config.database.allow_rls_bypass {
+            store.close().await;
+            anyhow::bail!(
+                "row-level security would not bind: {reason}; set database.app_role to a role \
+                 without SUPERUSER or BYPASSRLS that owns no tables (the migrations create \
+                 `postroute_app`)"
+            );
+        }
+        tracing::warn!(
+            %reason,
+            "ROW-LEVEL SECURITY IS BYPASSED: tenant isolation rests on the application alone \
+             (database.allow_rls_bypass = true)"
+        );
+    }
+    Ok(store)
 }
 
 /// The data directory holds keys and the database: when PostRoute creates it, only the

@@ -297,6 +297,33 @@ impl Store {
         Ok(())
     }
 
+    /// Why the role pooled connections run as could step around row-level security, or `None`
+    /// when the policies bind it (S-TENANT-2). A superuser or a `BYPASSRLS` role ignores every
+    /// policy, and an owner of a tenant table could switch its security off; SQLite has no
+    /// policies to bypass, so it always answers `None`.
+    pub async fn row_security_bypass(&self) -> Result<Option<String>, StoreError> {
+        let Db::Postgres(pool) = &self.db else { return Ok(None) };
+        // Asked of a pooled connection, so `current_user` is the role after `SET ROLE`.
+        let (role, superuser, bypass, owned): (String, bool, bool, i64) = sqlx::query_as(
+            "SELECT current_user::text, r.rolsuper, r.rolbypassrls, \
+                    (SELECT count(*) FROM pg_class c \
+                     WHERE c.relrowsecurity AND pg_has_role(current_user, c.relowner, 'USAGE')) \
+             FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .fetch_one(pool)
+        .await?;
+        let reason = if superuser {
+            format!("the database role `{role}` is a superuser")
+        } else if bypass {
+            format!("the database role `{role}` has BYPASSRLS")
+        } else if owned > 0 {
+            format!("the database role `{role}` owns {owned} table(s) under row-level security")
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(reason))
+    }
+
     /// Verified webhook deliveries.
     pub fn webhook_events(&self) -> crate::WebhookEvents<'_> {
         crate::WebhookEvents::new(&self.db)

@@ -90,6 +90,77 @@ db_test!(
     }
 );
 
+/// proves S-TENANT-2: a pool whose role ignores the policies is refused at start-up, so
+/// row-level security cannot silently vanish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_database_role_that_bypasses_row_level_security() {
+    let Some(backend) = Backend::postgres_from_env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(&backend, dir.path()).await;
+    let url = [("POSTROUTE_DATABASE__URL", database.url())];
+    let migrated = postroute(dir.path(), &["migrate"], &url);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+
+    // The test login is a superuser; with no app role the pool would run as it.
+    let output = postroute(
+        dir.path(),
+        &["serve"],
+        &[("POSTROUTE_DATABASE__URL", database.url()), ("POSTROUTE_DATABASE__APP_ROLE", "")],
+    );
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(message.contains("row-level security would not bind"), "{message}");
+    assert!(message.contains("is a superuser"), "{message}");
+
+    // A role with BYPASSRLS is refused the same way, and so is one that owns the tables.
+    let admin_url = match &backend {
+        Backend::Postgres { admin_url } => admin_url.clone(),
+        Backend::Sqlite => unreachable!(),
+    };
+    let role = format!("postroute_test_bypass_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+    for statement in
+        [format!("CREATE ROLE {role} NOLOGIN BYPASSRLS"), format!("GRANT {role} TO CURRENT_USER")]
+    {
+        sqlx::Executor::execute(&mut admin, statement.as_str()).await.unwrap();
+    }
+    let output = postroute(
+        dir.path(),
+        &["serve"],
+        &[("POSTROUTE_DATABASE__URL", database.url()), ("POSTROUTE_DATABASE__APP_ROLE", &role)],
+    );
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains("has BYPASSRLS"), "{message}");
+    let _ = sqlx::Executor::execute(&mut admin, format!("DROP ROLE {role}").as_str()).await;
+
+    // An owner of a policed table could switch its row-level security off.
+    let owner = format!("postroute_test_owner_{}", uuid::Uuid::now_v7().simple());
+    let mut tenant_db =
+        <sqlx::PgConnection as sqlx::Connection>::connect(database.url()).await.unwrap();
+    for statement in [
+        format!("CREATE ROLE {owner} NOLOGIN"),
+        format!("GRANT {owner} TO CURRENT_USER"),
+        format!("ALTER TABLE posts OWNER TO {owner}"),
+    ] {
+        sqlx::Executor::execute(&mut tenant_db, statement.as_str()).await.unwrap();
+    }
+    let output = postroute(
+        dir.path(),
+        &["serve"],
+        &[("POSTROUTE_DATABASE__URL", database.url()), ("POSTROUTE_DATABASE__APP_ROLE", &owner)],
+    );
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains("owns 1 table(s) under row-level security"), "{message}");
+    for statement in
+        ["ALTER TABLE posts OWNER TO CURRENT_USER".to_owned(), format!("DROP ROLE {owner}")]
+    {
+        let _ = sqlx::Executor::execute(&mut tenant_db, statement.as_str()).await;
+    }
+}
+
 #[test]
 fn serve_finishes_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
