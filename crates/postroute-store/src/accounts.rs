@@ -282,6 +282,37 @@ impl<'a> Accounts<'a> {
         tx.commit().await
     }
 
+    /// Hands an unconfirmed account to whoever registers its address again: the new password
+    /// and name replace the old ones and every session ends, so an earlier registrant who never
+    /// proved the address holds nothing once its owner confirms it (account pre-hijacking).
+    /// `false` when the account is confirmed by now, and nothing changed.
+    pub async fn reclaim_unverified(
+        &self,
+        user: UserId,
+        name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let reclaimed = on_conn!(tx.conn(), c => sqlx::query(
+            "UPDATE users SET name = $2, password_hash = $3, updated_at = $4 \
+             WHERE id = $1 AND email_verified_at IS NULL",
+        )
+        .bind(user.as_uuid())
+        .bind(name)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()))?;
+        if reclaimed == 0 {
+            return Ok(false);
+        }
+        revoke_user_sessions(tx.conn(), user, "reregistered", now, None).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Changes the display name; `None` when the account does not exist.
     pub async fn rename(
         &self,
@@ -325,6 +356,12 @@ impl<'a> Accounts<'a> {
         audit: impl Fn(WorkspaceId) -> NewAuditEntry,
     ) -> Result<Erasure, StoreError> {
         let mut tx = self.db.begin_in(Scope::User(user)).await?;
+        // Locked before ownership is read: a transfer to this user locks the same row first
+        // (`lock_users`), so it either committed before this read, and the workspace it gave is
+        // among `owned`, or waits until the account is gone and then finds no member to promote.
+        // Without it, a transfer landing between this read and the delete below would leave its
+        // workspace with no owner (S-TENANT-4).
+        crate::tenant::lock_users(tx.conn(), &[user], "FOR UPDATE").await?;
         let owned: Vec<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
             "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
              WHERE m.user_id = $1 AND m.role = 'owner' AND w.deleted_at IS NULL",

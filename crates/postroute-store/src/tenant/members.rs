@@ -160,6 +160,10 @@ impl Tenant<'_> {
             return Err(MemberChangeError::OwnerProtected);
         }
         let mut tx = self.begin().await?;
+        // Both accounts, then the workspace, in the order erasure takes them: an erasure of
+        // either party runs wholly before or wholly after the transfer (S-TENANT-4).
+        super::lock_users(tx.conn(), &[from, to], "FOR SHARE").await?;
+        super::lock_workspace(tx.conn(), self.workspace).await?;
         let demoted = on_conn!(tx.conn(), c => sqlx::query(
             "UPDATE memberships SET role = 'admin', updated_at = $3 \
              WHERE workspace_id = $1 AND user_id = $2 AND role = 'owner'",

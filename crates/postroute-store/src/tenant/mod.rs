@@ -337,6 +337,24 @@ pub(crate) async fn lock_workspace(
     Ok(())
 }
 
+/// Locks accounts against erasure while ownership moves to or from them (PostgreSQL; SQLite's
+/// single writer already serialises the two). Always taken before any workspace lock, in the
+/// same order by every caller, so an erasure and a transfer cannot deadlock.
+pub(crate) async fn lock_users(
+    conn: Conn<'_>,
+    users: &[UserId],
+    strength: &'static str,
+) -> Result<(), StoreError> {
+    if let Conn::Postgres(c) = conn {
+        let ids: Vec<uuid::Uuid> = users.iter().map(|user| user.as_uuid()).collect();
+        sqlx::query(&format!("SELECT id FROM users WHERE id = ANY($1) ORDER BY id {strength}"))
+            .bind(ids)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The lock a read takes on rows it is about to change: PostgreSQL needs it, SQLite already
 /// holds its single write lock for the whole transaction.
 pub(crate) fn for_update(db: &Db) -> &'static str {

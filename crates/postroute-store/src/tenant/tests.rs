@@ -420,3 +420,110 @@ async fn a_post_is_scheduled_unapproved_only_where_the_workspace_requires_no_app
         ));
     }
 }
+
+/// Waits until `count` of this database's connections are blocked on a lock.
+async fn until_blocked(admin: &mut sqlx::PgConnection, count: i64) {
+    for _ in 0..200 {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+        if waiting >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} connections ever waited on a lock");
+}
+
+// proves S-TENANT-4: erasing an account while ownership is transferred to it leaves exactly one
+// owner. The interleaving is forced: the erasure has read what its user owns and is held on a
+// lock, the transfer to that user runs, then the erasure finishes.
+#[tokio::test]
+async fn an_erasure_racing_a_transfer_to_the_erased_user_leaves_one_owner() {
+    let Some(backend) = postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (database, store) = store_on(&backend, dir.path()).await;
+    let owner = user(&store, "owner@example.com").await;
+    let leaving = user(&store, "leaving@example.com").await;
+    let team = workspace(&store, owner).await;
+    let solo = workspace(&store, leaving).await;
+    let mut tx = store.db.begin_in(Scope::Workspace(team)).await.unwrap();
+    super::members::insert_member(tx.conn(), team, leaving, Role::Admin, Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // The test holds the lock the erasure takes on the workspace the leaving user owns alone.
+    let mut holder =
+        <sqlx::PgConnection as sqlx::Connection>::connect(database.url()).await.unwrap();
+    sqlx::Executor::execute(&mut holder, "BEGIN").await.unwrap();
+    sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR UPDATE")
+        .bind(solo.as_uuid())
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let erasing = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let audit = |_| {
+                NewAuditEntry::new(
+                    AuditAction::WorkspaceDeleted,
+                    leaving,
+                    "127.0.0.1".parse().unwrap(),
+                )
+            };
+            store.accounts().erase(leaving, Utc::now(), audit).await
+        })
+    };
+    let mut watcher =
+        <sqlx::PgConnection as sqlx::Connection>::connect(database.url()).await.unwrap();
+    until_blocked(&mut watcher, 1).await;
+    let transferring = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let audit = NewAuditEntry::new(
+                AuditAction::OwnershipTransferred,
+                owner,
+                "127.0.0.1".parse().unwrap(),
+            );
+            store.tenant(team).transfer_ownership(owner, leaving, Utc::now(), &audit).await
+        })
+    };
+    // Either the transfer waits for the erasure (the fix), or it commits now (the bug).
+    let transfer_done = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            if transferring.is_finished() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_ok();
+    if !transfer_done {
+        until_blocked(&mut watcher, 2).await;
+    }
+    sqlx::Executor::execute(&mut holder, "COMMIT").await.unwrap();
+
+    let erasure = erasing.await.unwrap().unwrap();
+    let transfer = transferring.await.unwrap();
+    let (owners,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+    )
+    .bind(team.as_uuid())
+    .fetch_one(&mut watcher)
+    .await
+    .unwrap();
+    assert_eq!(owners, 1, "erasure {erasure:?}, transfer {transfer:?}");
+    match erasure {
+        crate::Erasure::Erased { .. } => assert!(
+            matches!(transfer, Err(super::members::MemberChangeError::NotMember)),
+            "the transfer to an erased account must fail: {transfer:?}"
+        ),
+        crate::Erasure::OwnsTeams(_) => assert!(transfer.is_ok(), "{transfer:?}"),
+        crate::Erasure::NoSuchUser => panic!("the account existed"),
+    }
+}
