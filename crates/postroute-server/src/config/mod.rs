@@ -166,6 +166,12 @@ pub struct DatabaseConfig {
     /// PostgreSQL: the role pooled connections switch to, which row-level security applies to
     /// (created by the migrations). Empty when the login role is already that restricted role.
     pub app_role: String,
+    /// Development only: start even when the pooled role can step around row-level security
+    /// (a superuser login with an empty `app_role`, say). Production refuses it.
+    pub allow_rls_bypass: bool,
+    /// Production: allow PostgreSQL and Redis URLs without TLS to a host that is not this
+    /// machine (a private network the operator vouches for).
+    pub allow_plaintext: bool,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -176,6 +182,8 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .field("app_role", &self.app_role)
+            .field("allow_rls_bypass", &self.allow_rls_bypass)
+            .field("allow_plaintext", &self.allow_plaintext)
             .finish()
     }
 }
@@ -187,6 +195,8 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             acquire_timeout_secs: 5,
             app_role: "postroute_app".to_owned(),
+            allow_rls_bypass: false,
+            allow_plaintext: false,
         }
     }
 }

@@ -264,3 +264,92 @@ fn webhook_secrets_cannot_be_empty_and_the_tolerance_is_bounded() {
         Ok(())
     });
 }
+
+/// Sets every production requirement that the tests below are not about.
+fn production(jail: &mut Jail) {
+    jail.set_env("POSTROUTE_ENV", "production");
+    jail.set_env("POSTROUTE_AUTH__JWT_SECRET", KEY_A);
+    jail.set_env("POSTROUTE_ENCRYPTION__OAUTH_KEY", KEY_A);
+    jail.set_env("POSTROUTE_BACKUP__KEY", KEY_B);
+    jail.set_env("POSTROUTE_HTTP__TLS_CERT", "/etc/postroute/cert.pem");
+    jail.set_env("POSTROUTE_HTTP__TLS_KEY", "/etc/postroute/key.pem");
+    jail.set_env("POSTROUTE_HTTP__PUBLIC_URL", "https://postroute.example");
+    jail.set_env("POSTROUTE_EMAIL__PROVIDER", "resend");
+    jail.set_env("POSTROUTE_EMAIL__RESEND_API_KEY", "re_live_key");
+}
+
+#[test]
+fn a_plain_listener_needs_trusted_proxies_in_production_and_warns_in_development() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_HTTP__PLAIN_LISTEN", "127.0.0.1:8080");
+        let development = Config::load(None).unwrap();
+        assert!(
+            development.warnings().iter().any(|warning| warning.contains("http.trusted_proxies")),
+            "{:?}",
+            development.warnings()
+        );
+        production(jail);
+        assert!(load_error().contains("http.trusted_proxies: is required"), "{}", load_error());
+        jail.set_env("POSTROUTE_HTTP__TRUSTED_PROXIES", "10.0.0.0/8");
+        let config = Config::load(None).unwrap();
+        assert!(config.warnings().iter().all(|warning| !warning.contains("trusted_proxies")));
+        Ok(())
+    });
+}
+
+#[test]
+fn backups_are_kept_at_least_a_week() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_BACKUP__RETENTION_DAYS", "6");
+        assert!(load_error().contains("backup.retention_days: must be at least 7"));
+        jail.set_env("POSTROUTE_BACKUP__RETENTION_DAYS", "7");
+        assert_eq!(Config::load(None).unwrap().backup.retention_days, 7);
+        Ok(())
+    });
+}
+
+#[test]
+fn production_reaches_remote_databases_over_tls_only() {
+    Jail::expect_with(|jail| {
+        production(jail);
+        jail.set_env("POSTROUTE_DATABASE__URL", "postgres://app@db.internal/postroute");
+        assert!(load_error().contains("database.url: must use TLS"), "{}", load_error());
+        jail.set_env(
+            "POSTROUTE_DATABASE__URL",
+            "postgres://app@db.internal/postroute?sslmode=prefer",
+        );
+        assert!(load_error().contains("database.url: must use TLS"), "{}", load_error());
+        // TLS required, or a database on this machine, is fine.
+        for url in [
+            "postgres://app@db.internal/postroute?sslmode=verify-full",
+            "postgres://app@127.0.0.1/postroute",
+            "postgres://app@localhost/postroute",
+            "postgres:///postroute?host=/run/postgresql",
+        ] {
+            jail.set_env("POSTROUTE_DATABASE__URL", url);
+            assert!(Config::load(None).is_ok(), "{url}: {}", load_error());
+        }
+        jail.set_env("POSTROUTE_REDIS__URL", "redis://cache.internal:6379");
+        assert!(load_error().contains("redis.url: must use TLS"), "{}", load_error());
+        jail.set_env("POSTROUTE_REDIS__URL", "rediss://cache.internal:6380");
+        assert!(Config::load(None).is_ok(), "{}", load_error());
+        // Plain text to a remote host only when the operator says so.
+        jail.set_env("POSTROUTE_REDIS__URL", "redis://cache.internal:6379");
+        jail.set_env("POSTROUTE_DATABASE__URL", "postgres://app@db.internal/postroute");
+        jail.set_env("POSTROUTE_DATABASE__ALLOW_PLAINTEXT", "true");
+        assert!(Config::load(None).is_ok(), "{}", load_error());
+        Ok(())
+    });
+}
+
+#[test]
+fn row_level_security_is_never_bypassed_in_production() {
+    Jail::expect_with(|jail| {
+        jail.set_env("POSTROUTE_DATABASE__ALLOW_RLS_BYPASS", "true");
+        let development = Config::load(None).unwrap();
+        assert!(development.warnings().iter().any(|warning| warning.contains("allow_rls_bypass")));
+        production(jail);
+        assert!(load_error().contains("database.allow_rls_bypass: is for development only"));
+        Ok(())
+    });
+}

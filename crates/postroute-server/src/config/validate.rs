@@ -16,6 +16,7 @@ impl Config {
         self.validate_email()?;
         self.validate_platforms()?;
         self.validate_storage()?;
+        self.validate_connections()?;
         if let Some(url) = &self.database.url
             && !["sqlite:", "postgres:", "postgresql:"].iter().any(|scheme| url.starts_with(scheme))
         {
@@ -237,6 +238,20 @@ impl Config {
         if !self.rate_limits.enabled {
             warnings.push("rate limits are disabled; production refuses this".to_owned());
         }
+        if self.http.plain_listen.is_some() && self.http.trusted_proxies.is_empty() {
+            warnings.push(
+                "http.plain_listen is set without http.trusted_proxies: behind a proxy every \
+                 client shares the proxy's address and one rate-limit bucket; production refuses this"
+                    .to_owned(),
+            );
+        }
+        if self.database.allow_rls_bypass {
+            warnings.push(
+                "database.allow_rls_bypass is on: if the database role can bypass row-level \
+                 security, tenant isolation rests on the application alone; production refuses this"
+                    .to_owned(),
+            );
+        }
         warnings
     }
 
@@ -269,6 +284,58 @@ impl Config {
         }
         for origin in &http.cors_origins {
             check_origin(origin)?;
+        }
+        // Without trusted proxies the proxy's address is every client's: one shared rate-limit
+        // bucket, so one noisy client locks everyone out (and the credential gate means nothing).
+        if self.env == Environment::Production
+            && http.plain_listen.is_some()
+            && http.trusted_proxies.is_empty()
+        {
+            return Err(ConfigError::invalid(
+                "http.trusted_proxies",
+                "is required with http.plain_listen in production: list the proxies' addresses",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Connections that would quietly undo a promise: row-level security that does not bind,
+    /// backups that prune themselves away, credentials and tenant data sent in the clear.
+    fn validate_connections(&self) -> Result<(), ConfigError> {
+        if self.env == Environment::Production && self.database.allow_rls_bypass {
+            return Err(ConfigError::invalid(
+                "database.allow_rls_bypass",
+                "is for development only; production never runs with row-level security bypassed",
+            ));
+        }
+        // `prune` keeps `retention_days`: fewer than the 7 days of point-in-time recovery would
+        // leave no backup older than the window an operator most needs to reach back into.
+        if self.backup.retention_days < 7 {
+            return Err(ConfigError::invalid(
+                "backup.retention_days",
+                "must be at least 7: prune would otherwise delete the backups a recovery needs",
+            ));
+        }
+        if self.env == Environment::Production && !self.database.allow_plaintext {
+            if let Some(url) = &self.database.url
+                && url.starts_with("postgres")
+                && !postgres_url_requires_tls(url)
+            {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    "must use TLS to a remote PostgreSQL in production (sslmode=require, \
+                     verify-ca or verify-full), or set database.allow_plaintext = true on purpose",
+                ));
+            }
+            if let Some(url) = &self.redis.url
+                && !redis_url_uses_tls(url.expose_secret())
+            {
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    "must use TLS (rediss://) to a remote Redis in production, or set \
+                     database.allow_plaintext = true on purpose",
+                ));
+            }
         }
         Ok(())
     }
@@ -332,6 +399,52 @@ pub fn argon2_meets_owasp(memory_kib: u32, iterations: u32) -> bool {
     const OWASP_FLOOR: [(u32, u32); 5] =
         [(47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5)];
     OWASP_FLOOR.iter().any(|&(memory, passes)| memory_kib >= memory && iterations >= passes)
+}
+
+/// True when a PostgreSQL URL insists on TLS, or names this machine (a Unix socket or a loopback
+/// address), where there is no network to protect.
+fn postgres_url_requires_tls(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else { return false };
+    let mode = parsed
+        .query_pairs()
+        .find(|(key, _)| key == "sslmode")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    if matches!(mode.as_str(), "require" | "verify-ca" | "verify-full") {
+        return true;
+    }
+    // `?host=/run/postgresql` (a socket directory) overrides the URL's host.
+    if let Some((_, host)) = parsed.query_pairs().find(|(key, _)| key == "host") {
+        return host.starts_with('/');
+    }
+    parsed.host().is_none_or(is_loopback)
+}
+
+/// True for `rediss://`, or a `redis://` URL that names this machine.
+fn redis_url_uses_tls(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else { return false };
+    match parsed.scheme() {
+        "rediss" => true,
+        "redis+unix" | "unix" => true,
+        _ => parsed.host().is_none_or(is_loopback),
+    }
+}
+
+fn is_loopback(host: url::Host<&str>) -> bool {
+    match host {
+        // `postgres:` and `redis:` are not special schemes, so their hosts arrive as opaque
+        // names, addresses included.
+        url::Host::Domain(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|address| address.is_loopback())
+        }
+        url::Host::Ipv4(address) => address.is_loopback(),
+        url::Host::Ipv6(address) => address.is_loopback(),
+    }
 }
 
 /// An allowed CORS origin is exactly `scheme://host[:port]`: no wildcard, path or trailing slash.
