@@ -249,3 +249,47 @@ db_test!(
         assert!(app.store().outbox().to_address("ok@example.com").await.unwrap().is_empty());
     }
 );
+
+db_test!(
+    // Account pre-hijacking: whoever registered an address first, without ever proving it,
+    // keeps no password, name or session once its owner registers and confirms it.
+    async fn registering_an_unconfirmed_address_again_replaces_the_first_registrants_credentials(backend) {
+        let app = TestApp::spawn(backend).await;
+        let squatter_password = "the squatter's own passphrase";
+        app.post_json("/v1/auth/register", &json!({"email": "owner@example.com", "password": squatter_password, "name": "Squatter"}), 202)
+            .await;
+        let squatter = app.store().accounts().find_by_email("owner@example.com").await.unwrap().unwrap();
+        // A session the unconfirmed account might hold, however it came by one.
+        let now = chrono::Utc::now();
+        app.store()
+            .sessions()
+            .start(&postroute_store::NewSession {
+                id: postroute_domain::SessionId::new(),
+                user_id: squatter.id,
+                user_agent: None,
+                ip: None,
+                created_at: now,
+                expires_at: now + chrono::Duration::days(1),
+                refresh_token_hash: &[7; 32],
+            })
+            .await
+            .unwrap();
+
+        let again = app
+            .post_json("/v1/auth/register", &json!({"email": "owner@example.com", "password": PASSWORD, "name": "Owner"}), 202)
+            .await;
+        assert!(again.json()["message"].is_string(), "the same answer as a first registration");
+        assert!(app.store().sessions().list_live(squatter.id, chrono::Utc::now()).await.unwrap().is_empty());
+
+        let links = app.emails_to("owner@example.com", "Confirm your email", 2).await;
+        let link = links.last().unwrap();
+        assert!(link.text.contains("Owner"), "{}", link.text);
+        app.post_json("/v1/auth/verify-email", &json!({"token": token_in(link)}), 200).await;
+        let refused = app.post_json("/v1/auth/login", &json!({"email": "owner@example.com", "password": squatter_password}), 401).await;
+        assert_eq!(refused.json()["code"], "invalid_credentials");
+        let owner = app.login("owner@example.com", PASSWORD).await;
+        let me = app.get_as(&owner.access_token, "/v1/me", 200).await.json();
+        assert_eq!(me["name"], "Owner");
+        assert_eq!(me["id"], squatter.id.to_string(), "the same account, now the owner's");
+    }
+);

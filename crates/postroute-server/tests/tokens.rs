@@ -84,6 +84,32 @@ db_test!(
 );
 
 db_test!(
+    // proves S-AUTH-3: a rotated token presented to logout is reuse, exactly as at refresh
+    async fn logout_with_a_rotated_refresh_token_is_reuse(backend) {
+        let app = TestApp::spawn(backend).await;
+        let laptop = app.signed_in_user("thief@example.com").await;
+        let phone = app.login("thief@example.com", PASSWORD).await;
+        let rotated = refresh(&app, &laptop.refresh_token).await.json();
+
+        let logout = app
+            .post_json("/v1/auth/logout", &json!({"refresh_token": laptop.refresh_token}), 401)
+            .await;
+        assert_eq!(logout.json()["code"], "refresh_token_reused");
+
+        app.get_as(&phone.access_token, "/v1/me", 401).await;
+        app.get_as(rotated["access_token"].as_str().unwrap(), "/v1/me", 401).await;
+        assert_eq!(refresh(&app, rotated["refresh_token"].as_str().unwrap()).await.status, 401);
+        let events = app.store().system_events().recent(20).await.unwrap();
+        let event = events
+            .iter()
+            .find(|event| event.event_type == "refresh_token_reused")
+            .expect("security event");
+        assert_eq!(event.severity, postroute_domain::Severity::Critical);
+        assert_eq!(event.details["sessions_revoked"], 2);
+    }
+);
+
+db_test!(
     // proves S-AUTH-3
     async fn concurrent_refreshes_of_one_token_yield_one_winner_whose_successor_dies(backend) {
         let app = TestApp::spawn(backend).await;

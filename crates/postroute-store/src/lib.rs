@@ -27,7 +27,7 @@ pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use pool::{Dialect, Store, StoreOptions};
-pub use sessions::{NewSession, RefreshOutcome, Session, Sessions};
+pub use sessions::{LogoutOutcome, NewSession, RefreshOutcome, Session, Sessions};
 pub use system_events::{StoredSystemEvent, SystemEventFilter, SystemEvents};
 pub use tenant::{
     AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,

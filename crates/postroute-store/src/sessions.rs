@@ -102,6 +102,22 @@ pub enum RefreshOutcome {
     Refused,
 }
 
+/// What presenting a refresh token to logout did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogoutOutcome {
+    /// The token's session is ended.
+    Ended(UserId),
+    /// The token had already been rotated: every session of the user is now revoked.
+    Reused {
+        /// Whose token it was.
+        user: UserId,
+        /// How many live sessions this revoked.
+        sessions_revoked: u64,
+    },
+    /// No such token, or its session had already ended: logging out is idempotent.
+    Unknown,
+}
+
 /// Session queries and actions.
 #[derive(Debug)]
 pub struct Sessions<'a> {
@@ -225,22 +241,47 @@ impl<'a> Sessions<'a> {
         Ok(RefreshOutcome::Reused { user, sessions_revoked })
     }
 
-    /// Ends the session a refresh token belongs to (logout); `None` for an unknown token.
+    /// Ends the session a refresh token belongs to (logout). A token that was already rotated
+    /// is reuse, exactly as at refresh: every session of its user is revoked (S-AUTH-3), so a
+    /// stolen, rotated token cannot be spent quietly on a logout either.
     pub async fn end_by_refresh_token(
         &self,
         token_hash: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<Option<UserId>, StoreError> {
-        let user: Option<(Uuid,)> = on_db!(self.db, pool => sqlx::query_as(
-            "UPDATE sessions SET revoked_at = $2, revoked_reason = 'logout' \
-             WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) \
-             AND revoked_at IS NULL RETURNING user_id",
+    ) -> Result<LogoutOutcome, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let token: Option<(Uuid, Option<DateTime<Utc>>)> = on_conn!(tx.conn(), c => sqlx::query_as(
+            "SELECT user_id, rotated_at FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
-        .bind(now)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *c)
         .await)?;
-        Ok(user.map(|(id,)| UserId::from_uuid(id)))
+        let outcome = match token {
+            None => LogoutOutcome::Unknown,
+            Some((user, Some(_rotated))) => {
+                let user = UserId::from_uuid(user);
+                let sessions_revoked =
+                    revoke_user_sessions(tx.conn(), user, "refresh_token_reused", now, None)
+                        .await?;
+                LogoutOutcome::Reused { user, sessions_revoked }
+            }
+            Some((_, None)) => {
+                let ended: Option<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+                    "UPDATE sessions SET revoked_at = $2, revoked_reason = 'logout' \
+                     WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) \
+                     AND revoked_at IS NULL RETURNING user_id",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&mut *c)
+                .await)?;
+                ended.map_or(LogoutOutcome::Unknown, |(user,)| {
+                    LogoutOutcome::Ended(UserId::from_uuid(user))
+                })
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Ends one of the user's sessions; `false` when it is not theirs or already ended.

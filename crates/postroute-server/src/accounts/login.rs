@@ -1,10 +1,10 @@
 //! Login, refresh-token rotation with reuse detection, logout and the session list.
 
 use postroute_domain::{
-    Email, NewSystemEvent, SessionId, SystemEventKind,
+    Email, NewSystemEvent, SessionId, SystemEventKind, UserId,
     password::{MAX_PASSWORD_CHARS, normalize_password},
 };
-use postroute_store::{NewSession, RefreshOutcome};
+use postroute_store::{LogoutOutcome, NewSession, RefreshOutcome};
 use serde_json::json;
 
 use super::{AccountError, AccountService, AuthSession, RequestContext};
@@ -193,28 +193,50 @@ impl AccountService {
                 self.issue(AuthSession { user, session }, successor, now)
             }
             RefreshOutcome::Reused { user, sessions_revoked } => {
-                let event = NewSystemEvent::new(SystemEventKind::RefreshTokenReused)
-                    .actor(user)
-                    .ip(context.ip)
-                    .details(json!({ "sessions_revoked": sessions_revoked }));
-                system_events::record(&self.store, event).await;
-                Err(AccountError::RefreshTokenReused)
+                Err(self.reuse_detected(user, sessions_revoked, context).await)
             }
             RefreshOutcome::Refused => Err(AccountError::Unauthorized),
         }
     }
 
-    /// Ends the session of a refresh token. Unknown tokens are ignored: logging out is idempotent.
-    pub async fn logout(&self, refresh_token: &str) -> Result<(), AccountError> {
-        if let Some(user) = self
+    /// Ends the session of a refresh token. Unknown tokens are ignored: logging out is
+    /// idempotent. A rotated token is reuse, answered as at refresh (S-AUTH-3).
+    pub async fn logout(
+        &self,
+        refresh_token: &str,
+        context: &RequestContext,
+    ) -> Result<(), AccountError> {
+        let outcome = self
             .store
             .sessions()
             .end_by_refresh_token(&crypto::sha256(refresh_token.as_bytes()), clock::now())
-            .await?
-        {
-            tracing::info!(user.id = %user, "logged out");
+            .await?;
+        match outcome {
+            LogoutOutcome::Ended(user) => {
+                tracing::info!(user.id = %user, "logged out");
+                Ok(())
+            }
+            LogoutOutcome::Reused { user, sessions_revoked } => {
+                Err(self.reuse_detected(user, sessions_revoked, context).await)
+            }
+            LogoutOutcome::Unknown => Ok(()),
         }
-        Ok(())
+    }
+
+    /// A rotated refresh token came back: its user's sessions are already revoked; this
+    /// records the critical event and gives the refusal.
+    async fn reuse_detected(
+        &self,
+        user: UserId,
+        sessions_revoked: u64,
+        context: &RequestContext,
+    ) -> AccountError {
+        let event = NewSystemEvent::new(SystemEventKind::RefreshTokenReused)
+            .actor(user)
+            .ip(context.ip)
+            .details(json!({ "sessions_revoked": sessions_revoked }));
+        system_events::record(&self.store, event).await;
+        AccountError::RefreshTokenReused
     }
 
     /// Ends every session of the caller.

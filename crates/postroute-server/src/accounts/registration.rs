@@ -67,7 +67,7 @@ impl AccountService {
         let password_hash = self.hasher.hash(&password).await?;
         let accounts = self.store.accounts();
         if let Some(existing) = accounts.find_by_email(email.normalized()).await? {
-            return self.notify_existing_account(&existing).await;
+            return self.register_again(existing, &name, &password_hash).await;
         }
 
         let now = clock::now();
@@ -109,7 +109,7 @@ impl AccountService {
             // Registered a moment ago by a concurrent request: same answer, same courtesy.
             Err(StoreError::Conflict { .. }) => {
                 match accounts.find_by_email(email.normalized()).await? {
-                    Some(existing) => self.notify_existing_account(&existing).await,
+                    Some(existing) => self.register_again(existing, &name, &password_hash).await,
                     None => Ok(()),
                 }
             }
@@ -117,10 +117,25 @@ impl AccountService {
         }
     }
 
-    /// An unverified owner gets a fresh verification link; a verified one a warning.
-    async fn notify_existing_account(&self, user: &User) -> Result<(), AccountError> {
-        if user.email_verified_at.is_none() {
-            return self.send_verification(user).await;
+    /// A registration for an address that has an account. While it is unconfirmed, the newest
+    /// registration's password and name replace the old ones (whoever registered first never
+    /// proved the address, and must not keep a way in once its owner confirms it) and a fresh
+    /// link goes out; a confirmed account's owner gets a warning instead.
+    async fn register_again(
+        &self,
+        mut user: User,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<(), AccountError> {
+        if user.email_verified_at.is_none()
+            && self
+                .store
+                .accounts()
+                .reclaim_unverified(user.id, name, password_hash, clock::now())
+                .await?
+        {
+            name.clone_into(&mut user.name);
+            return self.send_verification(&user).await;
         }
         let prepared = self.mail.prepare(
             &user.email,

@@ -183,12 +183,16 @@ pub(super) async fn refresh(
 
 /// End the session of a refresh token.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "Session ended (also for unknown tokens)")))]
+    responses(
+        (status = 204, description = "Session ended (also for unknown tokens)"),
+        (status = 401, description = "A rotated token (`refresh_token_reused`): every session ended", body = super::problem::Problem),
+    ))]
 pub(super) async fn logout(
     State(state): State<AppState>,
+    context: RequestContext,
     JsonBody(request): JsonBody<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.logout(&request.refresh_token).await?;
+    state.accounts.logout(&request.refresh_token, &context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
