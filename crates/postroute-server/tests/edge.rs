@@ -90,6 +90,42 @@ db_test!(
 );
 
 db_test!(
+    // proves S-EDGE-3: an allowed origin can send conditional and ranged requests and read the
+    // headers it needs to act on
+    async fn cors_admits_conditional_requests_and_exposes_what_scripts_need(backend) {
+        let app = TestApp::builder(backend)
+            .configure(|config| config.http.cors_origins = vec!["https://app.example".to_owned()])
+            .spawn()
+            .await;
+        let preflight = app
+            .request(Method::OPTIONS, "/v1/workspaces/x/posts/y/approve")
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, if-match, content-type");
+        let allowed = app.send(preflight, 200).await;
+        let headers = allowed.header("access-control-allow-headers").unwrap().to_lowercase();
+        for name in ["if-match", "if-none-match", "range", "if-range", "authorization"] {
+            assert!(headers.contains(name), "{name} is not allowed: {headers}");
+        }
+        let simple = app
+            .send(app.request(Method::GET, "/healthz").header("origin", "https://app.example"), 200)
+            .await;
+        let exposed = simple.header("access-control-expose-headers").unwrap().to_lowercase();
+        for name in [
+            "etag",
+            "retry-after",
+            "content-range",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "x-request-id",
+        ] {
+            assert!(exposed.contains(name), "{name} is not exposed: {exposed}");
+        }
+    }
+);
+
+db_test!(
     async fn security_txt_follows_rfc_9116(backend) {
         let app = TestApp::spawn(backend).await;
         let response = app.get("/.well-known/security.txt", 200).await;

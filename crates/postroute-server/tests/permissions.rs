@@ -190,6 +190,12 @@ db_test!(
                                 if !body.is_null() {
                     call = call.json(&body);
                 }
+                if matches!(action, "edit post" | "review post") {
+                    // Edits and reviews name the version they were based on.
+                    let post = format!("/v1/workspaces/{}/posts/{}", staged.workspace, staged.post);
+                    let etag = app.get_as(&cast.owner.access_token, &post, 200).await.header("etag").unwrap().to_owned();
+                    call = call.header("if-match", etag);
+                }
                 if action == "upload media" {
                     let (content_type, form) = multipart_body(&[FormPart::file(&png)]);
                     call = call.header("content-type", content_type).body(form);

@@ -48,6 +48,26 @@ impl Team {
     }
 }
 
+/// Sends `body` to `url` as `user`, conditional on the post at `post` as `user` loads it now,
+/// as a client that shows the post before acting on it does (approve, reject and edit need it).
+async fn as_seen(
+    app: &TestApp,
+    user: &TestUser,
+    method: Method,
+    url: &str,
+    post: &str,
+    body: Value,
+    status: u16,
+) -> Value {
+    let etag = app.get_as(&user.access_token, post, 200).await.header("etag").unwrap().to_owned();
+    let request = app
+        .request(method, url)
+        .bearer_auth(&user.access_token)
+        .header("if-match", etag)
+        .json(&body);
+    app.send(request, status).await.json()
+}
+
 async fn create(app: &TestApp, team: &Team, user: &TestUser, body: Value) -> Value {
     app.json_as(user, Method::POST, &team.posts(), body, 201).await
 }
@@ -100,13 +120,13 @@ db_test!(
         let refused = app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": at}), 409).await;
         assert_eq!(refused["code"], "conflict");
         // Nobody approves a draft, and reviewers write nothing.
-        app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 409).await;
-        app.json_as(&team.reviewer, Method::PATCH, &path, json!({"content": "Mine now"}), 403).await;
+        as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), &path, json!({}), 409).await;
+        as_seen(&app, &team.reviewer, Method::PATCH, &path, &path, json!({"content": "Mine now"}), 403).await;
 
         let submitted = app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
         assert_eq!(submitted["status"], "in_review");
-        app.json_as(&team.member, Method::POST, &format!("{path}/approve"), json!({}), 403).await;
-        let approved = app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
+        as_seen(&app, &team.member, Method::POST, &format!("{path}/approve"), &path, json!({}), 403).await;
+        let approved = as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), &path, json!({}), 200).await;
         assert_eq!(approved["status"], "scheduled", "its time is ahead, so approval schedules it");
         assert_eq!(approved["reviewed_by"], team.reviewer.id.as_str());
         assert_eq!(app.get_as(&team.reviewer.access_token, &path, 200).await.json(), approved);
@@ -127,7 +147,7 @@ db_test!(
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "Soon", "channel_ids": [channel]})).await));
         app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
-        let approved = app.json_as(&team.owner, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
+        let approved = as_seen(&app, &team.owner, Method::POST, &format!("{path}/approve"), &path, json!({}), 200).await;
         assert_eq!(approved["status"], "approved");
 
         let past = (Utc::now() - Duration::minutes(1)).to_rfc3339();
@@ -152,13 +172,13 @@ db_test!(
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "Draft one", "channel_ids": [channel]})).await));
         app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
-        let problem = app.json_as(&team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "  "}), 422).await;
+        let problem = as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/reject"), &path, json!({"reason": "  "}), 422).await;
         assert_eq!(fields(&problem), ["reason"]);
-        let rejected = app.json_as(&team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "Add the link"}), 200).await;
+        let rejected = as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/reject"), &path, json!({"reason": "Add the link"}), 200).await;
         assert_eq!(rejected["status"], "draft");
         assert_eq!(rejected["rejection_reason"], "Add the link");
         assert_eq!(audit_actions(&app).await, ["post.rejected"]);
-        app.json_as(&team.reviewer, Method::POST, &format!("{path}/reject"), json!({"reason": "Again"}), 409).await;
+        as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/reject"), &path, json!({"reason": "Again"}), 409).await;
     }
 );
 
@@ -169,13 +189,13 @@ db_test!(
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "v1", "channel_ids": [channel], "scheduled_at": in_hours(2)})).await));
         app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
-        app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
-        let edited = app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v2, unreviewed"}), 200).await;
+        as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), &path, json!({}), 200).await;
+        let edited = as_seen(&app, &team.member, Method::PATCH, &path, &path, json!({"content": "v2, unreviewed"}), 200).await;
                 assert_eq!(edited["status"], "draft", "what was approved is not what would be published");
         assert_eq!(edited["content"], "v2, unreviewed");
         // Its approval is gone: it cannot be scheduled until it is reviewed again.
         app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(3)}), 409).await;
-        app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 409).await;
+        as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), &path, json!({}), 409).await;
 
         // Without required approval, a scheduled post stays scheduled through an edit, unless the
         // edit makes it unpublishable, which is refused and changes nothing.
@@ -184,11 +204,11 @@ db_test!(
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "v1", "channel_ids": [channel]})).await));
         app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(2)}), 200).await;
-        let edited = app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v2"}), 200).await;
+        let edited = as_seen(&app, &team.member, Method::PATCH, &path, &path, json!({"content": "v2"}), 200).await;
         assert_eq!(edited["status"], "scheduled");
-        let problem = app.json_as(&team.member, Method::PATCH, &path, json!({"content": "x".repeat(281)}), 422).await;
+        let problem = as_seen(&app, &team.member, Method::PATCH, &path, &path, json!({"content": "x".repeat(281)}), 422).await;
         assert_eq!(fields(&problem), [format!("targets.{channel}")]);
-        app.json_as(&team.member, Method::PATCH, &path, json!({"scheduled_at": null}), 422).await;
+        as_seen(&app, &team.member, Method::PATCH, &path, &path, json!({"scheduled_at": null}), 422).await;
         assert_eq!(app.get_as(&team.member.access_token, &path, 200).await.json()["content"], "v2");
     }
 );
@@ -216,7 +236,7 @@ db_test!(
         assert_eq!(app.get_as(&team.member.access_token, &path, 200).await.json()["status"], "draft", "nothing changed");
 
         // A variant fixes X, a JPEG fixes Instagram; an X thread counts each of its posts.
-        let fixed = app.json_as(&team.member, Method::PATCH, &path, json!({"media_ids": [jpeg], "variants": {"x": {"content": "Short for X", "thread": ["and more"]}}}), 200).await;
+        let fixed = as_seen(&app, &team.member, Method::PATCH, &path, &path, json!({"media_ids": [jpeg], "variants": {"x": {"content": "Short for X", "thread": ["and more"]}}}), 200).await;
         assert_eq!(fixed["variants"], json!({"x": {"content": "Short for X", "thread": ["and more"]}}));
         let scheduled = app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(1)}), 200).await;
         assert_eq!(scheduled["status"], "scheduled");
@@ -269,16 +289,16 @@ db_test!(
         let channel = app.add_channel(&team.workspace, "brand").await;
         let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "mine", "channel_ids": [channel]})).await));
 
-        let refused = app.json_as(&colleague, Method::PATCH, &path, json!({"content": "ours"}), 403).await;
+        let refused = as_seen(&app, &colleague, Method::PATCH, &path, &path, json!({"content": "ours"}), 403).await;
         assert_eq!(refused["code"], "forbidden");
         app.json_as(&colleague, Method::POST, &format!("{path}/submit"), json!({}), 403).await;
         app.json_as(&colleague, Method::DELETE, &path, json!({}), 403).await;
         // Any member reads it; the owner may change it.
         app.get_as(&colleague.access_token, &path, 200).await;
-        app.json_as(&team.owner, Method::PATCH, &path, json!({"content": "edited by the owner"}), 200).await;
+        as_seen(&app, &team.owner, Method::PATCH, &path, &path, json!({"content": "edited by the owner"}), 200).await;
 
         app.execute_sql("UPDATE posts SET status = 'published'").await;
-        app.json_as(&team.member, Method::PATCH, &path, json!({"content": "too late"}), 409).await;
+        as_seen(&app, &team.member, Method::PATCH, &path, &path, json!({"content": "too late"}), 409).await;
         app.json_as(&team.owner, Method::DELETE, &path, json!({}), 409).await;
         app.execute_sql("UPDATE posts SET status = 'failed'").await;
         app.json_as(&team.member, Method::DELETE, &path, json!({}), 204).await;
@@ -343,7 +363,7 @@ db_test!(
         assert_eq!(seen.json()["version"], 2);
 
         // The author changes the post and submits it again while the reviewer reads version 2.
-        app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v2, unseen"}), 200).await;
+        as_seen(&app, &team.member, Method::PATCH, &path, &path, json!({"content": "v2, unseen"}), 200).await;
         app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
         let approve = |etag: String| {
             app.fetch(app.request(Method::POST, &format!("{path}/approve")).bearer_auth(&team.reviewer.access_token).header("if-match", etag))
@@ -358,8 +378,48 @@ db_test!(
         let approved = approve(current).await;
         assert_eq!(approved.status, 200);
         assert_eq!(approved.json()["content"], "v2, unseen");
-        // Without If-Match, a write applies to the post as it is.
-        app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v3"}), 200).await;
+        // Without If-Match an edit or a review applies to nothing: 428, and the post is unchanged.
+        let blind = app.json_as(&team.member, Method::PATCH, &path, json!({"content": "v3"}), 428).await;
+        assert_eq!(blind["code"], "precondition_required");
+        assert_eq!(app.get_as(&team.member.access_token, &path, 200).await.json()["content"], "v2, unseen");
+        let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "in review", "channel_ids": [channel]})).await));
+        app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        for action in ["approve", "reject"] {
+            let blind = app.json_as(&team.reviewer, Method::POST, &format!("{path}/{action}"), json!({"reason": "r"}), 428).await;
+            assert_eq!(blind["code"], "precondition_required");
+        }
+        assert_eq!(app.get_as(&team.member.access_token, &path, 200).await.json()["status"], "in_review");
+        // A missing post is missing, whatever the headers say.
+        let missing = team.post(&uuid::Uuid::now_v7().to_string());
+        app.json_as(&team.reviewer, Method::POST, &format!("{missing}/approve"), json!({}), 404).await;
+    }
+);
+
+db_test!(
+    async fn where_approval_is_required_nobody_reviews_their_own_post(backend) {
+        let app = TestApp::spawn(backend).await;
+        let team = Team::new(&app, true).await;
+        let admin = app.signed_in_user("admin@example.com").await;
+        app.add_member(&team.workspace, &admin.id, "admin").await;
+        let channel = app.add_channel(&team.workspace, "brand").await;
+        for author in [&team.owner, &admin] {
+            let path = team.post(&id_of(&create(&app, &team, author, json!({"content": "Mine", "channel_ids": [channel]})).await));
+            app.json_as(author, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+            for action in ["approve", "reject"] {
+                let refused = as_seen(&app, author, Method::POST, &format!("{path}/{action}"), &path, json!({"reason": "r"}), 403).await;
+                assert_eq!(refused["code"], "forbidden");
+            }
+            // Someone else signs it off.
+            let approved = as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), &path, json!({}), 200).await;
+            assert_eq!(approved["reviewed_by"], team.reviewer.id.as_str());
+        }
+        assert_eq!(audit_actions(&app).await, ["post.approved", "post.approved"]);
+
+        // Where approval is not required, a review is the author's own business.
+        app.json_as(&team.owner, Method::PATCH, &format!("/v1/workspaces/{}", team.workspace), json!({"approval_required": false}), 200).await;
+        let path = team.post(&id_of(&create(&app, &team, &team.owner, json!({"content": "Solo", "channel_ids": [channel]})).await));
+        app.json_as(&team.owner, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        as_seen(&app, &team.owner, Method::POST, &format!("{path}/approve"), &path, json!({}), 200).await;
     }
 );
 
@@ -390,13 +450,13 @@ db_test!(
             let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": content, "channel_ids": [channel], "scheduled_at": in_hours(3)})).await));
             if content != "never reviewed" {
                 app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
-                app.json_as(&team.reviewer, Method::POST, &format!("{path}/approve"), json!({}), 200).await;
+                as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), &path, json!({}), 200).await;
             } else {
                 app.json_as(&team.member, Method::POST, &format!("{path}/schedule"), json!({"scheduled_at": in_hours(3)}), 200).await;
             }
             paths.push(path);
         }
-        let edited = app.json_as(&team.member, Method::PATCH, &paths[2], json!({"content": "approved, then edited!"}), 200).await;
+        let edited = as_seen(&app, &team.member, Method::PATCH, &paths[2], &paths[2], json!({"content": "approved, then edited!"}), 200).await;
         assert_eq!(edited["status"], "scheduled", "no approval is required yet");
 
         app.json_as(&team.owner, Method::PATCH, &format!("/v1/workspaces/{}", team.workspace), json!({"approval_required": true}), 200).await;

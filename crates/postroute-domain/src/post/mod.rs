@@ -10,7 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::channel::Provider;
-use crate::ids::{ChannelId, MediaId};
+use crate::ids::{ChannelId, MediaId, UserId};
 
 pub use rules::{MediaFacts, check_target};
 pub use x_text::{X_MAX_WEIGHTED_LENGTH, x_weighted_length};
@@ -196,6 +196,13 @@ pub enum TransitionError {
     ApprovalRequired,
 }
 
+/// Whether `reviewer` may approve or reject a post written by `author`. Where the workspace
+/// requires approval, a sign-off must be someone else's: nobody reviews their own post, owners
+/// and admins included. A post whose author's account is gone has no author to exclude.
+pub fn may_review(reviewer: UserId, author: Option<UserId>, approval_required: bool) -> bool {
+    !approval_required || author != Some(reviewer)
+}
+
 /// The status a post moves to when `command` is applied to a post in `from`, in a workspace that
 /// does or does not require approval. The flow of api.md:
 ///
@@ -378,6 +385,15 @@ pub fn parse_rejection_reason(input: &str) -> Result<String, String> {
 mod tests {
     use super::PostStatus::*;
     use super::*;
+
+    #[test]
+    fn a_sign_off_is_someone_elses_where_approval_is_required() {
+        let (author, reviewer) = (UserId::new(), UserId::new());
+        assert!(!may_review(author, Some(author), true));
+        assert!(may_review(reviewer, Some(author), true));
+        assert!(may_review(author, Some(author), false), "no approval required: no second person");
+        assert!(may_review(reviewer, None, true), "an erased author excludes nobody");
+    }
 
     #[test]
     fn the_approval_flow_moves_as_api_md_draws_it() {

@@ -207,6 +207,11 @@ impl From<PostError> for ApiError {
             PostError::NotFound => Self::NotFound,
             PostError::Forbidden(detail) => Self::Forbidden(detail),
             PostError::Conflict(detail) => Self::Conflict(detail),
+            PostError::VersionRequired => Self::PreconditionRequired(
+                "Send the post's ETag as If-Match (such as \"3\"): this action applies only to \
+                 the version you last loaded."
+                    .to_owned(),
+            ),
             PostError::VersionMismatch { current } => Self::PreconditionFailed(format!(
                 "The post has changed since you loaded it (it is at version {current}); load it \
                  again before changing or reviewing it."
@@ -346,11 +351,13 @@ pub(super) async fn get(
 /// suits its channels.
 #[utoipa::path(patch, operation_id = "update_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<String>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")), request_body = UpdatePostRequest,
+           ("If-Match" = String, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (428 `precondition_required` without it, 412 `precondition_failed` when stale)")), request_body = UpdatePostRequest,
     responses((status = 200, description = "The post", body = PostView),
               (status = 403, description = "A member changing another's post (`forbidden`)", body = Problem),
               (status = 409, description = "Publishing has started, or the post changed meanwhile (`conflict`)", body = Problem),
-              (status = 422, description = "Invalid fields, or a scheduled post that no longer suits a channel (`validation_failed`)", body = Problem)))]
+              (status = 412, description = "The post changed since it was loaded (`precondition_failed`)", body = Problem),
+              (status = 422, description = "Invalid fields, or a scheduled post that no longer suits a channel (`validation_failed`)", body = Problem),
+              (status = 428, description = "No If-Match (`precondition_required`)", body = Problem)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,
@@ -407,10 +414,13 @@ pub(super) async fn submit(
 /// Recorded in the audit log.
 #[utoipa::path(post, operation_id = "approve_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/approve", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<String>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
+           ("If-Match" = String, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (428 `precondition_required` without it, 412 `precondition_failed` when stale)")),
     responses((status = 200, description = "Approved or scheduled", body = PostView),
+              (status = 403, description = "The caller wrote the post and the workspace requires approval (`forbidden`)", body = Problem),
               (status = 409, description = "Not in review (`conflict`)", body = Problem),
-              (status = 422, description = "A channel can no longer take the post (`validation_failed`)", body = Problem)))]
+              (status = 412, description = "The post changed since it was loaded (`precondition_failed`)", body = Problem),
+              (status = 422, description = "A channel can no longer take the post (`validation_failed`)", body = Problem),
+              (status = 428, description = "No If-Match (`precondition_required`)", body = Problem)))]
 pub(super) async fn approve(
     State(state): State<AppState>,
     permit: Permit<can::ReviewPost>,
@@ -425,9 +435,12 @@ pub(super) async fn approve(
 /// audit log.
 #[utoipa::path(post, operation_id = "reject_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/reject", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<String>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")), request_body = RejectRequest,
+           ("If-Match" = String, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (428 `precondition_required` without it, 412 `precondition_failed` when stale)")), request_body = RejectRequest,
     responses((status = 200, description = "Back to draft", body = PostView),
-              (status = 409, description = "Not in review (`conflict`)", body = Problem)))]
+              (status = 403, description = "The caller wrote the post and the workspace requires approval (`forbidden`)", body = Problem),
+              (status = 409, description = "Not in review (`conflict`)", body = Problem),
+              (status = 412, description = "The post changed since it was loaded (`precondition_failed`)", body = Problem),
+              (status = 428, description = "No If-Match (`precondition_required`)", body = Problem)))]
 pub(super) async fn reject(
     State(state): State<AppState>,
     permit: Permit<can::ReviewPost>,

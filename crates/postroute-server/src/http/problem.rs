@@ -155,6 +155,9 @@ pub enum ApiError {
     /// The action conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The action must be conditional (`If-Match`) and was not.
+    #[error("precondition required: {0}")]
+    PreconditionRequired(String),
     /// The request's `If-Match` names a version that is no longer current.
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
@@ -302,6 +305,9 @@ impl IntoResponse for ApiError {
                 "This refresh token was already used. Every session of the account has been ended; sign in again.",
             ),
                         Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            Self::PreconditionRequired(detail) => {
+                Problem::new(StatusCode::PRECONDITION_REQUIRED, "precondition_required", detail)
+            }
             Self::PreconditionFailed(detail) => {
                 Problem::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", detail)
             }

@@ -1,11 +1,11 @@
 //! The approval flow and the schedule: submit, approve, reject, schedule, cancel.
 
 use chrono::{DateTime, Utc};
-use postroute_domain::post::{parse_rejection_reason, transition};
+use postroute_domain::post::{self, parse_rejection_reason, transition};
 use postroute_domain::{AuditAction, PostCommand, PostId, PostStatus, TransitionError};
 use postroute_store::{Post, Workspace};
 
-use super::{PostError, PostService, body_of, saved};
+use super::{PostError, PostService, Precondition, body_of, saved};
 use crate::clock;
 use crate::workspaces::Caller;
 
@@ -33,6 +33,24 @@ fn capitalise(sentence: &str) -> String {
 }
 
 impl PostService {
+    /// The post a reviewer approves or rejects: the version they read (required), and never
+    /// their own where the workspace requires approval, owners and admins included.
+    async fn reviewable(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+    ) -> Result<Post, PostError> {
+        let current = self.current(caller, id, seen, Precondition::Required).await?;
+        if !post::may_review(caller.user, current.author_id, caller.workspace.approval_required) {
+            return Err(PostError::Forbidden(
+                "This workspace requires approval by someone else: nobody reviews their own post."
+                    .to_owned(),
+            ));
+        }
+        Ok(current)
+    }
+
     /// Asks for review: draft -> in_review, once the post suits every channel.
     pub async fn submit(
         &self,
@@ -40,7 +58,7 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
     ) -> Result<Post, PostError> {
-        let current = self.editable(caller, id, seen).await?;
+        let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         let status = next(&caller.workspace, &current, PostCommand::Submit)?;
         let tenant = self.store.tenant(caller.workspace.id);
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
@@ -56,7 +74,7 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
     ) -> Result<Post, PostError> {
-        let current = self.current(caller, id, seen).await?;
+        let current = self.reviewable(caller, id, seen).await?;
         let now = clock::now();
         let time_ahead = current.scheduled_at.is_some_and(|at| at > now);
         let status = next(&caller.workspace, &current, PostCommand::Approve { time_ahead })?;
@@ -86,7 +104,7 @@ impl PostService {
     ) -> Result<Post, PostError> {
         let reason = parse_rejection_reason(reason)
             .map_err(|problem| PostError::Invalid(vec![("reason".to_owned(), problem)]))?;
-        let current = self.current(caller, id, seen).await?;
+        let current = self.reviewable(caller, id, seen).await?;
         let status = next(&caller.workspace, &current, PostCommand::Reject)?;
         let now = clock::now();
         let rejected = Post {
@@ -113,7 +131,7 @@ impl PostService {
     ) -> Result<Post, PostError> {
         let now = clock::now();
         super::checks::check_time(at, now)?;
-        let current = self.editable(caller, id, seen).await?;
+        let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         let status = next(&caller.workspace, &current, PostCommand::Schedule)?;
         let tenant = self.store.tenant(caller.workspace.id);
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
@@ -128,7 +146,7 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
     ) -> Result<Post, PostError> {
-        let current = self.editable(caller, id, seen).await?;
+        let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         let status = next(&caller.workspace, &current, PostCommand::Cancel)?;
         let cancelled = Post { status, updated_at: clock::now(), ..current };
         saved(self.store.tenant(caller.workspace.id).save_post(&cancelled, None).await?)

@@ -34,6 +34,9 @@ pub enum PostError {
     /// The post's state does not allow this, or it changed meanwhile (409).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The action must name the version of the post it was based on, and did not (428).
+    #[error("the version the change is based on is required")]
+    VersionRequired,
     /// The client acted on a version of the post that is no longer current (412).
     #[error("the post is at version {current}")]
     VersionMismatch {
@@ -136,7 +139,7 @@ impl PostService {
         seen: Option<i64>,
         changes: PostChanges,
     ) -> Result<Post, PostError> {
-        let current = self.editable(caller, id, seen).await?;
+        let current = self.editable(caller, id, seen, Precondition::Required).await?;
         let now = clock::now();
         let status = flow::next(&caller.workspace, &current, PostCommand::Edit)?;
         let mut body = body_of(&current);
@@ -192,7 +195,7 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
     ) -> Result<(), PostError> {
-        let current = self.editable(caller, id, seen).await?;
+        let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         if !current.status.is_deletable() {
             return Err(PostError::Conflict(format!(
                 "A post that is {} cannot be deleted.",
@@ -211,14 +214,19 @@ impl PostService {
     }
 
     /// The post, if the caller last saw it at `seen` (when they say).
+    ///
+    /// A missing post answers "not found" before any precondition is looked at: what the
+    /// client sent cannot make a post exist.
     async fn current(
         &self,
         caller: &Caller,
         id: PostId,
         seen: Option<i64>,
+        precondition: Precondition,
     ) -> Result<Post, PostError> {
         let current = self.get(caller, id).await?;
         match seen {
+            None if precondition == Precondition::Required => Err(PostError::VersionRequired),
             Some(version) if version != current.version => {
                 Err(PostError::VersionMismatch { current: current.version })
             }
@@ -232,11 +240,22 @@ impl PostService {
         caller: &Caller,
         id: PostId,
         seen: Option<i64>,
+        precondition: Precondition,
     ) -> Result<Post, PostError> {
-        let current = self.current(caller, id, seen).await?;
+        let current = self.current(caller, id, seen, precondition).await?;
         may_change(caller, &current)?;
         Ok(current)
     }
+}
+
+/// Whether an action must name the version of the post it was based on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Precondition {
+    /// The version is checked when the client sends it.
+    Optional,
+    /// The client must send it: a review signs off exactly the text the reviewer read, and an
+    /// edit never overwrites a change its author did not see.
+    Required,
 }
 
 /// Members change only their own posts; owners and admins change any.

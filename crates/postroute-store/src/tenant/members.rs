@@ -91,6 +91,8 @@ impl Tenant<'_> {
         audit: impl FnOnce(Role) -> NewAuditEntry,
     ) -> Result<Role, MemberChangeError> {
         let mut tx = self.begin().await?;
+        // The workspace first, as a transfer takes it, so the two queue instead of deadlocking.
+        super::lock_workspace(tx.conn(), self.workspace).await?;
         let current = select_role(tx.conn(), self.workspace, user, for_update(self.db))
             .await?
             .ok_or(MemberChangeError::NotMember)?;
@@ -125,6 +127,8 @@ impl Tenant<'_> {
         audit: &NewAuditEntry,
     ) -> Result<Role, MemberChangeError> {
         let mut tx = self.begin().await?;
+        // The workspace first, as a transfer takes it, so the two queue instead of deadlocking.
+        super::lock_workspace(tx.conn(), self.workspace).await?;
         let current = select_role(tx.conn(), self.workspace, user, for_update(self.db))
             .await?
             .ok_or(MemberChangeError::NotMember)?;

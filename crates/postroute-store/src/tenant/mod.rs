@@ -321,15 +321,21 @@ pub(crate) async fn select_workspace(
     row.map(Workspace::try_from).transpose()
 }
 
-/// Serialises writers that check a limit of one workspace (members, channels) and then add to
-/// it, so two concurrent requests cannot both pass the check. PostgreSQL locks the workspace row;
-/// SQLite's `BEGIN IMMEDIATE` already admits one writer at a time.
+/// Serialises writers that check a limit or a rule of one workspace (members, channels,
+/// ownership) and then change it, so two concurrent requests cannot both pass the check.
+/// PostgreSQL locks the workspace row; SQLite's `BEGIN IMMEDIATE` already admits one writer at
+/// a time.
+///
+/// `NO KEY UPDATE` conflicts with itself, which is all the serialising needs, but not with the
+/// key-share lock that inserting a row referencing the workspace takes (an audit entry, say):
+/// a plain `FOR UPDATE` here would deadlock against a writer that holds a member row and adds
+/// its audit entry.
 pub(crate) async fn lock_workspace(
     conn: Conn<'_>,
     workspace: WorkspaceId,
 ) -> Result<(), StoreError> {
     if let Conn::Postgres(c) = conn {
-        sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR UPDATE")
+        sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
             .bind(workspace.as_uuid())
             .execute(&mut *c)
             .await?;
