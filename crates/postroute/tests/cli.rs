@@ -224,6 +224,8 @@ db_test!(
         // The log (on standard output too) shows the security event first.
         let printed = String::from_utf8_lossy(&granted.stdout).into_owned();
         assert_eq!(printed.trim_end().lines().last(), Some("Ops@Example.com is now staff"), "{printed}");
+        // Written to a pipe, the log carries no colour codes.
+        assert!(printed.lines().count() > 1 && !printed.contains('\u{1b}'), "{printed:?}");
         let events = app.get_as(&user.access_token, "/v1/admin/events?type=staff_granted", 200).await.json();
                 assert_eq!(events["items"][0]["details"]["user_id"], user.id.as_str());
         assert!(events["items"][0]["actor_id"].is_null());
