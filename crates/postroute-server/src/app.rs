@@ -29,7 +29,7 @@ use crate::scheduler::purge::PurgeJob;
 use crate::scheduler::retention::RetentionJob;
 use crate::scheduler::token_refresh::TokenJob;
 use crate::webhooks::WebhookService;
-use crate::workspaces::WorkspaceService;
+use crate::workspaces::{InvitationLimits, WorkspaceService};
 use postroute_platforms::meta::{MetaClient, MetaEndpoints};
 use postroute_platforms::x::{XClient, XEndpoints};
 
@@ -228,7 +228,20 @@ async fn build_state(
     };
     let hours = |value: u64| chrono::Duration::hours(i64::try_from(value).unwrap_or(1));
     let minutes = |value: u64| chrono::Duration::minutes(i64::try_from(value).unwrap_or(1));
-    let workspaces = WorkspaceService::new(store.clone(), composer.clone(), INVITATION_LIFETIME);
+    let limiter = match &config.redis.url {
+        Some(url) => RateLimiter::redis(
+            RedisStore::connect(url.expose_secret(), &config.redis.key_prefix)
+                .await
+                .context("cannot connect to Redis (redis.url)")?,
+        ),
+        None => RateLimiter::in_memory(),
+    };
+    let workspaces = WorkspaceService::new(
+        store.clone(),
+        composer.clone(),
+        INVITATION_LIFETIME,
+        InvitationLimits::from_config(&config.rate_limits, limiter.clone()),
+    );
     let accounts = AccountService::new(
         store.clone(),
         hasher,
@@ -241,14 +254,6 @@ async fn build_state(
         },
         derive_key(keys.jwt_secret.expose_secret(), "postroute/email-hash/v1"),
     );
-    let limiter = match &config.redis.url {
-        Some(url) => RateLimiter::redis(
-            RedisStore::connect(url.expose_secret(), &config.redis.key_prefix)
-                .await
-                .context("cannot connect to Redis (redis.url)")?,
-        ),
-        None => RateLimiter::in_memory(),
-    };
     let storage = MediaStorage::from_config(&config).context("cannot set up media storage")?;
     let links = LinkSigner::new(
         keys.derived_keys(LINK_KEY_PURPOSE),

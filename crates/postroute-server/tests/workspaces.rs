@@ -299,3 +299,42 @@ db_test!(
         assert_eq!(app.count(&format!("SELECT count(*) FROM workspaces WHERE id = {} AND deleted_at IS NOT NULL", app.uuid_literal(&solo))).await, 1);
     }
 );
+
+db_test!(
+    // Invite, revoke, invite again must not turn PostRoute into a relay for the inviter's text.
+    async fn invitation_emails_are_limited_per_address_and_per_workspace(backend) {
+        let app = TestApp::builder(backend)
+            .configure(|config| config.rate_limits.invitations_per_workspace_per_day = 5)
+            .spawn()
+            .await;
+        let owner = app.signed_in_user("relay@example.com").await;
+        let workspace = app.workspace(&owner, "Relay").await;
+        app.set_plan(&workspace, "agency").await; // no member limit in the way
+        let path = format!("/v1/workspaces/{workspace}/invitations");
+        let invitation_emails =
+            || app.count("SELECT count(*) FROM email_outbox WHERE template = 'invitation'");
+
+        // Three to one address in a day, then 429, even with each one withdrawn.
+        for _ in 0..3 {
+            let invited = app.json_as(&owner, Method::POST, &path, json!({"email": "target@example.com", "role": "member"}), 201).await;
+            let id = invited["id"].as_str().unwrap();
+            app.send(app.request(Method::DELETE, &format!("{path}/{id}")).bearer_auth(&owner.access_token), 204).await;
+        }
+        let refused = app
+            .send(app.request(Method::POST, &path).bearer_auth(&owner.access_token).json(&json!({"email": "Target@Example.com", "role": "member"})), 429)
+            .await;
+        assert_eq!(refused.json()["code"], "rate_limited");
+        assert!(refused.header("retry-after").is_some());
+        assert_eq!(invitation_emails().await, 3, "the refused invitation sent nothing");
+
+        // The workspace's own limit (5 here, 50 by default) counts every address.
+        app.json_as(&owner, Method::POST, &path, json!({"email": "fourth@example.com", "role": "member"}), 201).await;
+        app.json_as(&owner, Method::POST, &path, json!({"email": "fifth@example.com", "role": "member"}), 201).await;
+        let refused = app.json_as(&owner, Method::POST, &path, json!({"email": "sixth@example.com", "role": "member"}), 429).await;
+        assert_eq!(refused["code"], "rate_limited");
+        assert_eq!(invitation_emails().await, 5);
+        let events = app.store().system_events().recent(20).await.unwrap();
+        assert!(events.iter().any(|event| event.event_type == "rate_limited"
+            && event.details["limit"] == "invitations-workspace"));
+    }
+);

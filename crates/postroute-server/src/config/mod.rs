@@ -522,6 +522,11 @@ pub struct RateLimitConfig {
     pub uploads_per_window: u32,
     /// The upload window in seconds.
     pub upload_window_secs: u64,
+    /// Invitation emails one workspace may send in any 24 hours: invite, revoke and invite
+    /// again must not make PostRoute a relay for text the inviter chose.
+    pub invitations_per_workspace_per_day: u32,
+    /// Invitation emails one address may receive in any 24 hours, from every workspace.
+    pub invitations_per_address_per_day: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -533,6 +538,8 @@ impl Default for RateLimitConfig {
             credential_window_secs: 300,
             uploads_per_window: 30,
             upload_window_secs: 300,
+            invitations_per_workspace_per_day: 50,
+            invitations_per_address_per_day: 3,
         }
     }
 }

@@ -382,6 +382,14 @@ impl Config {
             ("http.upload_timeout_secs", self.http.upload_timeout_secs),
             ("rate_limits.uploads_per_window", u64::from(self.rate_limits.uploads_per_window)),
             ("rate_limits.upload_window_secs", self.rate_limits.upload_window_secs),
+            (
+                "rate_limits.invitations_per_workspace_per_day",
+                u64::from(self.rate_limits.invitations_per_workspace_per_day),
+            ),
+            (
+                "rate_limits.invitations_per_address_per_day",
+                u64::from(self.rate_limits.invitations_per_address_per_day),
+            ),
             ("http.header_read_timeout_secs", self.http.header_read_timeout_secs),
             ("http.json_body_limit_bytes", self.http.json_body_limit_bytes as u64),
         ];

@@ -250,6 +250,7 @@ impl From<crate::workspaces::WorkspaceError> for ApiError {
             E::InvalidToken => Self::InvalidToken,
             E::EmailNotVerified => Self::EmailNotVerified,
             E::Store(error) => error.into(),
+            E::RateLimited(decision) => Self::RateLimited(decision),
             error @ E::Randomness(_) => Self::Internal(error.into()),
         }
     }

@@ -402,7 +402,8 @@ pub(super) async fn transfer_ownership(
     params(("workspace_id" = String, Path)), request_body = InviteRequest,
     responses((status = 201, description = "Invited; an email is on its way", body = InvitationView),
               (status = 402, description = "The plan's member limit is reached", body = super::problem::Problem),
-              (status = 409, description = "Already a member, or already invited", body = super::problem::Problem)))]
+              (status = 409, description = "Already a member, or already invited", body = super::problem::Problem),
+              (status = 429, description = "Over the invitation emails an address may receive (3) or a workspace may send (50) in 24 hours (`rate_limited`)", body = super::problem::Problem)))]
 pub(super) async fn invite(
     State(state): State<AppState>,
     permit: Permit<can::Invite>,

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::crypto::hex;
+
 type HmacSha256 = Hmac<Sha256>;
 
 fn mac(secret: &[u8]) -> HmacSha256 {
@@ -111,10 +113,6 @@ pub(super) fn check_x(
     let mut signed = mac(secret);
     signed.update(body);
     signed.verify_slice(&signature).map_err(|_| "signature does not match")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

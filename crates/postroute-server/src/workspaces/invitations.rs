@@ -1,13 +1,15 @@
 //! Invitations by email: owners and admins invite (never as owner), the invited address's
 //! verified account accepts, once, within seven days.
 
-use postroute_domain::{AuditAction, Email, InvitationId, Role, WorkspaceId};
+use postroute_domain::{
+    AuditAction, Email, InvitationId, NewSystemEvent, Role, SystemEventKind, WorkspaceId,
+};
 use postroute_store::{AcceptError, Invitation, Invited, NewInvitation, StoreError, User};
 use serde_json::json;
 
 use super::{Caller, WorkspaceError, WorkspaceService, plan_required};
 use crate::mail::Template;
-use crate::{clock, crypto};
+use crate::{clock, crypto, system_events};
 
 /// What accepting an invitation made of the caller.
 #[derive(Debug)]
@@ -37,6 +39,37 @@ fn workspace_of(token: &str) -> Option<WorkspaceId> {
 }
 
 impl WorkspaceService {
+    /// Counts one invitation email against the address's and the workspace's daily limits,
+    /// or refuses it; a refusal is a system event, once in a while per subject.
+    async fn admit_invitation_email(
+        &self,
+        caller: &Caller,
+        email: &Email,
+    ) -> Result<(), WorkspaceError> {
+        let Some(limits) = &self.invitation_limits else { return Ok(()) };
+        // Keyed by a digest: the limiter's store (Redis, say) never holds the address itself.
+        let address =
+            format!("address:{}", crypto::hex(&crypto::sha256(email.normalized().as_bytes())));
+        let workspace = format!("workspace:{}", caller.workspace.id);
+        for (quota, subject) in [(&limits.per_address, address), (&limits.per_workspace, workspace)]
+        {
+            let decision = limits.limiter.check_subject(quota, &subject).await;
+            if !decision.allowed {
+                if limits.limiter.first_trip_in_a_while_for(quota, &subject) {
+                    let event = NewSystemEvent::new(SystemEventKind::RateLimited)
+                        .actor(caller.user)
+                        .ip(caller.ip)
+                        .details(
+                            json!({ "limit": quota.name, "workspace_id": caller.workspace.id }),
+                        );
+                    system_events::record(&self.store, event).await;
+                }
+                return Err(WorkspaceError::RateLimited(decision));
+            }
+        }
+        Ok(())
+    }
+
     /// Invites `email` with `role` and emails the link.
     pub async fn invite(
         &self,
@@ -89,6 +122,7 @@ impl WorkspaceService {
             ));
         }
 
+        self.admit_invitation_email(caller, &email).await?;
         let id = InvitationId::new();
         let (token, token_hash) = invitation_token(workspace.id)?;
         let valid_days = self.invitation_lifetime.num_days().unsigned_abs();

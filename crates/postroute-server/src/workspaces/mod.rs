@@ -19,8 +19,10 @@ use postroute_store::{NewWorkspace, Store, StoreError, Workspace, WorkspaceChang
 use serde_json::json;
 
 use crate::clock;
+use crate::config::RateLimitConfig;
 use crate::crypto::RandomnessUnavailable;
 use crate::mail::MailComposer;
+use crate::rate_limit::{Counting, Decision, Quota, RateLimiter};
 
 pub use audit::{AuditPage, AuditQuery};
 pub use invitations::Acceptance;
@@ -75,6 +77,9 @@ pub enum WorkspaceError {
     /// The OS CSPRNG failed.
     #[error(transparent)]
     Randomness(#[from] RandomnessUnavailable),
+    /// Too many invitation emails to this address or from this workspace (429).
+    #[error("rate limited")]
+    RateLimited(Decision),
 }
 
 /// Settings to change.
@@ -94,12 +99,51 @@ pub struct WorkspaceService {
     store: Store,
     mail: Arc<MailComposer>,
     invitation_lifetime: Duration,
+    invitation_limits: Option<InvitationLimits>,
+}
+
+/// How many invitation emails may go out, per workspace and per address.
+#[derive(Debug, Clone)]
+pub struct InvitationLimits {
+    /// Where the counts live (memory, or Redis shared by every instance).
+    pub limiter: RateLimiter,
+    /// Emails per workspace.
+    pub per_workspace: Quota,
+    /// Emails per recipient address, whichever workspace sends them.
+    pub per_address: Quota,
+}
+
+impl InvitationLimits {
+    /// The limits `config` sets, or `None` where rate limits are off (benchmarks).
+    pub fn from_config(config: &RateLimitConfig, limiter: RateLimiter) -> Option<Self> {
+        let day = std::time::Duration::from_secs(24 * 3600);
+        config.enabled.then(|| Self {
+            limiter,
+            per_workspace: Quota {
+                name: "invitations-workspace",
+                burst: config.invitations_per_workspace_per_day,
+                period: day,
+                counting: Counting::Window,
+            },
+            per_address: Quota {
+                name: "invitations-address",
+                burst: config.invitations_per_address_per_day,
+                period: day,
+                counting: Counting::Window,
+            },
+        })
+    }
 }
 
 impl WorkspaceService {
     /// Wires the service.
-    pub fn new(store: Store, mail: Arc<MailComposer>, invitation_lifetime: Duration) -> Self {
-        Self { store, mail, invitation_lifetime }
+    pub fn new(
+        store: Store,
+        mail: Arc<MailComposer>,
+        invitation_lifetime: Duration,
+        invitation_limits: Option<InvitationLimits>,
+    ) -> Self {
+        Self { store, mail, invitation_lifetime, invitation_limits }
     }
 
     /// The workspace and the caller's role, when the caller is a member of it (else `None`,
