@@ -52,6 +52,9 @@ pub const ORDINARY_EVENT_RETENTION_DAYS: i64 = 365;
 pub enum SystemEventKind {
     /// A login attempt failed (unknown email, wrong password, unverified email).
     LoginFailed,
+    /// A signed-in user's password re-check failed (changing the password, erasing the
+    /// account): someone holding a session is guessing the password.
+    PasswordCheckFailed,
     /// A rotated refresh token was presented again: all of the user's sessions were revoked.
     RefreshTokenReused,
     /// A client exceeded a rate limit.
@@ -73,6 +76,7 @@ impl SystemEventKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::LoginFailed => "login_failed",
+            Self::PasswordCheckFailed => "password_check_failed",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::RateLimited => "rate_limited",
             Self::WebhookSignatureInvalid => "webhook_signature_invalid",
@@ -88,6 +92,7 @@ impl SystemEventKind {
         match self {
             Self::RateLimited => Severity::Info,
             Self::LoginFailed
+            | Self::PasswordCheckFailed
             | Self::AdminAccessDenied
             | Self::SessionsRevokedByStaff
             | Self::StaffRevoked => Severity::Warning,

@@ -218,3 +218,61 @@ async fn a_redis_window_admits_its_limit_per_period_and_no_more() {
     tokio::time::sleep(refused.retry_after + std::time::Duration::from_millis(50)).await;
     assert!(store.check(&quota, "user:1").await.unwrap().allowed, "the oldest left the window");
 }
+
+/// A password re-check as `token` from `forwarded_for`, through the trusted proxy.
+async fn recheck_from(app: &TestApp, forwarded_for: &str, token: &str, method: Method) -> u16 {
+    let (path, body) = match method {
+        Method::DELETE => ("/v1/me", json!({"password": "a wrong guess"})),
+        _ => (
+            "/v1/me/password",
+            json!({"current_password": "a wrong guess", "new_password": "whatever it may be"}),
+        ),
+    };
+    let url = format!("http://{}{path}", app.plain_addr().unwrap());
+    let response = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(token)
+        .header("x-forwarded-for", forwarded_for)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+db_test!(
+    // proves S-AUTH-7: a stolen session guesses the password no faster than the login form
+    async fn password_rechecks_are_gated_per_address_and_per_account(backend) {
+        // Room for the three sign-ups (three attempts each from this machine's address).
+        const ATTEMPTS: u32 = 10;
+        let app = TestApp::builder(backend)
+            .configure(|config| {
+                config.rate_limits.credential_attempts = ATTEMPTS;
+                config.http.plain_listen = Some("127.0.0.1:0".parse().unwrap());
+                config.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+            })
+            .spawn()
+            .await;
+        let victim = app.signed_in_user("victim@example.com").await;
+        let first = app.signed_in_user("first@example.com").await;
+        let second = app.signed_in_user("second@example.com").await;
+        // Per account: a wrong guess from each of ten addresses, then the next is refused.
+        for host in 1..=ATTEMPTS {
+            let status = recheck_from(&app, &format!("198.51.100.{host}"), &victim.access_token, Method::POST).await;
+            assert_eq!(status, 403, "guess {host}");
+        }
+        assert_eq!(recheck_from(&app, "198.51.100.99", &victim.access_token, Method::DELETE).await, 429);
+        let events = app.store().system_events().recent(50).await.unwrap();
+        let failures = events.iter().filter(|event| event.event_type == "password_check_failed").count();
+        assert_eq!(failures, ATTEMPTS as usize, "each wrong guess is a security event; the refused one hashed nothing");
+        assert!(events.iter().filter(|event| event.event_type == "password_check_failed").all(|event| event.security && event.actor.is_some()));
+
+        // Per address: two accounts from one address share its attempts.
+        for (attempt, user) in [&first, &second].into_iter().cycle().take(ATTEMPTS as usize).enumerate() {
+            assert_eq!(recheck_from(&app, "203.0.113.7", &user.access_token, Method::DELETE).await, 403, "attempt {attempt}");
+        }
+        assert_eq!(recheck_from(&app, "203.0.113.7", &second.access_token, Method::POST).await, 429);
+        // The accounts are intact: nothing was changed or erased by a guess.
+        app.login("first@example.com", postroute_test_support::PASSWORD).await;
+    }
+);

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 
-use postroute_domain::{AuditAction, NewAuditEntry, Password, SessionId};
+use postroute_domain::{
+    AuditAction, NewAuditEntry, NewSystemEvent, Password, SessionId, SystemEventKind,
+};
 use postroute_store::{Erasure, User};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -12,7 +14,7 @@ use serde_json::{Value, json};
 use super::registration::parse_name;
 use super::{AccountError, AccountService, AuthSession};
 use crate::auth::Verification;
-use crate::clock;
+use crate::{clock, system_events};
 
 /// One of the caller's sessions, as the session list shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -70,11 +72,9 @@ impl AccountService {
         auth: AuthSession,
         current: &str,
         new: &str,
+        ip: IpAddr,
     ) -> Result<(), AccountError> {
-        let user = self.me(auth).await?;
-        if self.hasher.verify(current, &user.password_hash).await? == Verification::Mismatch {
-            return Err(AccountError::WrongPassword);
-        }
+        self.confirm_password(auth, current, ip).await?;
         let password = Password::parse(new)
             .map_err(|error| AccountError::Invalid(vec![("new_password", error.to_string())]))?;
         let hash = self.hasher.hash(&password).await?;
@@ -158,16 +158,25 @@ impl AccountService {
         })
     }
 
-    /// Checks the caller's password before an irreversible action.
+    /// Checks the caller's password before an irreversible action. A mismatch is a security
+    /// event: whoever holds this session does not know the password.
     pub async fn confirm_password(
         &self,
         auth: AuthSession,
         password: &str,
+        ip: IpAddr,
     ) -> Result<(), AccountError> {
         let user = self.me(auth).await?;
         match self.hasher.verify(password, &user.password_hash).await? {
             Verification::Match { .. } => Ok(()),
-            Verification::Mismatch => Err(AccountError::WrongPassword),
+            Verification::Mismatch => {
+                let event = NewSystemEvent::new(SystemEventKind::PasswordCheckFailed)
+                    .actor(auth.user)
+                    .ip(ip)
+                    .details(json!({ "session_id": auth.session }));
+                system_events::record(&self.store, event).await;
+                Err(AccountError::WrongPassword)
+            }
         }
     }
 
@@ -181,7 +190,7 @@ impl AccountService {
         password: &str,
         ip: IpAddr,
     ) -> Result<(), AccountError> {
-        self.confirm_password(auth, password).await?;
+        self.confirm_password(auth, password, ip).await?;
         let audit = |workspace| {
             NewAuditEntry::new(AuditAction::WorkspaceDeleted, auth.user, ip)
                 .target("workspace", workspace)

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::json::JsonBody;
 use super::problem::ApiError;
+use super::rate_limit::enforce_password_recheck;
 use crate::accounts::{AuthSession, RequestContext};
 use crate::app::AppState;
 
@@ -86,13 +87,19 @@ pub(super) async fn update_me(
 #[utoipa::path(post, path = "/v1/me/password", tag = "account", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses((status = 204, description = "Changed; other sessions ended"),
               (status = 403, description = "Wrong current password (`invalid_credentials`)", body = super::problem::Problem),
-              (status = 422, description = "Unacceptable new password", body = super::problem::Problem)))]
+              (status = 422, description = "Unacceptable new password", body = super::problem::Problem),
+              (status = 429, description = "Too many password attempts from this address or for this account (`rate_limited`)", body = super::problem::Problem)))]
 pub(super) async fn change_password(
     State(state): State<AppState>,
     auth: AuthSession,
+    context: RequestContext,
     JsonBody(request): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.change_password(auth, &request.current_password, &request.new_password).await?;
+    enforce_password_recheck(&state, auth.user, context.ip, "/v1/me/password").await?;
+    state
+        .accounts
+        .change_password(auth, &request.current_password, &request.new_password, context.ip)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -113,13 +120,15 @@ pub(super) async fn export(
 #[utoipa::path(delete, path = "/v1/me", tag = "account", security(("bearer" = [])), request_body = EraseRequest,
     responses((status = 204, description = "Erased"),
               (status = 403, description = "Wrong password (`invalid_credentials`)", body = super::problem::Problem),
-              (status = 409, description = "Owns a workspace with other members", body = super::problem::Problem)))]
+              (status = 409, description = "Owns a workspace with other members", body = super::problem::Problem),
+              (status = 429, description = "Too many password attempts from this address or for this account (`rate_limited`)", body = super::problem::Problem)))]
 pub(super) async fn erase(
     State(state): State<AppState>,
     auth: AuthSession,
     context: RequestContext,
     JsonBody(request): JsonBody<EraseRequest>,
 ) -> Result<StatusCode, ApiError> {
+    enforce_password_recheck(&state, auth.user, context.ip, "/v1/me").await?;
     state.accounts.erase(auth, &request.password, context.ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }

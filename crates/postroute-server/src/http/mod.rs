@@ -41,24 +41,15 @@ pub fn router(state: AppState) -> Router {
         quota,
         store: state.store.clone(),
     };
-    let (global_limit, credential_limit) = if limits.enabled {
-        (
-            Some(limit(Quota {
-                name: "requests",
-                burst: limits.requests_per_minute,
-                period: Duration::from_secs(60),
-                counting: Counting::Refill,
-            })),
-            Some(limit(Quota {
-                name: "credentials",
-                burst: limits.credential_attempts,
-                period: Duration::from_secs(limits.credential_window_secs),
-                counting: Counting::Window,
-            })),
-        )
-    } else {
-        (None, None)
-    };
+    let global_limit = limits.enabled.then(|| {
+        limit(Quota {
+            name: "requests",
+            burst: limits.requests_per_minute,
+            period: Duration::from_secs(60),
+            counting: Counting::Refill,
+        })
+    });
+    let credential_limit = rate_limit::credential_limit(&state);
 
     // Login, registration, verification and password reset share one brute-force bucket
     // (S-AUTH-7), checked before the handler parses a body or hashes anything.

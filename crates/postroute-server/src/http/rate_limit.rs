@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use postroute_domain::{NewSystemEvent, SystemEventKind, UserId};
 use postroute_store::Store;
@@ -13,7 +14,8 @@ use serde_json::json;
 
 use super::edge::ClientIp;
 use super::problem::ApiError;
-use crate::rate_limit::{Decision, Quota, RateLimiter};
+use crate::app::AppState;
+use crate::rate_limit::{Counting, Decision, Quota, RateLimiter};
 use crate::system_events;
 
 static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -65,6 +67,55 @@ pub async fn enforce_for_user(
     Ok(decision)
 }
 
+/// The brute-force gate's bucket (S-AUTH-7), or `None` where rate limits are off.
+pub fn credential_limit(state: &AppState) -> Option<RequestLimit> {
+    let limits = &state.config.rate_limits;
+    limits.enabled.then(|| RequestLimit {
+        limiter: state.limiter.clone(),
+        quota: Quota {
+            name: "credentials",
+            burst: limits.credential_attempts,
+            period: Duration::from_secs(limits.credential_window_secs),
+            counting: Counting::Window,
+        },
+        store: state.store.clone(),
+    })
+}
+
+/// Puts a signed-in user's password re-check (changing the password, erasing the account)
+/// behind the brute-force gate, per address (the bucket login shares) and per account, so a
+/// stolen session cannot guess the password any faster than a stranger at the login form.
+pub async fn enforce_password_recheck(
+    state: &AppState,
+    user: UserId,
+    ip: IpAddr,
+    path: &str,
+) -> Result<(), ApiError> {
+    let Some(limit) = credential_limit(state) else { return Ok(()) };
+    enforce_for_address(&limit, ip, path).await?;
+    enforce_for_user(&limit, user, ip, path).await?;
+    Ok(())
+}
+
+/// Enforces `limit` for the client at `ip`, recording the first trip in a while.
+async fn enforce_for_address(
+    limit: &RequestLimit,
+    ip: IpAddr,
+    path: &str,
+) -> Result<Decision, ApiError> {
+    let decision = limit.limiter.check(&limit.quota, ip).await;
+    if !decision.allowed {
+        if limit.limiter.first_trip_in_a_while(&limit.quota, ip) {
+            let event = NewSystemEvent::new(SystemEventKind::RateLimited)
+                .ip(ip)
+                .details(json!({ "limit": limit.quota.name, "path": path }));
+            system_events::record(&limit.store, event).await;
+        }
+        return Err(ApiError::RateLimited(decision));
+    }
+    Ok(decision)
+}
+
 /// Middleware enforcing `limit` per client address.
 pub async fn enforce(State(limit): State<RequestLimit>, request: Request, next: Next) -> Response {
     if UNLIMITED_PATHS.contains(&request.uri().path()) {
@@ -76,16 +127,10 @@ pub async fn enforce(State(limit): State<RequestLimit>, request: Request, next: 
         ))
         .into_response();
     };
-    let decision = limit.limiter.check(&limit.quota, ip).await;
-    if !decision.allowed {
-        if limit.limiter.first_trip_in_a_while(&limit.quota, ip) {
-            let event = NewSystemEvent::new(SystemEventKind::RateLimited)
-                .ip(ip)
-                .details(json!({ "limit": limit.quota.name, "path": request.uri().path() }));
-            system_events::record(&limit.store, event).await;
-        }
-        return ApiError::RateLimited(decision).into_response();
-    }
+    let decision = match enforce_for_address(&limit, ip, request.uri().path()).await {
+        Ok(decision) => decision,
+        Err(refusal) => return refusal.into_response(),
+    };
     let mut response = next.run(request).await;
     // The innermost (strictest) limit already set its figures; an outer one does not overwrite.
     if !response.headers().contains_key(&RATELIMIT_LIMIT) {
