@@ -15,6 +15,19 @@ const STAFF_ROUTES: [(&str, &str); 3] = [
     ("POST", "/v1/admin/users/{user}/revoke-sessions"),
 ];
 
+/// The headers of a response, with the values that differ on every request left out.
+fn stable_headers(response: &postroute_test_support::TestResponse) -> Vec<(String, String)> {
+    let varying = ["date", "x-request-id", "ratelimit-remaining", "ratelimit-reset"];
+    let mut headers: Vec<(String, String)> = response
+        .headers
+        .iter()
+        .filter(|(name, _)| !varying.contains(&name.as_str()))
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    headers.sort();
+    headers
+}
+
 async fn denied_events(app: &TestApp) -> i64 {
     app.count("SELECT count(*) FROM system_events WHERE event_type = 'admin_access_denied'").await
 }
@@ -32,6 +45,7 @@ db_test!(
             let response = app.fetch(app.request(method.parse().unwrap(), &path).bearer_auth(&member.access_token)).await;
             assert_eq!(response.status, 404, "{method} {path}");
             assert_eq!(response.body, missing_route.body, "indistinguishable from no route at all");
+            assert_eq!(stable_headers(&response), stable_headers(&missing_route), "{method} {path}: headers too");
             // Signed out.
             let response = app.fetch(app.request(method.parse().unwrap(), &path)).await;
             assert_eq!(response.status, 404, "{method} {path} signed out");
@@ -48,6 +62,7 @@ db_test!(
         // and are recorded by their route, not by whatever the caller put in the path.
         for (method, path) in [
             ("DELETE", "/v1/admin/events".to_owned()),
+            ("POST", "/v1/admin/events".to_owned()),
             ("GET", format!("/v1/admin/users/{}/revoke-sessions", "x".repeat(2000))),
             ("PUT", "/v1/admin".to_owned()),
             ("GET", "/v1/admin/secrets/and/more".to_owned()),
@@ -55,8 +70,10 @@ db_test!(
             let response = app.fetch(app.request(method.parse().unwrap(), &path).bearer_auth(&member.access_token)).await;
             assert_eq!(response.status, 404, "{method} {path}");
             assert_eq!(response.body, missing_route.body, "{method} {path}");
+            // No `Allow` naming the route's real methods, nor anything else a missing route lacks.
+            assert_eq!(stable_headers(&response), stable_headers(&missing_route), "{method} {path}");
         }
-        assert_eq!(denied_events(&app).await, expected_events + 4);
+        assert_eq!(denied_events(&app).await, expected_events + 5);
         let long = app.count("SELECT count(*) FROM system_events WHERE CAST(details AS TEXT) LIKE '%xxxxxxxxxx%'").await;
         assert_eq!(long, 0, "the raw path is not stored");
                 // A prober gets a bounded number of events (they are kept forever), and still the 404.

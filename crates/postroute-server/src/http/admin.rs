@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{FromRequestParts, MatchedPath, Path, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use postroute_domain::{Severity, SystemEventId, UserId};
@@ -183,6 +184,14 @@ pub(super) async fn unmatched(_staff: Staff) -> ApiError {
     ApiError::NotFound
 }
 
+/// Staff routes are routed with `any` and check their one method here: axum's per-method
+/// router would add an `Allow` header naming the real methods to the 404 of a wrong one, and
+/// so map the staff API for anyone who asks. HEAD goes with GET, as everywhere.
+fn only(expected: &Method, method: &Method) -> Result<(), ApiError> {
+    let allowed = method == expected || (expected == Method::GET && method == Method::HEAD);
+    if allowed { Ok(()) } else { Err(ApiError::NotFound) }
+}
+
 /// The system event log, newest first: failed logins, refresh-token reuse, webhook signature
 /// failures, refused admin attempts, rate-limit trips, staff actions. Staff only.
 #[utoipa::path(get, operation_id = "list_system_events", path = "/v1/admin/events", tag = "staff", security(("bearer" = [])),
@@ -194,8 +203,10 @@ pub(super) async fn unmatched(_staff: Staff) -> ApiError {
 pub(super) async fn events(
     State(state): State<AppState>,
     _staff: Staff,
+    method: Method,
     query: ListQuery,
 ) -> Result<Json<Page<SystemEventView>>, ApiError> {
+    only(&Method::GET, &method)?;
     let filter = filter_of(&query)?;
     let after = query.cursor_as::<SystemEventId>()?;
     let events = state.staff.events(&filter, after, query.fetch_limit()).await?;
@@ -216,8 +227,10 @@ pub(super) async fn events(
 pub(super) async fn users(
     State(state): State<AppState>,
     _staff: Staff,
+    method: Method,
     query: ListQuery,
 ) -> Result<Json<AccountList>, ApiError> {
+    only(&Method::GET, &method)?;
     let email = query
         .param("email")
         .ok_or_else(|| ApiError::Validation(vec![FieldError::new("email", "is required")]))?;
@@ -233,8 +246,10 @@ pub(super) async fn users(
 pub(super) async fn revoke_sessions(
     State(state): State<AppState>,
     staff: Staff,
+    method: Method,
     Path(user_id): Path<String>,
 ) -> Result<Json<RevokedSessions>, ApiError> {
+    only(&Method::POST, &method)?;
     let user: UserId = user_id.parse().map_err(|_| ApiError::NotFound)?;
     let revoked = state.staff.revoke_sessions(staff.user, staff.context.ip, user).await?;
     Ok(Json(RevokedSessions { revoked }))

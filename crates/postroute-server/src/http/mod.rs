@@ -124,13 +124,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/public/media/{workspace_id}/{media_id}", get(media::public_content))
         // Every method on every staff path goes through the staff check: a wrong method or an
-        // unknown path under /v1/admin answers 404 like the rest, never a revealing 405.
-        .route("/v1/admin/events", get(admin::events).fallback(admin::unmatched))
-        .route("/v1/admin/users", get(admin::users).fallback(admin::unmatched))
-        .route(
-            "/v1/admin/users/{user_id}/revoke-sessions",
-            post(admin::revoke_sessions).fallback(admin::unmatched),
-        )
+        // unknown path under /v1/admin answers 404 like the rest, never a revealing 405, and
+        // without the `Allow` header a method router would add (so `any`).
+        .route("/v1/admin/events", any(admin::events))
+        .route("/v1/admin/users", any(admin::users))
+        .route("/v1/admin/users/{user_id}/revoke-sessions", any(admin::revoke_sessions))
         .route(
             "/v1/webhooks/stripe",
             post(webhooks::stripe).layer(DefaultBodyLimit::max(webhooks::WEBHOOK_BODY_LIMIT)),
