@@ -143,3 +143,23 @@ db_test!(
         wait_until(async || outbox_row(&app, "smtp@example.com").await.status() == OutboxStatus::Sent).await;
     }
 );
+
+db_test!(
+    // proves S-AUTH-5: a queued link cannot be redirected by changing its row's address
+    async fn a_queued_message_whose_recipient_was_changed_is_never_sent(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.resend().set_outage(Some(StatusCode::SERVICE_UNAVAILABLE));
+        register(&app, "victim@example.com").await;
+        outbox_row(&app, "victim@example.com").await;
+        let moved = app
+            .execute_sql("UPDATE email_outbox SET to_address = 'attacker@example.com' WHERE to_address = 'victim@example.com'")
+            .await;
+        assert_eq!(moved, 1);
+
+        app.resend().set_outage(None);
+        wait_until(async || outbox_row(&app, "attacker@example.com").await.status() == OutboxStatus::Failed).await;
+        assert!(app.resend().accepted().is_empty(), "nothing went out, to anyone");
+        let failed = outbox_row(&app, "attacker@example.com").await;
+        assert!(failed.last_error.is_some());
+    }
+);

@@ -60,7 +60,7 @@ impl MailComposer {
         Self { sealer: keyring, public_url }
     }
 
-    /// Renders `template` for `to` and seals it, bound to the new message's id.
+    /// Renders `template` for `to` and seals it, bound to the new message's id and recipient.
     pub fn prepare(
         &self,
         to: &str,
@@ -71,7 +71,7 @@ impl MailComposer {
         let rendered = template.render(&self.public_url);
         let bodies = serde_json::to_vec(&Bodies { text: rendered.text, html: rendered.html })
             .unwrap_or_else(|_| unreachable!("two strings serialise"));
-        let sealed_body = self.sealer.seal(&bodies, &associated_data(id))?;
+        let sealed_body = self.sealer.seal(&bodies, &associated_data(id, to))?;
         Ok(PreparedEmail {
             id,
             user,
@@ -82,19 +82,24 @@ impl MailComposer {
         })
     }
 
-    /// The text and HTML bodies of a queued message.
+    /// The text and HTML bodies of a queued message, when they were sealed for message `id`
+    /// to `to`.
     pub(crate) fn open(
         &self,
         id: EmailId,
+        to: &str,
         sealed: &[u8],
     ) -> Result<(String, String), crate::crypto::OpenError> {
-        let plaintext = self.sealer.open(sealed, &associated_data(id))?;
+        let plaintext = self.sealer.open(sealed, &associated_data(id, to))?;
         let bodies: Bodies =
             serde_json::from_slice(&plaintext).map_err(|_| crate::crypto::OpenError::Malformed)?;
         Ok((bodies.text, bodies.html))
     }
 }
 
-fn associated_data(id: EmailId) -> Vec<u8> {
-    format!("email_outbox:{id}").into_bytes()
+/// The message id and its recipient: a body moved to another row, or a row whose address was
+/// changed (to redirect a reset link, say), no longer opens. The address goes last, after a
+/// separator no id contains, so no two (id, address) pairs share associated data.
+fn associated_data(id: EmailId, to: &str) -> Vec<u8> {
+    format!("email_outbox/v2:{id}:{to}").into_bytes()
 }

@@ -89,7 +89,7 @@ impl MailWorker {
         let Some(sealed) = &email.sealed_body else {
             return outbox.mark_failed(email.id, "no body to send", clock::now()).await;
         };
-        let (text, html) = match self.composer.open(email.id, sealed) {
+        let (text, html) = match self.composer.open(email.id, &email.to_address, sealed) {
             Ok(bodies) => bodies,
             Err(error) => {
                 tracing::error!(email.id = %email.id, %error, "cannot open a queued email; giving up on it");
