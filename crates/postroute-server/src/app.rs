@@ -102,7 +102,7 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
 
     let config = Arc::new(config);
     let composer = Arc::new(MailComposer::new(
-        keys.derived_keyring("postroute/email-outbox/v1"),
+        keys.derived_keyring(crate::mail::OUTBOX_KEY_PURPOSE),
         config.http.public_url.clone(),
     ));
     let channels = channel_service(&config, store.clone(), &keys)?;

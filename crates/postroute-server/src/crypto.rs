@@ -111,6 +111,11 @@ impl Keyring {
         hex(&self.current.id)
     }
 
+    /// The current key's id as it stands inside sealed values (after the version byte).
+    pub fn current_key_id_bytes(&self) -> [u8; KEY_ID_BYTES] {
+        self.current.id
+    }
+
     /// Seals `plaintext` for the place `associated_data` names.
     pub fn seal(
         &self,

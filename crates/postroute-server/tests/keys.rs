@@ -8,14 +8,27 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use postroute_domain::{ChannelId, WorkspaceId};
-use postroute_server::admin::keys::rotate;
+use postroute_server::admin::keys::{RotationKeys, rotate};
 use postroute_server::channels::TokenCipher;
-use postroute_server::crypto::{Keyring, OpenError};
+use postroute_server::crypto::{Keyring, OpenError, derive_key};
+use postroute_server::mail::OUTBOX_KEY_PURPOSE;
 use postroute_test_support::{TestApp, db_test};
 use secrecy::ExposeSecret;
 
 fn key(encoded: &str) -> [u8; 32] {
     STANDARD.decode(encoded).unwrap().try_into().unwrap()
+}
+
+/// The keyrings of a deployment moving from `old` to `new`, as `postroute keys rotate` builds
+/// them from configuration.
+fn rotation_keys(new: &[u8; 32], old: &[u8; 32]) -> RotationKeys {
+    RotationKeys {
+        oauth: TokenCipher::new(Arc::new(Keyring::new(new, &[*old]))),
+        outbox: Keyring::new(
+            &derive_key(new, OUTBOX_KEY_PURPOSE),
+            &[derive_key(old, OUTBOX_KEY_PURPOSE)],
+        ),
+    }
 }
 
 db_test!(
@@ -44,9 +57,10 @@ db_test!(
         let first = channels[0].parse::<ChannelId>().unwrap();
         assert!(new_only.open(workspace_id, first, &sealed(&channels[0]).await).is_err(), "not yet under the new key");
 
+        let keys = rotation_keys(&new, &old);
         let mut batches = 0;
-        let report = rotate(app.store(), &rotated, |_| batches += 1).await.unwrap();
-        assert_eq!(report.resealed, 3);
+        let report = rotate(app.store(), &keys, |_| batches += 1).await.unwrap();
+        assert_eq!(report.channels.resealed, 3);
         assert!(batches >= 1);
         for channel in &channels {
             let id: ChannelId = channel.parse().unwrap();
@@ -57,6 +71,50 @@ db_test!(
             assert!(matches!(old_only.open(workspace_id, id, &tokens), Err(OpenError::UnknownKey(_))));
         }
         // Nothing left: a second run (or a resumed one) does nothing.
-        assert_eq!(rotate(app.store(), &rotated, |_| {}).await.unwrap().resealed, 0);
+        assert_eq!(rotate(app.store(), &keys, |_| {}).await.unwrap(), Default::default());
+    }
+);
+
+db_test!(
+    // proves S-ENC-2: after a rotation, the old key can go without losing anything it sealed
+    async fn after_rotation_the_old_key_can_be_removed_and_nothing_is_lost(backend) {
+        let mut app = TestApp::builder(backend.clone()).configure(|config| config.worker.token_check_interval_secs = 3600).spawn().await;
+        let owner = app.signed_in_user("keeper@example.com").await;
+        let workspace = app.workspace(&owner, "Keys").await;
+        app.connect_x(&owner, &workspace).await;
+        // An OAuth flow in progress, a Meta login awaiting a choice, and an email still queued.
+        app.authorize_at_platform(&owner, &workspace, "x").await;
+        app.fake_meta().set_pages(vec![postroute_fakes::FakePage::new("601", "A"), postroute_fakes::FakePage::new("602", "B")]);
+        let query = app.authorize_at_platform(&owner, &workspace, "facebook").await;
+        let pending = app.oauth_callback(&owner, "facebook", &query, 200).await["pending_id"].as_str().unwrap().to_owned();
+        app.resend().set_outage(Some(reqwest::StatusCode::SERVICE_UNAVAILABLE));
+        app.post_json("/v1/auth/password-reset/request", &serde_json::json!({"email": "keeper@example.com"}), 202).await;
+
+        let old = key(app.config.encryption.oauth_key.as_ref().unwrap().expose_secret());
+        let new = [7u8; 32];
+        let report = rotate(app.store(), &rotation_keys(&new, &old), |_| {}).await.unwrap();
+        assert_eq!(report.channels.resealed, 1);
+        assert!(report.outbox.resealed >= 1, "{report:?}");
+        assert!(report.oauth_states.resealed >= 1, "{report:?}");
+        assert_eq!(report.pending_connections.resealed, 1, "{report:?}");
+        let keys = rotation_keys(&new, &old);
+        for kind in postroute_store::SealedKind::ALL {
+            let current = match kind {
+                postroute_store::SealedKind::OutboxBody => keys.outbox.current_key_id_bytes(),
+                _ => keys.oauth.keyring().current_key_id_bytes(),
+            };
+            let left = app.store().cross_tenant_unscoped().sealed_with_other_keys(kind, &current, 10).await.unwrap();
+            assert!(left.is_empty(), "{} still under the old key: {left:?}", kind.label());
+        }
+
+        // The old key is gone: a deployment that knows only the new one.
+        app.shutdown().await;
+        let after = TestApp::builder(backend).oauth_keys(&new, &[]).spawn_beside(&app).await;
+        let reset = after.email_to("keeper@example.com", "Reset your PostRoute password").await;
+        assert!(reset.text.contains("reset-password#token="), "{}", reset.text);
+        // The Meta login's candidates still open: choosing one connects it.
+        after
+            .send_json_as(&owner.access_token, reqwest::Method::POST, &format!("/v1/workspaces/{workspace}/channels/pending/{pending}"), &serde_json::json!({"external_ids": ["602"]}), 201)
+            .await;
     }
 );

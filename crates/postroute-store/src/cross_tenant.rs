@@ -64,7 +64,7 @@ struct StaleRow {
 /// Access to every workspace at once. Obtained only from `Store::cross_tenant_unscoped`.
 #[derive(Debug, Clone, Copy)]
 pub struct CrossTenant<'a> {
-    db: &'a Db,
+    pub(crate) db: &'a Db,
 }
 
 impl<'a> CrossTenant<'a> {

@@ -12,6 +12,7 @@ mod backup;
 mod cross_tenant;
 mod error;
 mod outbox;
+mod sealed;
 mod sessions;
 mod system_events;
 mod tenant;
@@ -27,6 +28,7 @@ pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use pool::{Dialect, Store, StoreOptions};
+pub use sealed::{SealedKind, SealedPlace, SealedValue};
 pub use sessions::{LogoutOutcome, NewSession, RefreshOutcome, Session, Sessions};
 pub use system_events::{StoredSystemEvent, SystemEventFilter, SystemEvents};
 pub use tenant::{

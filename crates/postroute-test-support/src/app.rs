@@ -29,6 +29,7 @@ pub struct TestAppBuilder {
     jwt_secret: Vec<u8>,
     shared_redis_prefix: Option<String>,
     without_fake_resend: bool,
+    own_oauth_key: bool,
 }
 
 impl TestAppBuilder {
@@ -43,6 +44,16 @@ impl TestAppBuilder {
     pub fn redis(mut self, redis_url: &str, key_prefix: &str) -> Self {
         self.config.redis.url = Some(secrecy::SecretString::from(redis_url.to_owned()));
         self.shared_redis_prefix = Some(key_prefix.to_owned());
+        self
+    }
+
+    /// Seals with `current` and opens what `previous` sealed, even beside another instance: a
+    /// deployment after (or during) a key rotation.
+    pub fn oauth_keys(mut self, current: &[u8; 32], previous: &[[u8; 32]]) -> Self {
+        self.config.encryption.oauth_key = Some(base64_secret(current));
+        self.config.encryption.previous_oauth_keys =
+            previous.iter().map(|key| base64_secret(key)).collect();
+        self.own_oauth_key = true;
         self
     }
 
@@ -67,7 +78,9 @@ impl TestAppBuilder {
         if let Some(other) = beside {
             // Instances of one deployment share their keys: what one seals, another opens.
             self.jwt_secret = other.jwt_secret.clone();
-            self.config.encryption.oauth_key = other.config.encryption.oauth_key.clone();
+            if !self.own_oauth_key {
+                self.config.encryption.oauth_key = other.config.encryption.oauth_key.clone();
+            }
             self.config.backup.key = other.config.backup.key.clone();
         }
         let data_dir = TempDir::new().expect("temporary data directory");
@@ -186,6 +199,7 @@ impl TestApp {
             jwt_secret,
             shared_redis_prefix: None,
             without_fake_resend: false,
+            own_oauth_key: false,
         }
     }
 

@@ -253,22 +253,35 @@ fn store_label(config: &Config) -> &'static str {
 }
 
 async fn rotate_keys(config: Config) -> anyhow::Result<()> {
+    use postroute_server::admin::keys::{RotationKeys, RotationReport, rotate};
     telemetry::init(&config.log);
     let keys = postroute_server::config::Keys::resolve(&config)?;
     postroute_server::app::migrate(&config).await?;
     let store = postroute_server::app::open_store(&config).await?;
-    let cipher =
-        postroute_server::channels::TokenCipher::new(std::sync::Arc::new(keys.oauth_keyring()));
-    let report = postroute_server::admin::keys::rotate(&store, &cipher, |progress| {
-        eprintln!("re-sealed {} channel(s) so far", progress.resealed);
+    let rotation = RotationKeys::from_keys(&keys);
+    let report = rotate(&store, &rotation, |progress| {
+        eprintln!(
+            "re-sealed so far: {} channel(s), {} email(s), {} OAuth state(s), {} pending connection(s)",
+            progress.channels.resealed,
+            progress.outbox.resealed,
+            progress.oauth_states.resealed,
+            progress.pending_connections.resealed,
+        );
     })
     .await?;
     store.close().await;
     println!(
-        "channel tokens now sealed under key {}: {} re-sealed, {} refreshed meanwhile",
-        cipher.current_key_id(),
-        report.resealed,
-        report.skipped
+        "sealed under OAuth key {} (and keys derived from it):",
+        rotation.oauth.current_key_id()
     );
+    for (what, counts) in [
+        ("channel tokens", report.channels),
+        ("queued emails", report.outbox),
+        ("OAuth states", report.oauth_states),
+        ("pending Meta connections", report.pending_connections),
+    ] {
+        println!("  {what}: {} re-sealed, {} changed meanwhile", counts.resealed, counts.skipped);
+    }
+    println!("{}", RotationReport::link_note(config.storage.public_link_ttl_secs));
     Ok(())
 }

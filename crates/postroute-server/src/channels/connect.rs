@@ -115,12 +115,16 @@ fn channel_limit(workspace: &Workspace) -> String {
     )
 }
 
-fn state_associated_data(workspace: WorkspaceId, state_hash: &[u8]) -> Vec<u8> {
-    let hash: String = state_hash.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("oauth_state:{workspace}:{hash}").into_bytes()
+/// What an OAuth state's sealed PKCE verifier is bound to.
+pub(crate) fn state_associated_data(workspace: WorkspaceId, state_hash: &[u8]) -> Vec<u8> {
+    format!("oauth_state:{workspace}:{}", crate::crypto::hex(state_hash)).into_bytes()
 }
 
-fn pending_associated_data(workspace: WorkspaceId, pending: PendingConnectionId) -> Vec<u8> {
+/// What a pending connection's sealed candidates are bound to.
+pub(crate) fn pending_associated_data(
+    workspace: WorkspaceId,
+    pending: PendingConnectionId,
+) -> Vec<u8> {
     format!("pending_connection:{workspace}:{pending}").into_bytes()
 }
 

@@ -5,6 +5,8 @@ mod check;
 mod connect;
 mod tokens;
 
+pub(crate) use connect::{pending_associated_data, state_associated_data};
+
 use std::sync::Arc;
 
 use postroute_domain::{AuditAction, ChannelId, Provider};

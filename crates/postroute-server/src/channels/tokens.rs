@@ -66,6 +66,12 @@ impl TokenCipher {
         Self { keyring }
     }
 
+    /// The keyring underneath, for values sealed beside the tokens (OAuth states, pending
+    /// connections).
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
     /// The key new seals use.
     pub fn current_key_id(&self) -> String {
         self.keyring.current_key_id()

@@ -47,6 +47,9 @@ struct Bodies {
     html: String,
 }
 
+/// What the outbox keyring is derived for, from the OAuth key and its predecessors.
+pub const OUTBOX_KEY_PURPOSE: &str = "postroute/email-outbox/v1";
+
 /// Renders templates and seals their bodies for the outbox.
 #[derive(Debug)]
 pub struct MailComposer {
@@ -71,7 +74,7 @@ impl MailComposer {
         let rendered = template.render(&self.public_url);
         let bodies = serde_json::to_vec(&Bodies { text: rendered.text, html: rendered.html })
             .unwrap_or_else(|_| unreachable!("two strings serialise"));
-        let sealed_body = self.sealer.seal(&bodies, &associated_data(id, to))?;
+        let sealed_body = self.sealer.seal(&bodies, &outbox_associated_data(id, to))?;
         Ok(PreparedEmail {
             id,
             user,
@@ -90,7 +93,7 @@ impl MailComposer {
         to: &str,
         sealed: &[u8],
     ) -> Result<(String, String), crate::crypto::OpenError> {
-        let plaintext = self.sealer.open(sealed, &associated_data(id, to))?;
+        let plaintext = self.sealer.open(sealed, &outbox_associated_data(id, to))?;
         let bodies: Bodies =
             serde_json::from_slice(&plaintext).map_err(|_| crate::crypto::OpenError::Malformed)?;
         Ok((bodies.text, bodies.html))
@@ -100,6 +103,6 @@ impl MailComposer {
 /// The message id and its recipient: a body moved to another row, or a row whose address was
 /// changed (to redirect a reset link, say), no longer opens. The address goes last, after a
 /// separator no id contains, so no two (id, address) pairs share associated data.
-fn associated_data(id: EmailId, to: &str) -> Vec<u8> {
+pub(crate) fn outbox_associated_data(id: EmailId, to: &str) -> Vec<u8> {
     format!("email_outbox/v2:{id}:{to}").into_bytes()
 }
