@@ -1,12 +1,12 @@
 //! X's weighted length, which X holds to 280: twitter-text 3.1.0's count with its configuration
-//! v3. The text is normalised to NFC; code points in the Latin, general-punctuation and similar
-//! ranges weigh 1, everything else (CJK, most symbols) weighs 2; an emoji, however many code
-//! points build it (skin tones, ZWJ families, flags, keycaps), weighs 2; a link weighs 23
-//! whatever its length, because X shortens it to t.co.
+//! v3. The text is normalised to NFC; a code point in the Latin, general-punctuation and similar
+//! ranges weighs 1, anything else (CJK, most symbols) 2; an emoji weighs 2 however many code
+//! points build it; a link weighs 23 whatever its length, because X shortens it to t.co.
 //!
 //! Which text is a link follows twitter-text's extractor and its TLD lists exactly (see
 //! [`url`]), so that `acme.co.uk` counts as the link X makes of it and `file.txt` does not.
 
+mod emoji;
 mod host;
 mod punycode;
 mod tlds;
@@ -18,36 +18,38 @@ use unicode_normalization::UnicodeNormalization;
 pub const X_MAX_WEIGHTED_LENGTH: usize = 280;
 /// What a link counts as: the length of a t.co link.
 const TRANSFORMED_URL_LENGTH: usize = 23;
-/// Code point ranges that weigh 1 (twitter-text v3's `ranges`).
-const LIGHT_RANGES: [(u32, u32); 4] = [(0, 4351), (8192, 8205), (8208, 8223), (8242, 8247)];
 /// Characters that make X refuse the whole text (twitter-text's invalid characters).
 const REFUSED_CHARACTERS: [char; 3] = ['\u{FFFE}', '\u{FEFF}', '\u{FFFF}'];
-/// Most people joined into one emoji by ZWJ (the longest RGI sequences join four).
-const MAX_ZWJ_JOINS: usize = 9;
-/// Most tag characters after a flag base (subdivision flags use six or seven).
-const MAX_TAGS: usize = 32;
+
+/// Code point ranges that weigh 1 (twitter-text v3's `ranges`); anything else, and an emoji
+/// however long, weighs 2.
+const LIGHT_RANGES: [(u32, u32); 4] = [(0, 4351), (8192, 8205), (8208, 8223), (8242, 8247)];
 
 /// The weighted length X gives `text`.
 pub fn x_weighted_length(text: &str) -> usize {
     let chars: Vec<char> = text.nfc().collect();
-    let normalized: String = chars.iter().collect();
     let mut urls = url::find_urls(&chars).into_iter().peekable();
     let mut length = 0;
     let mut at = 0;
-    let mut byte = 0;
     while at < chars.len() {
         if let Some(link) = urls.next_if(|link| link.start == at) {
             length += TRANSFORMED_URL_LENGTH;
             // A link is never empty, but the count must move on whatever it is given.
-            let end = link.end.max(at + 1);
-            byte += chars[at..end].iter().map(|c| c.len_utf8()).sum::<usize>();
-            at = end;
+            at = link.end.max(at + 1);
             continue;
         }
-        let (weight, consumed) = next_unit(&normalized[byte..]);
-        length += weight;
-        at += normalized[byte..byte + consumed].chars().count();
-        byte += consumed;
+        if let Some(len) = emoji::sequence_len(&chars, at) {
+            length += 2;
+            at += len;
+            continue;
+        }
+        let code = u32::from(chars[at]);
+        length += if LIGHT_RANGES.iter().any(|&(low, high)| (low..=high).contains(&code)) {
+            1
+        } else {
+            2
+        };
+        at += 1;
     }
     length
 }
@@ -55,94 +57,6 @@ pub fn x_weighted_length(text: &str) -> usize {
 /// Whether `c` is one of the characters X refuses; no link holds one.
 fn is_refused(c: char) -> bool {
     REFUSED_CHARACTERS.contains(&c)
-}
-
-/// The weight and byte length of the next counted unit: an emoji sequence, or one code point.
-fn next_unit(text: &str) -> (usize, usize) {
-    let mut chars = text.chars();
-    let Some(first) = chars.next() else {
-        return (0, 0);
-    };
-    let rest = chars.as_str();
-    let after_first = first.len_utf8();
-    // A flag: two regional indicators.
-    if is_regional_indicator(first) {
-        return match rest.chars().next() {
-            Some(second) if is_regional_indicator(second) => (2, after_first + second.len_utf8()),
-            _ => (2, after_first),
-        };
-    }
-    // A keycap: digit, `#` or `*`, an optional emoji selector, U+20E3.
-    if first.is_ascii_digit() || first == '#' || first == '*' {
-        let selector = usize::from(rest.starts_with('\u{FE0F}')) * '\u{FE0F}'.len_utf8();
-        if rest[selector..].starts_with('\u{20E3}') {
-            return (2, after_first + selector + '\u{20E3}'.len_utf8());
-        }
-        return (1, after_first);
-    }
-    // A pictograph, or any symbol asked to look like one (U+FE0F, as in ©️ or ▶️).
-    let is_modifier =
-        matches!(u32::from(first), 0xFE00..=0xFE0F | 0x200D | 0x20E3 | 0xE0000..=0xE007F);
-    if is_pictographic(first) || (!is_modifier && rest.starts_with('\u{FE0F}')) {
-        let mut end = after_first + component_tail(first, rest);
-        for _ in 0..MAX_ZWJ_JOINS {
-            let Some(joined) = text[end..].strip_prefix('\u{200D}') else { break };
-            match joined.chars().next() {
-                Some(next) if is_pictographic(next) => {
-                    let tail = component_tail(next, &joined[next.len_utf8()..]);
-                    end += '\u{200D}'.len_utf8() + next.len_utf8() + tail;
-                }
-                _ => break,
-            }
-        }
-        return (2, end);
-    }
-    (char_weight(first), after_first)
-}
-
-/// The bytes after `base` that belong to its emoji: one presentation selector, one skin tone, and
-/// a flag's tag characters.
-fn component_tail(base: char, rest: &str) -> usize {
-    let mut end = 0;
-    let mut chars = rest.chars().peekable();
-    if let Some(&c) = chars.peek()
-        && matches!(c, '\u{FE0E}' | '\u{FE0F}')
-    {
-        end += c.len_utf8();
-        chars.next();
-    }
-    if let Some(&c) = chars.peek()
-        && matches!(u32::from(c), 0x1F3FB..=0x1F3FF)
-    {
-        end += c.len_utf8();
-        chars.next();
-    }
-    if base == '\u{1F3F4}' {
-        for _ in 0..=MAX_TAGS {
-            match chars.next() {
-                Some(c) if matches!(u32::from(c), 0xE0020..=0xE007E) => end += c.len_utf8(),
-                Some(c) if u32::from(c) == 0xE007F => {
-                    end += c.len_utf8();
-                    break;
-                }
-                _ => break,
-            }
-        }
-    }
-    end
-}
-
-fn char_weight(c: char) -> usize {
-    let code = u32::from(c);
-    if LIGHT_RANGES.iter().any(|&(low, high)| (low..=high).contains(&code)) { 1 } else { 2 }
-}
-
-fn is_pictographic(c: char) -> bool {
-    matches!(u32::from(c), 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x2300..=0x23FF)
-}
-
-fn is_regional_indicator(c: char) -> bool {
-    matches!(u32::from(c), 0x1F1E6..=0x1F1FF)
 }
 
 #[cfg(test)]
@@ -172,6 +86,14 @@ mod tests {
         assert_eq!(x_weighted_length("🇬🇧🇫🇷"), 4, "two flags");
         assert_eq!(x_weighted_length("1\u{FE0F}\u{20E3}"), 2, "keycap");
         assert_eq!(x_weighted_length("❤\u{FE0F} ok"), 5);
+        assert_eq!(x_weighted_length("©\u{FE0F}"), 2, "text symbol in emoji presentation");
+        assert_eq!(x_weighted_length("©"), 1, "© alone is Latin-1 text");
+        assert_eq!(x_weighted_length("▶\u{FE0F}"), 2);
+        let selectors = format!("🙂{}", "\u{FE0F}".repeat(10));
+        assert_eq!(x_weighted_length(&selectors), 2 + 9 * 2, "a stray selector counts alone");
+        assert_eq!(x_weighted_length("a\u{FE0F}"), 3, "a selector does not make a letter an emoji");
+        let england = "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}";
+        assert_eq!(x_weighted_length(england), 2);
     }
 
     // Issue 10, point 15: domains under second-level country names are links to X.
@@ -217,22 +139,5 @@ mod tests {
         assert_eq!(x_weighted_length("これはexample.comです"), 6 + 23 + 4);
         assert_eq!(x_weighted_length("ああ.com"), 8, "a non-Latin host needs a scheme");
         assert_eq!(x_weighted_length("http://ああ.com"), 23);
-    }
-
-    #[test]
-    fn emoji_sequences_are_bounded() {
-        assert_eq!(x_weighted_length("©\u{FE0F}"), 2, "text symbol in emoji presentation");
-        assert_eq!(x_weighted_length("▶\u{FE0F}"), 2);
-        let selectors = format!("🙂{}", "\u{FE0F}".repeat(10));
-        assert_eq!(
-            x_weighted_length(&selectors),
-            2 + 9 * 2,
-            "only one selector belongs to the emoji"
-        );
-        assert_eq!(
-            x_weighted_length("🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}"),
-            2,
-            "England"
-        );
     }
 }
