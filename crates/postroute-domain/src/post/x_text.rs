@@ -12,6 +12,9 @@ mod punycode;
 mod tlds;
 mod url;
 
+#[cfg(test)]
+mod conformance;
+
 use unicode_normalization::UnicodeNormalization;
 
 /// The most weighted characters a standard X account may post.
@@ -21,42 +24,64 @@ const TRANSFORMED_URL_LENGTH: usize = 23;
 /// Characters that make X refuse the whole text (twitter-text's invalid characters).
 const REFUSED_CHARACTERS: [char; 3] = ['\u{FFFE}', '\u{FEFF}', '\u{FFFF}'];
 
-/// Code point ranges that weigh 1 (twitter-text v3's `ranges`); anything else, and an emoji
-/// however long, weighs 2.
-const LIGHT_RANGES: [(u32, u32); 4] = [(0, 4351), (8192, 8205), (8208, 8223), (8242, 8247)];
+/// A twitter-text weighting configuration. Weights are scaled by `scale`, as in its JSON.
+#[derive(Debug)]
+struct Weighting {
+    /// Code point ranges, inclusive, and what each of their code points weighs.
+    ranges: &'static [(u32, u32, usize)],
+    /// What any other code point, and an emoji, weighs.
+    default_weight: usize,
+    scale: usize,
+    /// Whether an emoji sequence counts once rather than code point by code point.
+    emoji_parsing: bool,
+}
+
+/// twitter-text's `config/v3.json`, the configuration X applies.
+const V3: Weighting = Weighting {
+    ranges: &[(0, 4351, 100), (8192, 8205, 100), (8208, 8223, 100), (8242, 8247, 100)],
+    default_weight: 200,
+    scale: 100,
+    emoji_parsing: true,
+};
 
 /// The weighted length X gives `text`.
 pub fn x_weighted_length(text: &str) -> usize {
-    let chars: Vec<char> = text.nfc().collect();
-    let mut urls = url::find_urls(&chars).into_iter().peekable();
-    let mut length = 0;
-    let mut at = 0;
-    while at < chars.len() {
-        if let Some(link) = urls.next_if(|link| link.start == at) {
-            length += TRANSFORMED_URL_LENGTH;
-            // A link is never empty, but the count must move on whatever it is given.
-            at = link.end.max(at + 1);
-            continue;
-        }
-        if let Some(len) = emoji::sequence_len(&chars, at) {
-            length += 2;
-            at += len;
-            continue;
-        }
-        let code = u32::from(chars[at]);
-        length += if LIGHT_RANGES.iter().any(|&(low, high)| (low..=high).contains(&code)) {
-            1
-        } else {
-            2
-        };
-        at += 1;
-    }
-    length
+    weighted_length(text, &V3)
 }
 
 /// Whether `c` is one of the characters X refuses; no link holds one.
 fn is_refused(c: char) -> bool {
     REFUSED_CHARACTERS.contains(&c)
+}
+
+fn weighted_length(text: &str, weighting: &Weighting) -> usize {
+    let chars: Vec<char> = text.nfc().collect();
+    let mut urls = url::find_urls(&chars).into_iter().peekable();
+    let mut scaled = 0;
+    let mut at = 0;
+    while at < chars.len() {
+        if let Some(link) = urls.next_if(|link| link.start == at) {
+            scaled += TRANSFORMED_URL_LENGTH * weighting.scale;
+            // A link is never empty, but the count must move on whatever it is given.
+            at = link.end.max(at + 1);
+            continue;
+        }
+        if weighting.emoji_parsing
+            && let Some(len) = emoji::sequence_len(&chars, at)
+        {
+            scaled += weighting.default_weight;
+            at += len;
+            continue;
+        }
+        let code = u32::from(chars[at]);
+        scaled += weighting
+            .ranges
+            .iter()
+            .find(|&&(low, high, _)| (low..=high).contains(&code))
+            .map_or(weighting.default_weight, |&(_, _, weight)| weight);
+        at += 1;
+    }
+    scaled / weighting.scale
 }
 
 #[cfg(test)]
