@@ -49,6 +49,11 @@ pub fn x_weighted_length(text: &str) -> usize {
     weighted_length(text, &V3)
 }
 
+/// The first character in `text` that makes X refuse it, if any.
+pub(crate) fn x_refused_character(text: &str) -> Option<char> {
+    text.chars().find(|&c| is_refused(c))
+}
+
 /// Whether `c` is one of the characters X refuses; no link holds one.
 fn is_refused(c: char) -> bool {
     REFUSED_CHARACTERS.contains(&c)
@@ -87,6 +92,12 @@ fn weighted_length(text: &str, weighting: &Weighting) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_characters_x_refuses() {
+        assert_eq!(x_refused_character("a\u{FEFF}b"), Some('\u{FEFF}'));
+        assert_eq!(x_refused_character("plain \u{202A}text"), None);
+    }
 
     #[test]
     fn latin_text_counts_one_per_character() {

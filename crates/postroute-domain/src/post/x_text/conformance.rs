@@ -5,7 +5,7 @@
 //! built rather than spelt out; its UTF-16 length is checked against the case's display range,
 //! so a text built wrong fails.
 
-use super::{V3, Weighting, X_MAX_WEIGHTED_LENGTH, is_refused, weighted_length};
+use super::{V3, Weighting, X_MAX_WEIGHTED_LENGTH, weighted_length, x_refused_character};
 
 /// `config/v2.json`: v3 without emoji parsing.
 const V2: Weighting = Weighting { emoji_parsing: false, ..V3 };
@@ -276,7 +276,7 @@ fn mismatches(cases: &[Case], weighting: &Weighting, max: usize) -> Vec<String> 
                 case.description, case.weighted_length
             ));
         }
-        let valid = length > 0 && length <= max && !case.text.chars().any(is_refused);
+        let valid = length > 0 && length <= max && x_refused_character(&case.text).is_none();
         if case.valid.is_some_and(|expected| expected != valid) {
             found.push(format!("{}: valid is {valid}", case.description));
         }
