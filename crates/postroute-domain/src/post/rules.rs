@@ -6,7 +6,7 @@ use crate::channel::Provider;
 use crate::media::{MediaKind, MediaType};
 
 use super::PostBody;
-use super::x_text::{X_MAX_WEIGHTED_LENGTH, x_weighted_length};
+use super::x_text::{X_MAX_WEIGHTED_LENGTH, x_refused_character, x_weighted_length};
 
 /// X: at most four images in one post.
 const X_MAX_IMAGES: usize = 4;
@@ -76,6 +76,12 @@ fn check_x(text: &str, thread: &[String], media: &[MediaFacts]) -> Vec<String> {
             "the text is {length} characters as X counts them; X allows {X_MAX_WEIGHTED_LENGTH}"
         ));
     }
+    if let Some(refused) = x_refused_character(text) {
+        problems.push(format!(
+            "the text holds U+{:04X}, an invisible character X refuses",
+            u32::from(refused)
+        ));
+    }
     let cashtags = count_tags(text, '$', |c| c.is_ascii_alphabetic());
     if cashtags > X_MAX_CASHTAGS {
         problems.push(format!("the text has {cashtags} cashtags; X allows {X_MAX_CASHTAGS}"));
@@ -89,6 +95,12 @@ fn check_x(text: &str, thread: &[String], media: &[MediaFacts]) -> Vec<String> {
         if length > X_MAX_WEIGHTED_LENGTH {
             problems.push(format!(
                 "thread post {position} is {length} characters as X counts them; X allows {X_MAX_WEIGHTED_LENGTH}"
+            ));
+        }
+        if let Some(refused) = x_refused_character(item) {
+            problems.push(format!(
+                "thread post {position} holds U+{:04X}, an invisible character X refuses",
+                u32::from(refused)
             ));
         }
     }
@@ -260,6 +272,24 @@ mod tests {
         assert!(problems[0].contains("281"), "{problems:?}");
         assert!(!check_target(Provider::X, &body(&"字".repeat(141)), &[]).is_empty());
         assert!(!check_target(Provider::X, &body("   "), &[]).is_empty());
+    }
+
+    #[test]
+    fn x_refuses_byte_order_marks_and_u_ffff() {
+        assert_eq!(
+            check_target(Provider::X, &body("\u{FEFF}Launch day"), &[]),
+            ["the text holds U+FEFF, an invisible character X refuses"]
+        );
+        let mut threaded = body("first");
+        threaded.variants = Variants {
+            x: Some(Variant { content: None, thread: vec!["two\u{FFFF}".to_owned()] }),
+            ..Variants::default()
+        };
+        assert_eq!(
+            check_target(Provider::X, &threaded, &[]),
+            ["thread post 2 holds U+FFFF, an invisible character X refuses"]
+        );
+        assert!(check_target(Provider::Facebook, &body("\u{FEFF}Launch day"), &[]).is_empty());
     }
 
     #[test]
