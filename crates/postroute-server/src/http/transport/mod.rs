@@ -1,0 +1,78 @@
+//! Below the router: how connections are accepted and served. The HTTPS and the plain listener
+//! are both built here, so HTTP/1.1 and HTTP/2 get the same deadlines and limits whichever
+//! listener they arrive on.
+//!
+//! Per connection, outermost first:
+//! - the TCP stream closes by lingering ([`linger`]), so a response is never cut short by a
+//!   reset when the client still had input in flight;
+//! - TLS (HTTPS listener);
+//! - hyper: the first-request and HTTP/1 header deadlines.
+
+pub mod linger;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum_server::accept::Accept;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use axum_server::{Handle, Server};
+use tokio::net::TcpStream;
+
+use crate::config::HttpConfig;
+pub use linger::LingeringStream;
+
+/// Serves `router` over TLS on `listener` until `handle` shuts it down.
+pub fn serve_https(
+    listener: std::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    handle: Handle<SocketAddr>,
+    router: Router,
+    http: &HttpConfig,
+) -> io::Result<impl Future<Output = io::Result<()>> + Send + 'static> {
+    let acceptor = RustlsAcceptor::new(RustlsConfig::from_config(tls)).acceptor(ConnectionAcceptor);
+    let server = configure(axum_server::from_tcp(listener)?.acceptor(acceptor), handle, http);
+    Ok(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()))
+}
+
+/// Serves `router` over plain HTTP on `listener` (behind a TLS-terminating proxy).
+pub fn serve_plain(
+    listener: std::net::TcpListener,
+    handle: Handle<SocketAddr>,
+    router: Router,
+    http: &HttpConfig,
+) -> io::Result<impl Future<Output = io::Result<()>> + Send + 'static> {
+    let server =
+        configure(axum_server::from_tcp(listener)?.acceptor(ConnectionAcceptor), handle, http);
+    Ok(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()))
+}
+
+/// The protocol settings both listeners share.
+fn configure<A>(
+    server: Server<SocketAddr, A>,
+    handle: Handle<SocketAddr>,
+    http: &HttpConfig,
+) -> Server<SocketAddr, A> {
+    let header_timeout = Duration::from_secs(http.header_read_timeout_secs);
+    let mut server = server.handle(handle).first_request_timeout(header_timeout);
+    server.http_builder().http1().header_read_timeout(header_timeout);
+    server
+}
+
+/// Wraps each accepted TCP stream so it closes by lingering. Beneath TLS on the HTTPS
+/// listener, alone on the plain one.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionAcceptor;
+
+impl<S> Accept<TcpStream, S> for ConnectionAcceptor {
+    type Stream = LingeringStream;
+    type Service = S;
+    type Future = std::future::Ready<io::Result<(Self::Stream, Self::Service)>>;
+
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
+        std::future::ready(Ok((LingeringStream::new(stream), service)))
+    }
+}

@@ -1,0 +1,200 @@
+//! The edge below the router, over the network: every response arrives whole, for HTTP/1.1 and
+//! HTTP/2 alike.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use postroute_test_support::{TestApp, db_test};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Version {
+    Http1,
+    Http2,
+}
+
+const VERSIONS: [Version; 2] = [Version::Http1, Version::Http2];
+
+/// A TLS connection offering only `version`, and hyper's client on it.
+struct RawConnection {
+    send: Sender,
+    _connection: tokio::task::JoinHandle<()>,
+}
+
+enum Sender {
+    Http1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    Http2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+impl RawConnection {
+    async fn open(app: &TestApp, version: Version) -> Self {
+        let alpn: &[u8] = match version {
+            Version::Http1 => b"http/1.1",
+            Version::Http2 => b"h2",
+        };
+        let io = TokioIo::new(app.tls_connect_alpn(alpn).await.unwrap());
+        match version {
+            Version::Http1 => {
+                let (send, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+                let closed = tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Self { send: Sender::Http1(send), _connection: closed }
+            }
+            Version::Http2 => {
+                let (send, connection) =
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.unwrap();
+                let closed = tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Self { send: Sender::Http2(send), _connection: closed }
+            }
+        }
+    }
+
+    /// Sends `method path` with `body` and reads the whole response: status, Content-Length
+    /// and body.
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> (u16, Option<usize>, Result<Bytes, hyper::Error>) {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("https://localhost{path}"))
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .unwrap();
+        let response = match &mut self.send {
+            Sender::Http1(send) => {
+                send.ready().await.unwrap();
+                let mut request = request;
+                // HTTP/1 requests are origin-form, with the authority in Host.
+                *request.uri_mut() = path.parse().unwrap();
+                request.headers_mut().insert("host", "localhost".parse().unwrap());
+                send.send_request(request).await
+            }
+            Sender::Http2(send) => {
+                send.ready().await.unwrap();
+                send.send_request(request).await
+            }
+        }
+        .expect("a response head");
+        let status = response.status().as_u16();
+        let length = response
+            .headers()
+            .get("content-length")
+            .map(|value| value.to_str().unwrap().parse().unwrap());
+        let body = response.into_body().collect().await.map(|collected| collected.to_bytes());
+        (status, length, body)
+    }
+}
+
+/// The routes a client may send a body to although they read none.
+const BODYLESS: [(&str, &str, u16); 4] = [
+    ("GET", "/v1/openapi.json", 200),
+    ("GET", "/healthz", 200),
+    ("GET", "/no/such/path", 404),
+    ("DELETE", "/healthz", 405),
+];
+
+/// How a hand-written HTTP/1.1 request frames its body.
+#[derive(Clone, Copy, Debug)]
+enum Framing {
+    Length,
+    Chunked,
+}
+
+/// Sends an HTTP/1.1 request by hand over TLS, writing the body while reading the answer, and
+/// returns the status, the declared length and the body that arrived before the server closed.
+async fn by_hand(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    framing: Framing,
+) -> (u16, usize, Vec<u8>) {
+    let tls = app.tls_connect_alpn(b"http/1.1").await.unwrap();
+    let (mut reader, mut writer) = tokio::io::split(tls);
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n").into_bytes();
+    match framing {
+        Framing::Length => {
+            request.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            request.extend_from_slice(body);
+        }
+        Framing::Chunked => {
+            request.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            for chunk in body.chunks(16 * 1024) {
+                request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                request.extend_from_slice(chunk);
+                request.extend_from_slice(b"\r\n");
+            }
+            request.extend_from_slice(b"0\r\n\r\n");
+        }
+    }
+    // The server may stop reading: the write then fails or stalls, and that is its right.
+    let writing = tokio::spawn(async move {
+        let _ = writer.write_all(&request).await;
+        let _ = writer.flush().await;
+        writer
+    });
+    let mut received = Vec::new();
+    let read = reader.read_to_end(&mut received).await;
+    writing.abort();
+    let head_end =
+        received.windows(4).position(|window| window == b"\r\n\r\n").unwrap_or_else(|| {
+            panic!("no response head ({read:?}): {}", String::from_utf8_lossy(&received))
+        }) + 4;
+    let head = String::from_utf8_lossy(&received[..head_end]).to_lowercase();
+    let status = head[9..12].parse().unwrap();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .expect("a Content-Length")
+        .trim()
+        .parse()
+        .unwrap();
+    let body = received[head_end..].to_vec();
+    assert_eq!(
+        body.len(),
+        length,
+        "{method} {path} ({framing:?}): the body was cut short ({read:?})"
+    );
+    (status, length, body)
+}
+
+db_test!(
+    async fn a_response_arrives_whole_when_the_request_body_goes_unread(backend) {
+        let app = TestApp::spawn(backend).await;
+        let document = app.get("/v1/openapi.json", 200).await.body;
+        // Larger than anything the server reads ahead, smaller than the lingering budget.
+        let unread = vec![b'u'; 100_000];
+        for _round in 0..30 {
+            for (method, path, status) in BODYLESS {
+                for framing in [Framing::Length, Framing::Chunked] {
+                    let (got, length, body) = by_hand(&app, method, path, &unread, framing).await;
+                    assert_eq!(got, status, "{method} {path} ({framing:?})");
+                    if path == "/v1/openapi.json" {
+                        assert_eq!(length, document.len());
+                        assert_eq!(body, document);
+                    }
+                }
+                for version in VERSIONS {
+                    let mut connection = RawConnection::open(&app, version).await;
+                    let (got, length, body) = connection.send(method, path, &unread).await;
+                    let context = format!("{method} {path} over {version:?}");
+                    assert_eq!(got, status, "{context}");
+                    let body = body.unwrap_or_else(|error| panic!("{context}: body cut short: {error}"));
+                    if let Some(length) = length {
+                        assert_eq!(body.len(), length, "{context}");
+                    }
+                    if path == "/v1/openapi.json" {
+                        assert_eq!(body.as_ref(), document.as_slice(), "{context}");
+                    }
+                }
+            }
+        }
+    }
+);
