@@ -1,7 +1,9 @@
-//! The edge below the router, over the network: every response arrives whole, for HTTP/1.1 and
-//! HTTP/2 alike.
+//! The edge below the router, over the network: how long connections live, and that every
+//! response arrives whole, for HTTP/1.1 and HTTP/2 alike.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -17,10 +19,11 @@ enum Version {
 
 const VERSIONS: [Version; 2] = [Version::Http1, Version::Http2];
 
-/// A TLS connection offering only `version`, and hyper's client on it.
+/// A TLS connection offering only `version`, and hyper's client on it: its connection task ends
+/// when the server closes the connection.
 struct RawConnection {
     send: Sender,
-    _connection: tokio::task::JoinHandle<()>,
+    closed: tokio::task::JoinHandle<()>,
 }
 
 enum Sender {
@@ -41,7 +44,7 @@ impl RawConnection {
                 let closed = tokio::spawn(async move {
                     let _ = connection.await;
                 });
-                Self { send: Sender::Http1(send), _connection: closed }
+                Self { send: Sender::Http1(send), closed }
             }
             Version::Http2 => {
                 let (send, connection) =
@@ -49,7 +52,7 @@ impl RawConnection {
                 let closed = tokio::spawn(async move {
                     let _ = connection.await;
                 });
-                Self { send: Sender::Http2(send), _connection: closed }
+                Self { send: Sender::Http2(send), closed }
             }
         }
     }
@@ -91,6 +94,32 @@ impl RawConnection {
         (status, length, body)
     }
 }
+
+db_test!(
+    // proves S-EDGE-5
+    async fn a_connection_with_no_request_in_flight_is_closed_after_the_idle_timeout(backend) {
+        // The header deadline is long, so only the idle timeout can close the connection in
+        // time; HTTP/2 used to stay open for as long as the client liked.
+        let app = TestApp::builder(backend)
+            .configure(|config| {
+                config.http.idle_timeout_secs = 1;
+                config.http.header_read_timeout_secs = 60;
+            })
+            .spawn()
+            .await;
+        for version in VERSIONS {
+            let mut connection = RawConnection::open(&app, version).await;
+            let (status, _, body) = connection.send("GET", "/healthz", b"").await;
+            assert_eq!(status, 200, "{version:?}");
+            body.expect("a whole body");
+            // The client keeps its half open: only the server can end the connection.
+            let RawConnection { send, closed } = connection;
+            let ended = tokio::time::timeout(Duration::from_secs(20), closed).await;
+            assert!(ended.is_ok(), "{version:?}: the server closed the idle connection");
+            drop(send);
+        }
+    }
+);
 
 /// The routes a client may send a body to although they read none.
 const BODYLESS: [(&str, &str, u16); 4] = [

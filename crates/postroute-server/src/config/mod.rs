@@ -232,6 +232,9 @@ pub struct HttpConfig {
     pub upload_timeout_secs: u64,
     /// Deadline for a client to send its request headers, in seconds (slow-loris guard).
     pub header_read_timeout_secs: u64,
+    /// A connection (HTTP/1.1 or HTTP/2) with no request in flight for this long is closed,
+    /// in seconds.
+    pub idle_timeout_secs: u64,
     /// Largest JSON request body, in bytes.
     pub json_body_limit_bytes: usize,
     /// How long in-flight requests may run on after SIGTERM, in seconds.
@@ -254,6 +257,7 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             upload_timeout_secs: 600,
             header_read_timeout_secs: 10,
+            idle_timeout_secs: 10,
             json_body_limit_bytes: 64 * 1024,
             shutdown_grace_secs: 30,
             security_contact: "mailto:security@postroute.app".to_owned(),

@@ -161,6 +161,16 @@ fn cors_origins_must_be_exact_origins() {
 }
 
 #[test]
+fn the_idle_timeout_is_positive() {
+    Jail::expect_with(|jail| {
+        assert_eq!(Config::load(None).unwrap().http.idle_timeout_secs, 10);
+        jail.set_env("POSTROUTE_HTTP__IDLE_TIMEOUT_SECS", "0");
+        assert!(load_error().contains("http.idle_timeout_secs"));
+        Ok(())
+    });
+}
+
+#[test]
 fn an_explicit_config_file_must_exist() {
     Jail::expect_with(|_jail| {
         let error = Config::load(Some(Path::new("missing.toml"))).unwrap_err().to_string();

@@ -316,6 +316,7 @@ impl Config {
             ("rate_limits.uploads_per_window", u64::from(self.rate_limits.uploads_per_window)),
             ("rate_limits.upload_window_secs", self.rate_limits.upload_window_secs),
             ("http.header_read_timeout_secs", self.http.header_read_timeout_secs),
+            ("http.idle_timeout_secs", self.http.idle_timeout_secs),
             ("http.json_body_limit_bytes", self.http.json_body_limit_bytes as u64),
         ];
         for (key, value) in positive {

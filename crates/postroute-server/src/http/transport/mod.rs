@@ -5,9 +5,11 @@
 //! Per connection, outermost first:
 //! - the TCP stream closes by lingering ([`linger`]), so a response is never cut short by a
 //!   reset when the client still had input in flight;
-//! - TLS (HTTPS listener);
-//! - hyper: the first-request and HTTP/1 header deadlines.
+//! - TLS (HTTPS listener), its handshake bounded by the header deadline;
+//! - hyper: the first-request and HTTP/1 header deadlines, HTTP/2 keep-alive pings;
+//! - the idle watchdog ([`idle`]): no request in flight for the idle timeout closes it.
 
+mod idle;
 pub mod linger;
 
 use std::future::Future;
@@ -23,6 +25,7 @@ use axum_server::{Handle, Server};
 use tokio::net::TcpStream;
 
 use crate::config::HttpConfig;
+pub use idle::{IdleService, TrackedBody};
 pub use linger::LingeringStream;
 
 /// Serves `router` over TLS on `listener` until `handle` shuts it down.
@@ -33,7 +36,9 @@ pub fn serve_https(
     router: Router,
     http: &HttpConfig,
 ) -> io::Result<impl Future<Output = io::Result<()>> + Send + 'static> {
-    let acceptor = RustlsAcceptor::new(RustlsConfig::from_config(tls)).acceptor(ConnectionAcceptor);
+    let acceptor = RustlsAcceptor::new(RustlsConfig::from_config(tls))
+        .handshake_timeout(Duration::from_secs(http.header_read_timeout_secs))
+        .acceptor(ConnectionAcceptor::new(http));
     let server = configure(axum_server::from_tcp(listener)?.acceptor(acceptor), handle, http);
     Ok(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()))
 }
@@ -45,8 +50,8 @@ pub fn serve_plain(
     router: Router,
     http: &HttpConfig,
 ) -> io::Result<impl Future<Output = io::Result<()>> + Send + 'static> {
-    let server =
-        configure(axum_server::from_tcp(listener)?.acceptor(ConnectionAcceptor), handle, http);
+    let acceptor = ConnectionAcceptor::new(http);
+    let server = configure(axum_server::from_tcp(listener)?.acceptor(acceptor), handle, http);
     Ok(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()))
 }
 
@@ -57,22 +62,48 @@ fn configure<A>(
     http: &HttpConfig,
 ) -> Server<SocketAddr, A> {
     let header_timeout = Duration::from_secs(http.header_read_timeout_secs);
+    let idle_timeout = Duration::from_secs(http.idle_timeout_secs);
+    // Covers protocol detection and the first request of either version; after it, HTTP/1's
+    // header deadline and the idle watchdog take over.
     let mut server = server.handle(handle).first_request_timeout(header_timeout);
-    server.http_builder().http1().header_read_timeout(header_timeout);
+    let builder = server.http_builder();
+    builder
+        .http1()
+        // Runs while a request head arrives and while a kept-alive connection waits for the
+        // next one.
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        // A peer that vanished without closing (a pulled cable, a dead NAT entry) is found by
+        // a ping nobody answers, even while a long upload keeps the connection busy.
+        .keep_alive_interval(idle_timeout)
+        .keep_alive_timeout(header_timeout);
     server
 }
 
-/// Wraps each accepted TCP stream so it closes by lingering. Beneath TLS on the HTTPS
-/// listener, alone on the plain one.
+/// Wraps each accepted TCP stream so it closes by lingering, and each connection's service so
+/// it closes when idle. Beneath TLS on the HTTPS listener, alone on the plain one.
 #[derive(Clone, Copy, Debug)]
-pub struct ConnectionAcceptor;
+pub struct ConnectionAcceptor {
+    idle_timeout: Duration,
+}
+
+impl ConnectionAcceptor {
+    /// The acceptor for the configured timeouts.
+    pub fn new(http: &HttpConfig) -> Self {
+        Self { idle_timeout: Duration::from_secs(http.idle_timeout_secs) }
+    }
+}
 
 impl<S> Accept<TcpStream, S> for ConnectionAcceptor {
     type Stream = LingeringStream;
-    type Service = S;
+    type Service = IdleService<S>;
     type Future = std::future::Ready<io::Result<(Self::Stream, Self::Service)>>;
 
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
-        std::future::ready(Ok((LingeringStream::new(stream), service)))
+        std::future::ready(Ok((
+            LingeringStream::new(stream),
+            IdleService::new(service, self.idle_timeout),
+        )))
     }
 }
