@@ -1,5 +1,5 @@
-//! The edge below the router, over the network: how long connections live, and that every
-//! response arrives whole, for HTTP/1.1 and HTTP/2 alike.
+//! The edge below the router, over the network: how long connections live, how large a request
+//! head may be, and that every response arrives whole, for HTTP/1.1 and HTTP/2 alike.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
@@ -8,8 +8,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use postroute_test_support::{TestApp, db_test};
+use postroute_server::http::edge::header_limit::{MAX_HEADER_FIELDS, transport_cap};
+use postroute_test_support::{TestApp, TestResponse, db_test};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("permissions-policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Version {
@@ -18,6 +28,94 @@ enum Version {
 }
 
 const VERSIONS: [Version; 2] = [Version::Http1, Version::Http2];
+
+/// A reqwest client that speaks only `version`.
+fn client(app: &TestApp, version: Version) -> reqwest::Client {
+    let builder = app.client_builder().timeout(Duration::from_secs(30));
+    match version {
+        Version::Http1 => builder.http1_only(),
+        Version::Http2 => builder.http2_prior_knowledge(),
+    }
+    .build()
+    .unwrap()
+}
+
+/// Sends `request`, checks it went over `version`, reads the whole response.
+async fn fetch(request: reqwest::RequestBuilder, version: Version) -> TestResponse {
+    let response = request.send().await.expect("the request is answered");
+    let expected = match version {
+        Version::Http1 => reqwest::Version::HTTP_11,
+        Version::Http2 => reqwest::Version::HTTP_2,
+    };
+    assert_eq!(response.version(), expected);
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.expect("the whole body").to_vec();
+    TestResponse { status, headers, body }
+}
+
+fn assert_security_headers(response: &TestResponse, context: &str) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(response.header(name), Some(value), "{name} on {context}");
+    }
+}
+
+/// The refusal of a request head over the limit, whichever version carried it.
+fn assert_header_refusal(response: &TestResponse, context: &str) {
+    assert_eq!(response.status, 431, "{context}: {}", String::from_utf8_lossy(&response.body));
+    assert_security_headers(response, context);
+    let request_id = response.header("x-request-id").expect("a request id");
+    assert!(uuid::Uuid::parse_str(request_id).is_ok(), "{context}: {request_id}");
+    assert_eq!(response.header("content-type"), Some("application/problem+json"), "{context}");
+    let problem = response.json();
+    assert_eq!(problem["status"], 431, "{context}");
+    assert_eq!(problem["code"], "headers_too_large", "{context}");
+}
+
+db_test!(
+    // proves S-EDGE-4
+    // proves S-EDGE-5
+    async fn a_header_block_over_the_limit_is_the_same_431_problem_in_both_versions(backend) {
+        let app = TestApp::spawn(backend).await;
+        let limit = app.config.http.max_header_bytes;
+        for version in VERSIONS {
+            let client = client(&app, version);
+            let healthz = || client.get(app.url("/healthz"));
+
+            let fits = "f".repeat(limit - 1024);
+            let response = fetch(healthz().header("x-padding", fits), version).await;
+            assert_eq!(response.status, 200, "{version:?}: a head under the limit is served");
+
+            let over = "o".repeat(limit + 1024);
+            let response = fetch(healthz().header("x-padding", over), version).await;
+            assert_header_refusal(&response, &format!("{version:?}, one large field"));
+
+            let mut many = healthz();
+            for field in 0..=MAX_HEADER_FIELDS {
+                many = many.header(format!("x-field-{field}"), "1");
+            }
+            let response = fetch(many, version).await;
+            assert_header_refusal(&response, &format!("{version:?}, too many fields"));
+        }
+    }
+);
+
+db_test!(
+    async fn a_head_over_the_transport_cap_is_still_refused_and_the_refusal_arrives(backend) {
+        // hyper answers this one itself, before any layer, so without the security headers
+        // (docs/security.md). It stops reading mid-head with the rest of the head still coming:
+        // the answer must reach the client all the same, connection after connection.
+        let app = TestApp::spawn(backend).await;
+        let cap = transport_cap(app.config.http.max_header_bytes);
+        let huge = "h".repeat(cap + 4096);
+        for _ in 0..10 {
+            let response =
+                fetch(client(&app, Version::Http1).get(app.url("/healthz")).header("x-padding", &huge), Version::Http1)
+                    .await;
+            assert_eq!(response.status, 431);
+        }
+    }
+);
 
 /// A TLS connection offering only `version`, and hyper's client on it: its connection task ends
 /// when the server closes the connection.

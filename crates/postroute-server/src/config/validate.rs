@@ -270,6 +270,14 @@ impl Config {
         for origin in &http.cors_origins {
             check_origin(origin)?;
         }
+        // Below 1 KiB a bearer token and a few ordinary headers no longer fit; above 1 MiB the
+        // limit stops protecting memory.
+        if !(1024..=1024 * 1024).contains(&http.max_header_bytes) {
+            return Err(ConfigError::invalid(
+                "http.max_header_bytes",
+                "must be from 1024 to 1048576 bytes",
+            ));
+        }
         Ok(())
     }
 

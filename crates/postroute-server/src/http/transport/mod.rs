@@ -6,7 +6,8 @@
 //! - the TCP stream closes by lingering ([`linger`]), so a response is never cut short by a
 //!   reset when the client still had input in flight;
 //! - TLS (HTTPS listener), its handshake bounded by the header deadline;
-//! - hyper: the first-request and HTTP/1 header deadlines, HTTP/2 keep-alive pings;
+//! - hyper: HTTP/1 header deadline, HTTP/2 keep-alive pings, header caps a little above the
+//!   product limit that the edge enforces ([`crate::http::edge::header_limit`]);
 //! - the idle watchdog ([`idle`]): no request in flight for the idle timeout closes it.
 
 mod idle;
@@ -25,6 +26,7 @@ use axum_server::{Handle, Server};
 use tokio::net::TcpStream;
 
 use crate::config::HttpConfig;
+use crate::http::edge::header_limit::{MAX_HEADER_FIELDS, transport_cap};
 pub use idle::{IdleService, TrackedBody};
 pub use linger::LingeringStream;
 
@@ -63,6 +65,7 @@ fn configure<A>(
 ) -> Server<SocketAddr, A> {
     let header_timeout = Duration::from_secs(http.header_read_timeout_secs);
     let idle_timeout = Duration::from_secs(http.idle_timeout_secs);
+    let cap = transport_cap(http.max_header_bytes);
     // Covers protocol detection and the first request of either version; after it, HTTP/1's
     // header deadline and the idle watchdog take over.
     let mut server = server.handle(handle).first_request_timeout(header_timeout);
@@ -71,9 +74,13 @@ fn configure<A>(
         .http1()
         // Runs while a request head arrives and while a kept-alive connection waits for the
         // next one.
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        // The read buffer is HTTP/1's cap on a request head; its default was ~400 KB.
+        .max_buf_size(cap)
+        .max_headers(MAX_HEADER_FIELDS * 2);
     builder
         .http2()
+        .max_header_list_size(u32::try_from(cap).unwrap_or(u32::MAX))
         // A peer that vanished without closing (a pulled cable, a dead NAT entry) is found by
         // a ping nobody answers, even while a long upload keeps the connection busy.
         .keep_alive_interval(idle_timeout)
