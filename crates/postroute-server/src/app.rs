@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
 use axum_server::{Control, Handle};
 use postroute_store::{Store, StoreOptions};
 use secrecy::ExposeSecret;
@@ -158,18 +157,18 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
             }
         });
         let router = http::router(state);
-        let header_timeout = Duration::from_secs(config.http.header_read_timeout_secs);
         if let Some(address) = config.http.listen {
             let tls = tls::server_config(&config.http, &config.data_dir)?;
             let listener = bind(address)?;
             let local = listener.local_addr()?;
-            let mut server =
-                axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
-                    .handle(Handle::with_control(control.clone()))
-                    .first_request_timeout(header_timeout);
-            server.http_builder().http1().header_read_timeout(header_timeout);
-            let service = router.clone().into_make_service_with_connect_info::<SocketAddr>();
-            work.spawn(async move { server.serve(service).await.context("HTTPS listener failed") });
+            let serve = http::transport::serve_https(
+                listener,
+                tls,
+                Handle::with_control(control.clone()),
+                router.clone(),
+                &config.http,
+            )?;
+            work.spawn(async move { serve.await.context("HTTPS listener failed") });
             let versions = match config.http.tls_min_version {
                 TlsMinVersion::Tls13 => "TLS 1.3 only",
                 TlsMinVersion::Tls12 => "TLS 1.2 and 1.3",
@@ -180,12 +179,13 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
         if let Some(address) = config.http.plain_listen {
             let listener = bind(address)?;
             let local = listener.local_addr()?;
-            let mut server = axum_server::from_tcp(listener)?
-                .handle(Handle::with_control(control.clone()))
-                .first_request_timeout(header_timeout);
-            server.http_builder().http1().header_read_timeout(header_timeout);
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            work.spawn(async move { server.serve(service).await.context("plain listener failed") });
+            let serve = http::transport::serve_plain(
+                listener,
+                Handle::with_control(control.clone()),
+                router,
+                &config.http,
+            )?;
+            work.spawn(async move { serve.await.context("plain listener failed") });
             tracing::info!(url = %format!("http://{local}"), "PostRoute is listening (plain HTTP, for a TLS-terminating proxy)");
             plain_addr = Some(local);
         }

@@ -384,19 +384,37 @@ impl TestApp {
         &self,
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        self.tls_connect_offering(versions, &[]).await
+    }
+
+    /// A raw TLS 1.3 connection that offers `alpn` (`b"h2"`, `b"http/1.1"`): for tests that
+    /// drive one HTTP version with a client of their own.
+    pub async fn tls_connect_alpn(
+        &self,
+        alpn: &[u8],
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        self.tls_connect_offering(&[&rustls::version::TLS13], &[alpn]).await
+    }
+
+    async fn tls_connect_offering(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        alpn: &[&[u8]],
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
         use rustls::pki_types::pem::PemObject;
         let mut roots = rustls::RootCertStore::empty();
         let pem = self.certificate_pem();
         for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
             roots.add(certificate.expect("PEM certificate")).expect("trusted root");
         }
-        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_protocol_versions(versions)
         .expect("supported versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
         let tcp = tokio::net::TcpStream::connect(self.https_addr()).await?;
         let name = rustls::pki_types::ServerName::try_from("localhost").expect("server name");
         tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await

@@ -242,6 +242,12 @@ pub struct HttpConfig {
     pub upload_timeout_secs: u64,
     /// Deadline for a client to send its request headers, in seconds (slow-loris guard).
     pub header_read_timeout_secs: u64,
+    /// A connection (HTTP/1.1 or HTTP/2) with no request in flight for this long is closed,
+    /// in seconds.
+    pub idle_timeout_secs: u64,
+    /// Largest request header block, in bytes, counted as HTTP/2 does (name + value + 32 per
+    /// field); the same for both HTTP versions.
+    pub max_header_bytes: usize,
     /// Largest JSON request body, in bytes.
     pub json_body_limit_bytes: usize,
     /// How long in-flight requests may run on after SIGTERM, in seconds.
@@ -264,6 +270,8 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             upload_timeout_secs: 600,
             header_read_timeout_secs: 10,
+            idle_timeout_secs: 10,
+            max_header_bytes: 16 * 1024,
             json_body_limit_bytes: 64 * 1024,
             shutdown_grace_secs: 30,
             security_contact: "mailto:security@postroute.app".to_owned(),

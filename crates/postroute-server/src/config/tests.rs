@@ -161,6 +161,30 @@ fn cors_origins_must_be_exact_origins() {
 }
 
 #[test]
+fn the_idle_timeout_is_positive() {
+    Jail::expect_with(|jail| {
+        assert_eq!(Config::load(None).unwrap().http.idle_timeout_secs, 10);
+        jail.set_env("POSTROUTE_HTTP__IDLE_TIMEOUT_SECS", "0");
+        assert!(load_error().contains("http.idle_timeout_secs"));
+        Ok(())
+    });
+}
+
+#[test]
+fn the_header_limit_is_bounded() {
+    Jail::expect_with(|jail| {
+        assert_eq!(Config::load(None).unwrap().http.max_header_bytes, 16 * 1024);
+        jail.set_env("POSTROUTE_HTTP__MAX_HEADER_BYTES", "512");
+        assert!(load_error().contains("http.max_header_bytes"));
+        jail.set_env("POSTROUTE_HTTP__MAX_HEADER_BYTES", "2000000");
+        assert!(load_error().contains("http.max_header_bytes"));
+        jail.set_env("POSTROUTE_HTTP__MAX_HEADER_BYTES", "32768");
+        assert_eq!(Config::load(None).unwrap().http.max_header_bytes, 32 * 1024);
+        Ok(())
+    });
+}
+
+#[test]
 fn an_explicit_config_file_must_exist() {
     Jail::expect_with(|_jail| {
         let error = Config::load(Some(Path::new("missing.toml"))).unwrap_err().to_string();

@@ -285,6 +285,14 @@ impl Config {
         for origin in &http.cors_origins {
             check_origin(origin)?;
         }
+        // Below 1 KiB a bearer token and a few ordinary headers no longer fit; above 1 MiB the
+        // limit stops protecting memory.
+        if !(1024..=1024 * 1024).contains(&http.max_header_bytes) {
+            return Err(ConfigError::invalid(
+                "http.max_header_bytes",
+                "must be from 1024 to 1048576 bytes",
+            ));
+        }
         // Without trusted proxies the proxy's address is every client's: one shared rate-limit
         // bucket, so one noisy client locks everyone out (and the credential gate means nothing).
         if self.env == Environment::Production
@@ -391,6 +399,7 @@ impl Config {
                 u64::from(self.rate_limits.invitations_per_address_per_day),
             ),
             ("http.header_read_timeout_secs", self.http.header_read_timeout_secs),
+            ("http.idle_timeout_secs", self.http.idle_timeout_secs),
             ("http.json_body_limit_bytes", self.http.json_body_limit_bytes as u64),
         ];
         for (key, value) in positive {

@@ -15,6 +15,7 @@ pub mod pagination;
 mod posts;
 pub mod problem;
 pub mod rate_limit;
+pub mod transport;
 mod webhooks;
 mod well_known;
 mod workspaces;

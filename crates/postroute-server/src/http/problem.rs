@@ -78,6 +78,10 @@ impl Problem {
                 ("unsupported_media_type", "The request body's media type is not accepted here.")
             }
             StatusCode::UNPROCESSABLE_ENTITY => ("validation_failed", "The request is invalid."),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+                "headers_too_large",
+                "The request's header fields are larger or more numerous than this server accepts.",
+            ),
             StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests; retry later."),
             StatusCode::SERVICE_UNAVAILABLE => {
                 ("service_unavailable", "The service is temporarily unavailable; retry later.")

@@ -2,6 +2,7 @@
 
 pub mod bare_errors;
 pub mod client_ip;
+pub mod header_limit;
 pub mod observe;
 pub mod security_headers;
 
@@ -53,6 +54,10 @@ pub fn wrap(routes: Router, http: &HttpConfig, global_limit: Option<RequestLimit
                 Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
             }))
             .layer(from_fn(bare_errors::problem_for_bare_errors))
+            .layer(from_fn_with_state(
+                header_limit::HeaderLimits::new(http.max_header_bytes),
+                header_limit::enforce_header_limits,
+            ))
             .layer(cors_layer(&http.cors_origins))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
             .layer(DefaultBodyLimit::max(http.json_body_limit_bytes)),
