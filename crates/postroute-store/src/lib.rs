@@ -8,6 +8,7 @@
 #[macro_use]
 mod pool;
 mod accounts;
+mod availability;
 mod backup;
 mod cross_tenant;
 mod error;

@@ -1,6 +1,7 @@
 //! Connecting to SQLite or PostgreSQL, migrating, and checking that the database is there.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -194,6 +195,8 @@ pub struct Store {
     /// SQLite readiness opens the file afresh: pooled connections keep a deleted or unmounted
     /// file alive, so only a new connection notices that the database has gone.
     sqlite_probe: Option<SqliteConnectOptions>,
+    /// Whether the database is known to be away (see `availability`).
+    pub(crate) availability: Arc<crate::availability::Availability>,
 }
 
 impl Store {
@@ -207,7 +210,11 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect.clone().create_if_missing(true))
                 .await?;
-            Ok(Self { db: Db::Sqlite(pool), sqlite_probe: Some(connect.create_if_missing(false)) })
+            Ok(Self {
+                db: Db::Sqlite(pool),
+                sqlite_probe: Some(connect.create_if_missing(false)),
+                availability: crate::availability::fresh(),
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = postgres_options(url)?;
             let app_role = options.app_role.clone();
@@ -228,7 +235,11 @@ impl Store {
                 })
                 .connect_with(connect)
                 .await?;
-            Ok(Self { db: Db::Postgres(pool), sqlite_probe: None })
+            Ok(Self {
+                db: Db::Postgres(pool),
+                sqlite_probe: None,
+                availability: crate::availability::fresh(),
+            })
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             Err(StoreError::UnsupportedUrl(format!(

@@ -37,14 +37,23 @@ pub async fn healthz() -> Json<ProbeStatus> {
             content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, ApiError> {
-    let database =
-        async { state.store.check_ready().await.map_err(|error| format!("database: {error}")) };
+    let database = async {
+        let answered = state.store.check_ready().await;
+        if answered.is_err() {
+            // Requests fail fast from now on, rather than each waiting for a connection.
+            state.store.report_away();
+        }
+        answered.map_err(|error| format!("database: {error}"))
+    };
     let limits =
         async { state.limiter.ping().await.map_err(|error| format!("rate-limit store: {error}")) };
     let checks = async { database.await.and(limits.await) };
     match tokio::time::timeout(READINESS_DEADLINE, checks).await {
         Ok(Ok(())) => Ok(Json(ProbeStatus { status: "ready" })),
         Ok(Err(reason)) => Err(ApiError::Unavailable(format!("readiness: {reason}"))),
-        Err(_elapsed) => Err(ApiError::Unavailable("readiness: no answer in time".to_owned())),
+        Err(_elapsed) => {
+            state.store.report_away();
+            Err(ApiError::Unavailable("readiness: no answer in time".to_owned()))
+        }
     }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod channels;
+mod database;
 pub mod edge;
 mod extract;
 pub mod guard;
@@ -182,6 +183,7 @@ pub fn router(state: AppState) -> Router {
                     Duration::from_secs(config.http.upload_timeout_secs),
                 )),
         )
+        .layer(from_fn_with_state(state.store.clone(), database::fail_fast_while_away))
         .with_state(state);
     edge::wrap(routes, &config.http, global_limit)
 }

@@ -188,12 +188,33 @@ pub enum ApiError {
     /// Too many requests from this client.
     #[error("rate limited")]
     RateLimited(crate::rate_limit::Decision),
-    /// A dependency (the database) is unavailable; the client may retry.
+    /// A dependency (media storage, the rate-limit store) is unavailable; the client may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database is unavailable; the client may retry, and until the database answers
+    /// again later requests are answered at once.
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
     /// A bug or an unexpected failure: logged with context, answered opaquely.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
+}
+
+/// Marks a response caused by the database being away (see `http::database`).
+#[derive(Clone, Copy, Debug)]
+pub struct DatabaseAway;
+
+/// Seconds a client is asked to wait after a 503: about the time a probe takes to notice that
+/// the database is back.
+const RETRY_AFTER_UNAVAILABLE_SECS: u32 = 2;
+
+/// 503 with `Retry-After`.
+fn unavailable() -> Response {
+    let mut response = Problem::for_status(StatusCode::SERVICE_UNAVAILABLE).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_UNAVAILABLE_SECS));
+    response
 }
 
 /// 429 with `Retry-After` and the `RateLimit-*` headers.
@@ -263,7 +284,7 @@ impl From<crate::workspaces::WorkspaceError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         if error.is_unavailable() {
-            Self::Unavailable(error.to_string())
+            Self::DatabaseUnavailable(error.to_string())
         } else {
             Self::Internal(error.into())
         }
@@ -334,7 +355,14 @@ impl IntoResponse for ApiError {
             Self::RateLimited(decision) => return rate_limited(&decision),
             Self::Unavailable(reason) => {
                 tracing::warn!(%reason, "dependency unavailable");
-                Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)
+                return unavailable();
+            }
+            Self::DatabaseUnavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+                let mut response = unavailable();
+                // Tells the edge to fail fast until the database answers again.
+                response.extensions_mut().insert(DatabaseAway);
+                return response;
             }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
