@@ -89,7 +89,9 @@ db_test!(
         let pending = app.oauth_callback(&owner, "facebook", &query, 200).await["pending_id"].as_str().unwrap().to_owned();
         app.resend().set_outage(Some(reqwest::StatusCode::SERVICE_UNAVAILABLE));
         app.post_json("/v1/auth/password-reset/request", &serde_json::json!({"email": "keeper@example.com"}), 202).await;
-
+        // The deployment stops (its processes know only the old key), is rotated, and restarts
+        // with the new key alone.
+        app.shutdown().await;
         let old = key(app.config.encryption.oauth_key.as_ref().unwrap().expose_secret());
         let new = [7u8; 32];
         let report = rotate(app.store(), &rotation_keys(&new, &old), |_| {}).await.unwrap();
@@ -107,8 +109,9 @@ db_test!(
             assert!(left.is_empty(), "{} still under the old key: {left:?}", kind.label());
         }
 
-        // The old key is gone: a deployment that knows only the new one.
-        app.shutdown().await;
+        // The old key is gone: a deployment that knows only the new one. (The outage's backoff
+        // is waived, so the queued email is due at once.)
+        app.execute_sql("UPDATE email_outbox SET next_attempt_at = created_at WHERE sent_at IS NULL").await;
         let after = TestApp::builder(backend).oauth_keys(&new, &[]).spawn_beside(&app).await;
         let reset = after.email_to("keeper@example.com", "Reset your PostRoute password").await;
         assert!(reset.text.contains("reset-password#token="), "{}", reset.text);

@@ -12,15 +12,6 @@ use postroute_server::http::edge::header_limit::{MAX_HEADER_FIELDS, transport_ca
 use postroute_test_support::{TestApp, TestResponse, db_test};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const SECURITY_HEADERS: [(&str, &str); 6] = [
-    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
-    ("x-frame-options", "DENY"),
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "strict-origin-when-cross-origin"),
-    ("permissions-policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
-    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
-];
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Version {
     Http1,
@@ -54,16 +45,10 @@ async fn fetch(request: reqwest::RequestBuilder, version: Version) -> TestRespon
     TestResponse { status, headers, body }
 }
 
-fn assert_security_headers(response: &TestResponse, context: &str) {
-    for (name, value) in SECURITY_HEADERS {
-        assert_eq!(response.header(name), Some(value), "{name} on {context}");
-    }
-}
-
 /// The refusal of a request head over the limit, whichever version carried it.
 fn assert_header_refusal(response: &TestResponse, context: &str) {
     assert_eq!(response.status, 431, "{context}: {}", String::from_utf8_lossy(&response.body));
-    assert_security_headers(response, context);
+    response.assert_security_headers(context);
     let request_id = response.header("x-request-id").expect("a request id");
     assert!(uuid::Uuid::parse_str(request_id).is_ok(), "{context}: {request_id}");
     assert_eq!(response.header("content-type"), Some("application/problem+json"), "{context}");

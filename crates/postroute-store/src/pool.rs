@@ -188,13 +188,21 @@ impl Db {
     }
 }
 
+/// How readiness reaches the database: with a connection of its own.
+#[derive(Clone, Debug)]
+enum Probe {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+}
+
 /// PostRoute's database, whichever dialect it is.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: Db,
-    /// SQLite readiness opens the file afresh: pooled connections keep a deleted or unmounted
-    /// file alive, so only a new connection notices that the database has gone.
-    sqlite_probe: Option<SqliteConnectOptions>,
+    /// Readiness connects afresh, outside the pool: pooled SQLite connections keep a deleted or
+    /// unmounted file alive, and a PostgreSQL pool that is merely busy would look like a
+    /// database that is away.
+    probe: Probe,
     /// Whether the database is known to be away (see `availability`).
     pub(crate) availability: Arc<crate::availability::Availability>,
 }
@@ -212,7 +220,7 @@ impl Store {
                 .await?;
             Ok(Self {
                 db: Db::Sqlite(pool),
-                sqlite_probe: Some(connect.create_if_missing(false)),
+                probe: Probe::Sqlite(connect.create_if_missing(false)),
                 availability: crate::availability::fresh(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -233,11 +241,11 @@ impl Store {
                         Ok(())
                     })
                 })
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
             Ok(Self {
                 db: Db::Postgres(pool),
-                sqlite_probe: None,
+                probe: Probe::Postgres(connect),
                 availability: crate::availability::fresh(),
             })
         } else {
@@ -295,14 +303,16 @@ impl Store {
 
     /// Succeeds when the database answers a query right now.
     pub async fn check_ready(&self) -> Result<(), StoreError> {
-        match (&self.db, &self.sqlite_probe) {
-            (Db::Sqlite(_), Some(probe)) => {
-                let mut connection = SqliteConnection::connect_with(probe).await?;
+        match &self.probe {
+            Probe::Sqlite(options) => {
+                let mut connection = SqliteConnection::connect_with(options).await?;
                 sqlx::query("SELECT count(*) FROM sqlite_master").execute(&mut connection).await?;
                 connection.close().await?;
             }
-            (db, _) => {
-                on_db!(db, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+            Probe::Postgres(options) => {
+                let mut connection = PgConnection::connect_with(options).await?;
+                sqlx::query("SELECT 1").execute(&mut connection).await?;
+                connection.close().await?;
             }
         }
         Ok(())

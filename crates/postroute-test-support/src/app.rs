@@ -531,4 +531,22 @@ impl TestResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
+
+    /// Asserts the headers every API response carries (S-EDGE-4, S-TLS-2); `context` names the
+    /// response in the failure message.
+    pub fn assert_security_headers(&self, context: &str) {
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(self.header(name), Some(value), "{name} on {context}");
+        }
+    }
 }
+
+/// The security headers of an API response, as the security page promises them.
+pub const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("permissions-policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+];

@@ -18,7 +18,7 @@ mod database;
 mod media;
 
 pub use accounts::{PASSWORD, TestUser, token_in};
-pub use app::{TestApp, TestAppBuilder, TestResponse};
+pub use app::{SECURITY_HEADERS, TestApp, TestAppBuilder, TestResponse};
 pub use database::{
     Backend, POSTGRES_URL_VARIABLE, REDIS_URL_VARIABLE, S3_URL_VARIABLE, TestDatabase,
     redis_url_from_env, s3_url_from_env,

@@ -24,6 +24,42 @@ fn postroute(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("postroute runs")
 }
 
+/// Like [`postroute`], for a command expected to exit by itself: a `serve` that starts instead
+/// of refusing is killed after `deadline` so that the test fails rather than hangs.
+fn postroute_within(
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    deadline: std::time::Duration,
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_postroute"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("POSTROUTE_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .current_dir(data_dir)
+        .env("POSTROUTE_DATA_DIR", data_dir.join("data"))
+        .env("POSTROUTE_LOG__LEVEL", "warn")
+        .env("POSTROUTE_HTTP__LISTEN", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("postroute runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait for postroute").is_none() {
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("postroute's output")
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -101,15 +137,22 @@ async fn serve_refuses_a_database_role_that_bypasses_row_level_security() {
     let migrated = postroute(dir.path(), &["migrate"], &url);
     assert!(migrated.status.success(), "{}", stderr(&migrated));
 
+    // `serve` as `role`: refused, with one line; the line.
+    let serve_refused_as = |role: &str| {
+        let output = postroute_within(
+            dir.path(),
+            &["serve"],
+            &[("POSTROUTE_DATABASE__URL", database.url()), ("POSTROUTE_DATABASE__APP_ROLE", role)],
+            std::time::Duration::from_secs(30),
+        );
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{message}");
+        assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+        message
+    };
+
     // The test login is a superuser; with no app role the pool would run as it.
-    let output = postroute(
-        dir.path(),
-        &["serve"],
-        &[("POSTROUTE_DATABASE__URL", database.url()), ("POSTROUTE_DATABASE__APP_ROLE", "")],
-    );
-    assert!(!output.status.success());
-    let message = stderr(&output);
-    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    let message = serve_refused_as("");
     assert!(message.contains("row-level security would not bind"), "{message}");
     assert!(message.contains("is a superuser"), "{message}");
 
@@ -125,13 +168,7 @@ async fn serve_refuses_a_database_role_that_bypasses_row_level_security() {
     {
         sqlx::Executor::execute(&mut admin, statement.as_str()).await.unwrap();
     }
-    let output = postroute(
-        dir.path(),
-        &["serve"],
-        &[("POSTROUTE_DATABASE__URL", database.url()), ("POSTROUTE_DATABASE__APP_ROLE", &role)],
-    );
-    let message = stderr(&output);
-    assert!(!output.status.success(), "{message}");
+    let message = serve_refused_as(&role);
     assert!(message.contains("has BYPASSRLS"), "{message}");
     let _ = sqlx::Executor::execute(&mut admin, format!("DROP ROLE {role}").as_str()).await;
 
@@ -146,13 +183,7 @@ async fn serve_refuses_a_database_role_that_bypasses_row_level_security() {
     ] {
         sqlx::Executor::execute(&mut tenant_db, statement.as_str()).await.unwrap();
     }
-    let output = postroute(
-        dir.path(),
-        &["serve"],
-        &[("POSTROUTE_DATABASE__URL", database.url()), ("POSTROUTE_DATABASE__APP_ROLE", &owner)],
-    );
-    let message = stderr(&output);
-    assert!(!output.status.success(), "{message}");
+    let message = serve_refused_as(&owner);
     assert!(message.contains("owns 1 table(s) under row-level security"), "{message}");
     for statement in
         ["ALTER TABLE posts OWNER TO CURRENT_USER".to_owned(), format!("DROP ROLE {owner}")]
