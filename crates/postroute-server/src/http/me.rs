@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::JsonBody;
+use super::openapi::schemas;
 use super::problem::ApiError;
 use crate::accounts::{AuthSession, RequestContext};
 use crate::app::AppState;
@@ -44,6 +45,7 @@ impl From<User> for Me {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UpdateMeRequest {
+    #[schema(value_type = schemas::DisplayName)]
     name: String,
 }
 
@@ -51,6 +53,7 @@ pub(super) struct UpdateMeRequest {
 #[serde(deny_unknown_fields)]
 pub(super) struct ChangePasswordRequest {
     current_password: String,
+    #[schema(value_type = schemas::NewPassword)]
     new_password: String,
 }
 
@@ -62,8 +65,7 @@ pub(super) struct EraseRequest {
 
 /// The caller's account.
 #[utoipa::path(get, path = "/v1/me", tag = "account", security(("bearer" = [])),
-    responses((status = 200, description = "The caller", body = Me),
-              (status = 401, description = "Missing, invalid or revoked token", body = super::problem::Problem)))]
+    responses((status = 200, description = "The caller", body = Me)))]
 pub(super) async fn me(
     State(state): State<AppState>,
     auth: AuthSession,
@@ -86,7 +88,8 @@ pub(super) async fn update_me(
 #[utoipa::path(post, path = "/v1/me/password", tag = "account", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses((status = 204, description = "Changed; other sessions ended"),
               (status = 403, description = "Wrong current password (`invalid_credentials`)", body = super::problem::Problem),
-              (status = 422, description = "Unacceptable new password", body = super::problem::Problem)))]
+              (status = 422, description = "Unacceptable new password", body = super::problem::Problem),
+              (status = 429, description = "Too many password attempts by this account (`rate_limited`)", body = super::problem::Problem)))]
 pub(super) async fn change_password(
     State(state): State<AppState>,
     auth: AuthSession,
@@ -113,7 +116,8 @@ pub(super) async fn export(
 #[utoipa::path(delete, path = "/v1/me", tag = "account", security(("bearer" = [])), request_body = EraseRequest,
     responses((status = 204, description = "Erased"),
               (status = 403, description = "Wrong password (`invalid_credentials`)", body = super::problem::Problem),
-              (status = 409, description = "Owns a workspace with other members", body = super::problem::Problem)))]
+              (status = 409, description = "Owns a workspace with other members", body = super::problem::Problem),
+              (status = 429, description = "Too many password attempts by this account (`rate_limited`)", body = super::problem::Problem)))]
 pub(super) async fn erase(
     State(state): State<AppState>,
     auth: AuthSession,
