@@ -69,6 +69,9 @@ pub enum ChannelStatus {
 }
 
 impl ChannelStatus {
+    /// Every status.
+    pub const ALL: [ChannelStatus; 3] = [Self::Active, Self::NeedsReconnect, Self::Disconnected];
+
     /// The stored and serialised name.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -80,9 +83,7 @@ impl ChannelStatus {
 
     /// Parses the stored name.
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Active, Self::NeedsReconnect, Self::Disconnected]
-            .into_iter()
-            .find(|status| status.as_str() == value)
+        Self::ALL.into_iter().find(|status| status.as_str() == value)
     }
 }
 

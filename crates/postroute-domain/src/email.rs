@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Longest address accepted (RFC 5321's path limit minus the angle brackets).
-const MAX_EMAIL_LENGTH: usize = 254;
+pub const MAX_EMAIL_LENGTH: usize = 254;
 const MAX_LOCAL_PART_LENGTH: usize = 64;
 
 /// Why a string is not an acceptable email address.

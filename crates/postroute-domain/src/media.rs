@@ -23,6 +23,9 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
+    /// Every kind.
+    pub const ALL: [MediaKind; 2] = [Self::Image, Self::Video];
+
     /// The stored and serialised name.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -22,6 +22,9 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, mildest first.
+    pub const ALL: [Severity; 3] = [Self::Info, Self::Warning, Self::Critical];
+
     /// The stored and serialised name.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Longest workspace name, in characters.
-const MAX_WORKSPACE_NAME_CHARS: usize = 100;
+pub const MAX_WORKSPACE_NAME_CHARS: usize = 100;
 
 /// A member's role. Exactly one member of a workspace is its owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -294,6 +294,11 @@ pub fn parse_workspace_name(input: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
+/// Every time zone name [`parse_timezone`] accepts, as the IANA database spells it.
+pub fn timezone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
+}
+
 /// An IANA time zone name such as `Europe/London`.
 pub fn parse_timezone(input: &str) -> Result<String, String> {
     input
@@ -358,6 +363,7 @@ mod tests {
         assert_eq!(parse_timezone("UTC").unwrap(), "UTC");
         assert!(parse_timezone("Mars/Olympus_Mons").is_err());
         assert!(parse_timezone("").is_err());
+        assert!(timezone_names().all(|name| parse_timezone(name).as_deref() == Ok(name)));
     }
 
     #[test]

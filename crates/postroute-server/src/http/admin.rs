@@ -13,7 +13,7 @@ use postroute_store::{StoredSystemEvent, SystemEventFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::pagination::{ListQuery, Page};
+use super::pagination::{ListQuery, Page, PageParams};
 use super::problem::{ApiError, FieldError, Problem};
 use crate::accounts::{AuthSession, RequestContext};
 use crate::admin::staff::{AccountSummary, StaffError};
@@ -196,7 +196,7 @@ fn only(expected: &Method, method: &Method) -> Result<(), ApiError> {
 /// failures, refused admin attempts, rate-limit trips, staff actions. Staff only.
 #[utoipa::path(get, operation_id = "list_system_events", path = "/v1/admin/events", tag = "staff", security(("bearer" = [])),
     params(("type" = Option<String>, Query), ("severity" = Option<String>, Query), ("since" = Option<String>, Query),
-           ("until" = Option<String>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+           ("until" = Option<String>, Query), PageParams),
     responses((status = 200, description = "A page", body = Page<SystemEventView>),
               (status = 404, description = "Not staff (and an `admin_access_denied` event)", body = Problem),
               (status = 422, description = "A filter that is not a severity or a time (`validation_failed`)", body = Problem)))]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::JsonBody;
+use super::openapi::schemas;
 use super::problem::ApiError;
 use crate::accounts::{AuthSession, IssuedTokens, Registration, RequestContext, SessionView};
 use crate::app::AppState;
@@ -16,9 +17,11 @@ use crate::app::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RegisterRequest {
+    #[schema(value_type = schemas::EmailAddress)]
     email: String,
-    /// 12 to 128 characters, not a commonly used password.
+    #[schema(value_type = schemas::NewPassword)]
     password: String,
+    #[schema(value_type = schemas::DisplayName)]
     name: String,
 }
 
@@ -31,6 +34,7 @@ pub(super) struct TokenRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EmailRequest {
+    #[schema(value_type = schemas::EmailAddress)]
     email: String,
 }
 
@@ -51,6 +55,7 @@ pub(super) struct RefreshRequest {
 #[serde(deny_unknown_fields)]
 pub(super) struct PasswordResetConfirmRequest {
     token: String,
+    #[schema(value_type = schemas::NewPassword)]
     new_password: String,
 }
 
@@ -107,7 +112,7 @@ fn tokens(issued: IssuedTokens) -> Response {
     responses(
         (status = 202, description = "Same answer whether or not the email is registered", body = Accepted),
         (status = 422, description = "Invalid fields", body = super::problem::Problem),
-        (status = 429, description = "Too many attempts from this address", body = super::problem::Problem),
+        (status = 429, description = "More than 5 attempts at the credential endpoints from this address in 5 minutes", body = super::problem::Problem),
     ))]
 pub(super) async fn register(
     State(state): State<AppState>,
@@ -157,7 +162,7 @@ pub(super) async fn resend_verification(
         (status = 200, description = "Signed in", body = TokensResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = super::problem::Problem),
         (status = 403, description = "Correct password, unconfirmed email (`email_not_verified`)", body = super::problem::Problem),
-        (status = 429, description = "Too many attempts from this address", body = super::problem::Problem),
+        (status = 429, description = "More than 5 attempts at the credential endpoints from this address in 5 minutes", body = super::problem::Problem),
     ))]
 pub(super) async fn login(
     State(state): State<AppState>,

@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 use super::edge::ClientIp;
 use super::guard::{Permit, can};
 use super::json::JsonBody;
-use super::pagination::{ListQuery, Page};
+use super::openapi::schemas;
+use super::pagination::{ListQuery, Page, PageParams};
 use super::problem::ApiError;
 use crate::accounts::AuthSession;
 use crate::app::AppState;
@@ -24,8 +25,8 @@ use crate::channels::{CallbackQuery, Candidate, ChannelError, Completion};
 pub struct ChannelView {
     /// Channel id.
     pub id: String,
-    /// `x`, `facebook` or `instagram`.
-    #[schema(value_type = String)]
+    /// Where it publishes.
+    #[schema(value_type = schemas::Provider)]
     pub provider: Provider,
     /// The platform's id of the account.
     pub external_id: String,
@@ -33,8 +34,8 @@ pub struct ChannelView {
     pub display_name: String,
     /// Avatar.
     pub avatar_url: Option<String>,
-    /// `active`, `needs_reconnect` or `disconnected`.
-    #[schema(value_type = String)]
+    /// Whether it can publish.
+    #[schema(value_type = schemas::ChannelStatus)]
     pub status: ChannelStatus,
     /// First connected.
     pub connected_at: DateTime<Utc>,
@@ -68,7 +69,7 @@ pub struct AuthorizeUrl {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PendingView {
     /// `facebook` or `instagram`.
-    #[schema(value_type = String)]
+    #[schema(value_type = schemas::Provider)]
     pub provider: Provider,
     /// Until when the choice can be made.
     pub expires_at: DateTime<Utc>,
@@ -79,7 +80,8 @@ pub struct PendingView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConnectRequest {
-    /// `x`, `facebook` or `instagram`.
+    /// The platform to connect.
+    #[schema(value_type = schemas::Provider)]
     provider: String,
 }
 
@@ -134,7 +136,7 @@ impl From<ChannelError> for ApiError {
 
 /// The workspace's channels.
 #[utoipa::path(get, operation_id = "list_channels", path = "/v1/workspaces/{workspace_id}/channels", tag = "channels", security(("bearer" = [])),
-    params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), PageParams),
     responses((status = 200, description = "A page", body = Page<ChannelView>)))]
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -156,6 +158,7 @@ pub(super) async fn list(
     params(("workspace_id" = String, Path)), request_body = ConnectRequest,
     responses((status = 200, description = "Redirect the browser here", body = AuthorizeUrl),
               (status = 402, description = "The plan's channel limit is reached", body = super::problem::Problem),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem),
               (status = 422, description = "Unknown or unconfigured provider", body = super::problem::Problem)))]
 pub(super) async fn connect(
     State(state): State<AppState>,
@@ -169,7 +172,8 @@ pub(super) async fn connect(
 /// Disconnect a channel: its tokens are deleted (and revoked at X).
 #[utoipa::path(delete, path = "/v1/workspaces/{workspace_id}/channels/{channel_id}", tag = "channels", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("channel_id" = String, Path)),
-    responses((status = 204, description = "Disconnected")))]
+    responses((status = 204, description = "Disconnected"),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem)))]
 pub(super) async fn disconnect(
     State(state): State<AppState>,
     permit: Permit<can::DisconnectChannel>,
@@ -183,7 +187,9 @@ pub(super) async fn disconnect(
 /// The accounts a Meta login found, for the member who logged in.
 #[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/channels/pending/{pending_id}", tag = "channels", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("pending_id" = String, Path)),
-    responses((status = 200, description = "The choice", body = PendingView)))]
+    responses((status = 200, description = "The choice", body = PendingView),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem),
+              (status = 404, description = "No such choice for the caller, or it expired", body = super::problem::Problem)))]
 pub(super) async fn pending(
     State(state): State<AppState>,
     permit: Permit<can::ConnectChannel>,
@@ -201,7 +207,11 @@ pub(super) async fn pending(
 /// Connect the chosen accounts of a Meta login (once).
 #[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/channels/pending/{pending_id}", tag = "channels", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("pending_id" = String, Path)), request_body = ChooseRequest,
-    responses((status = 201, description = "Connected", body = Page<ChannelView>)))]
+    responses((status = 201, description = "Connected", body = Page<ChannelView>),
+              (status = 402, description = "The plan's channel limit is reached", body = super::problem::Problem),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem),
+              (status = 404, description = "No such choice for the caller: expired, or already made", body = super::problem::Problem),
+              (status = 422, description = "No account chosen, or one the login did not find (`validation_failed`)", body = super::problem::Problem)))]
 pub(super) async fn choose(
     State(state): State<AppState>,
     permit: Permit<can::ConnectChannel>,
@@ -249,11 +259,13 @@ fn completion_json(outcome: Result<Completion, ChannelError>) -> Response {
 /// fragment, which browsers never send to a server. The signed-in UI then posts them to
 /// `POST /v1/oauth/{provider}/complete`. An API client that calls this URL with its bearer token
 /// gets the completion as JSON instead.
-#[utoipa::path(get, path = "/v1/oauth/{provider}/callback", tag = "channels",
-    params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
+#[utoipa::path(get, path = "/v1/oauth/{provider}/callback", tag = "channels", security((), ("bearer" = [])),
+    params(("provider" = schemas::Provider, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
     responses((status = 302, description = "To the web UI, which completes the connection"),
               (status = 200, description = "With a bearer token: connected, or a choice to make", body = CallbackResult),
-              (status = 400, description = "With a bearer token: why it failed (`invalid_state`, `access_denied`, `missing_code`, `no_accounts`, `provider_error`)", body = super::problem::Problem)))]
+              (status = 400, description = "With a bearer token: why it failed (`invalid_state`, `access_denied`, `missing_code`, `no_accounts`, `provider_error`)", body = super::problem::Problem),
+              (status = 402, description = "With a bearer token: the plan's channel limit is reached", body = super::problem::Problem),
+              (status = 403, description = "With a bearer token: the member may no longer connect channels", body = super::problem::Problem)))]
 pub(super) async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -283,7 +295,7 @@ pub(super) async fn callback(
 /// Completes a connection: the web UI posts what the platform sent back. Only the member who
 /// started the connection can complete it.
 #[utoipa::path(post, path = "/v1/oauth/{provider}/complete", tag = "channels", security(("bearer" = [])),
-    params(("provider" = String, Path)), request_body = CallbackQuery,
+    params(("provider" = schemas::Provider, Path)), request_body = CallbackQuery,
     responses((status = 200, description = "Connected, or a choice to make", body = CallbackResult),
               (status = 400, description = "`invalid_state` (unknown, used, expired, another provider's, or someone else's), `access_denied`, `missing_code`, `no_accounts`, `provider_error`", body = super::problem::Problem),
               (status = 402, description = "The plan's channel limit is reached", body = super::problem::Problem),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::JsonBody;
+use super::openapi::schemas;
 use super::problem::ApiError;
 use super::rate_limit::enforce_password_recheck;
 use crate::accounts::{AuthSession, RequestContext};
@@ -45,6 +46,7 @@ impl From<User> for Me {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UpdateMeRequest {
+    #[schema(value_type = schemas::DisplayName)]
     name: String,
 }
 
@@ -52,6 +54,7 @@ pub(super) struct UpdateMeRequest {
 #[serde(deny_unknown_fields)]
 pub(super) struct ChangePasswordRequest {
     current_password: String,
+    #[schema(value_type = schemas::NewPassword)]
     new_password: String,
 }
 
@@ -63,8 +66,7 @@ pub(super) struct EraseRequest {
 
 /// The caller's account.
 #[utoipa::path(get, path = "/v1/me", tag = "account", security(("bearer" = [])),
-    responses((status = 200, description = "The caller", body = Me),
-              (status = 401, description = "Missing, invalid or revoked token", body = super::problem::Problem)))]
+    responses((status = 200, description = "The caller", body = Me)))]
 pub(super) async fn me(
     State(state): State<AppState>,
     auth: AuthSession,

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::edge::security_headers::API_CONTENT_SECURITY_POLICY;
 use super::guard::{Permit, can};
-use super::pagination::{ListQuery, Page};
+use super::pagination::{ListQuery, Page, PageParams};
 use super::problem::{ApiError, FieldError};
 use super::rate_limit::{RequestLimit, enforce_for_user, insert_rate_limit_headers};
 use crate::app::AppState;
@@ -34,7 +34,7 @@ pub struct MediaView {
     /// Media id.
     pub id: String,
     /// `image` or `video`.
-    #[schema(value_type = String)]
+    #[schema(value_type = super::openapi::schemas::MediaKind)]
     pub kind: MediaKind,
     /// The type decided from the bytes.
     pub mime: String,
@@ -68,8 +68,10 @@ impl From<Media> for MediaView {
     }
 }
 
-/// The multipart form of an upload.
-#[derive(ToSchema)]
+/// The multipart form of an upload. Only the one part is accepted, which `deny_unknown_fields`
+/// says in the document.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "describes the request body for the OpenAPI document")]
 pub(super) struct UploadForm {
     /// The file: JPEG, PNG, GIF, WebP, MP4 or QuickTime, at most 50 MiB.
@@ -129,7 +131,7 @@ fn media_id(raw: &str) -> Result<MediaId, ApiError> {
 
 /// The workspace's media library, newest first.
 #[utoipa::path(get, operation_id = "list_media", path = "/v1/workspaces/{workspace_id}/media", tag = "media", security(("bearer" = [])),
-    params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), PageParams),
     responses((status = 200, description = "A page", body = Page<MediaView>)))]
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -148,6 +150,8 @@ pub(super) async fn list(
     params(("workspace_id" = String, Path)),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part, named `file`"),
     responses((status = 201, description = "Stored", body = MediaView),
+              (status = 400, description = "The multipart body could not be read (`malformed_request`)", body = super::problem::Problem),
+              (status = 403, description = "A reviewer (`forbidden`)", body = super::problem::Problem),
               (status = 402, description = "The plan's media storage is full (`plan_required`)", body = super::problem::Problem),
               (status = 413, description = "Over 50 MiB (`payload_too_large`)", body = super::problem::Problem),
               (status = 415, description = "Not an accepted type, judged by the bytes, or bytes after the end of the image (`unsupported_media_type`)", body = super::problem::Problem),
@@ -248,8 +252,8 @@ pub(super) async fn get(
 /// attachment`, and a sandboxing CSP, so a browser never runs or renders it as a page.
 #[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/media/{media_id}/content", tag = "media", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("media_id" = String, Path)),
-        responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
-              (status = 206, description = "The bytes of the one range asked for with `Range: bytes=…` (a video player seeking)", content_type = "application/octet-stream"),
+    responses((status = 200, response = super::openapi::schemas::MediaFile),
+              (status = 206, response = super::openapi::schemas::MediaRange),
               (status = 416, description = "A range outside the file (`range_not_satisfiable`)", body = super::problem::Problem)))]
 pub(super) async fn content(
     State(state): State<AppState>,
@@ -294,6 +298,7 @@ fn byte_range(headers: &HeaderMap) -> Option<ByteRange> {
 #[utoipa::path(delete, operation_id = "delete_media", path = "/v1/workspaces/{workspace_id}/media/{media_id}", tag = "media", security(("bearer" = [])),
         params(("workspace_id" = String, Path), ("media_id" = String, Path)),
     responses((status = 204, description = "Deleted, with its stored object"),
+              (status = 403, description = "A reviewer (`forbidden`)", body = super::problem::Problem),
               (status = 409, description = "A post that has not finished publishing holds the file (`conflict`)", body = super::problem::Problem)))]
 pub(super) async fn delete(
     State(state): State<AppState>,
@@ -308,7 +313,8 @@ pub(super) async fn delete(
 /// that fetch media by URL).
 #[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/media/{media_id}/public-link", tag = "media", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("media_id" = String, Path)),
-    responses((status = 200, description = "The link", body = PublicLinkView)))]
+    responses((status = 200, description = "The link", body = PublicLinkView),
+              (status = 403, description = "A reviewer (`forbidden`)", body = super::problem::Problem)))]
 pub(super) async fn public_link(
     State(state): State<AppState>,
     permit: Permit<can::UploadMedia>,
@@ -322,8 +328,9 @@ pub(super) async fn public_link(
 /// its expiry is 403.
 #[utoipa::path(get, path = "/v1/public/media/{workspace_id}/{media_id}", tag = "media",
     params(("workspace_id" = String, Path), ("media_id" = String, Path), ("expires" = i64, Query), ("signature" = String, Query)),
-        responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
-              (status = 206, description = "The one range asked for with `Range: bytes=…`", content_type = "application/octet-stream"),
+    responses((status = 200, response = super::openapi::schemas::MediaFile),
+              (status = 206, response = super::openapi::schemas::MediaRange),
+              (status = 400, description = "`expires` is not a whole number of seconds (`bad_request`)", body = super::problem::Problem),
               (status = 416, description = "A range outside the file (`range_not_satisfiable`)", body = super::problem::Problem),
               (status = 403, description = "The link has expired", body = super::problem::Problem),
               (status = 404, description = "Not a link of ours", body = super::problem::Problem)))]

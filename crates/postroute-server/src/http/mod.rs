@@ -31,8 +31,12 @@ use axum::routing::{any, delete, get, patch, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
+
 use crate::rate_limit::{Counting, Quota};
+/// The largest JSON bodies the routes take: a post write, and a webhook delivery.
+pub(crate) use posts::POST_BODY_LIMIT;
 use rate_limit::RequestLimit;
+pub(crate) use webhooks::WEBHOOK_BODY_LIMIT;
 
 /// The whole API behind its edge layers.
 pub fn router(state: AppState) -> Router {

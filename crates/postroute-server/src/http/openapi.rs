@@ -1,10 +1,22 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI documents, generated from the handlers' annotations: the public one, served at
+//! `/v1/openapi.json`, and the staff area's, which is not served (the staff routes answer 404
+//! to everyone else and their document does not announce them either).
+
+mod refusals;
+pub mod schemas;
 
 use axum::Json;
 use utoipa::OpenApi;
 
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+pub use refusals::{RAW_BODIES, Refusals};
+
+/// A bad token is a 401 on the public routes.
+const PUBLIC_REFUSALS: Refusals = Refusals { unauthorized: true };
+/// The staff area answers 404 to everyone who is not staff, token or no token.
+const STAFF_REFUSALS: Refusals = Refusals { unauthorized: false };
 
 use super::{
     admin, auth, channels, health, me, media, posts, problem, webhooks, well_known, workspaces,
@@ -35,11 +47,17 @@ use super::{
                 media::public_content,
         posts::list, posts::create, posts::get, posts::update, posts::delete, posts::submit,
                 posts::approve, posts::reject, posts::schedule, posts::cancel,
-                admin::events, admin::users, admin::revoke_sessions,
         webhooks::stripe, webhooks::meta_verification, webhooks::meta, webhooks::x_crc, webhooks::x,
     ),
-    components(schemas(problem::Problem, problem::FieldError)),
-    modifiers(&BearerAuth),
+    components(
+        // Schemas that only parameters name: utoipa collects those of bodies by itself.
+        schemas(
+            problem::Problem, problem::FieldError, schemas::ETag, schemas::AuditAction,
+            schemas::PostStatus, schemas::Provider,
+        ),
+        responses(schemas::MediaFile, schemas::MediaRange),
+    ),
+    modifiers(&BearerAuth, &PUBLIC_REFUSALS),
     tags(
         (name = "operations", description = "Probes and service metadata"),
         (name = "auth", description = "Registration, sign-in, sessions, password reset"),
@@ -48,11 +66,27 @@ use super::{
                 (name = "channels", description = "Connected social accounts"),
         (name = "media", description = "The media library posts attach"),
                 (name = "posts", description = "Posts, their review and their schedule"),
-                (name = "staff", description = "PostRoute staff only: the system event log and accounts"),
         (name = "webhooks", description = "Deliveries from Stripe, Meta and X, verified before they are read"),
     ),
 )]
 pub struct ApiDoc;
+
+/// The staff area, for PostRoute's own tools. Not served: to anyone who is not staff these
+/// routes answer 404, as if they did not exist.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "PostRoute staff API",
+        version = "1",
+        description = "PostRoute staff only. Anyone else, signed in or not, gets 404 and leaves an \
+                       `admin_access_denied` system event. Errors are application/problem+json."
+    ),
+    paths(admin::events, admin::users, admin::revoke_sessions),
+    components(schemas(problem::Problem, problem::FieldError)),
+    modifiers(&BearerAuth, &STAFF_REFUSALS),
+    tags((name = "staff", description = "The system event log and accounts")),
+)]
+pub struct StaffApiDoc;
 
 /// Declares the `bearer` scheme the authenticated operations name.
 #[derive(Debug)]
@@ -79,5 +113,14 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 
 /// The document as pretty JSON, as checked in at `docs/openapi.json`.
 pub fn document() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+    pretty(&ApiDoc::openapi())
+}
+
+/// The staff document as pretty JSON, as checked in at `docs/openapi-staff.json`.
+pub fn staff_document() -> String {
+    pretty(&StaffApiDoc::openapi())
+}
+
+fn pretty(document: &utoipa::openapi::OpenApi) -> String {
+    document.to_pretty_json().unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
 }

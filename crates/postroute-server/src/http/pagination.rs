@@ -7,12 +7,24 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::problem::{ApiError, FieldError};
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 100;
+
+/// The paging parameters as the OpenAPI document describes them; [`ListQuery`] reads them.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query string for the OpenAPI document")]
+pub struct PageParams {
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 50)]
+    limit: Option<u32>,
+    /// Where to continue: the previous page's `next_cursor`.
+    cursor: Option<String>,
+}
 
 /// The query string of a list request, with its paging parameters checked.
 #[derive(Debug, Clone)]
@@ -26,9 +38,10 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// A filter parameter.
+    /// A filter parameter. An empty one (`?status=`) is a value like any other, so a filter
+    /// that cannot be empty refuses it rather than quietly filtering nothing.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str).filter(|value| !value.is_empty())
+        self.params.get(name).map(String::as_str)
     }
 
     /// A filter parameter parsed by `parse`; a value it refuses adds `message` to `problems`.

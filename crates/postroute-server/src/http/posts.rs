@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 
 use super::guard::{Permit, can};
 use super::json::JsonBody;
-use super::pagination::{ListQuery, Page};
+use super::openapi::schemas;
+use super::pagination::{ListQuery, Page, PageParams};
 use super::problem::{ApiError, FieldError, Problem};
 use crate::app::AppState;
 use crate::posts::{NewPost, PostChanges, PostError};
@@ -24,9 +25,8 @@ use crate::posts::{NewPost, PostChanges, PostError};
 pub struct PostView {
     /// Post id.
     pub id: String,
-    /// `draft`, `in_review`, `approved`, `scheduled`, `publishing`, `published`,
-    /// `partially_published` or `failed`.
-    #[schema(value_type = String)]
+    /// Where the post is in its life.
+    #[schema(value_type = schemas::PostStatus)]
     pub status: PostStatus,
     /// The text, used wherever no variant replaces it.
     pub content: String,
@@ -63,9 +63,8 @@ pub struct PostView {
 pub struct TargetView {
     /// The channel.
     pub channel_id: String,
-    /// `pending`, `publishing`, `published`, `failed` or `unknown` (the outcome could not be
-    /// confirmed; never retried blindly).
-    #[schema(value_type = String)]
+    /// How publishing to this channel went.
+    #[schema(value_type = schemas::TargetStatus)]
     pub status: TargetStatus,
     /// The platform's id of the published post.
     pub platform_post_id: Option<String>,
@@ -120,6 +119,7 @@ impl From<Post> for PostView {
 #[serde(deny_unknown_fields)]
 pub struct CreatePostRequest {
     /// The text.
+    #[schema(value_type = schemas::PostContent)]
     content: String,
     /// Channels of this workspace to publish to.
     #[schema(value_type = Vec<String>)]
@@ -143,6 +143,7 @@ pub struct CreatePostRequest {
 pub struct UpdatePostRequest {
     /// New text.
     #[serde(default)]
+    #[schema(value_type = Option<schemas::PostContent>)]
     content: Option<String>,
     /// New channels.
     #[serde(default)]
@@ -183,7 +184,8 @@ pub struct ScheduleRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
-    /// What to change, 1 to 2,000 characters.
+    /// What to change.
+    #[schema(value_type = schemas::RejectionReason)]
     reason: String,
 }
 
@@ -291,9 +293,11 @@ fn filter_of(query: &ListQuery) -> Result<PostFilter, ApiError> {
 /// The workspace's posts, newest first, filtered by status, channel and scheduled time
 /// (`from` inclusive, `to` exclusive).
 #[utoipa::path(get, operation_id = "list_posts", path = "/v1/workspaces/{workspace_id}/posts", tag = "posts", security(("bearer" = [])),
-    params(("workspace_id" = String, Path), ("status" = Option<String>, Query), ("from" = Option<String>, Query),
-           ("to" = Option<String>, Query), ("channel_id" = Option<String>, Query),
-           ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), ("status" = Option<schemas::PostStatus>, Query),
+           ("from" = Option<DateTime<Utc>>, Query, description = "`scheduled_at` at or after this time"),
+           ("to" = Option<DateTime<Utc>>, Query, description = "`scheduled_at` before this time"),
+           ("channel_id" = Option<String>, Query, format = Uuid),
+           PageParams),
     responses((status = 200, description = "A page", body = Page<PostView>),
               (status = 422, description = "A filter that is not a status, time or channel id (`validation_failed`)", body = Problem)))]
 pub(super) async fn list(
@@ -313,6 +317,7 @@ pub(super) async fn list(
 #[utoipa::path(post, operation_id = "create_post", path = "/v1/workspaces/{workspace_id}/posts", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path)), request_body = CreatePostRequest,
     responses((status = 201, description = "The draft", body = PostView),
+              (status = 403, description = "A reviewer (`forbidden`)", body = Problem),
               (status = 422, description = "Unknown or disconnected channels, unknown files, a time not ahead (`validation_failed`)", body = Problem)))]
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -351,13 +356,13 @@ pub(super) async fn get(
 /// suits its channels.
 #[utoipa::path(patch, operation_id = "update_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = String, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (428 `precondition_required` without it, 412 `precondition_failed` when stale)")), request_body = UpdatePostRequest,
+           ("If-Match" = schemas::ETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")), request_body = UpdatePostRequest,
     responses((status = 200, description = "The post", body = PostView),
-              (status = 403, description = "A member changing another's post (`forbidden`)", body = Problem),
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
               (status = 409, description = "Publishing has started, or the post changed meanwhile (`conflict`)", body = Problem),
-              (status = 412, description = "The post changed since it was loaded (`precondition_failed`)", body = Problem),
-              (status = 422, description = "Invalid fields, or a scheduled post that no longer suits a channel (`validation_failed`)", body = Problem),
-              (status = 428, description = "No If-Match (`precondition_required`)", body = Problem)))]
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem),
+              (status = 428, description = "No `If-Match` (`precondition_required`)", body = Problem),
+              (status = 422, description = "Invalid fields, or a scheduled post that no longer suits a channel (`validation_failed`)", body = Problem)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,
@@ -379,9 +384,11 @@ pub(super) async fn update(
 /// Delete a post (members: their own), unless it is publishing or published.
 #[utoipa::path(delete, operation_id = "delete_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<String>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
+           ("If-Match" = Option<schemas::ETag>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
     responses((status = 204, description = "Deleted"),
-              (status = 409, description = "Publishing or published (`conflict`)", body = Problem)))]
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
+              (status = 409, description = "Publishing or published (`conflict`)", body = Problem),
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem)))]
 pub(super) async fn delete(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,
@@ -396,9 +403,11 @@ pub(super) async fn delete(
 /// are checked first.
 #[utoipa::path(post, operation_id = "submit_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/submit", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<String>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
+           ("If-Match" = Option<schemas::ETag>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
     responses((status = 200, description = "In review", body = PostView),
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
               (status = 409, description = "Not a draft (`conflict`)", body = Problem),
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem),
               (status = 422, description = "One error per channel whose platform would refuse the post, as `targets.{channel_id}` (`validation_failed`)", body = Problem)))]
 pub(super) async fn submit(
     State(state): State<AppState>,
@@ -414,13 +423,13 @@ pub(super) async fn submit(
 /// Recorded in the audit log.
 #[utoipa::path(post, operation_id = "approve_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/approve", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = String, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (428 `precondition_required` without it, 412 `precondition_failed` when stale)")),
+           ("If-Match" = schemas::ETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")),
     responses((status = 200, description = "Approved or scheduled", body = PostView),
-              (status = 403, description = "The caller wrote the post and the workspace requires approval (`forbidden`)", body = Problem),
+              (status = 403, description = "A member, or the post's own author where the workspace requires approval (`forbidden`)", body = Problem),
               (status = 409, description = "Not in review (`conflict`)", body = Problem),
-              (status = 412, description = "The post changed since it was loaded (`precondition_failed`)", body = Problem),
-              (status = 422, description = "A channel can no longer take the post (`validation_failed`)", body = Problem),
-              (status = 428, description = "No If-Match (`precondition_required`)", body = Problem)))]
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem),
+              (status = 428, description = "No `If-Match` (`precondition_required`)", body = Problem),
+              (status = 422, description = "A channel can no longer take the post (`validation_failed`)", body = Problem)))]
 pub(super) async fn approve(
     State(state): State<AppState>,
     permit: Permit<can::ReviewPost>,
@@ -435,12 +444,12 @@ pub(super) async fn approve(
 /// audit log.
 #[utoipa::path(post, operation_id = "reject_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/reject", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = String, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (428 `precondition_required` without it, 412 `precondition_failed` when stale)")), request_body = RejectRequest,
+           ("If-Match" = schemas::ETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")), request_body = RejectRequest,
     responses((status = 200, description = "Back to draft", body = PostView),
-              (status = 403, description = "The caller wrote the post and the workspace requires approval (`forbidden`)", body = Problem),
+              (status = 403, description = "A member, or the post's own author where the workspace requires approval (`forbidden`)", body = Problem),
               (status = 409, description = "Not in review (`conflict`)", body = Problem),
-              (status = 412, description = "The post changed since it was loaded (`precondition_failed`)", body = Problem),
-              (status = 428, description = "No If-Match (`precondition_required`)", body = Problem)))]
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem),
+              (status = 428, description = "No `If-Match` (`precondition_required`)", body = Problem)))]
 pub(super) async fn reject(
     State(state): State<AppState>,
     permit: Permit<can::ReviewPost>,
@@ -457,8 +466,10 @@ pub(super) async fn reject(
 /// require approval, or move a scheduled post's time.
 #[utoipa::path(post, operation_id = "schedule_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/schedule", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<String>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")), request_body = ScheduleRequest,
+           ("If-Match" = Option<schemas::ETag>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")), request_body = ScheduleRequest,
     responses((status = 200, description = "Scheduled", body = PostView),
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem),
               (status = 409, description = "Approval required first, or a status that cannot be scheduled (`conflict`)", body = Problem),
               (status = 422, description = "A time not ahead, or channels whose platform would refuse the post (`validation_failed`)", body = Problem)))]
 pub(super) async fn schedule(
@@ -476,9 +487,11 @@ pub(super) async fn schedule(
 /// Take a post off the schedule: scheduled -> draft (members: their own).
 #[utoipa::path(post, operation_id = "cancel_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/cancel", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<String>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
+           ("If-Match" = Option<schemas::ETag>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
     responses((status = 200, description = "Back to draft", body = PostView),
-              (status = 409, description = "Not scheduled (`conflict`)", body = Problem)))]
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
+              (status = 409, description = "Not scheduled (`conflict`)", body = Problem),
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem)))]
 pub(super) async fn cancel(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,

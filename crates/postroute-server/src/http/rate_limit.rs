@@ -23,7 +23,7 @@ static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-rema
 static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// Probes come from infrastructure at its own pace; they are never throttled.
-const UNLIMITED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+pub(crate) const UNLIMITED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
 /// One limit applied to a group of routes.
 #[derive(Clone, Debug)]

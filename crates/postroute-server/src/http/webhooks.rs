@@ -63,9 +63,12 @@ fn received(delivery: Delivery) -> Json<Received> {
 /// within five minutes) before anything is read; a replayed event is acknowledged, not
 /// processed again.
 #[utoipa::path(post, operation_id = "stripe_webhook", path = "/v1/webhooks/stripe", tag = "webhooks",
+    params(("Stripe-Signature" = String, Header, description = "`t=<unix time>,v1=<hex HMAC-SHA256>` over `<t>.<body>`")),
     request_body(content = Object, description = "A Stripe event, signed"),
     responses((status = 200, description = "Genuine", body = Received),
-              (status = 400, description = "Signature missing, wrong or too old (`invalid_signature`; a critical security event)", body = Problem)))]
+              (status = 400, description = "Signature missing, wrong or too old (`invalid_signature`; a critical security event), or a genuine body that is not an event (`malformed_request`)", body = Problem),
+              (status = 404, description = "This server has no secret for the provider: the endpoint does not exist (`not_found`)", body = Problem),
+              (status = 413, description = "Over 1 MiB (`payload_too_large`)", body = Problem)))]
 pub(super) async fn stripe(
     State(state): State<AppState>,
     context: RequestContext,
@@ -80,7 +83,8 @@ pub(super) async fn stripe(
 #[utoipa::path(get, operation_id = "meta_webhook_verification", path = "/v1/webhooks/meta", tag = "webhooks",
     params(("hub.mode" = String, Query), ("hub.verify_token" = String, Query), ("hub.challenge" = String, Query)),
     responses((status = 200, description = "The challenge, as text", content_type = "text/plain"),
-              (status = 403, description = "Wrong token", body = Problem)))]
+              (status = 403, description = "Wrong token (`forbidden`)", body = Problem),
+              (status = 404, description = "This server has no secret for the provider: the endpoint does not exist (`not_found`)", body = Problem)))]
 pub(super) async fn meta_verification(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -95,9 +99,12 @@ pub(super) async fn meta_verification(
 
 /// A Meta event. `X-Hub-Signature-256` is verified over the raw body first.
 #[utoipa::path(post, operation_id = "meta_webhook", path = "/v1/webhooks/meta", tag = "webhooks",
+    params(("X-Hub-Signature-256" = String, Header, description = "`sha256=<hex HMAC-SHA256 of the body>`")),
     request_body(content = Object, description = "A Meta event, signed"),
     responses((status = 200, description = "Genuine", body = Received),
-              (status = 400, description = "Signature missing or wrong (`invalid_signature`; a critical security event)", body = Problem)))]
+              (status = 400, description = "Signature missing or wrong (`invalid_signature`; a critical security event), or a genuine body that is not JSON (`malformed_request`)", body = Problem),
+              (status = 404, description = "This server has no secret for the provider: the endpoint does not exist (`not_found`)", body = Problem),
+              (status = 413, description = "Over 1 MiB (`payload_too_large`)", body = Problem)))]
 pub(super) async fn meta(
     State(state): State<AppState>,
     context: RequestContext,
@@ -110,8 +117,10 @@ pub(super) async fn meta(
 
 /// X's CRC check: answers the HMAC of `crc_token` under the consumer secret.
 #[utoipa::path(get, operation_id = "x_webhook_crc", path = "/v1/webhooks/x", tag = "webhooks",
-    params(("crc_token" = String, Query)),
+    params(("crc_token" = String, Query, pattern = r"^[A-Za-z0-9+/=_-]{1,128}$", description = "X's challenge: a short opaque string")),
     responses((status = 200, description = "The CRC answer", body = CrcResponse),
+              (status = 400, description = "A `crc_token` that is not a short opaque string (`malformed_request`)", body = Problem),
+              (status = 404, description = "This server has no secret for the provider: the endpoint does not exist (`not_found`)", body = Problem),
               (status = 422, description = "No `crc_token`", body = Problem)))]
 pub(super) async fn x_crc(
     State(state): State<AppState>,
@@ -126,9 +135,12 @@ pub(super) async fn x_crc(
 
 /// An X event. `x-twitter-webhooks-signature` is verified over the raw body first.
 #[utoipa::path(post, operation_id = "x_webhook", path = "/v1/webhooks/x", tag = "webhooks",
+    params(("x-twitter-webhooks-signature" = String, Header, description = "`sha256=<base64 HMAC-SHA256 of the body>`")),
     request_body(content = Object, description = "An X account-activity event, signed"),
     responses((status = 200, description = "Genuine", body = Received),
-              (status = 400, description = "Signature missing or wrong (`invalid_signature`; a critical security event)", body = Problem)))]
+              (status = 400, description = "Signature missing or wrong (`invalid_signature`; a critical security event), or a genuine body that is not JSON (`malformed_request`)", body = Problem),
+              (status = 404, description = "This server has no secret for the provider: the endpoint does not exist (`not_found`)", body = Problem),
+              (status = 413, description = "Over 1 MiB (`payload_too_large`)", body = Problem)))]
 pub(super) async fn x(
     State(state): State<AppState>,
     context: RequestContext,

@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 
 use super::guard::{Member, Permit, can};
 use super::json::JsonBody;
-use super::pagination::{ListQuery, Page};
+use super::openapi::schemas;
+use super::pagination::{ListQuery, Page, PageParams};
 use super::problem::ApiError;
 use crate::accounts::{AuthSession, RequestContext};
 use crate::app::AppState;
@@ -42,16 +43,17 @@ pub struct WorkspaceView {
     /// Name.
     pub name: String,
     /// IANA time zone.
+    #[schema(value_type = schemas::Timezone)]
     pub timezone: String,
     /// Whether posts need approval.
     pub approval_required: bool,
     /// `free`, `studio` or `agency`.
-    #[schema(value_type = String)]
+    #[schema(value_type = schemas::Plan)]
     pub plan: Plan,
     /// What the plan includes.
     pub entitlements: EntitlementsView,
     /// The caller's role.
-    #[schema(value_type = String)]
+    #[schema(value_type = schemas::Role)]
     pub role: Role,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -92,7 +94,7 @@ pub struct MemberView {
     /// Display name.
     pub name: String,
     /// Role.
-    #[schema(value_type = String)]
+    #[schema(value_type = schemas::Role)]
     pub role: Role,
     /// When they joined.
     pub joined_at: DateTime<Utc>,
@@ -118,7 +120,7 @@ pub struct InvitationView {
     /// Invited address.
     pub email: String,
     /// Role it grants.
-    #[schema(value_type = String)]
+    #[schema(value_type = schemas::AssignableRole)]
     pub role: Role,
     /// Who invited.
     pub invited_by: Option<String>,
@@ -199,22 +201,26 @@ pub struct MembershipView {
     /// Its name.
     pub workspace_name: String,
     /// The role granted.
-    #[schema(value_type = String)]
+    #[schema(value_type = schemas::AssignableRole)]
     pub role: Role,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CreateWorkspaceRequest {
+    #[schema(value_type = schemas::WorkspaceName)]
     name: String,
     /// IANA time zone; UTC when absent.
+    #[schema(value_type = Option<schemas::Timezone>)]
     timezone: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UpdateWorkspaceRequest {
+    #[schema(value_type = Option<schemas::WorkspaceName>)]
     name: Option<String>,
+    #[schema(value_type = Option<schemas::Timezone>)]
     timezone: Option<String>,
     approval_required: Option<bool>,
 }
@@ -222,7 +228,8 @@ pub(super) struct UpdateWorkspaceRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RoleRequest {
-    /// `admin`, `member` or `reviewer`.
+    /// The new role.
+    #[schema(value_type = schemas::AssignableRole)]
     role: String,
 }
 
@@ -235,8 +242,10 @@ pub(super) struct TransferRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct InviteRequest {
+    #[schema(value_type = schemas::EmailAddress)]
     email: String,
-    /// `admin`, `member` or `reviewer`.
+    /// The role the invitation grants.
+    #[schema(value_type = schemas::AssignableRole)]
     role: String,
 }
 
@@ -268,7 +277,7 @@ pub(super) async fn create(
 
 /// The caller's workspaces, with the caller's role in each.
 #[utoipa::path(get, operation_id = "list_workspaces", path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
-    params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    params(PageParams),
     responses((status = 200, description = "A page", body = Page<WorkspaceView>)))]
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -299,7 +308,8 @@ pub(super) async fn get(permit: Permit<can::ViewWorkspace>) -> Json<WorkspaceVie
 #[utoipa::path(patch, operation_id = "update_workspace", path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path)), request_body = UpdateWorkspaceRequest,
     responses((status = 200, description = "Updated", body = WorkspaceView),
-              (status = 402, description = "Approval workflow not on this plan (`plan_required`)", body = super::problem::Problem)))]
+              (status = 402, description = "Approval workflow not on this plan (`plan_required`)", body = super::problem::Problem),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     permit: Permit<can::UpdateWorkspace>,
@@ -317,7 +327,9 @@ pub(super) async fn update(
 
 /// Delete the workspace.
 #[utoipa::path(delete, operation_id = "delete_workspace", path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
-    params(("workspace_id" = String, Path)), responses((status = 204, description = "Deleted")))]
+    params(("workspace_id" = String, Path)),
+    responses((status = 204, description = "Deleted"),
+              (status = 403, description = "Not the owner (`forbidden`)", body = super::problem::Problem)))]
 pub(super) async fn delete(
     State(state): State<AppState>,
     permit: Permit<can::DeleteWorkspace>,
@@ -328,7 +340,7 @@ pub(super) async fn delete(
 
 /// The members.
 #[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/members", tag = "workspaces", security(("bearer" = [])),
-    params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), PageParams),
     responses((status = 200, description = "A page", body = Page<MemberView>)))]
 pub(super) async fn members(
     State(state): State<AppState>,
@@ -349,6 +361,8 @@ pub(super) async fn members(
 #[utoipa::path(patch, path = "/v1/workspaces/{workspace_id}/members/{user_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("user_id" = String, Path)), request_body = RoleRequest,
     responses((status = 200, description = "Changed", body = MemberView),
+              (status = 403, description = "A member or reviewer, or an admin changing an admin's role (`forbidden`)", body = super::problem::Problem),
+              (status = 404, description = "Not a member of this workspace", body = super::problem::Problem),
               (status = 409, description = "Demoting the owner or making someone owner", body = super::problem::Problem)))]
 pub(super) async fn change_role(
     State(state): State<AppState>,
@@ -366,6 +380,8 @@ pub(super) async fn change_role(
 #[utoipa::path(delete, path = "/v1/workspaces/{workspace_id}/members/{user_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 204, description = "Removed"),
+              (status = 403, description = "Removing someone else without the role to (`forbidden`)", body = super::problem::Problem),
+              (status = 404, description = "Not a member of this workspace", body = super::problem::Problem),
               (status = 409, description = "The owner cannot be removed or leave", body = super::problem::Problem)))]
 pub(super) async fn remove_member(
     State(state): State<AppState>,
@@ -380,7 +396,10 @@ pub(super) async fn remove_member(
 /// Hand ownership to another member; the caller becomes an admin.
 #[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/transfer-ownership", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path)), request_body = TransferRequest,
-    responses((status = 200, description = "Transferred; the caller's view of the workspace", body = WorkspaceView)))]
+    responses((status = 200, description = "Transferred; the caller's view of the workspace", body = WorkspaceView),
+              (status = 403, description = "Not the owner (`forbidden`)", body = super::problem::Problem),
+              (status = 409, description = "The caller already owns it, or the member left meanwhile (`conflict`)", body = super::problem::Problem),
+              (status = 422, description = "`user_id` is not a member of this workspace (`validation_failed`)", body = super::problem::Problem)))]
 pub(super) async fn transfer_ownership(
     State(state): State<AppState>,
     permit: Permit<can::TransferOwnership>,
@@ -402,7 +421,9 @@ pub(super) async fn transfer_ownership(
     params(("workspace_id" = String, Path)), request_body = InviteRequest,
     responses((status = 201, description = "Invited; an email is on its way", body = InvitationView),
               (status = 402, description = "The plan's member limit is reached", body = super::problem::Problem),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem),
               (status = 409, description = "Already a member, or already invited", body = super::problem::Problem),
+              (status = 422, description = "Not an address, or the role `owner` (`validation_failed`)", body = super::problem::Problem),
               (status = 429, description = "Over the invitation emails an address may receive (3) or a workspace may send (50) in 24 hours (`rate_limited`)", body = super::problem::Problem)))]
 pub(super) async fn invite(
     State(state): State<AppState>,
@@ -420,8 +441,9 @@ pub(super) async fn invite(
 
 /// Open invitations.
 #[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/invitations", tag = "workspaces", security(("bearer" = [])),
-    params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
-    responses((status = 200, description = "A page", body = Page<InvitationView>)))]
+    params(("workspace_id" = String, Path), PageParams),
+    responses((status = 200, description = "A page", body = Page<InvitationView>),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem)))]
 pub(super) async fn invitations(
     State(state): State<AppState>,
     permit: Permit<can::ListInvitations>,
@@ -440,7 +462,9 @@ pub(super) async fn invitations(
 /// Withdraw an invitation.
 #[utoipa::path(delete, path = "/v1/workspaces/{workspace_id}/invitations/{invitation_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("invitation_id" = String, Path)),
-    responses((status = 204, description = "Withdrawn")))]
+    responses((status = 204, description = "Withdrawn"),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem),
+              (status = 404, description = "No such open invitation: unknown, accepted or withdrawn", body = super::problem::Problem)))]
 pub(super) async fn revoke_invitation(
     State(state): State<AppState>,
     permit: Permit<can::RevokeInvitation>,
@@ -453,11 +477,13 @@ pub(super) async fn revoke_invitation(
 
 /// The audit log, newest first. Owners and admins, on Studio and Agency plans.
 #[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/audit-log", tag = "workspaces", security(("bearer" = [])),
-    params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query),
-           ("action" = Option<String>, Query), ("actor" = Option<String>, Query, description = "user id"),
-           ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339, exclusive")),
+    params(("workspace_id" = String, Path), PageParams,
+           ("action" = Option<schemas::AuditAction>, Query), ("actor" = Option<String>, Query, format = Uuid, description = "user id"),
+           ("since" = Option<DateTime<Utc>>, Query, description = "RFC 3339, inclusive"), ("until" = Option<DateTime<Utc>>, Query, description = "RFC 3339, exclusive")),
     responses((status = 200, description = "A page", body = Page<AuditEntryView>),
-              (status = 402, description = "Not on this plan (`plan_required`)", body = super::problem::Problem)))]
+              (status = 402, description = "Not on this plan (`plan_required`)", body = super::problem::Problem),
+              (status = 403, description = "A member or reviewer (`forbidden`)", body = super::problem::Problem),
+              (status = 422, description = "An unknown action, an actor that is not a user id, a time that is not RFC 3339 (`validation_failed`)", body = super::problem::Problem)))]
 pub(super) async fn audit_log(
     State(state): State<AppState>,
     permit: Permit<can::ViewAuditLog>,

@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod header_limit;
 pub mod observe;
 pub mod security_headers;
+pub mod small_bodies;
 
 pub use client_ip::{ClientIp, TrustedProxies};
 pub use observe::RequestId;
@@ -40,6 +41,16 @@ pub fn wrap(routes: Router, http: &HttpConfig, global_limit: Option<RequestLimit
         routes.fallback(|| async { ApiError::NotFound }).method_not_allowed_fallback(|| async {
             Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
         });
+    // Inside the rate limit: a throttled client's body is not read.
+    // Up to the largest JSON body any route takes (a post, a webhook delivery); uploads stream.
+    let small_bodies = small_bodies::SmallBodies {
+        limit: http
+            .json_body_limit_bytes
+            .max(crate::http::POST_BODY_LIMIT)
+            .max(crate::http::WEBHOOK_BODY_LIMIT),
+        deadline: Duration::from_secs(http.request_timeout_secs),
+    };
+    router = router.layer(from_fn_with_state(small_bodies, small_bodies::read_small_bodies));
     if let Some(limit) = global_limit {
         router = router.layer(from_fn_with_state(limit, crate::http::rate_limit::enforce));
     }
