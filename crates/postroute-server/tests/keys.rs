@@ -121,3 +121,35 @@ db_test!(
             .await;
     }
 );
+
+db_test!(
+    // proves S-ENC-2: a value that opens under no configured key does not stop the rest
+    async fn rotation_goes_on_past_a_value_it_cannot_open_and_counts_it(backend) {
+        let app = TestApp::spawn(backend).await;
+        let owner = app.signed_in_user("tampered@example.com").await;
+        let workspace = app.workspace(&owner, "Keys").await;
+        let mut channels = Vec::new();
+        for (id, handle) in [("21", "kept"), ("22", "moved")] {
+            app.fake_x().set_account(id, handle, handle);
+            channels.push(app.connect_x(&owner, &workspace).await);
+        }
+        // One channel's tokens copied onto the other: bound to another row, they open nowhere.
+        let moved = app
+            .execute_sql(&format!(
+                "UPDATE channels SET access_token = (SELECT access_token FROM channels WHERE id = {first}) \
+                 WHERE id = {second}",
+                first = app.uuid_literal(&channels[0]),
+                second = app.uuid_literal(&channels[1]),
+            ))
+            .await;
+        assert_eq!(moved, 1);
+        let old = key(app.config.encryption.oauth_key.as_ref().unwrap().expose_secret());
+        let keys = rotation_keys(&[9u8; 32], &old);
+        let report = rotate(app.store(), &keys, |_| {}).await.unwrap();
+        assert_eq!((report.channels.resealed, report.channels.unopened), (1, 1), "{report:?}");
+        assert_eq!(report.unopened(), 1);
+        // Run again: nothing left to re-seal, and the one that does not open is counted again.
+        let again = rotate(app.store(), &keys, |_| {}).await.unwrap();
+        assert_eq!((again.channels.resealed, again.channels.unopened), (0, 1), "{again:?}");
+    }
+);

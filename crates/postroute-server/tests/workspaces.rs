@@ -304,7 +304,10 @@ db_test!(
     // Invite, revoke, invite again must not turn PostRoute into a relay for the inviter's text.
     async fn invitation_emails_are_limited_per_address_and_per_workspace(backend) {
         let app = TestApp::builder(backend)
-            .configure(|config| config.rate_limits.invitations_per_workspace_per_day = 5)
+            .configure(|config| {
+                config.rate_limits.invitations_per_workspace_per_day = 5;
+                config.rate_limits.invitations_per_inviter_per_day = 5;
+            })
             .spawn()
             .await;
         let owner = app.signed_in_user("relay@example.com").await;
@@ -314,7 +317,7 @@ db_test!(
         let invitation_emails =
             || app.count("SELECT count(*) FROM email_outbox WHERE template = 'invitation'");
 
-        // Three to one address in a day, then 429, even with each one withdrawn.
+        // Three from one workspace to one address in a day, then 429, even with each withdrawn.
         for _ in 0..3 {
             let invited = app.json_as(&owner, Method::POST, &path, json!({"email": "target@example.com", "role": "member"}), 201).await;
             let id = invited["id"].as_str().unwrap();
@@ -333,6 +336,17 @@ db_test!(
         let refused = app.json_as(&owner, Method::POST, &path, json!({"email": "sixth@example.com", "role": "member"}), 429).await;
         assert_eq!(refused["code"], "rate_limited");
         assert_eq!(invitation_emails().await, 5);
+
+        // Another workspace can still invite the address the first one used up: nobody keeps
+        // a person out of other workspaces by spending their invitations.
+        let other_owner = app.signed_in_user("other@example.com").await;
+        let other = app.workspace(&other_owner, "Elsewhere").await;
+        app.json_as(&other_owner, Method::POST, &format!("/v1/workspaces/{other}/invitations"), json!({"email": "target@example.com", "role": "member"}), 201).await;
+        // One account's budget spans its workspaces: a new workspace adds nothing to it.
+        let second = app.workspace(&owner, "Relay again").await;
+        app.set_plan(&second, "agency").await;
+        let refused = app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{second}/invitations"), json!({"email": "seventh@example.com", "role": "member"}), 429).await;
+        assert_eq!(refused["code"], "rate_limited");
         let events = app.store().system_events().recent(20).await.unwrap();
         assert!(events.iter().any(|event| event.event_type == "rate_limited"
             && event.details["limit"] == "invitations-workspace"));

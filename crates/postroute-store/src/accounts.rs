@@ -360,8 +360,11 @@ impl<'a> Accounts<'a> {
         // (`lock_users`), so it either committed before this read, and the workspace it gave is
         // among `owned`, or waits until the account is gone and then finds no member to promote.
         // Without it, a transfer landing between this read and the delete below would leave its
-        // workspace with no owner (S-TENANT-4).
-        crate::tenant::lock_users(tx.conn(), &[user], "FOR UPDATE").await?;
+        // workspace with no owner (S-TENANT-4). `NO KEY UPDATE` conflicts with the transfer's
+        // share lock but not with the key-share lock of a row that merely references the
+        // account (an audit entry or invitation written under a workspace lock), so an erasure
+        // waiting for such a writer's workspace lock never blocks that writer in turn.
+        crate::tenant::lock_users(tx.conn(), &[user], "FOR NO KEY UPDATE").await?;
         let owned: Vec<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
             "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
              WHERE m.user_id = $1 AND m.role = 'owner' AND w.deleted_at IS NULL",

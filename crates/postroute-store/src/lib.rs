@@ -28,7 +28,7 @@ pub use backup::{
 pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
-pub use pool::{Dialect, Store, StoreOptions};
+pub use pool::{Dialect, Store, StoreOptions, postgres_connection_is_private};
 pub use sealed::{SealedKind, SealedPlace, SealedValue};
 pub use sessions::{LogoutOutcome, NewSession, RefreshOutcome, Session, Sessions};
 pub use system_events::{StoredSystemEvent, SystemEventFilter, SystemEvents};

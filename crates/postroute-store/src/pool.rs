@@ -156,6 +156,30 @@ fn postgres_options(url: &str) -> Result<PgConnectOptions, StoreError> {
         .log_statements(tracing::log::LevelFilter::Trace))
 }
 
+/// Whether a connection to the PostgreSQL `url` is encrypted or never leaves this machine,
+/// read the way the driver will connect: its own URL parser (where a later parameter wins, and
+/// `ssl-mode`, `hostaddr` and a socket directory count) and the `PG*` environment defaults.
+pub fn postgres_connection_is_private(url: &str) -> bool {
+    use sqlx::postgres::PgSslMode;
+    let Ok(options) = PgConnectOptions::from_str(url) else { return false };
+    if matches!(
+        options.get_ssl_mode(),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    ) {
+        return true;
+    }
+    let host = options.get_host();
+    if options.get_socket().is_some() || host.starts_with('/') {
+        return true;
+    }
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
 /// Whose rows a transaction may see on PostgreSQL, set with `set_config(…, true)` so that it
 /// ends with the transaction and never lingers on a pooled connection (S-TENANT-2).
 #[derive(Clone, Copy, Debug)]
@@ -201,7 +225,8 @@ pub struct Store {
     pub(crate) db: Db,
     /// Readiness connects afresh, outside the pool: pooled SQLite connections keep a deleted or
     /// unmounted file alive, and a PostgreSQL pool that is merely busy would look like a
-    /// database that is away.
+    /// database that is away (where a fresh connection is refused, an idle pooled one may
+    /// still answer).
     probe: Probe,
     /// Whether the database is known to be away (see `availability`).
     pub(crate) availability: Arc<crate::availability::Availability>,
@@ -310,9 +335,18 @@ impl Store {
                 connection.close().await?;
             }
             Probe::Postgres(options) => {
-                let mut connection = PgConnection::connect_with(options).await?;
-                sqlx::query("SELECT 1").execute(&mut connection).await?;
-                connection.close().await?;
+                let fresh = async {
+                    let mut connection = PgConnection::connect_with(options).await?;
+                    sqlx::query("SELECT 1").execute(&mut connection).await?;
+                    connection.close().await
+                };
+                if let Err(error) = fresh.await {
+                    // A server at its connection limit refuses a new connection while the
+                    // pool's own still work: an idle one answering is an answer too.
+                    let Db::Postgres(pool) = &self.db else { return Err(error.into()) };
+                    let Some(mut pooled) = pool.try_acquire() else { return Err(error.into()) };
+                    sqlx::query("SELECT 1").execute(&mut *pooled).await?;
+                }
             }
         }
         Ok(())
@@ -320,25 +354,47 @@ impl Store {
 
     /// Why the role pooled connections run as could step around row-level security, or `None`
     /// when the policies bind it (S-TENANT-2). A superuser or a `BYPASSRLS` role ignores every
-    /// policy, and an owner of a tenant table could switch its security off; SQLite has no
-    /// policies to bypass, so it always answers `None`.
+    /// policy, and so does a role that can become one; an owner of a tenant table could switch
+    /// its security off; and a tenant table whose security is off or not forced binds nobody.
+    /// SQLite has no policies to bypass, so it always answers `None`.
     pub async fn row_security_bypass(&self) -> Result<Option<String>, StoreError> {
         let Db::Postgres(pool) = &self.db else { return Ok(None) };
+        let tables: Vec<String> =
+            crate::tenant::TENANT_TABLES.iter().map(|table| (*table).to_owned()).collect();
         // Asked of a pooled connection, so `current_user` is the role after `SET ROLE`.
-        let (role, superuser, bypass, owned): (String, bool, bool, i64) = sqlx::query_as(
-            "SELECT current_user::text, r.rolsuper, r.rolbypassrls, \
-                    (SELECT count(*) FROM pg_class c \
-                     WHERE c.relrowsecurity AND pg_has_role(current_user, c.relowner, 'USAGE')) \
-             FROM pg_roles r WHERE r.rolname = current_user",
+        // `MEMBER` rather than `USAGE`: `SET ROLE` reaches a role without inheriting from it.
+        let (role, privileged, owned, unpoliced): (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = sqlx::query_as(
+            "SELECT current_user::text, \
+                        (SELECT string_agg(r.rolname, ', ') FROM pg_roles r \
+                         WHERE (r.rolsuper OR r.rolbypassrls) \
+                           AND pg_has_role(current_user, r.oid, 'MEMBER')), \
+                        (SELECT string_agg(c.relname, ', ') FROM pg_class c \
+                         WHERE c.relkind = 'r' AND c.relname = ANY($1) \
+                           AND c.relnamespace = to_regnamespace(current_schema())::oid \
+                           AND pg_has_role(current_user, c.relowner, 'MEMBER')), \
+                        (SELECT string_agg(c.relname, ', ') FROM pg_class c \
+                         WHERE c.relkind = 'r' AND c.relname = ANY($1) \
+                           AND c.relnamespace = to_regnamespace(current_schema())::oid \
+                           AND NOT (c.relrowsecurity AND c.relforcerowsecurity))",
         )
+        .bind(&tables)
         .fetch_one(pool)
         .await?;
-        let reason = if superuser {
-            format!("the database role `{role}` is a superuser")
-        } else if bypass {
-            format!("the database role `{role}` has BYPASSRLS")
-        } else if owned > 0 {
-            format!("the database role `{role}` owns {owned} table(s) under row-level security")
+        let reason = if let Some(roles) = privileged {
+            format!(
+                "the database role `{role}` is or can become a superuser or BYPASSRLS role ({roles})"
+            )
+        } else if let Some(tables) = owned {
+            format!(
+                "the database role `{role}` owns tenant tables under row-level security ({tables})"
+            )
+        } else if let Some(tables) = unpoliced {
+            format!("row-level security is off or not forced on tenant tables ({tables})")
         } else {
             return Ok(None);
         };

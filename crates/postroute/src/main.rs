@@ -280,8 +280,18 @@ async fn rotate_keys(config: Config) -> anyhow::Result<()> {
         ("OAuth states", report.oauth_states),
         ("pending Meta connections", report.pending_connections),
     ] {
-        println!("  {what}: {} re-sealed, {} changed meanwhile", counts.resealed, counts.skipped);
+        println!(
+            "  {what}: {} re-sealed, {} changed meanwhile, {} do not open",
+            counts.resealed, counts.skipped, counts.unopened
+        );
     }
     println!("{}", RotationReport::link_note(config.storage.public_link_ttl_secs));
+    if report.unopened() > 0 {
+        anyhow::bail!(
+            "{} sealed value(s) open under no configured key and were left as they are; if their \
+             key is not in encryption.previous_oauth_keys, add it and run again",
+            report.unopened()
+        );
+    }
     Ok(())
 }

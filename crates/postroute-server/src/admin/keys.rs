@@ -20,16 +20,6 @@ pub enum RotationError {
     /// Storage failed; run again to continue.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A value could not be opened with any configured key.
-    #[error(
-        "one of the {what} cannot be opened ({source}); is its key in encryption.previous_oauth_keys?"
-    )]
-    Open {
-        /// Which kind of value.
-        what: &'static str,
-        /// Why it did not open.
-        source: OpenError,
-    },
     /// The OS CSPRNG failed.
     #[error(transparent)]
     Randomness(#[from] RandomnessUnavailable),
@@ -43,6 +33,9 @@ pub struct Resealed {
     /// Values that changed while being re-sealed (rewritten under the current key, or an email
     /// sent and wiped meanwhile): nothing left to do for them.
     pub skipped: u64,
+    /// Values no configured key opens (sealed under a key no longer configured, or altered):
+    /// left as they are, counted, and rotation goes on with the rest.
+    pub unopened: u64,
 }
 
 /// How a rotation went.
@@ -59,6 +52,14 @@ pub struct RotationReport {
 }
 
 impl RotationReport {
+    /// How many values no configured key opened, of every kind.
+    pub fn unopened(&self) -> u64 {
+        [self.channels, self.outbox, self.oauth_states, self.pending_connections]
+            .iter()
+            .map(|counts| counts.unopened)
+            .sum()
+    }
+
     /// What rotation cannot re-seal: public media links are HMAC signatures handed to
     /// platforms, not stored, and those signed under the previous key verify only while it
     /// stays configured.
@@ -114,18 +115,32 @@ pub async fn rotate(
             SealedKind::OAuthState | SealedKind::PendingConnection => keys.oauth.keyring(),
         };
         let current = keyring.current_key_id_bytes();
+        // Values that did not open stay under their old key, so each later batch finds them
+        // again: it asks for that many more, and passes over them.
+        let mut unopened = Vec::new();
         loop {
-            let stale = everywhere.sealed_with_other_keys(kind, &current, BATCH).await?;
+            let limit = BATCH + u32::try_from(unopened.len()).unwrap_or(u32::MAX - BATCH);
+            let batch = everywhere.sealed_with_other_keys(kind, &current, limit).await?;
+            let stale: Vec<_> =
+                batch.into_iter().filter(|value| !unopened.contains(&value.place)).collect();
             if stale.is_empty() {
                 break;
             }
-            for value in &stale {
-                let resealed = reseal(keyring, kind, value)?;
+            for value in stale {
                 let counts = report.of(kind);
-                if everywhere.reseal_value(value, &resealed).await? {
-                    counts.resealed += 1;
-                } else {
-                    counts.skipped += 1;
+                match reseal(keyring, &value) {
+                    Ok(resealed) => {
+                        if everywhere.reseal_value(&value, &resealed?).await? {
+                            counts.resealed += 1;
+                        } else {
+                            counts.skipped += 1;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(kind = kind.label(), %error, "a sealed value does not open; left as it is");
+                        counts.unopened += 1;
+                        unopened.push(value.place);
+                    }
                 }
             }
             progress(&report);
@@ -134,12 +149,11 @@ pub async fn rotate(
     Ok(report)
 }
 
-/// The value sealed anew under the current key, for the same place.
+/// The value sealed anew under the current key, for the same place; `Err` when it does not open.
 fn reseal(
     keyring: &Keyring,
-    kind: SealedKind,
     value: &SealedValue,
-) -> Result<Vec<u8>, RotationError> {
+) -> Result<Result<Vec<u8>, RandomnessUnavailable>, OpenError> {
     let associated_data = match &value.place {
         SealedPlace::OutboxBody { id, to } => outbox_associated_data(*id, to),
         SealedPlace::OAuthState { workspace, state_hash } => {
@@ -149,10 +163,8 @@ fn reseal(
             pending_associated_data(*workspace, *id)
         }
     };
-    let plain = keyring
-        .open(&value.sealed, &associated_data)
-        .map_err(|source| RotationError::Open { what: kind.label(), source })?;
-    Ok(keyring.seal(&plain, &associated_data)?)
+    let plain = keyring.open(&value.sealed, &associated_data)?;
+    Ok(keyring.seal(&plain, &associated_data))
 }
 
 async fn rotate_channels(
@@ -163,15 +175,27 @@ async fn rotate_channels(
 ) -> Result<(), RotationError> {
     let current = cipher.current_key_id();
     let everywhere = store.cross_tenant_unscoped();
+    let mut unopened = Vec::new();
     loop {
-        let stale = everywhere.channels_sealed_with_other_keys(&current, BATCH).await?;
+        let limit = BATCH + u32::try_from(unopened.len()).unwrap_or(u32::MAX - BATCH);
+        let batch = everywhere.channels_sealed_with_other_keys(&current, limit).await?;
+        let stale: Vec<_> = batch
+            .into_iter()
+            .filter(|channel| !unopened.contains(&(channel.workspace, channel.id)))
+            .collect();
         if stale.is_empty() {
             return Ok(());
         }
         for channel in &stale {
-            let plain = cipher
-                .open(channel.workspace, channel.id, &channel.tokens)
-                .map_err(|source| RotationError::Open { what: "channel tokens", source })?;
+            let plain = match cipher.open(channel.workspace, channel.id, &channel.tokens) {
+                Ok(plain) => plain,
+                Err(error) => {
+                    tracing::warn!(channel.id = %channel.id, %error, "channel tokens do not open; left as they are");
+                    report.channels.unopened += 1;
+                    unopened.push((channel.workspace, channel.id));
+                    continue;
+                }
+            };
             let resealed = cipher.seal(channel.workspace, channel.id, &plain)?;
             if everywhere.reseal_channel(channel, &resealed).await? {
                 report.channels.resealed += 1;

@@ -533,8 +533,12 @@ pub struct RateLimitConfig {
     /// Invitation emails one workspace may send in any 24 hours: invite, revoke and invite
     /// again must not make PostRoute a relay for text the inviter chose.
     pub invitations_per_workspace_per_day: u32,
-    /// Invitation emails one address may receive in any 24 hours, from every workspace.
+    /// Invitation emails one workspace may send to one address in any 24 hours (per workspace,
+    /// so that nobody can use up an address's invitations to keep it out of other workspaces).
     pub invitations_per_address_per_day: u32,
+    /// Invitation emails one account may send in any 24 hours, from all its workspaces:
+    /// creating workspaces does not multiply what it can send.
+    pub invitations_per_inviter_per_day: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -548,6 +552,7 @@ impl Default for RateLimitConfig {
             upload_window_secs: 300,
             invitations_per_workspace_per_day: 50,
             invitations_per_address_per_day: 3,
+            invitations_per_inviter_per_day: 50,
         }
     }
 }

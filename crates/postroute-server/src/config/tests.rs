@@ -338,14 +338,19 @@ fn production_reaches_remote_databases_over_tls_only() {
         production(jail);
         jail.set_env("POSTROUTE_DATABASE__URL", "postgres://app@db.internal/postroute");
         assert!(load_error().contains("database.url: must use TLS"), "{}", load_error());
-        jail.set_env(
-            "POSTROUTE_DATABASE__URL",
+        // Read as the driver reads it: the last parameter wins, and an address beats a name.
+        for url in [
             "postgres://app@db.internal/postroute?sslmode=prefer",
-        );
-        assert!(load_error().contains("database.url: must use TLS"), "{}", load_error());
+            "postgres://app@db.internal/postroute?sslmode=require&sslmode=disable",
+            "postgres://app@localhost/postroute?hostaddr=10.0.0.5",
+        ] {
+            jail.set_env("POSTROUTE_DATABASE__URL", url);
+            assert!(load_error().contains("database.url: must use TLS"), "{url}: {}", load_error());
+        }
         // TLS required, or a database on this machine, is fine.
         for url in [
             "postgres://app@db.internal/postroute?sslmode=verify-full",
+            "postgres://app@db.internal/postroute?ssl-mode=require",
             "postgres://app@127.0.0.1/postroute",
             "postgres://app@localhost/postroute",
             "postgres:///postroute?host=/run/postgresql",

@@ -327,7 +327,7 @@ impl Config {
         if self.env == Environment::Production && !self.database.allow_plaintext {
             if let Some(url) = &self.database.url
                 && url.starts_with("postgres")
-                && !postgres_url_requires_tls(url)
+                && !postroute_store::postgres_connection_is_private(url)
             {
                 return Err(ConfigError::invalid(
                     "database.url",
@@ -398,6 +398,10 @@ impl Config {
                 "rate_limits.invitations_per_address_per_day",
                 u64::from(self.rate_limits.invitations_per_address_per_day),
             ),
+            (
+                "rate_limits.invitations_per_inviter_per_day",
+                u64::from(self.rate_limits.invitations_per_inviter_per_day),
+            ),
             ("http.header_read_timeout_secs", self.http.header_read_timeout_secs),
             ("http.idle_timeout_secs", self.http.idle_timeout_secs),
             ("http.json_body_limit_bytes", self.http.json_body_limit_bytes as u64),
@@ -416,25 +420,6 @@ pub fn argon2_meets_owasp(memory_kib: u32, iterations: u32) -> bool {
     const OWASP_FLOOR: [(u32, u32); 5] =
         [(47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5)];
     OWASP_FLOOR.iter().any(|&(memory, passes)| memory_kib >= memory && iterations >= passes)
-}
-
-/// True when a PostgreSQL URL insists on TLS, or names this machine (a Unix socket or a loopback
-/// address), where there is no network to protect.
-fn postgres_url_requires_tls(url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(url) else { return false };
-    let mode = parsed
-        .query_pairs()
-        .find(|(key, _)| key == "sslmode")
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default();
-    if matches!(mode.as_str(), "require" | "verify-ca" | "verify-full") {
-        return true;
-    }
-    // `?host=/run/postgresql` (a socket directory) overrides the URL's host.
-    if let Some((_, host)) = parsed.query_pairs().find(|(key, _)| key == "host") {
-        return host.starts_with('/');
-    }
-    parsed.host().is_none_or(is_loopback)
 }
 
 /// True for `rediss://`, or a `redis://` URL that names this machine.

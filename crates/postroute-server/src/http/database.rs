@@ -1,6 +1,6 @@
 //! While the database is away, requests that need it are answered 503 at once instead of
 //! each waiting out the pool's acquire timeout; the store's probe notices the database's return
-//! (see `Store::report_away`).
+//! (see `Store::report_unavailable`).
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -13,7 +13,7 @@ use super::problem::{ApiError, DatabaseAway};
 const WITHOUT_DATABASE: [&str; 4] =
     ["/healthz", "/readyz", "/v1/openapi.json", "/.well-known/security.txt"];
 
-/// Answers at once while the database is away; notes when a response says it went away.
+/// Answers at once while the database is away; reports a response that found it unavailable.
 pub(super) async fn fail_fast_while_away(
     State(store): State<Store>,
     request: Request,
@@ -24,7 +24,7 @@ pub(super) async fn fail_fast_while_away(
     }
     let response = next.run(request).await;
     if response.extensions().get::<DatabaseAway>().is_some() {
-        store.report_away();
+        store.report_unavailable();
     }
     response
 }

@@ -37,23 +37,29 @@ pub async fn healthz() -> Json<ProbeStatus> {
             content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, ApiError> {
+    // Each dependency has its own deadline, so a slow Redis is never taken for a database that
+    // is away.
     let database = async {
-        let answered = state.store.check_ready().await;
-        if answered.is_err() {
-            // Requests fail fast from now on, rather than each waiting for a connection.
-            state.store.report_away();
+        match tokio::time::timeout(READINESS_DEADLINE, state.store.check_ready()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(format!("database: {error}")),
+            Err(_elapsed) => Err("database: no answer in time".to_owned()),
         }
-        answered.map_err(|error| format!("database: {error}"))
     };
-    let limits =
-        async { state.limiter.ping().await.map_err(|error| format!("rate-limit store: {error}")) };
-    let checks = async { database.await.and(limits.await) };
-    match tokio::time::timeout(READINESS_DEADLINE, checks).await {
-        Ok(Ok(())) => Ok(Json(ProbeStatus { status: "ready" })),
-        Ok(Err(reason)) => Err(ApiError::Unavailable(format!("readiness: {reason}"))),
-        Err(_elapsed) => {
-            state.store.report_away();
-            Err(ApiError::Unavailable("readiness: no answer in time".to_owned()))
+    let limits = async {
+        match tokio::time::timeout(READINESS_DEADLINE, state.limiter.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(format!("rate-limit store: {error}")),
+            Err(_elapsed) => Err("rate-limit store: no answer in time".to_owned()),
         }
+    };
+    let (database, limits) = tokio::join!(database, limits);
+    if database.is_err() {
+        // This was the store's own probe: requests that need the database fail fast from now.
+        state.store.report_check_failed();
+    }
+    match database.and(limits) {
+        Ok(()) => Ok(Json(ProbeStatus { status: "ready" })),
+        Err(reason) => Err(ApiError::Unavailable(format!("readiness: {reason}"))),
     }
 }

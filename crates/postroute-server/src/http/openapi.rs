@@ -52,7 +52,7 @@ use super::{
     components(
         // Schemas that only parameters name: utoipa collects those of bodies by itself.
         schemas(
-            problem::Problem, problem::FieldError, schemas::ETag, schemas::AuditAction,
+            problem::Problem, problem::FieldError, schemas::ETag, schemas::VersionETag, schemas::AuditAction,
             schemas::PostStatus, schemas::Provider,
         ),
         responses(schemas::MediaFile, schemas::MediaRange),

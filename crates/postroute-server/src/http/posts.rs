@@ -356,7 +356,7 @@ pub(super) async fn get(
 /// suits its channels.
 #[utoipa::path(patch, operation_id = "update_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = schemas::ETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")), request_body = UpdatePostRequest,
+           ("If-Match" = schemas::VersionETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")), request_body = UpdatePostRequest,
     responses((status = 200, description = "The post", body = PostView),
               (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
               (status = 409, description = "Publishing has started, or the post changed meanwhile (`conflict`)", body = Problem),
@@ -423,7 +423,7 @@ pub(super) async fn submit(
 /// Recorded in the audit log.
 #[utoipa::path(post, operation_id = "approve_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/approve", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = schemas::ETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")),
+           ("If-Match" = schemas::VersionETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")),
     responses((status = 200, description = "Approved or scheduled", body = PostView),
               (status = 403, description = "A member, or the post's own author where the workspace requires approval (`forbidden`)", body = Problem),
               (status = 409, description = "Not in review (`conflict`)", body = Problem),
@@ -444,7 +444,7 @@ pub(super) async fn approve(
 /// audit log.
 #[utoipa::path(post, operation_id = "reject_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/reject", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = schemas::ETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")), request_body = RejectRequest,
+           ("If-Match" = schemas::VersionETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")), request_body = RejectRequest,
     responses((status = 200, description = "Back to draft", body = PostView),
               (status = 403, description = "A member, or the post's own author where the workspace requires approval (`forbidden`)", body = Problem),
               (status = 409, description = "Not in review (`conflict`)", body = Problem),

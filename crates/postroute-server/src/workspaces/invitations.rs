@@ -48,11 +48,16 @@ impl WorkspaceService {
     ) -> Result<(), WorkspaceError> {
         let Some(limits) = &self.invitation_limits else { return Ok(()) };
         // Keyed by a digest: the limiter's store (Redis, say) never holds the address itself.
-        let address =
-            format!("address:{}", crypto::hex(&crypto::sha256(email.normalized().as_bytes())));
         let workspace = format!("workspace:{}", caller.workspace.id);
-        for (quota, subject) in [(&limits.per_address, address), (&limits.per_workspace, workspace)]
-        {
+        let digest = crypto::hex(&crypto::sha256(email.normalized().as_bytes()));
+        let address = format!("{workspace}:address:{digest}");
+        let inviter = format!("user:{}", caller.user);
+        // The narrowest first, so a refusal there spends nothing of the wider budgets.
+        for (quota, subject) in [
+            (&limits.per_address, address),
+            (&limits.per_workspace, workspace),
+            (&limits.per_inviter, inviter),
+        ] {
             let decision = limits.limiter.check_subject(quota, &subject).await;
             if !decision.allowed {
                 if limits.limiter.first_trip_in_a_while_for(quota, &subject) {

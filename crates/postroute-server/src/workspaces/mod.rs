@@ -109,8 +109,10 @@ pub struct InvitationLimits {
     pub limiter: RateLimiter,
     /// Emails per workspace.
     pub per_workspace: Quota,
-    /// Emails per recipient address, whichever workspace sends them.
+    /// Emails from one workspace to one address.
     pub per_address: Quota,
+    /// Emails per inviting account, from all its workspaces.
+    pub per_inviter: Quota,
 }
 
 impl InvitationLimits {
@@ -128,6 +130,12 @@ impl InvitationLimits {
             per_address: Quota {
                 name: "invitations-address",
                 burst: config.invitations_per_address_per_day,
+                period: day,
+                counting: Counting::Window,
+            },
+            per_inviter: Quota {
+                name: "invitations-inviter",
+                burst: config.invitations_per_inviter_per_day,
                 period: day,
                 counting: Counting::Window,
             },

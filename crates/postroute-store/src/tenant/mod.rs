@@ -321,6 +321,22 @@ pub(crate) async fn select_workspace(
     row.map(Workspace::try_from).transpose()
 }
 
+/// Every tenant table (`workspaces` is the tenant itself): each has `workspace_id` in its key
+/// and row-level security enabled and forced on PostgreSQL.
+pub(crate) const TENANT_TABLES: [&str; 11] = [
+    "workspaces",
+    "memberships",
+    "invitations",
+    "audit_log",
+    "channels",
+    "oauth_states",
+    "pending_connections",
+    "media",
+    "posts",
+    "post_media",
+    "post_targets",
+];
+
 /// Serialises writers that check a limit or a rule of one workspace (members, channels,
 /// ownership) and then change it, so two concurrent requests cannot both pass the check.
 /// PostgreSQL locks the workspace row; SQLite's `BEGIN IMMEDIATE` already admits one writer at
@@ -344,8 +360,10 @@ pub(crate) async fn lock_workspace(
 }
 
 /// Locks accounts against erasure while ownership moves to or from them (PostgreSQL; SQLite's
-/// single writer already serialises the two). Always taken before any workspace lock, in the
-/// same order by every caller, so an erasure and a transfer cannot deadlock.
+/// single writer already serialises the two). Erasure and transfer take it before any
+/// workspace lock, in id order, so they cannot deadlock on each other; the strengths
+/// (`NO KEY UPDATE` for erasure, `SHARE` for a transfer) conflict with each other but not with
+/// the key-share lock that writing a row referencing an account takes.
 pub(crate) async fn lock_users(
     conn: Conn<'_>,
     users: &[UserId],

@@ -61,20 +61,7 @@ async fn two_tenants(store: &Store) -> (WorkspaceId, WorkspaceId) {
     (workspace(store, alice).await, workspace(store, bob).await)
 }
 
-/// Every tenant table (`workspaces` is the tenant itself).
-const TENANT_TABLES: [&str; 11] = [
-    "workspaces",
-    "memberships",
-    "invitations",
-    "audit_log",
-    "channels",
-    "oauth_states",
-    "pending_connections",
-    "media",
-    "posts",
-    "post_media",
-    "post_targets",
-];
+use super::TENANT_TABLES;
 
 fn postgres() -> Option<Backend> {
     Backend::postgres_from_env()

@@ -256,3 +256,15 @@ named_schema!(
             "The post's `ETag` as a response sent it, such as `\"3\"`; `*` matches any version.",
         ))
 );
+
+named_schema!(
+    /// The one version an approval, a rejection or an edit is based on: `*` names none, so it is
+    /// refused there (428) like a missing `If-Match`.
+    VersionETag => ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r#"^"[0-9]+"$"#))
+        .description(Some(
+            "The post's `ETag` as a response sent it, such as `\"3\"`: the version the \
+             reviewer read or the editor changed.",
+        ))
+);
