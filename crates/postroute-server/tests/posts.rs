@@ -415,6 +415,19 @@ db_test!(
         }
         assert_eq!(audit_actions(&app).await, ["post.approved", "post.approved"]);
 
+        // An admin who rewrites a member's post is one of its writers: whoever submits it, the
+        // admin cannot also sign it off.
+        let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "Member's words", "channel_ids": [channel]})).await));
+        as_seen(&app, &admin, Method::PATCH, &path, &path, json!({"content": "The admin's words"}), 200).await;
+        app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        let refused = as_seen(&app, &admin, Method::POST, &format!("{path}/approve"), &path, json!({}), 403).await;
+        assert_eq!(refused["code"], "forbidden");
+        // And one who submits it is not its reviewer either.
+        let path = team.post(&id_of(&create(&app, &team, &team.member, json!({"content": "Put forward", "channel_ids": [channel]})).await));
+        app.json_as(&admin, Method::POST, &format!("{path}/submit"), json!({}), 200).await;
+        as_seen(&app, &admin, Method::POST, &format!("{path}/reject"), &path, json!({"reason": "r"}), 403).await;
+        as_seen(&app, &team.reviewer, Method::POST, &format!("{path}/approve"), &path, json!({}), 200).await;
+
         // Where approval is not required, a review is the author's own business.
         app.json_as(&team.owner, Method::PATCH, &format!("/v1/workspaces/{}", team.workspace), json!({"approval_required": false}), 200).await;
         let path = team.post(&id_of(&create(&app, &team, &team.owner, json!({"content": "Solo", "channel_ids": [channel]})).await));

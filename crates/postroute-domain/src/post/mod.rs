@@ -196,11 +196,12 @@ pub enum TransitionError {
     ApprovalRequired,
 }
 
-/// Whether `reviewer` may approve or reject a post written by `author`. Where the workspace
-/// requires approval, a sign-off must be someone else's: nobody reviews their own post, owners
-/// and admins included. A post whose author's account is gone has no author to exclude.
-pub fn may_review(reviewer: UserId, author: Option<UserId>, approval_required: bool) -> bool {
-    !approval_required || author != Some(reviewer)
+/// Whether `reviewer` may approve or reject a post whose `writers` (its author, last editor
+/// and submitter) are these. Where the workspace requires approval, a sign-off must be someone
+/// else's: nobody reviews a text they wrote, changed or put forward, owners and admins
+/// included. A writer whose account is gone excludes nobody.
+pub fn may_review(reviewer: UserId, writers: &[Option<UserId>], approval_required: bool) -> bool {
+    !approval_required || !writers.contains(&Some(reviewer))
 }
 
 /// The status a post moves to when `command` is applied to a post in `from`, in a workspace that
@@ -388,11 +389,13 @@ mod tests {
 
     #[test]
     fn a_sign_off_is_someone_elses_where_approval_is_required() {
-        let (author, reviewer) = (UserId::new(), UserId::new());
-        assert!(!may_review(author, Some(author), true));
-        assert!(may_review(reviewer, Some(author), true));
-        assert!(may_review(author, Some(author), false), "no approval required: no second person");
-        assert!(may_review(reviewer, None, true), "an erased author excludes nobody");
+        let (author, editor, reviewer) = (UserId::new(), UserId::new(), UserId::new());
+        assert!(!may_review(author, &[Some(author), None, Some(author)], true));
+        assert!(!may_review(editor, &[Some(author), Some(editor), Some(author)], true));
+        assert!(!may_review(editor, &[Some(author), None, Some(editor)], true), "the submitter");
+        assert!(may_review(reviewer, &[Some(author), Some(editor), Some(author)], true));
+        assert!(may_review(author, &[Some(author), None, None], false), "no approval required");
+        assert!(may_review(reviewer, &[None, None, None], true), "erased writers exclude nobody");
     }
 
     #[test]

@@ -34,7 +34,8 @@ fn capitalise(sentence: &str) -> String {
 
 impl PostService {
     /// The post a reviewer approves or rejects: the version they read (required), and never
-    /// their own where the workspace requires approval, owners and admins included.
+    /// one they wrote, edited or submitted where the workspace requires approval, owners and
+    /// admins included (the store checks it again as it writes).
     async fn reviewable(
         &self,
         caller: &Caller,
@@ -42,9 +43,11 @@ impl PostService {
         seen: Option<i64>,
     ) -> Result<Post, PostError> {
         let current = self.current(caller, id, seen, Precondition::Required).await?;
-        if !post::may_review(caller.user, current.author_id, caller.workspace.approval_required) {
+        let writers = [current.author_id, current.edited_by, current.submitted_by];
+        if !post::may_review(caller.user, &writers, caller.workspace.approval_required) {
             return Err(PostError::Forbidden(
-                "This workspace requires approval by someone else: nobody reviews their own post."
+                "This workspace requires approval by someone else: nobody reviews a post they \
+                 wrote, edited or submitted."
                     .to_owned(),
             ));
         }
@@ -62,7 +65,8 @@ impl PostService {
         let status = next(&caller.workspace, &current, PostCommand::Submit)?;
         let tenant = self.store.tenant(caller.workspace.id);
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
-        let submitted = Post { status, updated_at: clock::now(), ..current };
+        let submitted =
+            Post { status, submitted_by: Some(caller.user), updated_at: clock::now(), ..current };
         saved(tenant.save_post(&submitted, None).await?)
     }
 
@@ -91,7 +95,7 @@ impl PostService {
             ..current
         };
         let audit = caller.audit(AuditAction::PostApproved).target("post", id);
-        saved(tenant.save_post(&approved, Some(&audit)).await?)
+        saved(tenant.save_review(&approved, &audit).await?)
     }
 
     /// Sends a post in review back to its author with a reason, which the post keeps.
@@ -117,7 +121,7 @@ impl PostService {
             ..current
         };
         let audit = caller.audit(AuditAction::PostRejected).target("post", id);
-        saved(self.store.tenant(caller.workspace.id).save_post(&rejected, Some(&audit)).await?)
+        saved(self.store.tenant(caller.workspace.id).save_review(&rejected, &audit).await?)
     }
 
     /// Gives a post its time: from approved (or from draft where the workspace does not require

@@ -101,6 +101,8 @@ impl PostService {
             variants: new.body.variants,
             scheduled_at: new.scheduled_at,
             author_id: Some(caller.user),
+            edited_by: None,
+            submitted_by: None,
             rejection_reason: None,
             reviewed_by: None,
             reviewed_at: None,
@@ -181,6 +183,8 @@ impl PostService {
             variants: body.variants,
             scheduled_at,
             updated_at: now,
+            // Whoever changed it is one of its writers now: they may not also sign it off.
+            edited_by: Some(caller.user),
             media_ids: body.media_ids,
             targets: body.channel_ids.into_iter().map(Target::pending).collect(),
             ..current

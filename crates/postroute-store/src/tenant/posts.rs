@@ -29,6 +29,10 @@ pub struct Post {
     pub scheduled_at: Option<DateTime<Utc>>,
     /// Who wrote it (gone when they erased their account).
     pub author_id: Option<UserId>,
+    /// Who last changed its content, when someone did after writing it.
+    pub edited_by: Option<UserId>,
+    /// Who last submitted it for review.
+    pub submitted_by: Option<UserId>,
     /// Why a reviewer last sent it back.
     pub rejection_reason: Option<String>,
     /// Who last approved or rejected it.
@@ -127,6 +131,8 @@ struct PostRow {
     variants: Json<Variants>,
     scheduled_at: Option<DateTime<Utc>>,
     author_id: Option<Uuid>,
+    edited_by: Option<Uuid>,
+    submitted_by: Option<Uuid>,
     rejection_reason: Option<String>,
     reviewed_by: Option<Uuid>,
     reviewed_at: Option<DateTime<Utc>>,
@@ -136,8 +142,9 @@ struct PostRow {
     updated_at: DateTime<Utc>,
 }
 
-const POST_COLUMNS: &str = "id, status, content, variants, scheduled_at, author_id, rejection_reason, \
-          reviewed_by, reviewed_at, approved_at, version, created_at, updated_at";
+const POST_COLUMNS: &str = "id, status, content, variants, scheduled_at, author_id, edited_by, \
+          submitted_by, rejection_reason, reviewed_by, reviewed_at, approved_at, version, \
+          created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct TargetRow {
@@ -171,6 +178,8 @@ impl PostRow {
             variants: self.variants.0,
             scheduled_at: self.scheduled_at,
             author_id: self.author_id.map(UserId::from_uuid),
+            edited_by: self.edited_by.map(UserId::from_uuid),
+            submitted_by: self.submitted_by.map(UserId::from_uuid),
             rejection_reason: self.rejection_reason,
             reviewed_by: self.reviewed_by.map(UserId::from_uuid),
             reviewed_at: self.reviewed_at,
@@ -230,8 +239,9 @@ impl Tenant<'_> {
         }
         on_conn!(tx.conn(), c => sqlx::query(
             "INSERT INTO posts (workspace_id, id, status, content, variants, scheduled_at, author_id, \
-                          rejection_reason, reviewed_by, reviewed_at, version, created_at, updated_at, approved_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                          rejection_reason, reviewed_by, reviewed_at, version, created_at, updated_at, approved_at, \
+                          edited_by, submitted_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(self.workspace.as_uuid())
         .bind(post.id.as_uuid())
@@ -247,6 +257,8 @@ impl Tenant<'_> {
         .bind(post.created_at)
         .bind(post.updated_at)
         .bind(post.approved_at)
+        .bind(post.edited_by.map(|user| user.as_uuid()))
+        .bind(post.submitted_by.map(|user| user.as_uuid()))
         .execute(&mut *c)
         .await
         .map(drop))?;
@@ -266,6 +278,26 @@ impl Tenant<'_> {
         post: &Post,
         audit: Option<&NewAuditEntry>,
     ) -> Result<PostSaved, StoreError> {
+        self.write_post(post, audit, false).await
+    }
+
+    /// [`save_post`](Self::save_post) for an approval or a rejection by `post.reviewed_by`:
+    /// refused (stale) where the workspace requires approval, as it says at this moment, and
+    /// the reviewer wrote, last edited or submitted the post.
+    pub async fn save_review(
+        &self,
+        post: &Post,
+        audit: &NewAuditEntry,
+    ) -> Result<PostSaved, StoreError> {
+        self.write_post(post, Some(audit), true).await
+    }
+
+    async fn write_post(
+        &self,
+        post: &Post,
+        audit: Option<&NewAuditEntry>,
+        review: bool,
+    ) -> Result<PostSaved, StoreError> {
         let mut tx = self.begin().await?;
         if let Some(missing) = self.find_missing(tx.conn(), post).await? {
             return Ok(missing);
@@ -273,15 +305,19 @@ impl Tenant<'_> {
         let sql = format!(
             "UPDATE posts SET status = $3, content = $4, variants = $5, scheduled_at = $6, \
                           rejection_reason = $7, reviewed_by = $8, reviewed_at = $9, updated_at = $10, \
-             approved_at = $12, version = version + 1 \
+             approved_at = $12, edited_by = $15, submitted_by = $16, version = version + 1 \
              WHERE workspace_id = $1 AND id = $2 AND version = $11 AND status IN ({}) \
-             AND (NOT $13 OR NOT (SELECT approval_required FROM workspaces WHERE id = $1))",
+             AND (NOT $13 OR NOT (SELECT approval_required FROM workspaces WHERE id = $1)) \
+             AND (NOT $14 OR NOT (SELECT approval_required FROM workspaces WHERE id = $1) \
+                  OR ((author_id IS NULL OR author_id <> $8) \
+                      AND (edited_by IS NULL OR edited_by <> $8) \
+                      AND (submitted_by IS NULL OR submitted_by <> $8)))",
             statuses_where(PostStatus::is_editable)
         );
         // A post goes on the schedule without an approval only where none is required, as the
         // workspace says now, not as the request read it (the setting may have just changed).
         let needs_no_approval = post.status == PostStatus::Scheduled && post.approved_at.is_none();
-        if needs_no_approval {
+        if needs_no_approval || review {
             // Waits for a settings change in flight (it holds this lock), so the check below
             // reads the setting as it will be, not as it was.
             super::lock_workspace(tx.conn(), self.workspace).await?;
@@ -300,6 +336,9 @@ impl Tenant<'_> {
         .bind(post.version)
         .bind(post.approved_at)
         .bind(needs_no_approval)
+        .bind(review)
+        .bind(post.edited_by.map(|user| user.as_uuid()))
+        .bind(post.submitted_by.map(|user| user.as_uuid()))
         .execute(&mut *c)
         .await
         .map(|done| done.rows_affected()))?;

@@ -234,6 +234,8 @@ fn draft(media: Vec<postroute_domain::MediaId>) -> crate::Post {
         variants: postroute_domain::Variants::default(),
         scheduled_at: None,
         author_id: None,
+        edited_by: None,
+        submitted_by: None,
         rejection_reason: None,
         reviewed_by: None,
         reviewed_at: None,
