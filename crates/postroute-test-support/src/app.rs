@@ -178,7 +178,8 @@ impl TestApp {
 
     /// An app to configure before starting. Listeners bind random local ports; mail goes to
     /// a fake Resend; Argon2 runs at OWASP's minimum (the production default is stronger, and
-    /// slower than a test suite needs); the credential limit is generous unless a test sets it.
+    /// slower than a test suite needs); the credential and invitation limits are generous
+    /// unless a test sets them.
     pub fn builder(backend: Backend) -> TestAppBuilder {
         let mut config = Config::default();
         config.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -187,6 +188,9 @@ impl TestApp {
         config.auth.argon2.iterations = 2;
         config.rate_limits.credential_attempts = 1_000;
         config.rate_limits.requests_per_minute = 10_000;
+        // Tests invite from many workspaces of one owner; the invitation tests set their own.
+        config.rate_limits.invitations_per_workspace_per_day = 1_000;
+        config.rate_limits.invitations_per_inviter_per_day = 1_000;
         config.worker.poll_interval_ms = 20;
         config.worker.token_check_interval_secs = 1;
         config.email.retry_base_secs = 1;
