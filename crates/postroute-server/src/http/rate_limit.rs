@@ -15,8 +15,7 @@ use serde_json::json;
 use super::edge::ClientIp;
 use super::problem::ApiError;
 use crate::app::AppState;
-use crate::rate_limit::{Counting, Decision, Quota, RateLimiter};
-use crate::system_events;
+use crate::rate_limit::{Counting, Decision, Quota, RateLimiter, client_key};
 
 static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
@@ -53,18 +52,16 @@ pub async fn enforce_for_user(
     path: &str,
 ) -> Result<Decision, ApiError> {
     let subject = format!("user:{user}");
-    let decision = limit.limiter.check_subject(&limit.quota, &subject).await;
-    if !decision.allowed {
-        if limit.limiter.first_trip_in_a_while_for(&limit.quota, &subject) {
-            let event = NewSystemEvent::new(SystemEventKind::RateLimited)
+    let decision = limit
+        .limiter
+        .admit(&limit.store, &limit.quota, &subject, || {
+            NewSystemEvent::new(SystemEventKind::RateLimited)
                 .actor(user)
                 .ip(ip)
-                .details(json!({ "limit": limit.quota.name, "path": path }));
-            system_events::record(&limit.store, event).await;
-        }
-        return Err(ApiError::RateLimited(decision));
-    }
-    Ok(decision)
+                .details(json!({ "limit": limit.quota.name, "path": path }))
+        })
+        .await;
+    if decision.allowed { Ok(decision) } else { Err(ApiError::RateLimited(decision)) }
 }
 
 /// The brute-force gate's bucket (S-AUTH-7), or `None` where rate limits are off.
@@ -103,17 +100,16 @@ async fn enforce_for_address(
     ip: IpAddr,
     path: &str,
 ) -> Result<Decision, ApiError> {
-    let decision = limit.limiter.check(&limit.quota, ip).await;
-    if !decision.allowed {
-        if limit.limiter.first_trip_in_a_while(&limit.quota, ip) {
-            let event = NewSystemEvent::new(SystemEventKind::RateLimited)
+    let subject = client_key(ip);
+    let decision = limit
+        .limiter
+        .admit(&limit.store, &limit.quota, &subject, || {
+            NewSystemEvent::new(SystemEventKind::RateLimited)
                 .ip(ip)
-                .details(json!({ "limit": limit.quota.name, "path": path }));
-            system_events::record(&limit.store, event).await;
-        }
-        return Err(ApiError::RateLimited(decision));
-    }
-    Ok(decision)
+                .details(json!({ "limit": limit.quota.name, "path": path }))
+        })
+        .await;
+    if decision.allowed { Ok(decision) } else { Err(ApiError::RateLimited(decision)) }
 }
 
 /// Middleware enforcing `limit` per client address.

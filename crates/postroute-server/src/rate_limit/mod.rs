@@ -13,6 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
+use postroute_domain::NewSystemEvent;
+use postroute_store::Store;
+
+use crate::system_events;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
@@ -150,6 +154,23 @@ impl RateLimiter {
     /// [`Self::first_trip_in_a_while`] for a subject of [`Self::check_subject`].
     pub fn first_trip_in_a_while_for(&self, quota: &Quota, subject: &str) -> bool {
         self.trips.first_in_a_while(format!("{}:{subject}", quota.name))
+    }
+
+    /// Takes one request from `subject`'s bucket of `quota`. A refusal is written as the system
+    /// event `event` builds, the first time in a while for that subject, so a client hammering a
+    /// limit leaves a bounded trail; the event is only built when it is written.
+    pub async fn admit(
+        &self,
+        store: &Store,
+        quota: &Quota,
+        subject: &str,
+        event: impl FnOnce() -> NewSystemEvent,
+    ) -> Decision {
+        let decision = self.check_subject(quota, subject).await;
+        if !decision.allowed && self.first_trip_in_a_while_for(quota, subject) {
+            system_events::record(store, event()).await;
+        }
+        decision
     }
 }
 

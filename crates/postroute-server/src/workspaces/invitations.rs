@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Caller, WorkspaceError, WorkspaceService, plan_required};
 use crate::mail::Template;
-use crate::{clock, crypto, system_events};
+use crate::{clock, crypto};
 
 /// What accepting an invitation made of the caller.
 #[derive(Debug)]
@@ -58,17 +58,18 @@ impl WorkspaceService {
             (&limits.per_workspace, workspace),
             (&limits.per_inviter, inviter),
         ] {
-            let decision = limits.limiter.check_subject(quota, &subject).await;
-            if !decision.allowed {
-                if limits.limiter.first_trip_in_a_while_for(quota, &subject) {
-                    let event = NewSystemEvent::new(SystemEventKind::RateLimited)
+            let decision = limits
+                .limiter
+                .admit(&self.store, quota, &subject, || {
+                    NewSystemEvent::new(SystemEventKind::RateLimited)
                         .actor(caller.user)
                         .ip(caller.ip)
                         .details(
                             json!({ "limit": quota.name, "workspace_id": caller.workspace.id }),
-                        );
-                    system_events::record(&self.store, event).await;
-                }
+                        )
+                })
+                .await;
+            if !decision.allowed {
                 return Err(WorkspaceError::RateLimited(decision));
             }
         }
