@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use postroute_app::auth::PasswordHasher;
+use postroute_app::config::Argon2Config;
 use postroute_domain::Password;
-use postroute_server::auth::PasswordHasher;
-use postroute_server::config::Argon2Config;
 use postroute_test_support::{Backend, PASSWORD, TestApp};
 use serde_json::{Value, json};
 

@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use postroute_server::scheduler::retention::RetentionJob;
 use postroute_test_support::{PASSWORD, TestApp, db_test};
+use postroute_worker::Job;
+use postroute_worker::jobs::retention::RetentionJob;
 use reqwest::Method;
 use serde_json::{Value, json};
 

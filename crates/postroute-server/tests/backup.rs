@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use postroute_server::admin::backup::{self, BackupError};
+use postroute_app::admin::backup::{self, BackupError};
 use postroute_store::{DumpSink, Store, StoreOptions};
 use postroute_test_support::{Backend, TestApp, TestDatabase, corpus, db_test};
 use reqwest::Method;

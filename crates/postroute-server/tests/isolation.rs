@@ -196,7 +196,7 @@ fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
 
 // proves S-TENANT-1
 #[test]
-fn only_billing_webhooks_the_scheduler_and_staff_endpoints_use_the_escape_hatch() {
+fn only_billing_webhooks_the_worker_jobs_and_staff_endpoints_use_the_escape_hatch() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let definition = std::fs::read_to_string(crates.join("postroute-store/src/pool.rs")).unwrap();
     assert!(
@@ -205,11 +205,11 @@ fn only_billing_webhooks_the_scheduler_and_staff_endpoints_use_the_escape_hatch(
     );
 
     let allowed = [
-        "postroute-server/src/billing/",
-        "postroute-server/src/webhooks/",
-        "postroute-server/src/scheduler/",
-        "postroute-server/src/admin/",
-        "postroute-server/src/http/admin",
+        "postroute-app/src/billing/",
+        "postroute-app/src/webhooks/",
+        "postroute-worker/src/jobs/",
+        "postroute-app/src/admin/",
+        "postroute-http/src/api/admin",
     ];
     let mut files = Vec::new();
     sources(&crates, &mut files);
@@ -228,6 +228,6 @@ fn only_billing_webhooks_the_scheduler_and_staff_endpoints_use_the_escape_hatch(
     }
     assert!(
         offenders.is_empty(),
-        "cross-tenant access outside billing, webhooks, scheduler and staff endpoints: {offenders:?}"
+        "cross-tenant access outside billing, webhooks, worker jobs and staff endpoints: {offenders:?}"
     );
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use postroute_app::admin::keys::{RotationKeys, rotate};
+use postroute_app::channels::TokenCipher;
+use postroute_app::crypto::{Keyring, OpenError, derive_key};
+use postroute_app::mail::OUTBOX_KEY_PURPOSE;
 use postroute_domain::{ChannelId, WorkspaceId};
-use postroute_server::admin::keys::{RotationKeys, rotate};
-use postroute_server::channels::TokenCipher;
-use postroute_server::crypto::{Keyring, OpenError, derive_key};
-use postroute_server::mail::OUTBOX_KEY_PURPOSE;
 use postroute_test_support::{TestApp, db_test};
 use secrecy::ExposeSecret;
 

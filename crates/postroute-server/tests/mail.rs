@@ -130,7 +130,7 @@ db_test!(
         let app = TestApp::builder(backend)
             .without_fake_resend()
             .configure(move |config| {
-                config.email.provider = postroute_server::config::EmailProvider::Smtp;
+                config.email.provider = postroute_app::config::EmailProvider::Smtp;
                 config.email.smtp_url = Some(secrecy::SecretString::from(url));
             })
             .spawn()

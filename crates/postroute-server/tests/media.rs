@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use image::ImageDecoder;
+use postroute_app::media::MediaStorage;
 use postroute_domain::MAX_UPLOAD_BYTES;
-use postroute_server::media::MediaStorage;
 use postroute_test_support::corpus::{self, GPS_LATITUDE, PRIVATE_NOTE};
 use postroute_test_support::{FormPart, TestApp, TestResponse, TestUser, db_test, s3_url_from_env};
 use reqwest::Method;
@@ -491,7 +491,7 @@ db_test!(
         reqwest::Client::new().put(format!("{}/{bucket}", endpoint.trim_end_matches('/'))).send().await.unwrap().error_for_status().unwrap();
         let app = TestApp::builder(backend)
             .configure(|config| {
-                config.storage.backend = postroute_server::config::StorageBackend::S3;
+                config.storage.backend = postroute_app::config::StorageBackend::S3;
                 config.storage.s3_bucket = Some(bucket.clone());
                 config.storage.s3_endpoint = Some(url::Url::parse(&endpoint).unwrap());
                 config.storage.s3_access_key_id = Some("testing".to_owned());

@@ -28,16 +28,16 @@ fn assert_checked_in(name: &str, generated: &str) {
 
 #[test]
 fn the_checked_in_document_matches_the_code() {
-    assert_checked_in("openapi.json", &postroute_server::http::openapi::document());
+    assert_checked_in("openapi.json", &postroute_http::openapi::document());
 }
 
 #[test]
 fn the_checked_in_staff_document_matches_the_code() {
-    assert_checked_in("openapi-staff.json", &postroute_server::http::openapi::staff_document());
+    assert_checked_in("openapi-staff.json", &postroute_http::openapi::staff_document());
 }
 
 fn public_document() -> serde_json::Value {
-    serde_json::from_str(&postroute_server::http::openapi::document()).expect("JSON")
+    serde_json::from_str(&postroute_http::openapi::document()).expect("JSON")
 }
 
 fn operations(document: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
@@ -58,7 +58,7 @@ fn the_public_document_leaves_the_staff_area_out() {
     assert!(paths.iter().all(|path| !path.starts_with("/v1/admin")), "{paths:?}");
     assert!(document["tags"].as_array().unwrap().iter().all(|tag| tag["name"] != "staff"));
     let staff: serde_json::Value =
-        serde_json::from_str(&postroute_server::http::openapi::staff_document()).expect("JSON");
+        serde_json::from_str(&postroute_http::openapi::staff_document()).expect("JSON");
     assert!(staff["paths"]["/v1/admin/events"]["get"].is_object());
     assert!(
         staff["paths"]["/v1/admin/events"]["get"]["responses"]["401"].is_null(),
@@ -107,8 +107,8 @@ fn every_refusal_is_a_documented_problem() {
 #[test]
 fn every_reference_resolves() {
     for (name, document) in [
-        ("openapi.json", postroute_server::http::openapi::document()),
-        ("openapi-staff.json", postroute_server::http::openapi::staff_document()),
+        ("openapi.json", postroute_http::openapi::document()),
+        ("openapi-staff.json", postroute_http::openapi::staff_document()),
     ] {
         let document: serde_json::Value = serde_json::from_str(&document).expect("JSON");
         let mut pending = vec![&document];
@@ -154,7 +154,7 @@ fn raw_body_operations_exist() {
         .into_iter()
         .filter_map(|(_, _, operation)| operation["operationId"].as_str().map(str::to_owned))
         .collect();
-    for id in postroute_server::http::openapi::RAW_BODIES {
+    for id in postroute_http::openapi::RAW_BODIES {
         assert!(ids.iter().any(|known| known == id), "{id} is not an operation");
     }
 }
@@ -164,7 +164,7 @@ db_test!(
         let app = TestApp::spawn(backend).await;
         let served = app.get("/v1/openapi.json", 200).await.json();
         let generated: serde_json::Value =
-            serde_json::from_str(&postroute_server::http::openapi::document()).expect("JSON");
+            serde_json::from_str(&postroute_http::openapi::document()).expect("JSON");
         assert_eq!(served, generated);
         assert!(served["paths"]["/readyz"]["get"].is_object());
         assert!(served["openapi"].as_str().is_some_and(|version| version.starts_with("3.")));
@@ -175,7 +175,7 @@ db_test!(
 #[test]
 fn every_operation_has_its_own_id() {
     let document: serde_json::Value =
-        serde_json::from_str(&postroute_server::http::openapi::document()).expect("JSON");
+        serde_json::from_str(&postroute_http::openapi::document()).expect("JSON");
     let mut seen = std::collections::HashMap::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {

@@ -3,9 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use postroute_server::media::MediaStorage;
-use postroute_server::scheduler::purge::PurgeJob;
+use postroute_app::media::MediaStorage;
 use postroute_test_support::{PASSWORD, TestApp, TestUser, corpus, db_test};
+use postroute_worker::Job;
+use postroute_worker::jobs::purge::PurgeJob;
 use reqwest::Method;
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use postroute_server::rate_limit::{Counting, LimitStore, Quota, RedisStore};
+use postroute_app::rate_limit::{Counting, LimitStore, Quota, RedisStore};
 use postroute_test_support::{
     Backend, TestApp, TestAppBuilder, TestResponse, db_test, redis_url_from_env,
 };

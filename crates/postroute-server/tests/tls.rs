@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use postroute_server::config::TlsMinVersion;
+use postroute_app::config::TlsMinVersion;
 use postroute_test_support::{TestApp, db_test};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use postroute_server::http::edge::header_limit::{MAX_HEADER_FIELDS, transport_cap};
+use postroute_http::edge::header_limit::{MAX_HEADER_FIELDS, transport_cap};
 use postroute_test_support::{TestApp, TestResponse, db_test};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use postroute_server::webhooks::{meta_signature, stripe_signature, x_signature};
+use postroute_app::webhooks::{meta_signature, stripe_signature, x_signature};
 use postroute_test_support::{Backend, TestApp, TestResponse, db_test};
 use reqwest::Method;
 use secrecy::SecretString;

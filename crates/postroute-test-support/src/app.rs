@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use postroute_app::config::{Config, EmailProvider};
 use postroute_fakes::{FakeMeta, FakeResend, FakeX};
-use postroute_server::config::{Config, EmailProvider};
-use postroute_server::{RunningApp, tls};
+use postroute_http::transport::tls;
+use postroute_server::RunningApp;
 use postroute_store::{Store, StoreOptions};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use postroute_app::Config;
+use postroute_server::Role;
 use postroute_server::telemetry;
-use postroute_server::{Config, Role};
 
 /// PostRoute: plan, review, schedule and publish social-media posts.
 #[derive(Debug, Parser)]
@@ -116,7 +117,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Keys { command: KeysCommand::Generate } = cli.command {
-        let key = postroute_server::config::generate_key()
+        let key = postroute_app::config::generate_key()
             .map_err(|error| anyhow::anyhow!("no randomness available: {error}"))?;
         println!("{}", secrecy::ExposeSecret::expose_secret(&key));
         return Ok(());
@@ -161,19 +162,19 @@ async fn run_until_signal(config: Config, role: Role) -> anyhow::Result<()> {
 }
 
 async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<()> {
-    use postroute_server::admin::backup;
+    use postroute_app::admin::backup;
     use secrecy::ExposeSecret;
     telemetry::init(&config.log);
     let dir = config.backup.dir.clone().unwrap_or_else(|| config.data_dir.join("backups"));
     let key = || -> anyhow::Result<[u8; 32]> {
-        let keys = postroute_server::config::Keys::resolve(&config)?;
+        let keys = postroute_app::config::Keys::resolve(&config)?;
         Ok(*keys.backup_key.expose_secret())
     };
     match command {
         BackupCommand::Create => {
             let key = key()?;
-            postroute_server::app::migrate(&config).await?;
-            let store = postroute_server::app::open_store(&config).await?;
+            postroute_app::migrate(&config).await?;
+            let store = postroute_app::open_store(&config).await?;
             let outcome = backup::create(&store, &key, &dir).await;
             store.close().await;
             let (file, counts) = outcome?;
@@ -207,8 +208,8 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<()> {
         }
         BackupCommand::Restore { file } => {
             let key = key()?;
-            postroute_server::app::migrate(&config).await?;
-            let store = postroute_server::app::open_store(&config).await?;
+            postroute_app::migrate(&config).await?;
+            let store = postroute_app::open_store(&config).await?;
             let outcome = backup::restore(&store, &file, &key).await;
             store.close().await;
             let counts = outcome?;
@@ -225,10 +226,10 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<()> {
 }
 
 async fn set_staff(config: Config, email: &str, staff: bool) -> anyhow::Result<()> {
-    use postroute_server::admin::staff::{self, StaffError};
+    use postroute_app::admin::staff::{self, StaffError};
     telemetry::init(&config.log);
-    postroute_server::app::migrate(&config).await?;
-    let store = postroute_server::app::open_store(&config).await?;
+    postroute_app::migrate(&config).await?;
+    let store = postroute_app::open_store(&config).await?;
     let outcome = staff::set_staff(&store, email, staff).await;
     store.close().await;
     match outcome {
@@ -243,7 +244,7 @@ async fn set_staff(config: Config, email: &str, staff: bool) -> anyhow::Result<(
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
     telemetry::init(&config.log);
-    postroute_server::app::migrate(&config).await?;
+    postroute_app::migrate(&config).await?;
     println!("migrations applied to {}", store_label(&config));
     Ok(())
 }
@@ -253,11 +254,11 @@ fn store_label(config: &Config) -> &'static str {
 }
 
 async fn rotate_keys(config: Config) -> anyhow::Result<()> {
-    use postroute_server::admin::keys::{RotationKeys, RotationReport, rotate};
+    use postroute_app::admin::keys::{RotationKeys, RotationReport, rotate};
     telemetry::init(&config.log);
-    let keys = postroute_server::config::Keys::resolve(&config)?;
-    postroute_server::app::migrate(&config).await?;
-    let store = postroute_server::app::open_store(&config).await?;
+    let keys = postroute_app::config::Keys::resolve(&config)?;
+    postroute_app::migrate(&config).await?;
+    let store = postroute_app::open_store(&config).await?;
     let rotation = RotationKeys::from_keys(&keys);
     let report = rotate(&store, &rotation, |progress| {
         eprintln!(
