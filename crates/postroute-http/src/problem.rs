@@ -107,7 +107,12 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
-            br#"{"type":"about:blank","title":"Internal Server Error","status":500,"code":"internal_error","detail":"An unexpected error occurred."}"#.to_vec()
+            concat!(
+                r#"{"type":"about:blank","title":"Internal Server Error","status":500,"#,
+                r#""code":"internal_error","detail":"An unexpected error occurred."}"#,
+            )
+            .as_bytes()
+            .to_vec()
         });
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
@@ -309,9 +314,11 @@ impl IntoResponse for ApiError {
             Self::PayloadTooLarge => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE),
             Self::NotFound => Problem::for_status(StatusCode::NOT_FOUND),
             Self::Unauthorized => Problem::for_status(StatusCode::UNAUTHORIZED),
-            Self::InvalidCredentials => {
-                Problem::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is wrong.")
-            }
+            Self::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The email or password is wrong.",
+            ),
             Self::WrongPassword => {
                 Problem::new(StatusCode::FORBIDDEN, "invalid_credentials", "The password is wrong.")
             }
@@ -328,9 +335,10 @@ impl IntoResponse for ApiError {
             Self::RefreshTokenReused => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "refresh_token_reused",
-                "This refresh token was already used. Every session of the account has been ended; sign in again.",
+                "This refresh token was already used. Every session of the account has been \
+                 ended; sign in again.",
             ),
-                        Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
             Self::PreconditionRequired(detail) => {
                 Problem::new(StatusCode::PRECONDITION_REQUIRED, "precondition_required", detail)
             }
@@ -338,7 +346,9 @@ impl IntoResponse for ApiError {
                 Problem::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", detail)
             }
             Self::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
-                        Self::PlanRequired(detail) => Problem::new(StatusCode::PAYMENT_REQUIRED, "plan_required", detail),
+            Self::PlanRequired(detail) => {
+                Problem::new(StatusCode::PAYMENT_REQUIRED, "plan_required", detail)
+            }
             Self::RangeNotSatisfiable { size } => {
                 let mut response = Problem::new(
                     StatusCode::RANGE_NOT_SATISFIABLE,

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use postroute_test_support::{TestApp, TestResponse, db_test};
+use postroute_test_support::{Backend, TestApp, TestResponse, db_test};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -102,85 +102,196 @@ async fn snapshot(app: &TestApp, token: &str, workspace: &str) -> Value {
     })
 }
 
-db_test!(
-    // proves S-TENANT-3
-    async fn another_workspaces_resources_answer_exactly_like_missing_ones(backend) {
-        let app = TestApp::spawn(backend).await;
-        let alice = app.signed_in_user("alice@example.com").await;
-        let bob = app.signed_in_user("bob@example.com").await;
-        let bobs_colleague = app.signed_in_user("colleague@example.com").await;
-        let outsider = app.signed_in_user("outsider@example.com").await;
+#[db_test]
+// proves S-TENANT-3
+async fn another_workspaces_resources_answer_exactly_like_missing_ones(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.signed_in_user("alice@example.com").await;
+    let bob = app.signed_in_user("bob@example.com").await;
+    let bobs_colleague = app.signed_in_user("colleague@example.com").await;
+    let outsider = app.signed_in_user("outsider@example.com").await;
 
-        // Data in every tenant table of both workspaces.
-        let mut ids = Vec::new();
-        for (owner, colleague, name) in [(&alice, None, "Alice's"), (&bob, Some(&bobs_colleague), "Bob's")] {
-            let workspace = app.workspace(owner, name).await;
-            app.set_plan(&workspace, "studio").await;
-            if let Some(colleague) = colleague {
-                app.add_member(&workspace, &colleague.id, "member").await;
-            }
-            app.send_json_as(&owner.access_token, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"),
-                &json!({"email": format!("invitee-{name}@example.com").replace('\'', ""), "role": "reviewer"}), 201).await;
-            let invitation = app.get_as(&owner.access_token, &format!("/v1/workspaces/{workspace}/invitations"), 200).await.json()["items"][0]["id"].as_str().unwrap().to_owned();
-            ids.push((workspace, invitation));
+    // Data in every tenant table of both workspaces.
+    let mut ids = Vec::new();
+    for (owner, colleague, name) in
+        [(&alice, None, "Alice's"), (&bob, Some(&bobs_colleague), "Bob's")]
+    {
+        let workspace = app.workspace(owner, name).await;
+        app.set_plan(&workspace, "studio").await;
+        if let Some(colleague) = colleague {
+            app.add_member(&workspace, &colleague.id, "member").await;
         }
-        let (alices, _) = ids[0].clone();
-        let (bobs, bobs_invitation) = ids[1].clone();
-        // Bob's workspace also has a channel and a Meta login waiting for his choice.
-        let bobs_channel = app.connect_x(&bob, &bobs).await;
-        app.fake_meta().set_pages(vec![postroute_fakes::FakePage::new("501", "A"), postroute_fakes::FakePage::new("502", "B")]);
-        let query = app.authorize_at_platform(&bob, &bobs, "facebook").await;
-        let bobs_pending = app.oauth_callback(&bob, "facebook", &query, 200).await["pending_id"].as_str().unwrap().to_owned();
-        // And a file in its media library.
-        let bobs_media = app.upload(&bob, &bobs, &postroute_test_support::corpus::png(8, 8), 201).await.json()["id"].as_str().unwrap().to_owned();
-        // And a post in review that uses both.
-        let bobs_post = app.send_json_as(&bob.access_token, Method::POST, &format!("/v1/workspaces/{bobs}/posts"),
-            &json!({"content": "Bob's", "channel_ids": [bobs_channel], "media_ids": [bobs_media]}), 201).await.json()["id"].as_str().unwrap().to_owned();
-        app.send_json_as(&bob.access_token, Method::POST, &format!("/v1/workspaces/{bobs}/posts/{bobs_post}/submit"), &json!({}), 200).await;
-        let before = snapshot(&app, &bob.access_token, &bobs).await;
-
-        let missing = uuid::Uuid::now_v7().to_string();
-        let reference = app.get_as(&alice.access_token, &format!("/v1/workspaces/{missing}"), 404).await;
-        let operations = tenant_operations(&app).await;
-        for (method, template) in &operations {
-            // Bob's workspace, with Bob's ids, as Alice.
-            let bobs_ids = Ids { workspace: &bobs, user: &bobs_colleague.id, invitation: &bobs_invitation, channel: &bobs_channel, pending: &bobs_pending, media: &bobs_media, post: &bobs_post };
-            let foreign = fill(template, &bobs_ids);
-            let response = call(&app, &alice.access_token, method, template, &foreign).await;
-            assert_eq!(response.status, 404, "{method} {foreign}");
-            assert_eq!(response.body, reference.body, "{method} {foreign}: identical to a missing one");
-
-            // A truly missing workspace answers the same.
-            let nowhere = fill(template, &Ids { workspace: &missing, user: &missing, invitation: &missing, channel: &missing, pending: &missing, media: &missing, post: &missing });
-            assert_eq!(call(&app, &alice.access_token, method, template, &nowhere).await.body, reference.body);
-
-            // Alice's own workspace with Bob's member or invitation ids: as missing as a random id.
-            if ["{user_id}", "{invitation_id}", "{channel_id}", "{pending_id}", "{media_id}", "{post_id}"].iter().any(|param| template.contains(param)) {
-                let crossed = fill(template, &Ids { workspace: &alices, ..bobs_ids });
-                let random = fill(template, &Ids { workspace: &alices, user: &missing, invitation: &missing, channel: &missing, pending: &missing, media: &missing, post: &missing });
-                let crossed_response = call(&app, &alice.access_token, method, template, &crossed).await;
-                let random_response = call(&app, &alice.access_token, method, template, &random).await;
-                assert_eq!(crossed_response.status, 404, "{method} {crossed}");
-                assert_eq!(crossed_response.body, random_response.body, "{method} {crossed}");
-            }
-
-            // Someone who belongs to no workspace at all.
-            let own = fill(template, &Ids { workspace: &alices, user: &alice.id, invitation: &missing, channel: &missing, pending: &missing, media: &missing, post: &missing });
-            let response = call(&app, &outsider.access_token, method, template, &own).await;
-            assert_eq!(response.status, 404, "outsider: {method} {own}");
-            assert_eq!(response.body, reference.body);
-        }
-
-        // Body ids cross no boundary either: a transfer to Bob's colleague is refused like one
-        // to a random id.
-        let transfer = format!("/v1/workspaces/{alices}/transfer-ownership");
-        let foreign = app.send_json_as(&alice.access_token, Method::POST, &transfer, &json!({"user_id": bobs_colleague.id}), 422).await;
-        let random = app.send_json_as(&alice.access_token, Method::POST, &transfer, &json!({"user_id": missing}), 422).await;
-        assert_eq!(foreign.body, random.body);
-
-        assert_eq!(snapshot(&app, &bob.access_token, &bobs).await, before, "nothing of Bob's workspace changed");
+        app.send_json_as(&owner.access_token, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"),
+            &json!({"email": format!("invitee-{name}@example.com").replace('\'', ""), "role": "reviewer"}), 201).await;
+        let invitation = app
+            .get_as(&owner.access_token, &format!("/v1/workspaces/{workspace}/invitations"), 200)
+            .await
+            .json()["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ids.push((workspace, invitation));
     }
-);
+    let (alices, _) = ids[0].clone();
+    let (bobs, bobs_invitation) = ids[1].clone();
+    // Bob's workspace also has a channel and a Meta login waiting for his choice.
+    let bobs_channel = app.connect_x(&bob, &bobs).await;
+    app.fake_meta().set_pages(vec![
+        postroute_fakes::FakePage::new("501", "A"),
+        postroute_fakes::FakePage::new("502", "B"),
+    ]);
+    let query = app.authorize_at_platform(&bob, &bobs, "facebook").await;
+    let bobs_pending = app.oauth_callback(&bob, "facebook", &query, 200).await["pending_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // And a file in its media library.
+    let bobs_media =
+        app.upload(&bob, &bobs, &postroute_test_support::corpus::png(8, 8), 201).await.json()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    // And a post in review that uses both.
+    let bobs_post = app
+        .send_json_as(
+            &bob.access_token,
+            Method::POST,
+            &format!("/v1/workspaces/{bobs}/posts"),
+            &json!({"content": "Bob's", "channel_ids": [bobs_channel], "media_ids": [bobs_media]}),
+            201,
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send_json_as(
+        &bob.access_token,
+        Method::POST,
+        &format!("/v1/workspaces/{bobs}/posts/{bobs_post}/submit"),
+        &json!({}),
+        200,
+    )
+    .await;
+    let before = snapshot(&app, &bob.access_token, &bobs).await;
+
+    let missing = uuid::Uuid::now_v7().to_string();
+    let reference =
+        app.get_as(&alice.access_token, &format!("/v1/workspaces/{missing}"), 404).await;
+    let operations = tenant_operations(&app).await;
+    for (method, template) in &operations {
+        // Bob's workspace, with Bob's ids, as Alice.
+        let bobs_ids = Ids {
+            workspace: &bobs,
+            user: &bobs_colleague.id,
+            invitation: &bobs_invitation,
+            channel: &bobs_channel,
+            pending: &bobs_pending,
+            media: &bobs_media,
+            post: &bobs_post,
+        };
+        let foreign = fill(template, &bobs_ids);
+        let response = call(&app, &alice.access_token, method, template, &foreign).await;
+        assert_eq!(response.status, 404, "{method} {foreign}");
+        assert_eq!(response.body, reference.body, "{method} {foreign}: identical to a missing one");
+
+        // A truly missing workspace answers the same.
+        let nowhere = fill(
+            template,
+            &Ids {
+                workspace: &missing,
+                user: &missing,
+                invitation: &missing,
+                channel: &missing,
+                pending: &missing,
+                media: &missing,
+                post: &missing,
+            },
+        );
+        assert_eq!(
+            call(&app, &alice.access_token, method, template, &nowhere).await.body,
+            reference.body
+        );
+
+        // Alice's own workspace with Bob's member or invitation ids: as missing as a random id.
+        if [
+            "{user_id}",
+            "{invitation_id}",
+            "{channel_id}",
+            "{pending_id}",
+            "{media_id}",
+            "{post_id}",
+        ]
+        .iter()
+        .any(|param| template.contains(param))
+        {
+            let crossed = fill(template, &Ids { workspace: &alices, ..bobs_ids });
+            let random = fill(
+                template,
+                &Ids {
+                    workspace: &alices,
+                    user: &missing,
+                    invitation: &missing,
+                    channel: &missing,
+                    pending: &missing,
+                    media: &missing,
+                    post: &missing,
+                },
+            );
+            let crossed_response =
+                call(&app, &alice.access_token, method, template, &crossed).await;
+            let random_response = call(&app, &alice.access_token, method, template, &random).await;
+            assert_eq!(crossed_response.status, 404, "{method} {crossed}");
+            assert_eq!(crossed_response.body, random_response.body, "{method} {crossed}");
+        }
+
+        // Someone who belongs to no workspace at all.
+        let own = fill(
+            template,
+            &Ids {
+                workspace: &alices,
+                user: &alice.id,
+                invitation: &missing,
+                channel: &missing,
+                pending: &missing,
+                media: &missing,
+                post: &missing,
+            },
+        );
+        let response = call(&app, &outsider.access_token, method, template, &own).await;
+        assert_eq!(response.status, 404, "outsider: {method} {own}");
+        assert_eq!(response.body, reference.body);
+    }
+
+    // Body ids cross no boundary either: a transfer to Bob's colleague is refused like one
+    // to a random id.
+    let transfer = format!("/v1/workspaces/{alices}/transfer-ownership");
+    let foreign = app
+        .send_json_as(
+            &alice.access_token,
+            Method::POST,
+            &transfer,
+            &json!({"user_id": bobs_colleague.id}),
+            422,
+        )
+        .await;
+    let random = app
+        .send_json_as(
+            &alice.access_token,
+            Method::POST,
+            &transfer,
+            &json!({"user_id": missing}),
+            422,
+        )
+        .await;
+    assert_eq!(foreign.body, random.body);
+
+    assert_eq!(
+        snapshot(&app, &bob.access_token, &bobs).await,
+        before,
+        "nothing of Bob's workspace changed"
+    );
+}
 
 /// Every `.rs` file under `dir`.
 fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use postroute_test_support::{PASSWORD, TestApp, db_test, token_in};
+use postroute_test_support::{Backend, PASSWORD, TestApp, db_test, token_in};
 use reqwest::Method;
 use serde_json::json;
 
@@ -42,58 +42,82 @@ fn captured_log() -> &'static Captured {
     })
 }
 
-db_test!(
-    // proves S-ENC-4
-    async fn no_password_token_key_or_address_is_logged(backend) {
-        let log = captured_log();
-        let app = TestApp::spawn(backend).await;
-        let email = format!("secretive.{}@example.com", uuid::Uuid::now_v7().simple());
-        let mut secrets = vec![PASSWORD.to_owned(), email.clone()];
+#[db_test]
+// proves S-ENC-4
+async fn no_password_token_key_or_address_is_logged(backend: Backend) {
+    let log = captured_log();
+    let app = TestApp::spawn(backend).await;
+    let email = format!("secretive.{}@example.com", uuid::Uuid::now_v7().simple());
+    let mut secrets = vec![PASSWORD.to_owned(), email.clone()];
 
-        let user = app.signed_in_user(&email).await;
-        let verification = token_in(&app.email_to(&email, "Confirm your email").await);
-        secrets.extend([user.access_token.clone(), user.refresh_token.clone(), verification]);
+    let user = app.signed_in_user(&email).await;
+    let verification = token_in(&app.email_to(&email, "Confirm your email").await);
+    secrets.extend([user.access_token.clone(), user.refresh_token.clone(), verification]);
 
-        let rotated = app.post_json("/v1/auth/refresh", &json!({"refresh_token": user.refresh_token}), 200).await.json();
-        secrets.push(rotated["refresh_token"].as_str().unwrap().to_owned());
-        secrets.push(rotated["access_token"].as_str().unwrap().to_owned());
-        app.post_json("/v1/auth/refresh", &json!({"refresh_token": user.refresh_token}), 401).await;
-        app.post_json("/v1/auth/login", &json!({"email": email, "password": "a wrong guess here"}), 401).await;
-        secrets.push("a wrong guess here".to_owned());
+    let rotated = app
+        .post_json("/v1/auth/refresh", &json!({"refresh_token": user.refresh_token}), 200)
+        .await
+        .json();
+    secrets.push(rotated["refresh_token"].as_str().unwrap().to_owned());
+    secrets.push(rotated["access_token"].as_str().unwrap().to_owned());
+    app.post_json("/v1/auth/refresh", &json!({"refresh_token": user.refresh_token}), 401).await;
+    app.post_json(
+        "/v1/auth/login",
+        &json!({"email": email, "password": "a wrong guess here"}),
+        401,
+    )
+    .await;
+    secrets.push("a wrong guess here".to_owned());
 
-        app.post_json("/v1/auth/password-reset/request", &json!({"email": email}), 202).await;
-        let reset = token_in(&app.email_to(&email, "Reset your PostRoute password").await);
-        app.post_json("/v1/auth/password-reset/confirm", &json!({"token": reset, "new_password": "the newest secret phrase"}), 204).await;
-        secrets.extend([reset, "the newest secret phrase".to_owned()]);
-        let again = app.login(&email, "the newest secret phrase").await;
-        app.send_json_as(&again.access_token, Method::POST, "/v1/me/password",
-            &json!({"current_password": "the newest secret phrase", "new_password": "yet another secret phrase"}), 204).await;
-        secrets.extend([again.access_token.clone(), again.refresh_token.clone(), "yet another secret phrase".to_owned()]);
+    app.post_json("/v1/auth/password-reset/request", &json!({"email": email}), 202).await;
+    let reset = token_in(&app.email_to(&email, "Reset your PostRoute password").await);
+    app.post_json(
+        "/v1/auth/password-reset/confirm",
+        &json!({"token": reset, "new_password": "the newest secret phrase"}),
+        204,
+    )
+    .await;
+    secrets.extend([reset, "the newest secret phrase".to_owned()]);
+    let again = app.login(&email, "the newest secret phrase").await;
+    app.send_json_as(&again.access_token, Method::POST, "/v1/me/password",
+        &json!({"current_password": "the newest secret phrase", "new_password": "yet another secret phrase"}), 204).await;
+    secrets.extend([
+        again.access_token.clone(),
+        again.refresh_token.clone(),
+        "yet another secret phrase".to_owned(),
+    ]);
 
-        // Channel tokens: connect an X account and let the token job refresh it.
-        let workspace = app.workspace(&again, "Logged").await;
-        let channel = app.connect_x(&again, &workspace).await;
-        app.execute_sql(&format!("UPDATE channels SET next_check_at = connected_at WHERE id = {}", app.uuid_literal(&channel))).await;
-        for _ in 0..200 {
-            if app.fake_x().refresh_count() > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    // Channel tokens: connect an X account and let the token job refresh it.
+    let workspace = app.workspace(&again, "Logged").await;
+    let channel = app.connect_x(&again, &workspace).await;
+    app.execute_sql(&format!(
+        "UPDATE channels SET next_check_at = connected_at WHERE id = {}",
+        app.uuid_literal(&channel)
+    ))
+    .await;
+    for _ in 0..200 {
+        if app.fake_x().refresh_count() > 0 {
+            break;
         }
-        assert!(app.fake_x().refresh_count() > 0, "the token job ran");
-        secrets.extend(app.fake_x().issued_tokens());
-
-        use base64::Engine;
-        secrets.push(base64::engine::general_purpose::STANDARD.encode(app.jwt_secret()));
-        for key in [&app.config.encryption.oauth_key, &app.config.backup.key] {
-            secrets.push(secrecy::ExposeSecret::expose_secret(key.as_ref().unwrap()).to_owned());
-        }
-
-        let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
-        assert!(text.contains("logged in"), "the log was captured");
-        assert!(text.contains("login_failed"), "failed logins are logged, without their secrets");
-        for secret in &secrets {
-            assert!(!text.contains(secret.as_str()), "a secret reached the log: {}…", &secret[..secret.len().min(6)]);
-        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-);
+    assert!(app.fake_x().refresh_count() > 0, "the token job ran");
+    secrets.extend(app.fake_x().issued_tokens());
+
+    use base64::Engine;
+    secrets.push(base64::engine::general_purpose::STANDARD.encode(app.jwt_secret()));
+    for key in [&app.config.encryption.oauth_key, &app.config.backup.key] {
+        secrets.push(secrecy::ExposeSecret::expose_secret(key.as_ref().unwrap()).to_owned());
+    }
+
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    assert!(text.contains("logged in"), "the log was captured");
+    assert!(text.contains("login_failed"), "failed logins are logged, without their secrets");
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret reached the log: {}…",
+            &secret[..secret.len().min(6)]
+        );
+    }
+}

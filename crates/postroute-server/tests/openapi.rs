@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use postroute_test_support::{TestApp, db_test};
+use postroute_test_support::{Backend, TestApp, db_test};
 
 fn checked_in(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(name)
@@ -159,17 +159,16 @@ fn raw_body_operations_exist() {
     }
 }
 
-db_test!(
-    async fn the_served_document_is_the_generated_one(backend) {
-        let app = TestApp::spawn(backend).await;
-        let served = app.get("/v1/openapi.json", 200).await.json();
-        let generated: serde_json::Value =
-            serde_json::from_str(&postroute_http::openapi::document()).expect("JSON");
-        assert_eq!(served, generated);
-        assert!(served["paths"]["/readyz"]["get"].is_object());
-        assert!(served["openapi"].as_str().is_some_and(|version| version.starts_with("3.")));
-    }
-);
+#[db_test]
+async fn the_served_document_is_the_generated_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let served = app.get("/v1/openapi.json", 200).await.json();
+    let generated: serde_json::Value =
+        serde_json::from_str(&postroute_http::openapi::document()).expect("JSON");
+    assert_eq!(served, generated);
+    assert!(served["paths"]["/readyz"]["get"].is_object());
+    assert!(served["openapi"].as_str().is_some_and(|version| version.starts_with("3.")));
+}
 
 /// OpenAPI requires each operation's id to be unique: client generators name methods after them.
 #[test]

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use postroute_test_support::{FormPart, TestApp, TestUser, db_test, multipart_body};
+use postroute_test_support::{Backend, FormPart, TestApp, TestUser, db_test, multipart_body};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -166,50 +166,66 @@ fn request(
     }
 }
 
-db_test!(
-    // proves S-TENANT-4
-    async fn every_role_gets_exactly_its_cells_of_the_matrix(backend) {
-        let app = TestApp::spawn(backend).await;
-        let cast = Cast {
-            owner: app.signed_in_user("owner@example.com").await,
-            admin: app.signed_in_user("admin@example.com").await,
-            member: app.signed_in_user("member@example.com").await,
-            reviewer: app.signed_in_user("reviewer@example.com").await,
-            target: app.signed_in_user("target@example.com").await,
-        };
-                assert_eq!(MATRIX.len(), postroute_domain::Action::ALL.len(), "the matrix covers every action");
-        let png = postroute_test_support::corpus::png(8, 8);
-        let mut cell = 0;
-        for (action, allowed) in MATRIX {
-            for (role, actor) in ["owner", "admin", "member", "reviewer"].iter().zip([&cast.owner, &cast.admin, &cast.member, &cast.reviewer]) {
-                cell += 1;
-                                let staged = stage(&app, &cast, cell).await;
-                let (method, path, body, success) = request(action, &staged, &cast.target, cell);
-                let allowed = allowed[["owner", "admin", "member", "reviewer"].iter().position(|r| r == role).unwrap()];
-                let mut call = app.request(method, &path).bearer_auth(&actor.access_token);
-                                if !body.is_null() {
-                    call = call.json(&body);
-                }
-                if matches!(action, "edit post" | "review post") {
-                    // Edits and reviews name the version they were based on.
-                    let post = format!("/v1/workspaces/{}/posts/{}", staged.workspace, staged.post);
-                    let etag = app.get_as(&cast.owner.access_token, &post, 200).await.header("etag").unwrap().to_owned();
-                    call = call.header("if-match", etag);
-                }
-                if action == "upload media" {
-                    let (content_type, form) = multipart_body(&[FormPart::file(&png)]);
-                    call = call.header("content-type", content_type).body(form);
-                }
-                let response = app.fetch(call).await;
-                let expected = if allowed { success } else { 403 };
-                assert_eq!(response.status, expected, "{role} may{} {action}: {}", if allowed { "" } else { " not" }, String::from_utf8_lossy(&response.body));
-                if !allowed {
-                    assert_eq!(response.json()["code"], "forbidden");
-                }
+#[db_test]
+// proves S-TENANT-4
+async fn every_role_gets_exactly_its_cells_of_the_matrix(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let cast = Cast {
+        owner: app.signed_in_user("owner@example.com").await,
+        admin: app.signed_in_user("admin@example.com").await,
+        member: app.signed_in_user("member@example.com").await,
+        reviewer: app.signed_in_user("reviewer@example.com").await,
+        target: app.signed_in_user("target@example.com").await,
+    };
+    assert_eq!(MATRIX.len(), postroute_domain::Action::ALL.len(), "the matrix covers every action");
+    let png = postroute_test_support::corpus::png(8, 8);
+    let mut cell = 0;
+    for (action, allowed) in MATRIX {
+        for (role, actor) in ["owner", "admin", "member", "reviewer"].iter().zip([
+            &cast.owner,
+            &cast.admin,
+            &cast.member,
+            &cast.reviewer,
+        ]) {
+            cell += 1;
+            let staged = stage(&app, &cast, cell).await;
+            let (method, path, body, success) = request(action, &staged, &cast.target, cell);
+            let allowed = allowed
+                [["owner", "admin", "member", "reviewer"].iter().position(|r| r == role).unwrap()];
+            let mut call = app.request(method, &path).bearer_auth(&actor.access_token);
+            if !body.is_null() {
+                call = call.json(&body);
+            }
+            if matches!(action, "edit post" | "review post") {
+                // Edits and reviews name the version they were based on.
+                let post = format!("/v1/workspaces/{}/posts/{}", staged.workspace, staged.post);
+                let etag = app
+                    .get_as(&cast.owner.access_token, &post, 200)
+                    .await
+                    .header("etag")
+                    .unwrap()
+                    .to_owned();
+                call = call.header("if-match", etag);
+            }
+            if action == "upload media" {
+                let (content_type, form) = multipart_body(&[FormPart::file(&png)]);
+                call = call.header("content-type", content_type).body(form);
+            }
+            let response = app.fetch(call).await;
+            let expected = if allowed { success } else { 403 };
+            assert_eq!(
+                response.status,
+                expected,
+                "{role} may{} {action}: {}",
+                if allowed { "" } else { " not" },
+                String::from_utf8_lossy(&response.body)
+            );
+            if !allowed {
+                assert_eq!(response.json()["code"], "forbidden");
             }
         }
     }
-);
+}
 
 async fn owner_count(app: &TestApp, workspace: &str) -> i64 {
     app.count(&format!(
@@ -219,51 +235,68 @@ async fn owner_count(app: &TestApp, workspace: &str) -> i64 {
     .await
 }
 
-db_test!(
-    // proves S-TENANT-4
-    async fn a_transfer_racing_a_demotion_and_a_removal_leaves_exactly_one_owner(backend) {
-        let app = TestApp::spawn(backend).await;
-        let owner = app.signed_in_user("o@example.com").await;
-        let other_admin = app.signed_in_user("x@example.com").await;
-        let heir = app.signed_in_user("heir@example.com").await;
-        for round in 0..6 {
-            let workspace = app.workspace(&owner, &format!("Race {round}")).await;
-            app.add_member(&workspace, &other_admin.id, "admin").await;
-            app.add_member(&workspace, &heir.id, "admin").await;
-            let base = format!("/v1/workspaces/{workspace}");
-            let transfer = app.fetch(app.request(Method::POST, &format!("{base}/transfer-ownership")).bearer_auth(&owner.access_token).json(&json!({"user_id": heir.id})));
-            let demote = app.fetch(app.request(Method::PATCH, &format!("{base}/members/{}", heir.id)).bearer_auth(&other_admin.access_token).json(&json!({"role": "member"})));
-            let remove = app.fetch(app.request(Method::DELETE, &format!("{base}/members/{}", heir.id)).bearer_auth(&other_admin.access_token));
-            let (transfer, demote, remove) = tokio::join!(transfer, demote, remove);
-            assert!([200, 409, 422].contains(&transfer.status), "transfer {}", transfer.status);
-            assert!([200, 404, 409].contains(&demote.status), "demote {}", demote.status);
-            assert!([204, 404, 409].contains(&remove.status), "remove {}", remove.status);
-            assert_eq!(owner_count(&app, &workspace).await, 1, "round {round}: exactly one owner");
-            if transfer.status == 200 {
-                assert_eq!(remove.status, 409, "the new owner cannot have been removed");
-            }
+#[db_test]
+// proves S-TENANT-4
+async fn a_transfer_racing_a_demotion_and_a_removal_leaves_exactly_one_owner(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signed_in_user("o@example.com").await;
+    let other_admin = app.signed_in_user("x@example.com").await;
+    let heir = app.signed_in_user("heir@example.com").await;
+    for round in 0..6 {
+        let workspace = app.workspace(&owner, &format!("Race {round}")).await;
+        app.add_member(&workspace, &other_admin.id, "admin").await;
+        app.add_member(&workspace, &heir.id, "admin").await;
+        let base = format!("/v1/workspaces/{workspace}");
+        let transfer = app.fetch(
+            app.request(Method::POST, &format!("{base}/transfer-ownership"))
+                .bearer_auth(&owner.access_token)
+                .json(&json!({"user_id": heir.id})),
+        );
+        let demote = app.fetch(
+            app.request(Method::PATCH, &format!("{base}/members/{}", heir.id))
+                .bearer_auth(&other_admin.access_token)
+                .json(&json!({"role": "member"})),
+        );
+        let remove = app.fetch(
+            app.request(Method::DELETE, &format!("{base}/members/{}", heir.id))
+                .bearer_auth(&other_admin.access_token),
+        );
+        let (transfer, demote, remove) = tokio::join!(transfer, demote, remove);
+        assert!([200, 409, 422].contains(&transfer.status), "transfer {}", transfer.status);
+        assert!([200, 404, 409].contains(&demote.status), "demote {}", demote.status);
+        assert!([204, 404, 409].contains(&remove.status), "remove {}", remove.status);
+        assert_eq!(owner_count(&app, &workspace).await, 1, "round {round}: exactly one owner");
+        if transfer.status == 200 {
+            assert_eq!(remove.status, 409, "the new owner cannot have been removed");
         }
     }
-);
+}
 
-db_test!(
-    // proves S-TENANT-4
-    async fn two_transfers_at_once_make_one_owner(backend) {
-        let app = TestApp::spawn(backend).await;
-        let owner = app.signed_in_user("o@example.com").await;
-        let first = app.signed_in_user("first@example.com").await;
-        let second = app.signed_in_user("second@example.com").await;
-        let workspace = app.workspace(&owner, "Contested").await;
-        app.add_member(&workspace, &first.id, "member").await;
-        app.add_member(&workspace, &second.id, "member").await;
-        let path = format!("/v1/workspaces/{workspace}/transfer-ownership");
-        let (a, b) = tokio::join!(
-            app.fetch(app.request(Method::POST, &path).bearer_auth(&owner.access_token).json(&json!({"user_id": first.id}))),
-            app.fetch(app.request(Method::POST, &path).bearer_auth(&owner.access_token).json(&json!({"user_id": second.id}))),
-        );
-        let mut statuses = [a.status, b.status];
-        statuses.sort();
-        assert!(statuses == [200, 403] || statuses == [200, 409], "{statuses:?}");
-        assert_eq!(owner_count(&app, &workspace).await, 1);
-    }
-);
+#[db_test]
+// proves S-TENANT-4
+async fn two_transfers_at_once_make_one_owner(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signed_in_user("o@example.com").await;
+    let first = app.signed_in_user("first@example.com").await;
+    let second = app.signed_in_user("second@example.com").await;
+    let workspace = app.workspace(&owner, "Contested").await;
+    app.add_member(&workspace, &first.id, "member").await;
+    app.add_member(&workspace, &second.id, "member").await;
+    let path = format!("/v1/workspaces/{workspace}/transfer-ownership");
+    let (a, b) = tokio::join!(
+        app.fetch(
+            app.request(Method::POST, &path)
+                .bearer_auth(&owner.access_token)
+                .json(&json!({"user_id": first.id}))
+        ),
+        app.fetch(
+            app.request(Method::POST, &path)
+                .bearer_auth(&owner.access_token)
+                .json(&json!({"user_id": second.id}))
+        ),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert!(statuses == [200, 403] || statuses == [200, 409], "{statuses:?}");
+    assert_eq!(owner_count(&app, &workspace).await, 1);
+}

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use postroute_app::media::MediaStorage;
-use postroute_test_support::{PASSWORD, TestApp, TestUser, corpus, db_test};
+use postroute_test_support::{Backend, PASSWORD, TestApp, TestUser, corpus, db_test};
 use postroute_worker::Job;
 use postroute_worker::jobs::purge::PurgeJob;
 use reqwest::Method;
@@ -72,51 +72,64 @@ async fn filled_workspace(
     (workspace.clone(), format!("{workspace}/{media}.jpg"))
 }
 
-db_test!(
-    // proves S-DATA-3
-    async fn deleted_workspaces_are_purged_with_their_files_after_the_grace_period(backend) {
-        let app = TestApp::spawn(backend).await;
-        let owner = app.signed_in_user("owner@example.com").await;
-        let solo_owner = app.signed_in_user("solo@example.com").await;
-        let colleague = app.signed_in_user("colleague@example.com").await;
-        let (doomed, doomed_key) = filled_workspace(&app, &owner, "doomed", &colleague).await;
-        let (kept, kept_key) = filled_workspace(&app, &owner, "kept", &colleague).await;
-        let storage = MediaStorage::from_config(&app.config).unwrap();
-        let kept_rows = rows_of(&app, &kept).await;
-        assert!(kept_rows.iter().all(|(table, count)| *count > 0 || *table == "oauth_states"), "{kept_rows:?}");
+#[db_test]
+// proves S-DATA-3
+async fn deleted_workspaces_are_purged_with_their_files_after_the_grace_period(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signed_in_user("owner@example.com").await;
+    let solo_owner = app.signed_in_user("solo@example.com").await;
+    let colleague = app.signed_in_user("colleague@example.com").await;
+    let (doomed, doomed_key) = filled_workspace(&app, &owner, "doomed", &colleague).await;
+    let (kept, kept_key) = filled_workspace(&app, &owner, "kept", &colleague).await;
+    let storage = MediaStorage::from_config(&app.config).unwrap();
+    let kept_rows = rows_of(&app, &kept).await;
+    assert!(
+        kept_rows.iter().all(|(table, count)| *count > 0 || *table == "oauth_states"),
+        "{kept_rows:?}"
+    );
 
-                // An object no row points at (left by a failed delete or a crash mid-upload).
-        let scratch = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(scratch.path(), b"orphan").unwrap();
-        let orphan = format!("{doomed}/orphan.jpg");
-        storage.put_file(&orphan, scratch.path()).await.unwrap();
-        app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{doomed}"), json!({}), 204).await;
-        let waiting = PurgeJob::new(app.store().clone(), storage.clone(), chrono::Duration::days(30));
-        assert_eq!(waiting.run_once().await.unwrap(), 0, "nothing goes within the grace period");
-        assert!(storage.contains(&doomed_key).await.unwrap());
+    // An object no row points at (left by a failed delete or a crash mid-upload).
+    let scratch = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(scratch.path(), b"orphan").unwrap();
+    let orphan = format!("{doomed}/orphan.jpg");
+    storage.put_file(&orphan, scratch.path()).await.unwrap();
+    app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{doomed}"), json!({}), 204).await;
+    let waiting = PurgeJob::new(app.store().clone(), storage.clone(), chrono::Duration::days(30));
+    assert_eq!(waiting.run_once().await.unwrap(), 0, "nothing goes within the grace period");
+    assert!(storage.contains(&doomed_key).await.unwrap());
 
-        let due = PurgeJob::new(app.store().clone(), storage.clone(), chrono::Duration::zero());
-        assert_eq!(due.run_once().await.unwrap(), 1);
-                assert!(!storage.contains(&doomed_key).await.unwrap(), "the file went with its workspace");
-        assert!(!storage.contains(&orphan).await.unwrap(), "and so did the orphan");
-        assert!(rows_of(&app, &doomed).await.iter().all(|(_, count)| *count == 0), "{:?}", rows_of(&app, &doomed).await);
-        assert_eq!(rows_of(&app, &kept).await, kept_rows, "the other workspace is untouched");
-        assert!(storage.contains(&kept_key).await.unwrap());
-                assert_eq!(due.run_once().await.unwrap(), 0, "a second pass finds nothing");
+    let due = PurgeJob::new(app.store().clone(), storage.clone(), chrono::Duration::zero());
+    assert_eq!(due.run_once().await.unwrap(), 1);
+    assert!(!storage.contains(&doomed_key).await.unwrap(), "the file went with its workspace");
+    assert!(!storage.contains(&orphan).await.unwrap(), "and so did the orphan");
+    assert!(
+        rows_of(&app, &doomed).await.iter().all(|(_, count)| *count == 0),
+        "{:?}",
+        rows_of(&app, &doomed).await
+    );
+    assert_eq!(rows_of(&app, &kept).await, kept_rows, "the other workspace is untouched");
+    assert!(storage.contains(&kept_key).await.unwrap());
+    assert_eq!(due.run_once().await.unwrap(), 0, "a second pass finds nothing");
 
-        // A workspace that never stored a file has no prefix in storage: still purged.
-        let empty = app.workspace(&owner, "Empty").await;
-        app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{empty}"), json!({}), 204).await;
-        assert_eq!(due.run_once().await.unwrap(), 1);
-        assert!(rows_of(&app, &empty).await.iter().all(|(_, count)| *count == 0));
+    // A workspace that never stored a file has no prefix in storage: still purged.
+    let empty = app.workspace(&owner, "Empty").await;
+    app.json_as(&owner, Method::DELETE, &format!("/v1/workspaces/{empty}"), json!({}), 204).await;
+    assert_eq!(due.run_once().await.unwrap(), 1);
+    assert!(rows_of(&app, &empty).await.iter().all(|(_, count)| *count == 0));
 
-        // An owner who erases their account takes their solo workspace with them, files included.
-        let (solo, solo_key) = filled_workspace(&app, &solo_owner, "solo", &colleague).await;
-        app.json_as(&solo_owner, Method::DELETE, &format!("/v1/workspaces/{solo}/members/{}", colleague.id), json!({}), 204).await;
-        app.json_as(&solo_owner, Method::DELETE, "/v1/me", json!({"password": PASSWORD}), 204).await;
-        assert_eq!(due.run_once().await.unwrap(), 1);
-        assert!(!storage.contains(&solo_key).await.unwrap());
-        assert!(rows_of(&app, &solo).await.iter().all(|(_, count)| *count == 0));
-        assert_eq!(rows_of(&app, &kept).await, kept_rows);
-    }
-);
+    // An owner who erases their account takes their solo workspace with them, files included.
+    let (solo, solo_key) = filled_workspace(&app, &solo_owner, "solo", &colleague).await;
+    app.json_as(
+        &solo_owner,
+        Method::DELETE,
+        &format!("/v1/workspaces/{solo}/members/{}", colleague.id),
+        json!({}),
+        204,
+    )
+    .await;
+    app.json_as(&solo_owner, Method::DELETE, "/v1/me", json!({"password": PASSWORD}), 204).await;
+    assert_eq!(due.run_once().await.unwrap(), 1);
+    assert!(!storage.contains(&solo_key).await.unwrap());
+    assert!(rows_of(&app, &solo).await.iter().all(|(_, count)| *count == 0));
+    assert_eq!(rows_of(&app, &kept).await, kept_rows);
+}

@@ -68,76 +68,83 @@ async fn assert_credential_gate(app: &TestApp) {
     app.get("/v1/openapi.json", 200).await;
 }
 
-db_test!(
-    // proves S-AUTH-7
-    // proves S-LOG-2 (rate-limit trips and failed logins are system events; the staff view and
-    // retention are proven in tests/admin.rs)
-    async fn the_credential_endpoints_share_five_attempts_per_address(backend) {
-        let app = gated(backend).spawn().await;
-        assert_credential_gate(&app).await;
-        failed_login(&app).await;
-        let trips: Vec<_> = app
-            .store()
-            .system_events()
-            .recent(50)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|event| event.event_type == "rate_limited")
-            .collect();
-        assert_eq!(trips.len(), 1, "one event per trip, not per refused request");
-        assert_eq!(trips[0].details["limit"], "credentials");
-        assert_eq!(trips[0].ip, Some("127.0.0.1".parse().unwrap()));
-        // Every failed login is a system event too (S-AUTH-7), with the email hashed.
-        let failures = app.store().system_events().recent(50).await.unwrap().into_iter().filter(|e| e.event_type == "login_failed").count();
-        assert_eq!(failures, 5);
-    }
-);
+#[db_test]
+// proves S-AUTH-7
+// proves S-LOG-2 (rate-limit trips and failed logins are system events; the staff view and
+// retention are proven in tests/admin.rs)
+async fn the_credential_endpoints_share_five_attempts_per_address(backend: Backend) {
+    let app = gated(backend).spawn().await;
+    assert_credential_gate(&app).await;
+    failed_login(&app).await;
+    let trips: Vec<_> = app
+        .store()
+        .system_events()
+        .recent(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.event_type == "rate_limited")
+        .collect();
+    assert_eq!(trips.len(), 1, "one event per trip, not per refused request");
+    assert_eq!(trips[0].details["limit"], "credentials");
+    assert_eq!(trips[0].ip, Some("127.0.0.1".parse().unwrap()));
+    // Every failed login is a system event too (S-AUTH-7), with the email hashed.
+    let failures = app
+        .store()
+        .system_events()
+        .recent(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "login_failed")
+        .count();
+    assert_eq!(failures, 5);
+}
 
-db_test!(
-    // proves S-AUTH-7
-    // proves S-EDGE-1
-    async fn the_credential_gate_holds_on_redis(backend) {
-        let Some(redis) = redis_url_from_env() else { return };
-        let prefix = format!("postroute-test:{}:", uuid::Uuid::now_v7().simple());
-        let app = gated(backend).redis(&redis, &prefix).spawn().await;
-        assert_credential_gate(&app).await;
-        app.get("/readyz", 200).await;
-    }
-);
+#[db_test]
+// proves S-AUTH-7
+// proves S-EDGE-1
+async fn the_credential_gate_holds_on_redis(backend: Backend) {
+    let Some(redis) = redis_url_from_env() else { return };
+    let prefix = format!("postroute-test:{}:", uuid::Uuid::now_v7().simple());
+    let app = gated(backend).redis(&redis, &prefix).spawn().await;
+    assert_credential_gate(&app).await;
+    app.get("/readyz", 200).await;
+}
 
-db_test!(
-    // proves S-EDGE-1
-    async fn instances_sharing_redis_share_one_budget(backend) {
-        let Some(redis) = redis_url_from_env() else { return };
-        let prefix = format!("postroute-test:{}:", uuid::Uuid::now_v7().simple());
-        let first = gated(backend.clone()).redis(&redis, &prefix).spawn().await;
-        let second = gated(backend).redis(&redis, &prefix).spawn_beside(&first).await;
-        for _ in 0..3 {
-            assert_eq!(failed_login(&first).await.status, 401);
-        }
-        for _ in 0..2 {
-            assert_eq!(failed_login(&second).await.status, 401);
-        }
-        assert_eq!(failed_login(&first).await.status, 429);
-        assert_eq!(failed_login(&second).await.status, 429);
+#[db_test]
+// proves S-EDGE-1
+async fn instances_sharing_redis_share_one_budget(backend: Backend) {
+    let Some(redis) = redis_url_from_env() else { return };
+    let prefix = format!("postroute-test:{}:", uuid::Uuid::now_v7().simple());
+    let first = gated(backend.clone()).redis(&redis, &prefix).spawn().await;
+    let second = gated(backend).redis(&redis, &prefix).spawn_beside(&first).await;
+    for _ in 0..3 {
+        assert_eq!(failed_login(&first).await.status, 401);
     }
-);
+    for _ in 0..2 {
+        assert_eq!(failed_login(&second).await.status, 401);
+    }
+    assert_eq!(failed_login(&first).await.status, 429);
+    assert_eq!(failed_login(&second).await.status, 429);
+}
 
-db_test!(
-    // proves S-EDGE-1
-    async fn every_endpoint_shares_a_per_address_budget_probes_excepted(backend) {
-        let app = TestApp::builder(backend).configure(|config| config.rate_limits.requests_per_minute = 10).spawn().await;
-        for _ in 0..10 {
-            app.get("/v1/openapi.json", 200).await;
-        }
-        let refused = app.get("/v1/me", 429).await;
-        assert!(refused.header("retry-after").is_some());
-        app.get("/no/such/path", 429).await;
-        app.get("/healthz", 200).await;
-        app.get("/readyz", 200).await;
+#[db_test]
+// proves S-EDGE-1
+async fn every_endpoint_shares_a_per_address_budget_probes_excepted(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .configure(|config| config.rate_limits.requests_per_minute = 10)
+        .spawn()
+        .await;
+    for _ in 0..10 {
+        app.get("/v1/openapi.json", 200).await;
     }
-);
+    let refused = app.get("/v1/me", 429).await;
+    assert!(refused.header("retry-after").is_some());
+    app.get("/no/such/path", 429).await;
+    app.get("/healthz", 200).await;
+    app.get("/readyz", 200).await;
+}
 
 async fn login_from(app: &TestApp, forwarded_for: &str) -> u16 {
     let url = format!("http://{}/v1/auth/login", app.plain_addr().unwrap());
@@ -151,45 +158,43 @@ async fn login_from(app: &TestApp, forwarded_for: &str) -> u16 {
     response.status().as_u16()
 }
 
-db_test!(
-    // proves S-TLS-3
-    async fn behind_a_trusted_proxy_clients_are_told_apart_and_ipv6_counts_per_64(backend) {
-        let app = gated(backend)
-            .configure(|config| {
-                config.http.plain_listen = Some("127.0.0.1:0".parse().unwrap());
-                config.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-            })
-            .spawn()
-            .await;
-        // One /64: five addresses inside it share one bucket.
-        for host in 1..=5 {
-            assert_eq!(login_from(&app, &format!("2001:db8:0:7::{host}")).await, 401);
-        }
-        assert_eq!(login_from(&app, "2001:db8:0:7:ffff::1").await, 429);
-        // The next /64 and an IPv4 client have buckets of their own.
-        assert_eq!(login_from(&app, "2001:db8:0:8::1").await, 401);
-        assert_eq!(login_from(&app, "198.51.100.4").await, 401);
-        let events = app.store().system_events().recent(50).await.unwrap();
-        assert!(events.iter().any(|event| event.ip == Some("198.51.100.4".parse().unwrap())));
+#[db_test]
+// proves S-TLS-3
+async fn behind_a_trusted_proxy_clients_are_told_apart_and_ipv6_counts_per_64(backend: Backend) {
+    let app = gated(backend)
+        .configure(|config| {
+            config.http.plain_listen = Some("127.0.0.1:0".parse().unwrap());
+            config.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        })
+        .spawn()
+        .await;
+    // One /64: five addresses inside it share one bucket.
+    for host in 1..=5 {
+        assert_eq!(login_from(&app, &format!("2001:db8:0:7::{host}")).await, 401);
     }
-);
+    assert_eq!(login_from(&app, "2001:db8:0:7:ffff::1").await, 429);
+    // The next /64 and an IPv4 client have buckets of their own.
+    assert_eq!(login_from(&app, "2001:db8:0:8::1").await, 401);
+    assert_eq!(login_from(&app, "198.51.100.4").await, 401);
+    let events = app.store().system_events().recent(50).await.unwrap();
+    assert!(events.iter().any(|event| event.ip == Some("198.51.100.4".parse().unwrap())));
+}
 
-db_test!(
-    // proves S-TLS-3
-    async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(backend) {
-        let app = gated(backend)
-            .configure(|config| config.http.plain_listen = Some("127.0.0.1:0".parse().unwrap()))
-            .spawn()
-            .await;
-        // A client rotating fake X-Forwarded-For values is still one client.
-        for n in 1..=5 {
-            assert_eq!(login_from(&app, &format!("203.0.113.{n}")).await, 401);
-        }
-        assert_eq!(login_from(&app, "203.0.113.99").await, 429);
-        let events = app.store().system_events().recent(50).await.unwrap();
-        assert!(events.iter().all(|event| event.ip == Some("127.0.0.1".parse().unwrap())));
+#[db_test]
+// proves S-TLS-3
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(backend: Backend) {
+    let app = gated(backend)
+        .configure(|config| config.http.plain_listen = Some("127.0.0.1:0".parse().unwrap()))
+        .spawn()
+        .await;
+    // A client rotating fake X-Forwarded-For values is still one client.
+    for n in 1..=5 {
+        assert_eq!(login_from(&app, &format!("203.0.113.{n}")).await, 401);
     }
-);
+    assert_eq!(login_from(&app, "203.0.113.99").await, 429);
+    let events = app.store().system_events().recent(50).await.unwrap();
+    assert!(events.iter().all(|event| event.ip == Some("127.0.0.1".parse().unwrap())));
+}
 
 // proves S-AUTH-7
 // proves S-UPLOAD-3
@@ -240,39 +245,57 @@ async fn recheck_from(app: &TestApp, forwarded_for: &str, token: &str, method: M
     response.status().as_u16()
 }
 
-db_test!(
-    // proves S-AUTH-7: a stolen session guesses the password no faster than the login form
-    async fn password_rechecks_are_gated_per_address_and_per_account(backend) {
-        // Room for the three sign-ups (three attempts each from this machine's address).
-        const ATTEMPTS: u32 = 10;
-        let app = TestApp::builder(backend)
-            .configure(|config| {
-                config.rate_limits.credential_attempts = ATTEMPTS;
-                config.http.plain_listen = Some("127.0.0.1:0".parse().unwrap());
-                config.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-            })
-            .spawn()
-            .await;
-        let victim = app.signed_in_user("victim@example.com").await;
-        let first = app.signed_in_user("first@example.com").await;
-        let second = app.signed_in_user("second@example.com").await;
-        // Per account: a wrong guess from each of ten addresses, then the next is refused.
-        for host in 1..=ATTEMPTS {
-            let status = recheck_from(&app, &format!("198.51.100.{host}"), &victim.access_token, Method::POST).await;
-            assert_eq!(status, 403, "guess {host}");
-        }
-        assert_eq!(recheck_from(&app, "198.51.100.99", &victim.access_token, Method::DELETE).await, 429);
-        let events = app.store().system_events().recent(50).await.unwrap();
-        let failures = events.iter().filter(|event| event.event_type == "password_check_failed").count();
-        assert_eq!(failures, ATTEMPTS as usize, "each wrong guess is a security event; the refused one hashed nothing");
-        assert!(events.iter().filter(|event| event.event_type == "password_check_failed").all(|event| event.security && event.actor.is_some()));
-
-        // Per address: two accounts from one address share its attempts.
-        for (attempt, user) in [&first, &second].into_iter().cycle().take(ATTEMPTS as usize).enumerate() {
-            assert_eq!(recheck_from(&app, "203.0.113.7", &user.access_token, Method::DELETE).await, 403, "attempt {attempt}");
-        }
-        assert_eq!(recheck_from(&app, "203.0.113.7", &second.access_token, Method::POST).await, 429);
-        // The accounts are intact: nothing was changed or erased by a guess.
-        app.login("first@example.com", postroute_test_support::PASSWORD).await;
+#[db_test]
+// proves S-AUTH-7: a stolen session guesses the password no faster than the login form
+async fn password_rechecks_are_gated_per_address_and_per_account(backend: Backend) {
+    // Room for the three sign-ups (three attempts each from this machine's address).
+    const ATTEMPTS: u32 = 10;
+    let app = TestApp::builder(backend)
+        .configure(|config| {
+            config.rate_limits.credential_attempts = ATTEMPTS;
+            config.http.plain_listen = Some("127.0.0.1:0".parse().unwrap());
+            config.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        })
+        .spawn()
+        .await;
+    let victim = app.signed_in_user("victim@example.com").await;
+    let first = app.signed_in_user("first@example.com").await;
+    let second = app.signed_in_user("second@example.com").await;
+    // Per account: a wrong guess from each of ten addresses, then the next is refused.
+    for host in 1..=ATTEMPTS {
+        let status =
+            recheck_from(&app, &format!("198.51.100.{host}"), &victim.access_token, Method::POST)
+                .await;
+        assert_eq!(status, 403, "guess {host}");
     }
-);
+    assert_eq!(
+        recheck_from(&app, "198.51.100.99", &victim.access_token, Method::DELETE).await,
+        429
+    );
+    let events = app.store().system_events().recent(50).await.unwrap();
+    let failures =
+        events.iter().filter(|event| event.event_type == "password_check_failed").count();
+    assert_eq!(
+        failures, ATTEMPTS as usize,
+        "each wrong guess is a security event; the refused one hashed nothing"
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|event| event.event_type == "password_check_failed")
+            .all(|event| event.security && event.actor.is_some())
+    );
+
+    // Per address: two accounts from one address share its attempts.
+    for (attempt, user) in [&first, &second].into_iter().cycle().take(ATTEMPTS as usize).enumerate()
+    {
+        assert_eq!(
+            recheck_from(&app, "203.0.113.7", &user.access_token, Method::DELETE).await,
+            403,
+            "attempt {attempt}"
+        );
+    }
+    assert_eq!(recheck_from(&app, "203.0.113.7", &second.access_token, Method::POST).await, 429);
+    // The accounts are intact: nothing was changed or erased by a guess.
+    app.login("first@example.com", postroute_test_support::PASSWORD).await;
+}

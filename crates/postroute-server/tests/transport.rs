@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use postroute_http::edge::header_limit::{MAX_HEADER_FIELDS, transport_cap};
-use postroute_test_support::{TestApp, TestResponse, db_test};
+use postroute_test_support::{Backend, TestApp, TestResponse, db_test};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,50 +57,50 @@ fn assert_header_refusal(response: &TestResponse, context: &str) {
     assert_eq!(problem["code"], "headers_too_large", "{context}");
 }
 
-db_test!(
-    // proves S-EDGE-4
-    // proves S-EDGE-5
-    async fn a_header_block_over_the_limit_is_the_same_431_problem_in_both_versions(backend) {
-        let app = TestApp::spawn(backend).await;
-        let limit = app.config.http.max_header_bytes;
-        for version in VERSIONS {
-            let client = client(&app, version);
-            let healthz = || client.get(app.url("/healthz"));
+#[db_test]
+// proves S-EDGE-4
+// proves S-EDGE-5
+async fn a_header_block_over_the_limit_is_the_same_431_problem_in_both_versions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let limit = app.config.http.max_header_bytes;
+    for version in VERSIONS {
+        let client = client(&app, version);
+        let healthz = || client.get(app.url("/healthz"));
 
-            let fits = "f".repeat(limit - 1024);
-            let response = fetch(healthz().header("x-padding", fits), version).await;
-            assert_eq!(response.status, 200, "{version:?}: a head under the limit is served");
+        let fits = "f".repeat(limit - 1024);
+        let response = fetch(healthz().header("x-padding", fits), version).await;
+        assert_eq!(response.status, 200, "{version:?}: a head under the limit is served");
 
-            let over = "o".repeat(limit + 1024);
-            let response = fetch(healthz().header("x-padding", over), version).await;
-            assert_header_refusal(&response, &format!("{version:?}, one large field"));
+        let over = "o".repeat(limit + 1024);
+        let response = fetch(healthz().header("x-padding", over), version).await;
+        assert_header_refusal(&response, &format!("{version:?}, one large field"));
 
-            let mut many = healthz();
-            for field in 0..=MAX_HEADER_FIELDS {
-                many = many.header(format!("x-field-{field}"), "1");
-            }
-            let response = fetch(many, version).await;
-            assert_header_refusal(&response, &format!("{version:?}, too many fields"));
+        let mut many = healthz();
+        for field in 0..=MAX_HEADER_FIELDS {
+            many = many.header(format!("x-field-{field}"), "1");
         }
+        let response = fetch(many, version).await;
+        assert_header_refusal(&response, &format!("{version:?}, too many fields"));
     }
-);
+}
 
-db_test!(
-    async fn a_head_over_the_transport_cap_is_still_refused_and_the_refusal_arrives(backend) {
-        // hyper answers this one itself, before any layer, so without the security headers
-        // (docs/security.md). It stops reading mid-head with the rest of the head still coming:
-        // the answer must reach the client all the same, connection after connection.
-        let app = TestApp::spawn(backend).await;
-        let cap = transport_cap(app.config.http.max_header_bytes);
-        let huge = "h".repeat(cap + 4096);
-        for _ in 0..10 {
-            let response =
-                fetch(client(&app, Version::Http1).get(app.url("/healthz")).header("x-padding", &huge), Version::Http1)
-                    .await;
-            assert_eq!(response.status, 431);
-        }
+#[db_test]
+async fn a_head_over_the_transport_cap_is_still_refused_and_the_refusal_arrives(backend: Backend) {
+    // hyper answers this one itself, before any layer, so without the security headers
+    // (docs/security.md). It stops reading mid-head with the rest of the head still coming:
+    // the answer must reach the client all the same, connection after connection.
+    let app = TestApp::spawn(backend).await;
+    let cap = transport_cap(app.config.http.max_header_bytes);
+    let huge = "h".repeat(cap + 4096);
+    for _ in 0..10 {
+        let response = fetch(
+            client(&app, Version::Http1).get(app.url("/healthz")).header("x-padding", &huge),
+            Version::Http1,
+        )
+        .await;
+        assert_eq!(response.status, 431);
     }
-);
+}
 
 /// A TLS connection offering only `version`, and hyper's client on it: its connection task ends
 /// when the server closes the connection.
@@ -178,31 +178,30 @@ impl RawConnection {
     }
 }
 
-db_test!(
-    // proves S-EDGE-5
-    async fn a_connection_with_no_request_in_flight_is_closed_after_the_idle_timeout(backend) {
-        // The header deadline is long, so only the idle timeout can close the connection in
-        // time; HTTP/2 used to stay open for as long as the client liked.
-        let app = TestApp::builder(backend)
-            .configure(|config| {
-                config.http.idle_timeout_secs = 1;
-                config.http.header_read_timeout_secs = 60;
-            })
-            .spawn()
-            .await;
-        for version in VERSIONS {
-            let mut connection = RawConnection::open(&app, version).await;
-            let (status, _, body) = connection.send("GET", "/healthz", b"").await;
-            assert_eq!(status, 200, "{version:?}");
-            body.expect("a whole body");
-            // The client keeps its half open: only the server can end the connection.
-            let RawConnection { send, closed } = connection;
-            let ended = tokio::time::timeout(Duration::from_secs(20), closed).await;
-            assert!(ended.is_ok(), "{version:?}: the server closed the idle connection");
-            drop(send);
-        }
+#[db_test]
+// proves S-EDGE-5
+async fn a_connection_with_no_request_in_flight_is_closed_after_the_idle_timeout(backend: Backend) {
+    // The header deadline is long, so only the idle timeout can close the connection in
+    // time; HTTP/2 used to stay open for as long as the client liked.
+    let app = TestApp::builder(backend)
+        .configure(|config| {
+            config.http.idle_timeout_secs = 1;
+            config.http.header_read_timeout_secs = 60;
+        })
+        .spawn()
+        .await;
+    for version in VERSIONS {
+        let mut connection = RawConnection::open(&app, version).await;
+        let (status, _, body) = connection.send("GET", "/healthz", b"").await;
+        assert_eq!(status, 200, "{version:?}");
+        body.expect("a whole body");
+        // The client keeps its half open: only the server can end the connection.
+        let RawConnection { send, closed } = connection;
+        let ended = tokio::time::timeout(Duration::from_secs(20), closed).await;
+        assert!(ended.is_ok(), "{version:?}: the server closed the idle connection");
+        drop(send);
     }
-);
+}
 
 /// The routes a client may send a body to although they read none.
 const BODYLESS: [(&str, &str, u16); 4] = [
@@ -281,37 +280,37 @@ async fn by_hand(
     (status, length, body)
 }
 
-db_test!(
-    async fn a_response_arrives_whole_when_the_request_body_goes_unread(backend) {
-        let app = TestApp::spawn(backend).await;
-        let document = app.get("/v1/openapi.json", 200).await.body;
-        // Within the lingering budget. A body sent with Content-Length this small is read ahead
-        // of the handler (so it is not left unread at all); a chunked one is left unread.
-        let unread = vec![b'u'; 100_000];
-        for _round in 0..30 {
-            for (method, path, status) in BODYLESS {
-                for framing in [Framing::Length, Framing::Chunked] {
-                    let (got, length, body) = by_hand(&app, method, path, &unread, framing).await;
-                    assert_eq!(got, status, "{method} {path} ({framing:?})");
-                    if path == "/v1/openapi.json" {
-                        assert_eq!(length, document.len());
-                        assert_eq!(body, document);
-                    }
+#[db_test]
+async fn a_response_arrives_whole_when_the_request_body_goes_unread(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let document = app.get("/v1/openapi.json", 200).await.body;
+    // Within the lingering budget. A body sent with Content-Length this small is read ahead
+    // of the handler (so it is not left unread at all); a chunked one is left unread.
+    let unread = vec![b'u'; 100_000];
+    for _round in 0..30 {
+        for (method, path, status) in BODYLESS {
+            for framing in [Framing::Length, Framing::Chunked] {
+                let (got, length, body) = by_hand(&app, method, path, &unread, framing).await;
+                assert_eq!(got, status, "{method} {path} ({framing:?})");
+                if path == "/v1/openapi.json" {
+                    assert_eq!(length, document.len());
+                    assert_eq!(body, document);
                 }
-                for version in VERSIONS {
-                    let mut connection = RawConnection::open(&app, version).await;
-                    let (got, length, body) = connection.send(method, path, &unread).await;
-                    let context = format!("{method} {path} over {version:?}");
-                    assert_eq!(got, status, "{context}");
-                    let body = body.unwrap_or_else(|error| panic!("{context}: body cut short: {error}"));
-                    if let Some(length) = length {
-                        assert_eq!(body.len(), length, "{context}");
-                    }
-                    if path == "/v1/openapi.json" {
-                        assert_eq!(body.as_ref(), document.as_slice(), "{context}");
-                    }
+            }
+            for version in VERSIONS {
+                let mut connection = RawConnection::open(&app, version).await;
+                let (got, length, body) = connection.send(method, path, &unread).await;
+                let context = format!("{method} {path} over {version:?}");
+                assert_eq!(got, status, "{context}");
+                let body =
+                    body.unwrap_or_else(|error| panic!("{context}: body cut short: {error}"));
+                if let Some(length) = length {
+                    assert_eq!(body.len(), length, "{context}");
+                }
+                if path == "/v1/openapi.json" {
+                    assert_eq!(body.as_ref(), document.as_slice(), "{context}");
                 }
             }
         }
     }
-);
+}

@@ -151,7 +151,7 @@ impl<'a> Accounts<'a> {
     /// The account with this normalised email.
     pub async fn find_by_email(&self, email_normalized: &str) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1");
-        let row: Option<UserRow> = on_db!(self.db, pool => sqlx::query_as(&sql)
+        let row: Option<UserRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
             .bind(email_normalized)
             .fetch_optional(pool)
             .await)?;
@@ -161,7 +161,7 @@ impl<'a> Accounts<'a> {
     /// The account with this id.
     pub async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_db!(self.db, pool => sqlx::query_as(&sql)
+        let row: Option<UserRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
             .bind(id.as_uuid())
             .fetch_optional(pool)
             .await)?;
@@ -177,7 +177,8 @@ impl<'a> Accounts<'a> {
         email: &NewOutboxEmail<'_>,
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
         )
@@ -189,7 +190,8 @@ impl<'a> Accounts<'a> {
         .bind(user.created_at)
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         insert_token(tx.conn(), user.id, token).await?;
         insert_email(tx.conn(), email).await?;
         tx.commit().await
@@ -203,7 +205,8 @@ impl<'a> Accounts<'a> {
         email: &NewOutboxEmail<'_>,
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "UPDATE email_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
         )
         .bind(user.as_uuid())
@@ -211,7 +214,8 @@ impl<'a> Accounts<'a> {
         .bind(token.created_at)
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         insert_token(tx.conn(), user, token).await?;
         insert_email(tx.conn(), email).await?;
         tx.commit().await
@@ -294,7 +298,7 @@ impl<'a> Accounts<'a> {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
-        let reclaimed = on_conn!(tx.conn(), c => sqlx::query(
+        let reclaimed = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE users SET name = $2, password_hash = $3, updated_at = $4 \
              WHERE id = $1 AND email_verified_at IS NULL",
         )
@@ -323,7 +327,7 @@ impl<'a> Accounts<'a> {
         let sql = format!(
             "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let row: Option<UserRow> = on_db!(self.db, pool => sqlx::query_as(&sql)
+        let row: Option<UserRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
             .bind(user.as_uuid())
             .bind(name)
             .bind(now)
@@ -334,7 +338,7 @@ impl<'a> Accounts<'a> {
 
     /// Grants or withdraws staff status; `false` when no account has that email.
     pub async fn set_staff(&self, email_normalized: &str, staff: bool) -> Result<bool, StoreError> {
-        let changed = on_db!(self.db, pool => sqlx::query(
+        let changed = on_db!(self.db, |pool| sqlx::query(
             "UPDATE users SET is_staff = $2 WHERE email_normalized = $1",
         )
         .bind(email_normalized)
@@ -365,20 +369,22 @@ impl<'a> Accounts<'a> {
         // account (an audit entry or invitation written under a workspace lock), so an erasure
         // waiting for such a writer's workspace lock never blocks that writer in turn.
         crate::tenant::lock_users(tx.conn(), &[user], "FOR NO KEY UPDATE").await?;
-        let owned: Vec<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let owned: Vec<(Uuid,)> = on_conn!(tx.conn(), |c| {
+            sqlx::query_as(
             "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
              WHERE m.user_id = $1 AND m.role = 'owner' AND w.deleted_at IS NULL",
         )
         .bind(user.as_uuid())
         .fetch_all(&mut *c)
-        .await)?;
+        .await
+        })?;
         let owned: Vec<WorkspaceId> =
             owned.into_iter().map(|(id,)| WorkspaceId::from_uuid(id)).collect();
         let mut teams = 0;
         for &workspace in &owned {
             tx.enter(Scope::Workspace(workspace)).await?;
             crate::tenant::lock_workspace(tx.conn(), workspace).await?;
-            let (members,): (i64,) = on_conn!(tx.conn(), c => sqlx::query_as(
+            let (members,): (i64,) = on_conn!(tx.conn(), |c| sqlx::query_as(
                 "SELECT count(*) FROM memberships WHERE workspace_id = $1",
             )
             .bind(workspace.as_uuid())
@@ -393,18 +399,20 @@ impl<'a> Accounts<'a> {
         }
         for &workspace in &owned {
             tx.enter(Scope::Workspace(workspace)).await?;
-            on_conn!(tx.conn(), c => sqlx::query(
+            on_conn!(tx.conn(), |c| {
+                sqlx::query(
                 "UPDATE workspaces SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
             )
             .bind(workspace.as_uuid())
             .bind(now)
             .execute(&mut *c)
             .await
-            .map(drop))?;
+            .map(drop)
+            })?;
             crate::tenant::audit::insert_entry(tx.conn(), workspace, &audit(workspace), now)
                 .await?;
         }
-        let deleted = on_conn!(tx.conn(), c => sqlx::query("DELETE FROM users WHERE id = $1")
+        let deleted = on_conn!(tx.conn(), |c| sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user.as_uuid())
             .execute(&mut *c)
             .await
@@ -419,7 +427,7 @@ impl<'a> Accounts<'a> {
 
     /// Erases the account without the workspace rules (tests and tools that made it).
     pub async fn delete(&self, user: UserId) -> Result<bool, StoreError> {
-        let deleted = on_db!(self.db, pool => sqlx::query("DELETE FROM users WHERE id = $1")
+        let deleted = on_db!(self.db, |pool| sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user.as_uuid())
             .execute(pool)
             .await
@@ -433,7 +441,7 @@ async fn insert_token(
     user: UserId,
     token: &NewEmailToken<'_>,
 ) -> Result<(), StoreError> {
-    on_conn!(conn, c => sqlx::query(
+    on_conn!(conn, |c| sqlx::query(
         "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -455,7 +463,7 @@ async fn consume_token(
     purpose: EmailTokenPurpose,
     now: DateTime<Utc>,
 ) -> Result<Option<UserId>, StoreError> {
-    let user: Option<(Uuid,)> = on_conn!(conn, c => sqlx::query_as(
+    let user: Option<(Uuid,)> = on_conn!(conn, |c| sqlx::query_as(
         "UPDATE email_tokens SET used_at = $3 \
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
          RETURNING user_id",
@@ -469,7 +477,7 @@ async fn consume_token(
 }
 
 async fn mark_verified(conn: Conn<'_>, user: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
-    on_conn!(conn, c => sqlx::query(
+    on_conn!(conn, |c| sqlx::query(
         "UPDATE users SET email_verified_at = $2, updated_at = $2 \
          WHERE id = $1 AND email_verified_at IS NULL",
     )
@@ -487,12 +495,14 @@ async fn set_password_hash(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    on_conn!(conn, c => sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-        .bind(user.as_uuid())
-        .bind(password_hash)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(drop))?;
+    on_conn!(conn, |c| sqlx::query(
+        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1"
+    )
+    .bind(user.as_uuid())
+    .bind(password_hash)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(drop))?;
     Ok(())
 }

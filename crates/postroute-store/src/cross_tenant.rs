@@ -84,7 +84,7 @@ impl<'a> CrossTenant<'a> {
             "SELECT {WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = $1 AND w.deleted_at IS NULL"
         );
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
-        let row: Option<WorkspaceRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let row: Option<WorkspaceRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(id.as_uuid())
             .fetch_optional(&mut *c)
             .await)?;
@@ -100,7 +100,7 @@ impl<'a> CrossTenant<'a> {
         limit: u32,
     ) -> Result<Vec<WorkspaceId>, StoreError> {
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
-        let rows: Vec<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let rows: Vec<(Uuid,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT id FROM workspaces WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
              ORDER BY deleted_at LIMIT $2",
         )
@@ -129,7 +129,7 @@ impl<'a> CrossTenant<'a> {
             "UPDATE channels SET check_locked_until = $2 WHERE (workspace_id, id) IN (                  SELECT workspace_id, id FROM channels WHERE status = 'active' AND next_check_at <= $1                  AND (check_locked_until IS NULL OR check_locked_until <= $1)                  ORDER BY next_check_at LIMIT $3 {lock})              RETURNING workspace_id, id, provider, external_id, display_name, check_failures,                  access_token, refresh_token, token_key_id, token_expires_at"
         );
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
-        let rows: Vec<DueRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let rows: Vec<DueRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(now)
             .bind(lease_until)
             .bind(i64::from(limit))
@@ -167,13 +167,15 @@ impl<'a> CrossTenant<'a> {
         limit: u32,
     ) -> Result<Vec<StaleChannel>, StoreError> {
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
-        let rows: Vec<StaleRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let rows: Vec<StaleRow> = on_conn!(tx.conn(), |c| {
+            sqlx::query_as(
             "SELECT workspace_id, id, access_token, refresh_token, token_key_id, token_expires_at FROM channels              WHERE token_key_id IS NOT NULL AND token_key_id <> $1 ORDER BY workspace_id, id LIMIT $2",
         )
         .bind(current_key_id)
         .bind(i64::from(limit))
         .fetch_all(&mut *c)
-        .await)?;
+        .await
+        })?;
         tx.commit().await?;
         Ok(rows
             .into_iter()

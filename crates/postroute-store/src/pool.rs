@@ -31,7 +31,7 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres
 /// The body is compiled once per dialect, so the same query text and binds serve both
 /// databases; it must only use SQL and types both understand.
 macro_rules! on_db {
-    ($db:expr, $pool:ident => $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::pool::Db::Sqlite($pool) => $body,
             $crate::pool::Db::Postgres($pool) => $body,
@@ -42,7 +42,7 @@ macro_rules! on_db {
 /// Runs `$body` with `$conn` bound to the connection inside a [`Conn`], like [`on_db!`] for
 /// statements that must also run inside a transaction.
 macro_rules! on_conn {
-    ($conn:expr, $c:ident => $body:expr) => {
+    ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
             $crate::pool::Conn::Sqlite($c) => $body,
             $crate::pool::Conn::Postgres($c) => $body,
@@ -453,6 +453,6 @@ impl Store {
 
     /// Closes every pooled connection, waiting for the ones in use to be returned.
     pub async fn close(&self) {
-        on_db!(&self.db, pool => pool.close().await);
+        on_db!(&self.db, |pool| pool.close().await);
     }
 }

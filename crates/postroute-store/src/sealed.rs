@@ -84,7 +84,7 @@ impl CrossTenant<'_> {
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
         let values = match kind {
             SealedKind::OutboxBody => {
-                let rows: Vec<OutboxRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+                let rows: Vec<OutboxRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
                     "SELECT id, to_address, sealed_body FROM email_outbox \
                      WHERE sealed_body IS NOT NULL AND substr(sealed_body, 2, 8) <> $1 \
                      ORDER BY id LIMIT $2",
@@ -101,7 +101,7 @@ impl CrossTenant<'_> {
                     .collect()
             }
             SealedKind::OAuthState => {
-                let rows: Vec<TenantRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+                let rows: Vec<TenantRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
                     "SELECT workspace_id, state_hash, pkce_verifier FROM oauth_states \
                      WHERE pkce_verifier IS NOT NULL AND substr(pkce_verifier, 2, 8) <> $1 \
                      ORDER BY workspace_id, state_hash LIMIT $2",
@@ -121,7 +121,7 @@ impl CrossTenant<'_> {
                     .collect()
             }
             SealedKind::PendingConnection => {
-                let rows: Vec<(Uuid, Uuid, Vec<u8>)> = on_conn!(tx.conn(), c => sqlx::query_as(
+                let rows: Vec<(Uuid, Uuid, Vec<u8>)> = on_conn!(tx.conn(), |c| sqlx::query_as(
                     "SELECT workspace_id, id, candidates FROM pending_connections \
                      WHERE substr(candidates, 2, 8) <> $1 \
                      ORDER BY workspace_id, id LIMIT $2",
@@ -155,7 +155,7 @@ impl CrossTenant<'_> {
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
         // Compare-and-swap on the old bytes: whatever wrote the row meanwhile wins.
         let swapped = match &value.place {
-            SealedPlace::OutboxBody { id, .. } => on_conn!(tx.conn(), c => sqlx::query(
+            SealedPlace::OutboxBody { id, .. } => on_conn!(tx.conn(), |c| sqlx::query(
                 "UPDATE email_outbox SET sealed_body = $3 WHERE id = $1 AND sealed_body = $2",
             )
             .bind(id.as_uuid())
@@ -165,7 +165,7 @@ impl CrossTenant<'_> {
             .await
             .map(|done| done.rows_affected()))?,
             SealedPlace::OAuthState { workspace, state_hash } => {
-                on_conn!(tx.conn(), c => sqlx::query(
+                on_conn!(tx.conn(), |c| sqlx::query(
                     "UPDATE oauth_states SET pkce_verifier = $4 \
                      WHERE workspace_id = $1 AND state_hash = $2 AND pkce_verifier = $3",
                 )
@@ -178,7 +178,7 @@ impl CrossTenant<'_> {
                 .map(|done| done.rows_affected()))?
             }
             SealedPlace::PendingConnection { workspace, id } => {
-                on_conn!(tx.conn(), c => sqlx::query(
+                on_conn!(tx.conn(), |c| sqlx::query(
                     "UPDATE pending_connections SET candidates = $4 \
                      WHERE workspace_id = $1 AND id = $2 AND candidates = $3",
                 )

@@ -132,7 +132,8 @@ impl<'a> Sessions<'a> {
     /// Records a login and its first refresh token.
     pub async fn start(&self, session: &NewSession<'_>) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, last_used_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $5, $6)",
         )
@@ -144,7 +145,8 @@ impl<'a> Sessions<'a> {
         .bind(session.expires_at)
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         insert_refresh_token(
             tx.conn(),
             session.refresh_token_hash,
@@ -164,13 +166,15 @@ impl<'a> Sessions<'a> {
         session: SessionId,
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, StoreError> {
-        let user: Option<(Uuid,)> = on_db!(self.db, pool => sqlx::query_as(
+        let user: Option<(Uuid,)> = on_db!(self.db, |pool| {
+            sqlx::query_as(
             "SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(session.as_uuid())
         .bind(now)
         .fetch_optional(pool)
-        .await)?;
+        .await
+        })?;
         Ok(user.map(|(id,)| UserId::from_uuid(id)))
     }
 
@@ -185,7 +189,7 @@ impl<'a> Sessions<'a> {
         successor_expires_at: DateTime<Utc>,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut tx = self.db.begin().await?;
-        let rotated: Option<(Uuid, Uuid)> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let rotated: Option<(Uuid, Uuid)> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "UPDATE refresh_tokens SET rotated_at = $2 \
              WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2 \
              RETURNING session_id, user_id",
@@ -197,7 +201,7 @@ impl<'a> Sessions<'a> {
 
         if let Some((session, user)) = rotated {
             let (session, user) = (SessionId::from_uuid(session), UserId::from_uuid(user));
-            let extended = on_conn!(tx.conn(), c => sqlx::query(
+            let extended = on_conn!(tx.conn(), |c| sqlx::query(
                 "UPDATE sessions SET last_used_at = $2, expires_at = $3 \
                  WHERE id = $1 AND revoked_at IS NULL",
             )
@@ -225,12 +229,14 @@ impl<'a> Sessions<'a> {
             return Ok(RefreshOutcome::Rotated { session, user });
         }
 
-        let reused: Option<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let reused: Option<(Uuid,)> = on_conn!(tx.conn(), |c| {
+            sqlx::query_as(
             "SELECT user_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL",
         )
         .bind(token_hash)
         .fetch_optional(&mut *c)
-        .await)?;
+        .await
+        })?;
         let Some((user,)) = reused else {
             return Ok(RefreshOutcome::Refused);
         };
@@ -250,12 +256,13 @@ impl<'a> Sessions<'a> {
         now: DateTime<Utc>,
     ) -> Result<LogoutOutcome, StoreError> {
         let mut tx = self.db.begin().await?;
-        let token: Option<(Uuid, Option<DateTime<Utc>>)> = on_conn!(tx.conn(), c => sqlx::query_as(
-            "SELECT user_id, rotated_at FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&mut *c)
-        .await)?;
+        let token: Option<(Uuid, Option<DateTime<Utc>>)> =
+            on_conn!(tx.conn(), |c| sqlx::query_as(
+                "SELECT user_id, rotated_at FROM refresh_tokens WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(&mut *c)
+            .await)?;
         let outcome = match token {
             None => LogoutOutcome::Unknown,
             Some((user, Some(_rotated))) => {
@@ -266,7 +273,7 @@ impl<'a> Sessions<'a> {
                 LogoutOutcome::Reused { user, sessions_revoked }
             }
             Some((_, None)) => {
-                let ended: Option<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+                let ended: Option<(Uuid,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
                     "UPDATE sessions SET revoked_at = $2, revoked_reason = 'logout' \
                      WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) \
                      AND revoked_at IS NULL RETURNING user_id",
@@ -292,7 +299,7 @@ impl<'a> Sessions<'a> {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let ended = on_db!(self.db, pool => sqlx::query(
+        let ended = on_db!(self.db, |pool| sqlx::query(
             "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
         )
@@ -330,7 +337,7 @@ impl<'a> Sessions<'a> {
              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
              ORDER BY created_at DESC, id DESC"
         );
-        let rows: Vec<SessionRow> = on_db!(self.db, pool => sqlx::query_as(&sql)
+        let rows: Vec<SessionRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
             .bind(user.as_uuid())
             .bind(now)
             .fetch_all(pool)
@@ -343,7 +350,7 @@ impl<'a> Sessions<'a> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
         );
-        let rows: Vec<SessionRow> = on_db!(self.db, pool => sqlx::query_as(&sql)
+        let rows: Vec<SessionRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
             .bind(user.as_uuid())
             .fetch_all(pool)
             .await)?;
@@ -359,7 +366,7 @@ async fn insert_refresh_token(
     issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    on_conn!(conn, c => sqlx::query(
+    on_conn!(conn, |c| sqlx::query(
         "INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -382,7 +389,7 @@ pub(crate) async fn revoke_user_sessions(
     now: DateTime<Utc>,
     keep: Option<SessionId>,
 ) -> Result<u64, StoreError> {
-    let ended = on_conn!(conn, c => sqlx::query(
+    let ended = on_conn!(conn, |c| sqlx::query(
         "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
          WHERE user_id = $1 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
     )

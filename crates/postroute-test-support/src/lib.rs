@@ -25,37 +25,16 @@ pub use database::{
 };
 pub use media::{FormPart, multipart_body};
 
-/// Defines one test per database: `mod name { fn sqlite(); fn postgres(); }`.
-///
-/// The body receives the [`Backend`] to spawn the app on; the PostgreSQL variant returns early,
-/// after a printed notice, when PostgreSQL tests are not enabled.
+/// One test per database: `#[db_test] async fn name(backend: Backend) { … }` becomes
+/// `mod name { fn sqlite(); fn postgres(); }`. The body receives the [`Backend`] to spawn the
+/// app on; the PostgreSQL variant returns early, after a printed notice, when PostgreSQL tests
+/// are not enabled.
 ///
 /// ```ignore
-/// db_test!(async fn readiness_answers(backend) {
+/// #[db_test]
+/// async fn readiness_answers(backend: Backend) {
 ///     let app = TestApp::spawn(backend).await;
 ///     app.get("/readyz", 200).await;
-/// });
+/// }
 /// ```
-#[macro_export]
-macro_rules! db_test {
-    ($(#[$attr:meta])* async fn $name:ident($backend:ident) $body:block) => {
-        $(#[$attr])*
-        mod $name {
-            use super::*;
-
-            async fn run($backend: $crate::Backend) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run($crate::Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(backend) = $crate::Backend::postgres_from_env() {
-                    run(backend).await
-                }
-            }
-        }
-    };
-}
+pub use postroute_test_macros::db_test;

@@ -105,26 +105,25 @@ fn production_refuses_to_start_with_development_defaults() {
     assert!(!dir.path().join("data").exists(), "nothing was generated");
 }
 
-db_test!(
-    async fn migrate_prepares_a_fresh_database(backend) {
-        let dir = tempfile::tempdir().unwrap();
-        let database = TestDatabase::create(&backend, dir.path()).await;
-        let output = postroute(
-            dir.path(),
-            &["migrate"],
-            &[("POSTROUTE_DATABASE__URL", database.url())],
-        );
-        assert!(output.status.success(), "{}", stderr(&output));
-        let label = match backend {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres { .. } => "PostgreSQL",
-        };
-        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), format!("migrations applied to {label}"));
-        // A second run finds nothing to do and still succeeds.
-        let again = postroute(dir.path(), &["migrate"], &[("POSTROUTE_DATABASE__URL", database.url())]);
-        assert!(again.status.success(), "{}", stderr(&again));
-    }
-);
+#[db_test]
+async fn migrate_prepares_a_fresh_database(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(&backend, dir.path()).await;
+    let output =
+        postroute(dir.path(), &["migrate"], &[("POSTROUTE_DATABASE__URL", database.url())]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let label = match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres { .. } => "PostgreSQL",
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("migrations applied to {label}")
+    );
+    // A second run finds nothing to do and still succeeds.
+    let again = postroute(dir.path(), &["migrate"], &[("POSTROUTE_DATABASE__URL", database.url())]);
+    assert!(again.status.success(), "{}", stderr(&again));
+}
 
 /// proves S-TENANT-2: a pool whose role ignores the policies is refused at start-up, so
 /// row-level security cannot silently vanish.
@@ -253,37 +252,41 @@ fn keys_generate_prints_a_fresh_32_byte_key() {
     assert_ne!(key, String::from_utf8(second.stdout).unwrap());
 }
 
-db_test!(
-    async fn admin_grant_staff_and_revoke_staff_take_effect_at_the_next_request(backend) {
-        let app = postroute_test_support::TestApp::spawn(backend).await;
-        let user = app.signed_in_user("ops@example.com").await;
-        let dir = tempfile::tempdir().unwrap();
-        let database = [("POSTROUTE_DATABASE__URL", app.database().url())];
-        app.get_as(&user.access_token, "/v1/admin/events", 404).await;
+#[db_test]
+async fn admin_grant_staff_and_revoke_staff_take_effect_at_the_next_request(backend: Backend) {
+    let app = postroute_test_support::TestApp::spawn(backend).await;
+    let user = app.signed_in_user("ops@example.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = [("POSTROUTE_DATABASE__URL", app.database().url())];
+    app.get_as(&user.access_token, "/v1/admin/events", 404).await;
 
-        let granted = postroute(dir.path(), &["admin", "grant-staff", "Ops@Example.com"], &database);
-        assert!(granted.status.success(), "{}", stderr(&granted));
-        // The log (on standard output too) shows the security event first.
-        let printed = String::from_utf8_lossy(&granted.stdout).into_owned();
-        assert_eq!(printed.trim_end().lines().last(), Some("Ops@Example.com is now staff"), "{printed}");
-        // Written to a pipe, the log carries no colour codes.
-        assert!(printed.lines().count() > 1 && !printed.contains('\u{1b}'), "{printed:?}");
-        let events = app.get_as(&user.access_token, "/v1/admin/events?type=staff_granted", 200).await.json();
-                assert_eq!(events["items"][0]["details"]["user_id"], user.id.as_str());
-        assert!(events["items"][0]["actor_id"].is_null());
-        assert_eq!(events["items"][0]["severity"], "critical");
+    let granted = postroute(dir.path(), &["admin", "grant-staff", "Ops@Example.com"], &database);
+    assert!(granted.status.success(), "{}", stderr(&granted));
+    // The log (on standard output too) shows the security event first.
+    let printed = String::from_utf8_lossy(&granted.stdout).into_owned();
+    assert_eq!(
+        printed.trim_end().lines().last(),
+        Some("Ops@Example.com is now staff"),
+        "{printed}"
+    );
+    // Written to a pipe, the log carries no colour codes.
+    assert!(printed.lines().count() > 1 && !printed.contains('\u{1b}'), "{printed:?}");
+    let events =
+        app.get_as(&user.access_token, "/v1/admin/events?type=staff_granted", 200).await.json();
+    assert_eq!(events["items"][0]["details"]["user_id"], user.id.as_str());
+    assert!(events["items"][0]["actor_id"].is_null());
+    assert_eq!(events["items"][0]["severity"], "critical");
 
-        let revoked = postroute(dir.path(), &["admin", "revoke-staff", "ops@example.com"], &database);
-        assert!(revoked.status.success(), "{}", stderr(&revoked));
-        app.get_as(&user.access_token, "/v1/admin/events", 404).await;
+    let revoked = postroute(dir.path(), &["admin", "revoke-staff", "ops@example.com"], &database);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    app.get_as(&user.access_token, "/v1/admin/events", 404).await;
 
-        let unknown = postroute(dir.path(), &["admin", "grant-staff", "nobody@example.com"], &database);
-        assert!(!unknown.status.success());
-        let message = stderr(&unknown);
-        assert_eq!(message.trim_end().lines().count(), 1, "{message}");
-        assert!(message.contains("no account is registered with nobody@example.com"), "{message}");
-    }
-);
+    let unknown = postroute(dir.path(), &["admin", "grant-staff", "nobody@example.com"], &database);
+    assert!(!unknown.status.success());
+    let message = stderr(&unknown);
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(message.contains("no account is registered with nobody@example.com"), "{message}");
+}
 
 #[test]
 fn backup_create_list_verify_restore_and_a_wrong_key() {

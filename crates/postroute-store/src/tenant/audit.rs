@@ -77,7 +77,8 @@ impl Tenant<'_> {
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut tx = self.begin().await?;
-        let rows: Vec<AuditRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let rows: Vec<AuditRow> = on_conn!(tx.conn(), |c| {
+            sqlx::query_as(
             "SELECT id, occurred_at, actor_user_id, action, target_type, target_id, ip, details \
              FROM audit_log WHERE workspace_id = $1 \
              AND ($2 IS NULL OR action = $2) \
@@ -96,7 +97,8 @@ impl Tenant<'_> {
         .bind(cursor.map(|cursor| cursor.id.as_uuid()))
         .bind(i64::from(limit))
         .fetch_all(&mut *c)
-        .await)?;
+        .await
+        })?;
         tx.commit().await?;
         rows.into_iter()
             .map(|row| {
@@ -130,7 +132,8 @@ pub(crate) async fn insert_entry(
     entry: &NewAuditEntry,
     occurred_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    on_conn!(conn, c => sqlx::query(
+    on_conn!(conn, |c| {
+        sqlx::query(
         "INSERT INTO audit_log \
          (workspace_id, id, occurred_at, actor_user_id, action, target_type, target_id, ip, details) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -146,6 +149,7 @@ pub(crate) async fn insert_entry(
     .bind(Json(&entry.details))
     .execute(&mut *c)
     .await
-    .map(drop))?;
+    .map(drop)
+    })?;
     Ok(())
 }

@@ -159,7 +159,7 @@ impl Tenant<'_> {
             "SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 ORDER BY connected_at, id"
         );
         let mut tx = self.begin().await?;
-        let rows: Vec<ChannelRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let rows: Vec<ChannelRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .fetch_all(&mut *c)
             .await)?;
@@ -172,7 +172,7 @@ impl Tenant<'_> {
         let sql =
             format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2");
         let mut tx = self.begin().await?;
-        let row: Option<ChannelRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let row: Option<ChannelRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
             .fetch_optional(&mut *c)
@@ -184,7 +184,7 @@ impl Tenant<'_> {
     /// A channel's sealed tokens, if it has any.
     pub async fn channel_tokens(&self, id: ChannelId) -> Result<Option<SealedTokens>, StoreError> {
         let mut tx = self.begin().await?;
-        let row: Option<TokenRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let row: Option<TokenRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT access_token, refresh_token, token_key_id, token_expires_at FROM channels \
              WHERE workspace_id = $1 AND id = $2",
         )
@@ -199,12 +199,14 @@ impl Tenant<'_> {
     /// Channels that count against the plan: everything not disconnected.
     pub async fn connected_channel_count(&self) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let (count,): (i64,) = on_conn!(tx.conn(), c => sqlx::query_as(
+        let (count,): (i64,) = on_conn!(tx.conn(), |c| {
+            sqlx::query_as(
             "SELECT count(*) FROM channels WHERE workspace_id = $1 AND status <> 'disconnected'",
         )
         .bind(self.workspace.as_uuid())
         .fetch_one(&mut *c)
-        .await)?;
+        .await
+        })?;
         tx.commit().await?;
         Ok(count)
     }
@@ -216,14 +218,16 @@ impl Tenant<'_> {
         external_id: &str,
     ) -> Result<Option<ChannelId>, StoreError> {
         let mut tx = self.begin().await?;
-        let id: Option<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let id: Option<(Uuid,)> = on_conn!(tx.conn(), |c| {
+            sqlx::query_as(
             "SELECT id FROM channels WHERE workspace_id = $1 AND provider = $2 AND external_id = $3",
         )
         .bind(self.workspace.as_uuid())
         .bind(provider.as_str())
         .bind(external_id)
         .fetch_optional(&mut *c)
-        .await)?;
+        .await
+        })?;
         tx.commit().await?;
         Ok(id.map(|(id,)| ChannelId::from_uuid(id)))
     }
@@ -244,7 +248,8 @@ impl Tenant<'_> {
     ) -> Result<Saved, StoreError> {
         let mut tx = self.begin().await?;
         super::lock_workspace(tx.conn(), self.workspace).await?;
-        let existing: Option<(Uuid, String)> = on_conn!(tx.conn(), c => sqlx::query_as(&format!(
+        let existing: Option<(Uuid, String)> = on_conn!(tx.conn(), |c| {
+            sqlx::query_as(&format!(
             "SELECT id, status FROM channels WHERE workspace_id = $1 AND provider = $2 AND external_id = $3 {}",
             super::for_update(self.db)
         ))
@@ -252,17 +257,20 @@ impl Tenant<'_> {
         .bind(account.provider.as_str())
         .bind(account.external_id)
         .fetch_optional(&mut *c)
-        .await)?;
+        .await
+        })?;
         let adds_a_channel = existing.as_ref().is_none_or(|(_, status)| status == "disconnected");
         if let Some(limit) = max_channels
             && adds_a_channel
         {
-            let (connected,): (i64,) = on_conn!(tx.conn(), c => sqlx::query_as(
+            let (connected,): (i64,) = on_conn!(tx.conn(), |c| {
+                sqlx::query_as(
                 "SELECT count(*) FROM channels WHERE workspace_id = $1 AND status <> 'disconnected'",
             )
             .bind(self.workspace.as_uuid())
             .fetch_one(&mut *c)
-            .await)?;
+            .await
+            })?;
             if connected >= i64::from(limit) {
                 return Ok(Saved::LimitReached);
             }
@@ -272,7 +280,8 @@ impl Tenant<'_> {
                 return Ok(Saved::IdChanged(ChannelId::from_uuid(existing)));
             }
             Some(_) => {
-                on_conn!(tx.conn(), c => sqlx::query(
+                on_conn!(tx.conn(), |c| {
+                    sqlx::query(
                     "UPDATE channels SET display_name = $3, avatar_url = $4, status = 'active', \
                      access_token = $5, refresh_token = $6, token_key_id = $7, token_expires_at = $8, \
                      next_check_at = $9, check_failures = 0, check_locked_until = NULL, last_error = NULL, \
@@ -290,11 +299,13 @@ impl Tenant<'_> {
                 .bind(now)
                 .execute(&mut *c)
                 .await
-                .map(drop))?;
+                .map(drop)
+                })?;
                 true
             }
             None => {
-                on_conn!(tx.conn(), c => sqlx::query(
+                on_conn!(tx.conn(), |c| {
+                    sqlx::query(
                     "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, avatar_url, \
                      status, connected_at, connected_by, updated_at, access_token, refresh_token, token_key_id, \
                      token_expires_at, next_check_at) \
@@ -315,7 +326,8 @@ impl Tenant<'_> {
                 .bind(next_check_at)
                 .execute(&mut *c)
                 .await
-                .map(drop))?;
+                .map(drop)
+                })?;
                 false
             }
         };
@@ -333,7 +345,7 @@ impl Tenant<'_> {
         audit: &NewAuditEntry,
     ) -> Result<Option<Option<SealedTokens>>, StoreError> {
         let mut tx = self.begin().await?;
-        let tokens: Option<TokenRow> = on_conn!(tx.conn(), c => sqlx::query_as(&format!(
+        let tokens: Option<TokenRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&format!(
             "SELECT access_token, refresh_token, token_key_id, token_expires_at FROM channels \
              WHERE workspace_id = $1 AND id = $2 AND status <> 'disconnected' {}",
             super::for_update(self.db)
@@ -345,7 +357,8 @@ impl Tenant<'_> {
         let Some(tokens) = tokens else {
             return Ok(None);
         };
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "UPDATE channels SET status = 'disconnected', access_token = NULL, refresh_token = NULL, \
              token_key_id = NULL, token_expires_at = NULL, next_check_at = NULL, updated_at = $3 \
              WHERE workspace_id = $1 AND id = $2",
@@ -355,7 +368,8 @@ impl Tenant<'_> {
         .bind(now)
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         tx.commit().await?;
         Ok(Some(tokens.sealed()))
@@ -372,7 +386,8 @@ impl Tenant<'_> {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let updated = on_conn!(tx.conn(), c => sqlx::query(
+        let updated = on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "UPDATE channels SET access_token = $3, refresh_token = $4, token_key_id = $5, token_expires_at = $6, \
              next_check_at = $7, check_failures = 0, check_locked_until = NULL, last_error = NULL, updated_at = $8 \
              WHERE workspace_id = $1 AND id = $2 AND status = 'active'",
@@ -387,7 +402,8 @@ impl Tenant<'_> {
         .bind(now)
         .execute(&mut *c)
         .await
-        .map(|done| done.rows_affected()))?;
+        .map(|done| done.rows_affected())
+        })?;
         tx.commit().await?;
         Ok(updated > 0)
     }
@@ -419,7 +435,7 @@ impl Tenant<'_> {
         failed: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE channels SET next_check_at = $3, last_error = $4, check_locked_until = NULL, \
              check_failures = CASE WHEN $5 THEN check_failures + 1 ELSE 0 END \
              WHERE workspace_id = $1 AND id = $2",
@@ -447,7 +463,8 @@ impl Tenant<'_> {
         emails: &[NewOutboxEmail<'_>],
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let changed = on_conn!(tx.conn(), c => sqlx::query(
+        let changed = on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "UPDATE channels SET status = 'needs_reconnect', last_error = $3, check_locked_until = NULL, \
              next_check_at = NULL, updated_at = $4 WHERE workspace_id = $1 AND id = $2 AND status = 'active'",
         )
@@ -457,7 +474,8 @@ impl Tenant<'_> {
         .bind(now)
         .execute(&mut *c)
         .await
-        .map(|done| done.rows_affected()))?;
+        .map(|done| done.rows_affected())
+        })?;
         if changed == 0 {
             return Ok(false);
         }
@@ -478,7 +496,7 @@ pub(crate) async fn reseal(
     new: &SealedTokens,
 ) -> Result<bool, StoreError> {
     // Compare-and-swap on the old ciphertext: a refresh that wrote new tokens meanwhile wins.
-    let updated = on_conn!(conn, c => sqlx::query(
+    let updated = on_conn!(conn, |c| sqlx::query(
         "UPDATE channels SET access_token = $5, refresh_token = $6, token_key_id = $7 \
          WHERE workspace_id = $1 AND id = $2 AND access_token = $3 AND token_key_id = $4",
     )

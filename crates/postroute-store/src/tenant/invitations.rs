@@ -82,7 +82,7 @@ async fn seats_taken(
     workspace: postroute_domain::WorkspaceId,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
-    let (seats,): (i64,) = on_conn!(conn, c => sqlx::query_as(
+    let (seats,): (i64,) = on_conn!(conn, |c| sqlx::query_as(
         "SELECT (SELECT count(*) FROM memberships WHERE workspace_id = $1) + \
                 (SELECT count(*) FROM invitations WHERE workspace_id = $1 AND accepted_at IS NULL \
                  AND revoked_at IS NULL AND expires_at > $2)",
@@ -129,7 +129,8 @@ impl Tenant<'_> {
     ) -> Result<Invited, StoreError> {
         let mut tx = self.begin().await?;
         super::lock_workspace(tx.conn(), self.workspace).await?;
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "UPDATE invitations SET revoked_at = $3 WHERE workspace_id = $1 AND email_normalized = $2 \
              AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at <= $3",
         )
@@ -138,14 +139,15 @@ impl Tenant<'_> {
                 .bind(invitation.created_at)
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         if let Some(limit) = max_members
             && seats_taken(tx.conn(), self.workspace, invitation.created_at).await?
                 >= i64::from(limit)
         {
             return Ok(Invited::LimitReached);
         }
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| sqlx::query(
             "INSERT INTO invitations (workspace_id, id, email, email_normalized, role, token_hash, \
              invited_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -171,7 +173,7 @@ impl Tenant<'_> {
     /// UI can offer to send them again).
     pub async fn invitations(&self) -> Result<Vec<Invitation>, StoreError> {
         let mut tx = self.begin().await?;
-        let rows: Vec<InvitationRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let rows: Vec<InvitationRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT id, email, role, invited_by, created_at, expires_at FROM invitations \
              WHERE workspace_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
              ORDER BY created_at DESC, id DESC",
@@ -197,7 +199,7 @@ impl Tenant<'_> {
     /// Open invitations, counted against the plan's member limit.
     pub async fn open_invitation_count(&self, now: DateTime<Utc>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let (count,): (i64,) = on_conn!(tx.conn(), c => sqlx::query_as(
+        let (count,): (i64,) = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT count(*) FROM invitations WHERE workspace_id = $1 \
              AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
         )
@@ -218,7 +220,7 @@ impl Tenant<'_> {
         audit: &NewAuditEntry,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let revoked = on_conn!(tx.conn(), c => sqlx::query(
+        let revoked = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE invitations SET revoked_at = $3 WHERE workspace_id = $1 AND id = $2 \
              AND accepted_at IS NULL AND revoked_at IS NULL",
         )
@@ -256,7 +258,7 @@ impl Tenant<'_> {
              WHERE workspace_id = $1 AND token_hash = $2 {}",
             for_update(self.db)
         );
-        let pending: Option<PendingRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let pending: Option<PendingRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(token_hash)
             .fetch_optional(&mut *c)
@@ -283,7 +285,7 @@ impl Tenant<'_> {
             return Err(AcceptError::MemberLimit(workspace.plan));
         }
         let role = parse_role(&pending.role, "invitations")?;
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE invitations SET accepted_at = $3, accepted_by = $4 WHERE workspace_id = $1 AND id = $2",
         )
         .bind(self.workspace.as_uuid())

@@ -127,7 +127,7 @@ impl Tenant<'_> {
         if super::select_workspace(tx.conn(), self.workspace).await?.is_none() {
             return Ok(MediaInserted::WorkspaceGone);
         }
-        let (used,): (Option<i64>,) = on_conn!(tx.conn(), c => sqlx::query_as(
+        let (used,): (Option<i64>,) = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT CAST(SUM(size_bytes) AS BIGINT) FROM media WHERE workspace_id = $1",
         )
         .bind(self.workspace.as_uuid())
@@ -138,7 +138,8 @@ impl Tenant<'_> {
         if used_bytes.saturating_add(size) > quota_bytes {
             return Ok(MediaInserted::QuotaExceeded { used_bytes });
         }
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO media (workspace_id, id, kind, mime, size_bytes, width, height, duration_ms, sha256, \
              object_key, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
@@ -156,7 +157,8 @@ impl Tenant<'_> {
         .bind(media.created_at)
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         super::audit::insert_entry(tx.conn(), self.workspace, audit, media.created_at).await?;
         tx.commit().await?;
         Ok(MediaInserted::Inserted)
@@ -173,7 +175,7 @@ impl Tenant<'_> {
              AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
         );
         let mut tx = self.begin().await?;
-        let rows: Vec<MediaRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let rows: Vec<MediaRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(cursor.map(|id| id.as_uuid()))
             .bind(i64::from(limit))
@@ -187,7 +189,7 @@ impl Tenant<'_> {
     pub async fn media_item(&self, id: MediaId) -> Result<Option<Media>, StoreError> {
         let sql = format!("SELECT {MEDIA_COLUMNS} FROM media WHERE workspace_id = $1 AND id = $2");
         let mut tx = self.begin().await?;
-        let row: Option<MediaRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let row: Option<MediaRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
             .fetch_optional(&mut *c)
@@ -199,7 +201,7 @@ impl Tenant<'_> {
     /// Where every file of the library is stored (deleted workspaces included), for the purge.
     pub async fn media_object_keys(&self) -> Result<Vec<String>, StoreError> {
         let mut tx = self.begin().await?;
-        let keys: Vec<(String,)> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let keys: Vec<(String,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT object_key FROM media WHERE workspace_id = $1",
         )
         .bind(self.workspace.as_uuid())
@@ -212,7 +214,7 @@ impl Tenant<'_> {
     /// Bytes the library holds, for the plan's storage quota.
     pub async fn media_bytes(&self) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let (total,): (Option<i64>,) = on_conn!(tx.conn(), c => sqlx::query_as(
+        let (total,): (Option<i64>,) = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT CAST(SUM(size_bytes) AS BIGINT) FROM media WHERE workspace_id = $1",
         )
         .bind(self.workspace.as_uuid())
@@ -236,13 +238,13 @@ impl Tenant<'_> {
              (SELECT id FROM posts WHERE workspace_id = $1 AND status IN ({}))",
             super::posts::released_statuses()
         );
-        on_conn!(tx.conn(), c => sqlx::query(&release)
+        on_conn!(tx.conn(), |c| sqlx::query(&release)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
             .execute(&mut *c)
             .await
             .map(drop))?;
-        let (holders,): (i64,) = on_conn!(tx.conn(), c => sqlx::query_as(
+        let (holders,): (i64,) = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT count(*) FROM post_media WHERE workspace_id = $1 AND media_id = $2",
         )
         .bind(self.workspace.as_uuid())
@@ -275,7 +277,7 @@ async fn delete_media_row(
 ) -> Result<Option<MediaRow>, sqlx::Error> {
     let sql =
         format!("DELETE FROM media WHERE workspace_id = $1 AND id = $2 RETURNING {MEDIA_COLUMNS}");
-    on_conn!(conn, c => sqlx::query_as(&sql)
+    on_conn!(conn, |c| sqlx::query_as(&sql)
         .bind(workspace.as_uuid())
         .bind(id.as_uuid())
         .fetch_optional(&mut *c)

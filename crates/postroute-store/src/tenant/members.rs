@@ -52,7 +52,7 @@ impl Tenant<'_> {
     /// Every member with their role, owner first, then by joining time.
     pub async fn members(&self) -> Result<Vec<Member>, StoreError> {
         let mut tx = self.begin().await?;
-        let rows: Vec<MemberRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let rows: Vec<MemberRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT m.user_id, u.email, u.name, m.role, m.created_at FROM memberships m \
              JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 \
              ORDER BY CASE m.role WHEN 'owner' THEN 0 ELSE 1 END, m.created_at, m.user_id",
@@ -99,7 +99,7 @@ impl Tenant<'_> {
         if current == Role::Owner || role == Role::Owner {
             return Err(MemberChangeError::OwnerProtected);
         }
-        let changed = on_conn!(tx.conn(), c => sqlx::query(
+        let changed = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE memberships SET role = $3, updated_at = $4 \
              WHERE workspace_id = $1 AND user_id = $2 AND role <> 'owner'",
         )
@@ -135,14 +135,16 @@ impl Tenant<'_> {
         if current == Role::Owner {
             return Err(MemberChangeError::OwnerProtected);
         }
-        let removed = on_conn!(tx.conn(), c => sqlx::query(
+        let removed = on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2 AND role <> 'owner'",
         )
         .bind(self.workspace.as_uuid())
         .bind(user.as_uuid())
         .execute(&mut *c)
         .await
-        .map(|done| done.rows_affected()))
+        .map(|done| done.rows_affected())
+        })
         .map_err(StoreError::from)?;
         if removed == 0 {
             return Err(MemberChangeError::OwnerProtected);
@@ -168,7 +170,7 @@ impl Tenant<'_> {
         // either party runs wholly before or wholly after the transfer (S-TENANT-4).
         super::lock_users(tx.conn(), &[from, to], "FOR SHARE").await?;
         super::lock_workspace(tx.conn(), self.workspace).await?;
-        let demoted = on_conn!(tx.conn(), c => sqlx::query(
+        let demoted = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE memberships SET role = 'admin', updated_at = $3 \
              WHERE workspace_id = $1 AND user_id = $2 AND role = 'owner'",
         )
@@ -183,7 +185,7 @@ impl Tenant<'_> {
             // Ownership moved since the request was authorised.
             return Err(MemberChangeError::OwnerProtected);
         }
-        let promoted = on_conn!(tx.conn(), c => sqlx::query(
+        let promoted = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE memberships SET role = 'owner', updated_at = $3 WHERE workspace_id = $1 AND user_id = $2",
         )
         .bind(self.workspace.as_uuid())
@@ -210,7 +212,7 @@ pub(super) async fn select_role(
 ) -> Result<Option<Role>, StoreError> {
     let sql =
         format!("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2 {lock}");
-    let role: Option<(String,)> = on_conn!(conn, c => sqlx::query_as(&sql)
+    let role: Option<(String,)> = on_conn!(conn, |c| sqlx::query_as(&sql)
         .bind(workspace.as_uuid())
         .bind(user.as_uuid())
         .fetch_optional(&mut *c)
@@ -222,7 +224,7 @@ pub(super) async fn count_members(
     conn: Conn<'_>,
     workspace: WorkspaceId,
 ) -> Result<i64, StoreError> {
-    let (count,): (i64,) = on_conn!(conn, c => sqlx::query_as(
+    let (count,): (i64,) = on_conn!(conn, |c| sqlx::query_as(
         "SELECT count(*) FROM memberships WHERE workspace_id = $1",
     )
     .bind(workspace.as_uuid())
@@ -238,7 +240,8 @@ pub(crate) async fn insert_member(
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    on_conn!(conn, c => sqlx::query(
+    on_conn!(conn, |c| {
+        sqlx::query(
         "INSERT INTO memberships (workspace_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
     )
     .bind(workspace.as_uuid())
@@ -247,6 +250,7 @@ pub(crate) async fn insert_member(
     .bind(now)
     .execute(&mut *c)
     .await
-    .map(drop))?;
+    .map(drop)
+    })?;
     Ok(())
 }

@@ -118,7 +118,8 @@ pub(crate) async fn create_workspace(
     audit: &NewAuditEntry,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin_in(Scope::Workspace(workspace.id)).await?;
-    on_conn!(tx.conn(), c => sqlx::query(
+    on_conn!(tx.conn(), |c| {
+        sqlx::query(
         "INSERT INTO workspaces (id, name, timezone, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
     )
     .bind(workspace.id.as_uuid())
@@ -127,7 +128,8 @@ pub(crate) async fn create_workspace(
     .bind(workspace.created_at)
     .execute(&mut *c)
     .await
-    .map(drop))?;
+    .map(drop)
+    })?;
     members::insert_member(
         tx.conn(),
         workspace.id,
@@ -178,7 +180,7 @@ impl<'a> Tenant<'a> {
              WHERE w.id = $1 AND m.workspace_id = $1 AND m.user_id = $2 AND w.deleted_at IS NULL"
         );
         let mut tx = self.begin().await?;
-        let found: Option<WorkspaceRowWithRole> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let found: Option<WorkspaceRowWithRole> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(user.as_uuid())
             .fetch_optional(&mut *c)
@@ -201,7 +203,8 @@ impl<'a> Tenant<'a> {
         audit: &NewAuditEntry,
     ) -> Result<Option<Workspace>, StoreError> {
         let mut tx = self.begin().await?;
-        let updated = on_conn!(tx.conn(), c => sqlx::query(
+        let updated = on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "UPDATE workspaces SET name = COALESCE($2, name), timezone = COALESCE($3, timezone), \
              approval_required = COALESCE($4, approval_required), updated_at = $5 \
              WHERE id = $1 AND deleted_at IS NULL",
@@ -213,14 +216,15 @@ impl<'a> Tenant<'a> {
         .bind(now)
         .execute(&mut *c)
         .await
-        .map(|done| done.rows_affected()))?;
+        .map(|done| done.rows_affected())
+        })?;
         if updated == 0 {
             return Ok(None);
         }
         if changes.approval_required == Some(true) {
             // Posts scheduled while no approval was needed, and never approved as they are,
             // go back to draft: from now on nothing is published unapproved.
-            let returned = on_conn!(tx.conn(), c => sqlx::query(
+            let returned = on_conn!(tx.conn(), |c| sqlx::query(
                 "UPDATE posts SET status = 'draft', version = version + 1, updated_at = $2 \
                  WHERE workspace_id = $1 AND status = 'scheduled' AND approved_at IS NULL",
             )
@@ -246,14 +250,16 @@ impl<'a> Tenant<'a> {
         audit: &NewAuditEntry,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let deleted = on_conn!(tx.conn(), c => sqlx::query(
+        let deleted = on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "UPDATE workspaces SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(self.workspace.as_uuid())
         .bind(now)
         .execute(&mut *c)
         .await
-        .map(|done| done.rows_affected()))?;
+        .map(|done| done.rows_affected())
+        })?;
         if deleted == 0 {
             return Ok(false);
         }
@@ -274,7 +280,7 @@ impl Tenant<'_> {
             "SELECT id FROM workspaces WHERE id = $1 AND deleted_at IS NOT NULL {}",
             for_update(self.db)
         );
-        let deleted: Option<(Uuid,)> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let deleted: Option<(Uuid,)> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .fetch_optional(&mut *c)
             .await)?;
@@ -289,7 +295,7 @@ impl Tenant<'_> {
             "DELETE FROM posts WHERE workspace_id = $1",
             "DELETE FROM workspaces WHERE id = $1",
         ] {
-            on_conn!(tx.conn(), c => sqlx::query(sql)
+            on_conn!(tx.conn(), |c| sqlx::query(sql)
                 .bind(self.workspace.as_uuid())
                 .execute(&mut *c)
                 .await
@@ -314,7 +320,7 @@ pub(crate) async fn select_workspace(
     let sql = format!(
         "SELECT {WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = $1 AND w.deleted_at IS NULL"
     );
-    let row: Option<WorkspaceRow> = on_conn!(conn, c => sqlx::query_as(&sql)
+    let row: Option<WorkspaceRow> = on_conn!(conn, |c| sqlx::query_as(&sql)
         .bind(workspace.as_uuid())
         .fetch_optional(&mut *c)
         .await)?;

@@ -83,7 +83,8 @@ impl Tenant<'_> {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO oauth_states (workspace_id, state_hash, user_id, provider, pkce_verifier, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -96,7 +97,8 @@ impl Tenant<'_> {
         .bind(expires_at)
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         tx.commit().await
     }
 
@@ -107,7 +109,7 @@ impl Tenant<'_> {
         now: DateTime<Utc>,
     ) -> Result<Option<OAuthState>, StoreError> {
         let mut tx = self.begin().await?;
-        let row: Option<StateRow> = on_conn!(tx.conn(), c => sqlx::query_as(
+        let row: Option<StateRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "UPDATE oauth_states SET used_at = $3 \
              WHERE workspace_id = $1 AND state_hash = $2 AND used_at IS NULL AND expires_at > $3 \
              RETURNING user_id, provider, pkce_verifier",
@@ -136,7 +138,8 @@ impl Tenant<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO pending_connections (workspace_id, id, user_id, provider, candidates, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -149,7 +152,8 @@ impl Tenant<'_> {
         .bind(pending.expires_at)
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         tx.commit().await
     }
 
@@ -188,7 +192,7 @@ impl Tenant<'_> {
              AND user_id = $3 AND used_at IS NULL AND expires_at > $4"
         };
         let mut tx = self.begin().await?;
-        let row: Option<PendingRow> = on_conn!(tx.conn(), c => sqlx::query_as(sql)
+        let row: Option<PendingRow> = on_conn!(tx.conn(), |c| sqlx::query_as(sql)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
             .bind(user.as_uuid())

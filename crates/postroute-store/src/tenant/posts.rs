@@ -237,7 +237,8 @@ impl Tenant<'_> {
         if let Some(missing) = self.find_missing(tx.conn(), post).await? {
             return Ok(missing);
         }
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO posts (workspace_id, id, status, content, variants, scheduled_at, author_id, \
                           rejection_reason, reviewed_by, reviewed_at, version, created_at, updated_at, approved_at, \
                           edited_by, submitted_by) \
@@ -261,7 +262,8 @@ impl Tenant<'_> {
         .bind(post.submitted_by.map(|user| user.as_uuid()))
         .execute(&mut *c)
         .await
-        .map(drop))?;
+        .map(drop)
+        })?;
         self.insert_media_references(tx.conn(), post).await?;
         self.insert_targets(tx.conn(), post).await?;
         let saved = self.select_post(tx.conn(), post.id).await?;
@@ -322,26 +324,26 @@ impl Tenant<'_> {
             // reads the setting as it will be, not as it was.
             super::lock_workspace(tx.conn(), self.workspace).await?;
         }
-        let updated = on_conn!(tx.conn(), c => sqlx::query(&sql)
-        .bind(self.workspace.as_uuid())
-        .bind(post.id.as_uuid())
-        .bind(post.status.as_str())
-        .bind(&post.content)
-        .bind(Json(&post.variants))
-        .bind(post.scheduled_at)
-        .bind(post.rejection_reason.as_deref())
-        .bind(post.reviewed_by.map(|user| user.as_uuid()))
-        .bind(post.reviewed_at)
-                .bind(post.updated_at)
-        .bind(post.version)
-        .bind(post.approved_at)
-        .bind(needs_no_approval)
-        .bind(review)
-        .bind(post.edited_by.map(|user| user.as_uuid()))
-        .bind(post.submitted_by.map(|user| user.as_uuid()))
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected()))?;
+        let updated = on_conn!(tx.conn(), |c| sqlx::query(&sql)
+            .bind(self.workspace.as_uuid())
+            .bind(post.id.as_uuid())
+            .bind(post.status.as_str())
+            .bind(&post.content)
+            .bind(Json(&post.variants))
+            .bind(post.scheduled_at)
+            .bind(post.rejection_reason.as_deref())
+            .bind(post.reviewed_by.map(|user| user.as_uuid()))
+            .bind(post.reviewed_at)
+            .bind(post.updated_at)
+            .bind(post.version)
+            .bind(post.approved_at)
+            .bind(needs_no_approval)
+            .bind(review)
+            .bind(post.edited_by.map(|user| user.as_uuid()))
+            .bind(post.submitted_by.map(|user| user.as_uuid()))
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected()))?;
         if updated == 0 {
             return Ok(PostSaved::Stale);
         }
@@ -378,13 +380,13 @@ impl Tenant<'_> {
             "DELETE FROM posts WHERE workspace_id = $1 AND id = $2 AND version = $3 AND status IN ({})",
             statuses_where(PostStatus::is_deletable)
         );
-        let deleted = on_conn!(tx.conn(), c => sqlx::query(&sql)
-        .bind(self.workspace.as_uuid())
-        .bind(id.as_uuid())
-        .bind(version)
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected()))?;
+        let deleted = on_conn!(tx.conn(), |c| sqlx::query(&sql)
+            .bind(self.workspace.as_uuid())
+            .bind(id.as_uuid())
+            .bind(version)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected()))?;
         tx.commit().await?;
         Ok(deleted == 1)
     }
@@ -414,7 +416,7 @@ impl Tenant<'_> {
              ORDER BY p.id DESC LIMIT $7"
         );
         let mut tx = self.begin().await?;
-        let rows: Vec<PostRow> = on_conn!(tx.conn(), c => sqlx::query_as(&sql)
+        let rows: Vec<PostRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(cursor.map(|id| id.as_uuid()))
             .bind(filter.status.map(PostStatus::as_str))
@@ -450,7 +452,7 @@ impl Tenant<'_> {
         };
         let mut channels = Vec::new();
         for target in &post.targets {
-            let found: Option<(Uuid,)> = on_conn!(&mut conn, c => sqlx::query_as(
+            let found: Option<(Uuid,)> = on_conn!(&mut conn, |c| sqlx::query_as(
                 "SELECT id FROM channels WHERE workspace_id = $1 AND id = $2",
             )
             .bind(self.workspace.as_uuid())
@@ -464,7 +466,7 @@ impl Tenant<'_> {
         let mut media = Vec::new();
         let sql = format!("SELECT id FROM media WHERE workspace_id = $1 AND id = $2 {lock}");
         for id in &post.media_ids {
-            let found: Option<(Uuid,)> = on_conn!(&mut conn, c => sqlx::query_as(&sql)
+            let found: Option<(Uuid,)> = on_conn!(&mut conn, |c| sqlx::query_as(&sql)
                 .bind(self.workspace.as_uuid())
                 .bind(id.as_uuid())
                 .fetch_optional(&mut **c)
@@ -484,7 +486,7 @@ impl Tenant<'_> {
         post: PostId,
     ) -> Result<(), StoreError> {
         let sql = format!("DELETE FROM {table} WHERE workspace_id = $1 AND post_id = $2");
-        on_conn!(conn, c => sqlx::query(&sql)
+        on_conn!(conn, |c| sqlx::query(&sql)
             .bind(self.workspace.as_uuid())
             .bind(post.as_uuid())
             .execute(&mut *c)
@@ -499,7 +501,8 @@ impl Tenant<'_> {
         post: &Post,
     ) -> Result<(), StoreError> {
         for (position, media) in post.media_ids.iter().enumerate() {
-            on_conn!(&mut conn, c => sqlx::query(
+            on_conn!(&mut conn, |c| {
+                sqlx::query(
                 "INSERT INTO post_media (workspace_id, post_id, position, media_id) VALUES ($1, $2, $3, $4)",
             )
             .bind(self.workspace.as_uuid())
@@ -508,14 +511,15 @@ impl Tenant<'_> {
             .bind(media.as_uuid())
             .execute(&mut **c)
             .await
-            .map(drop))?;
+            .map(drop)
+            })?;
         }
         Ok(())
     }
 
     async fn insert_targets(&self, mut conn: Conn<'_>, post: &Post) -> Result<(), StoreError> {
         for (position, target) in post.targets.iter().enumerate() {
-            on_conn!(&mut conn, c => sqlx::query(
+            on_conn!(&mut conn, |c| sqlx::query(
                 "INSERT INTO post_targets (workspace_id, post_id, channel_id, position, status, \
                  platform_post_id, url, error, attempts, published_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -543,7 +547,7 @@ impl Tenant<'_> {
         id: PostId,
     ) -> Result<Option<Post>, StoreError> {
         let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE workspace_id = $1 AND id = $2");
-        let row: Option<PostRow> = on_conn!(&mut conn, c => sqlx::query_as(&sql)
+        let row: Option<PostRow> = on_conn!(&mut conn, |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
             .fetch_optional(&mut **c)
@@ -577,14 +581,14 @@ impl Tenant<'_> {
             "SELECT post_id, channel_id, status, platform_post_id, url, error, attempts, published_at \
              FROM post_targets WHERE workspace_id = $1 AND post_id IN ({list}) ORDER BY post_id, position"
         );
-        let media_rows: Vec<PostMediaRow> = on_conn!(&mut conn, c => {
+        let media_rows: Vec<PostMediaRow> = on_conn!(&mut conn, |c| {
             let mut query = sqlx::query_as(&media_sql).bind(self.workspace.as_uuid());
             for post in posts {
                 query = query.bind(*post);
             }
             query.fetch_all(&mut **c).await
         })?;
-        let target_rows: Vec<TargetRow> = on_conn!(&mut conn, c => {
+        let target_rows: Vec<TargetRow> = on_conn!(&mut conn, |c| {
             let mut query = sqlx::query_as(&target_sql).bind(self.workspace.as_uuid());
             for post in posts {
                 query = query.bind(*post);

@@ -25,7 +25,7 @@ async fn store_on(backend: &Backend, dir: &std::path::Path) -> (TestDatabase, St
 async fn user(store: &Store, email: &str) -> UserId {
     let id = UserId::new();
     let mut tx = store.db.begin().await.unwrap();
-    on_conn!(tx.conn(), c => sqlx::query(
+    on_conn!(tx.conn(), |c| sqlx::query(
         "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, updated_at) \
          VALUES ($1, $2, $2, 'x', 'x', $3, $3)",
     )
@@ -150,7 +150,10 @@ async fn the_audit_log_is_append_only_for_the_application() {
         let (a, _) = two_tenants(&store).await;
         for statement in ["UPDATE audit_log SET action = 'rewritten'", "DELETE FROM audit_log"] {
             let mut tx = store.db.begin_in(Scope::Workspace(a)).await.unwrap();
-            let outcome = on_conn!(tx.conn(), c => sqlx::query(statement).execute(&mut *c).await.map(|done| done.rows_affected()));
+            let outcome = on_conn!(tx.conn(), |c| sqlx::query(statement)
+                .execute(&mut *c)
+                .await
+                .map(|done| done.rows_affected()));
             assert!(outcome.is_err(), "{} refused on {}: {outcome:?}", statement, backend.name());
         }
     }
@@ -266,7 +269,8 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
         let saved = store.tenant(a).insert_post(&draft(vec![])).await.unwrap();
         let crate::PostSaved::Saved(own) = saved else { panic!("{saved:?}") };
         let mut tx = store.db.begin_in(Scope::Workspace(a)).await.unwrap();
-        let forged = on_conn!(tx.conn(), c => sqlx::query(
+        let forged = on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO post_media (workspace_id, post_id, position, media_id) VALUES ($1, $2, 0, $3)",
         )
         .bind(a.as_uuid())
@@ -274,7 +278,8 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
         .bind(foreign.as_uuid())
         .execute(&mut *c)
         .await
-        .map(|done| done.rows_affected()));
+        .map(|done| done.rows_affected())
+        });
         let is_foreign_key_violation = |outcome: &Result<u64, sqlx::Error>| matches!(outcome, Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation());
         assert!(
             is_foreign_key_violation(&forged),
@@ -286,7 +291,7 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
         // Nor can it go to another workspace's channel.
         let foreign_channel = uuid::Uuid::now_v7();
         let mut tx = store.db.begin_in(Scope::Workspace(b)).await.unwrap();
-        on_conn!(tx.conn(), c => sqlx::query(
+        on_conn!(tx.conn(), |c| sqlx::query(
             "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, status, connected_at, updated_at) \
              VALUES ($1, $2, 'x', '1', '@b', 'active', $3, $3)",
         )
@@ -299,7 +304,8 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
         .unwrap();
         tx.commit().await.unwrap();
         let mut tx = store.db.begin_in(Scope::Workspace(a)).await.unwrap();
-        let forged = on_conn!(tx.conn(), c => sqlx::query(
+        let forged = on_conn!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO post_targets (workspace_id, post_id, channel_id, position) VALUES ($1, $2, $3, 0)",
         )
         .bind(a.as_uuid())
@@ -307,7 +313,8 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
         .bind(foreign_channel)
         .execute(&mut *c)
         .await
-        .map(|done| done.rows_affected()));
+        .map(|done| done.rows_affected())
+        });
         assert!(
             is_foreign_key_violation(&forged),
             "{}: a post going to another workspace's channel: {forged:?}",
