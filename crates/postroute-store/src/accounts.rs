@@ -151,7 +151,7 @@ impl<'a> Accounts<'a> {
     /// The account with this normalised email.
     pub async fn find_by_email(&self, email_normalized: &str) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1");
-        let row: Option<UserRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
+        let row: Option<UserRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
             .bind(email_normalized)
             .fetch_optional(pool)
             .await)?;
@@ -161,7 +161,7 @@ impl<'a> Accounts<'a> {
     /// The account with this id.
     pub async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
+        let row: Option<UserRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
             .bind(id.as_uuid())
             .fetch_optional(pool)
             .await)?;
@@ -327,7 +327,7 @@ impl<'a> Accounts<'a> {
         let sql = format!(
             "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let row: Option<UserRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
+        let row: Option<UserRow> = on_writer!(self.db, |pool| sqlx::query_as(&sql)
             .bind(user.as_uuid())
             .bind(name)
             .bind(now)
@@ -338,7 +338,7 @@ impl<'a> Accounts<'a> {
 
     /// Grants or withdraws staff status; `false` when no account has that email.
     pub async fn set_staff(&self, email_normalized: &str, staff: bool) -> Result<bool, StoreError> {
-        let changed = on_db!(self.db, |pool| sqlx::query(
+        let changed = on_writer!(self.db, |pool| sqlx::query(
             "UPDATE users SET is_staff = $2 WHERE email_normalized = $1",
         )
         .bind(email_normalized)
@@ -427,7 +427,7 @@ impl<'a> Accounts<'a> {
 
     /// Erases the account without the workspace rules (tests and tools that made it).
     pub async fn delete(&self, user: UserId) -> Result<bool, StoreError> {
-        let deleted = on_db!(self.db, |pool| sqlx::query("DELETE FROM users WHERE id = $1")
+        let deleted = on_writer!(self.db, |pool| sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user.as_uuid())
             .execute(pool)
             .await

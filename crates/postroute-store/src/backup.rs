@@ -178,8 +178,8 @@ impl<'a> Backups<'a> {
                 }
                 tx.commit().await?;
             }
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN").await?;
+            Db::Sqlite(pools) => {
+                let mut tx = pools.read.begin_with("BEGIN").await?;
                 let (version,): (Option<i64>,) =
                     sqlx::query_as("SELECT max(version) FROM _sqlx_migrations")
                         .fetch_one(&mut *tx)
@@ -297,8 +297,8 @@ impl<'a> Backups<'a> {
                 sqlx::query(END_RESTORED_SESSIONS).bind(now).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            Db::Sqlite(pools) => {
+                let mut tx = pools.write.begin_with("BEGIN IMMEDIATE").await?;
                 let (version,): (Option<i64>,) =
                     sqlx::query_as("SELECT max(version) FROM _sqlx_migrations")
                         .fetch_one(&mut *tx)

@@ -83,7 +83,7 @@ impl<'a> CrossTenant<'a> {
         let sql = format!(
             "SELECT {WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = $1 AND w.deleted_at IS NULL"
         );
-        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let mut tx = self.db.begin_read_in(Scope::CrossTenant).await?;
         let row: Option<WorkspaceRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(id.as_uuid())
             .fetch_optional(&mut *c)
@@ -99,7 +99,7 @@ impl<'a> CrossTenant<'a> {
         deleted_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<WorkspaceId>, StoreError> {
-        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let mut tx = self.db.begin_read_in(Scope::CrossTenant).await?;
         let rows: Vec<(Uuid,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT id FROM workspaces WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
              ORDER BY deleted_at LIMIT $2",
@@ -166,7 +166,7 @@ impl<'a> CrossTenant<'a> {
         current_key_id: &str,
         limit: u32,
     ) -> Result<Vec<StaleChannel>, StoreError> {
-        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let mut tx = self.db.begin_read_in(Scope::CrossTenant).await?;
         let rows: Vec<StaleRow> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
             "SELECT workspace_id, id, access_token, refresh_token, token_key_id, token_expires_at FROM channels              WHERE token_key_id IS NOT NULL AND token_key_id <> $1 ORDER BY workspace_id, id LIMIT $2",

@@ -1,9 +1,9 @@
 //! PostRoute's storage layer: the only crate that speaks SQL.
 //!
-//! One [`Store`] wraps either a SQLite or a PostgreSQL pool. Most statements are written once
-//! in the SQL both dialects share (`$1` placeholders work on both) and run through `on_db!`
-//! (a pool) or `on_conn!` (a connection, possibly inside a transaction); where the dialects
-//! differ, the code matches on the pool and says why.
+//! One [`Store`] wraps SQLite's pools (readers, and one writer) or a PostgreSQL pool. Most
+//! statements are written once in the SQL both dialects share (`$1` placeholders work on both)
+//! and run through `on_reader!` or `on_writer!` (a pool) or `on_conn!` (a connection, possibly
+//! inside a transaction); where the dialects differ, the code matches on the pool and says why.
 
 #[macro_use]
 mod pool;

@@ -185,7 +185,7 @@ impl<'a> Outbox<'a> {
         provider_message_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        on_db!(self.db, |pool| sqlx::query(
+        on_writer!(self.db, |pool| sqlx::query(
             "UPDATE email_outbox SET sent_at = $2, provider_message_id = $3, sealed_body = NULL, \
              locked_until = NULL, last_error = NULL WHERE id = $1",
         )
@@ -205,7 +205,7 @@ impl<'a> Outbox<'a> {
         next_attempt_at: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        on_db!(self.db, |pool| sqlx::query(
+        on_writer!(self.db, |pool| sqlx::query(
             "UPDATE email_outbox SET next_attempt_at = $2, last_error = $3, locked_until = NULL \
              WHERE id = $1",
         )
@@ -225,7 +225,7 @@ impl<'a> Outbox<'a> {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        on_db!(self.db, |pool| sqlx::query(
+        on_writer!(self.db, |pool| sqlx::query(
             "UPDATE email_outbox SET failed_at = $2, last_error = $3, sealed_body = NULL, \
              locked_until = NULL WHERE id = $1",
         )
@@ -241,7 +241,7 @@ impl<'a> Outbox<'a> {
     /// One message.
     pub async fn find(&self, id: EmailId) -> Result<Option<OutboxEmail>, StoreError> {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM email_outbox WHERE id = $1");
-        let row: Option<OutboxRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
+        let row: Option<OutboxRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
             .bind(id.as_uuid())
             .fetch_optional(pool)
             .await)?;
@@ -253,8 +253,10 @@ impl<'a> Outbox<'a> {
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM email_outbox WHERE to_address = $1 ORDER BY created_at, id"
         );
-        let rows: Vec<OutboxRow> =
-            on_db!(self.db, |pool| sqlx::query_as(&sql).bind(to_address).fetch_all(pool).await)?;
+        let rows: Vec<OutboxRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
+            .bind(to_address)
+            .fetch_all(pool)
+            .await)?;
         Ok(rows.into_iter().map(OutboxEmail::from).collect())
     }
 
@@ -263,7 +265,7 @@ impl<'a> Outbox<'a> {
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM email_outbox WHERE user_id = $1 ORDER BY created_at, id"
         );
-        let rows: Vec<OutboxRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
+        let rows: Vec<OutboxRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
             .bind(user.as_uuid())
             .fetch_all(pool)
             .await)?;

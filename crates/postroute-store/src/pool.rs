@@ -26,20 +26,39 @@ use crate::user_scope::UserScope;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// Runs `$body` with `$pool` bound to whichever pool the store holds.
+/// Runs `$body`, a statement that only reads, with `$pool` bound to the pool for reads: SQLite's
+/// readers, or PostgreSQL's one pool.
 ///
-/// The body is compiled once per dialect, so the same query text and binds serve both
-/// databases; it must only use SQL and types both understand.
-macro_rules! on_db {
+/// Written like a closure so that rustfmt formats the body, but it is not one: the body is
+/// compiled once per dialect, so the same query text and binds serve both databases; it must
+/// only use SQL and types both understand.
+macro_rules! on_reader {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::pool::Db::Sqlite($pool) => $body,
+            $crate::pool::Db::Sqlite(pools) => {
+                let $pool = &pools.read;
+                $body
+            }
             $crate::pool::Db::Postgres($pool) => $body,
         }
     };
 }
 
-/// Runs `$body` with `$conn` bound to the connection inside a [`Conn`], like [`on_db!`] for
+/// Like [`on_reader!`] for a statement that writes: on SQLite it runs on the one writer
+/// connection.
+macro_rules! on_writer {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::pool::Db::Sqlite(pools) => {
+                let $pool = &pools.write;
+                $body
+            }
+            $crate::pool::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the connection inside a [`Conn`], like [`on_reader!`] for
 /// statements that must also run inside a transaction.
 macro_rules! on_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
@@ -87,8 +106,19 @@ impl std::fmt::Debug for StoreOptions {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
+}
+
+/// SQLite lets one writer in at a time, whoever asks. Left to the database, concurrent writers
+/// wait on the busy timeout, polling, and every transaction that merely read waited with them
+/// (each began `IMMEDIATE`). So writes queue in the process for the one writer connection, in
+/// order, and reads run beside them on connections that refuse to write (`query_only`), each
+/// in a deferred transaction that sees one snapshot of the WAL.
+#[derive(Clone, Debug)]
+pub(crate) struct SqlitePools {
+    pub(crate) read: SqlitePool,
+    pub(crate) write: SqlitePool,
 }
 
 /// A connection of either dialect, borrowed from a pool or a transaction.
@@ -203,12 +233,25 @@ impl Db {
 
     /// Begins a write transaction. SQLite takes its write lock up front (`BEGIN IMMEDIATE`):
     /// a deferred transaction that later upgrades can fail with SQLITE_BUSY regardless of the
-    /// busy timeout when another writer got there first.
+    /// busy timeout when another writer got there first (another process: within this one,
+    /// writers queue for the writer connection).
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(pools) => Tx::Sqlite(pools.write.begin_with("BEGIN IMMEDIATE").await?),
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// Begins a read transaction scoped to `scope`, for paths that only read: it waits for no
+    /// writer, and a statement in it that writes is refused (PostgreSQL `READ ONLY`, SQLite
+    /// `query_only`).
+    pub(crate) async fn begin_read_in(&self, scope: Scope) -> Result<Tx, StoreError> {
+        let mut tx = match self {
+            Self::Sqlite(pools) => Tx::Sqlite(pools.read.begin().await?),
+            Self::Postgres(pool) => Tx::Postgres(pool.begin_with("BEGIN READ ONLY").await?),
+        };
+        tx.enter(scope).await?;
+        Ok(tx)
     }
 }
 
@@ -238,13 +281,18 @@ impl Store {
         let url = options.url.as_str();
         if url.starts_with("sqlite:") {
             let connect = sqlite_options(url)?;
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.max_connections)
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect.clone().create_if_missing(true))
                 .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect.clone().pragma("query_only", "ON"))
+                .await?;
             Ok(Self {
-                db: Db::Sqlite(pool),
+                db: Db::Sqlite(SqlitePools { read, write }),
                 probe: Probe::Sqlite(connect.create_if_missing(false)),
                 availability: crate::availability::fresh(),
             })
@@ -453,6 +501,12 @@ impl Store {
 
     /// Closes every pooled connection, waiting for the ones in use to be returned.
     pub async fn close(&self) {
-        on_db!(&self.db, |pool| pool.close().await);
+        match &self.db {
+            Db::Sqlite(pools) => {
+                pools.read.close().await;
+                pools.write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }

@@ -81,7 +81,7 @@ impl CrossTenant<'_> {
         current_key_id: &[u8],
         limit: u32,
     ) -> Result<Vec<SealedValue>, StoreError> {
-        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let mut tx = self.db.begin_read_in(Scope::CrossTenant).await?;
         let values = match kind {
             SealedKind::OutboxBody => {
                 let rows: Vec<OutboxRow> = on_conn!(tx.conn(), |c| sqlx::query_as(

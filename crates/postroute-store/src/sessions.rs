@@ -166,7 +166,7 @@ impl<'a> Sessions<'a> {
         session: SessionId,
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, StoreError> {
-        let user: Option<(Uuid,)> = on_db!(self.db, |pool| {
+        let user: Option<(Uuid,)> = on_reader!(self.db, |pool| {
             sqlx::query_as(
             "SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
@@ -299,7 +299,7 @@ impl<'a> Sessions<'a> {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let ended = on_db!(self.db, |pool| sqlx::query(
+        let ended = on_writer!(self.db, |pool| sqlx::query(
             "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
         )
@@ -337,7 +337,7 @@ impl<'a> Sessions<'a> {
              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
              ORDER BY created_at DESC, id DESC"
         );
-        let rows: Vec<SessionRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
+        let rows: Vec<SessionRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
             .bind(user.as_uuid())
             .bind(now)
             .fetch_all(pool)
@@ -350,7 +350,7 @@ impl<'a> Sessions<'a> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
         );
-        let rows: Vec<SessionRow> = on_db!(self.db, |pool| sqlx::query_as(&sql)
+        let rows: Vec<SessionRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
             .bind(user.as_uuid())
             .fetch_all(pool)
             .await)?;

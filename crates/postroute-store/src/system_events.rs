@@ -99,7 +99,7 @@ impl<'a> SystemEvents<'a> {
         occurred_at: DateTime<Utc>,
     ) -> Result<SystemEventId, StoreError> {
         let id = SystemEventId::new();
-        on_db!(self.db, |pool| sqlx::query(
+        on_writer!(self.db, |pool| sqlx::query(
             "INSERT INTO system_events \
              (id, occurred_at, event_type, severity, security, actor_user_id, ip, details) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -120,7 +120,7 @@ impl<'a> SystemEvents<'a> {
 
     /// The newest events first, at most `limit` of them.
     pub async fn recent(&self, limit: u32) -> Result<Vec<StoredSystemEvent>, StoreError> {
-        let rows: Vec<SystemEventRow> = on_db!(self.db, |pool| {
+        let rows: Vec<SystemEventRow> = on_reader!(self.db, |pool| {
             sqlx::query_as(
             "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
              FROM system_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
@@ -134,7 +134,7 @@ impl<'a> SystemEvents<'a> {
 
     /// Events the user caused, oldest first (for the GDPR export).
     pub async fn for_actor(&self, user: UserId) -> Result<Vec<StoredSystemEvent>, StoreError> {
-        let rows: Vec<SystemEventRow> = on_db!(self.db, |pool| {
+        let rows: Vec<SystemEventRow> = on_reader!(self.db, |pool| {
             sqlx::query_as(
             "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
              FROM system_events WHERE actor_user_id = $1 ORDER BY occurred_at, id",
@@ -154,7 +154,7 @@ impl<'a> SystemEvents<'a> {
         cursor: Option<SystemEventId>,
         limit: u32,
     ) -> Result<Vec<StoredSystemEvent>, StoreError> {
-        let rows: Vec<SystemEventRow> = on_db!(self.db, |pool| {
+        let rows: Vec<SystemEventRow> = on_reader!(self.db, |pool| {
             sqlx::query_as(
             "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
              FROM system_events WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR event_type = $2) \
@@ -178,7 +178,7 @@ impl<'a> SystemEvents<'a> {
     pub async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut deleted = 0;
         loop {
-            let batch = on_db!(self.db, |pool| sqlx::query(
+            let batch = on_writer!(self.db, |pool| sqlx::query(
                 "DELETE FROM system_events WHERE id IN (SELECT id FROM system_events \
                  WHERE NOT security AND occurred_at < $1 LIMIT $2)",
             )

@@ -32,7 +32,7 @@ impl<'a> UserScope<'a> {
              JOIN workspaces w ON w.id = m.workspace_id \
              WHERE m.user_id = $1 AND w.deleted_at IS NULL ORDER BY w.created_at, w.id"
         );
-        let mut tx = self.db.begin_in(Scope::User(self.user)).await?;
+        let mut tx = self.db.begin_read_in(Scope::User(self.user)).await?;
         let rows: Vec<MembershipRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.user.as_uuid())
             .fetch_all(&mut *c)

@@ -27,7 +27,7 @@ impl<'a> WebhookEvents<'a> {
         payload: &serde_json::Value,
         received_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let inserted = on_db!(self.db, |pool| sqlx::query(
+        let inserted = on_writer!(self.db, |pool| sqlx::query(
             "INSERT INTO webhook_events (provider, event_id, received_at, payload) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (provider, event_id) DO NOTHING",
         )
@@ -43,7 +43,7 @@ impl<'a> WebhookEvents<'a> {
 
     /// How many deliveries of `provider` are recorded (for tests and operators).
     pub async fn count(&self, provider: &str) -> Result<i64, StoreError> {
-        let (count,): (i64,) = on_db!(self.db, |pool| sqlx::query_as(
+        let (count,): (i64,) = on_reader!(self.db, |pool| sqlx::query_as(
             "SELECT count(*) FROM webhook_events WHERE provider = $1",
         )
         .bind(provider)

@@ -76,7 +76,7 @@ impl Tenant<'_> {
         cursor: Option<AuditCursor>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let rows: Vec<AuditRow> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
             "SELECT id, occurred_at, actor_user_id, action, target_type, target_id, ip, details \

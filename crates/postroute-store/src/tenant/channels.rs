@@ -158,7 +158,7 @@ impl Tenant<'_> {
         let sql = format!(
             "SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 ORDER BY connected_at, id"
         );
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let rows: Vec<ChannelRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .fetch_all(&mut *c)
@@ -171,7 +171,7 @@ impl Tenant<'_> {
     pub async fn channel(&self, id: ChannelId) -> Result<Option<Channel>, StoreError> {
         let sql =
             format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2");
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let row: Option<ChannelRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
@@ -183,7 +183,7 @@ impl Tenant<'_> {
 
     /// A channel's sealed tokens, if it has any.
     pub async fn channel_tokens(&self, id: ChannelId) -> Result<Option<SealedTokens>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let row: Option<TokenRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT access_token, refresh_token, token_key_id, token_expires_at FROM channels \
              WHERE workspace_id = $1 AND id = $2",
@@ -198,7 +198,7 @@ impl Tenant<'_> {
 
     /// Channels that count against the plan: everything not disconnected.
     pub async fn connected_channel_count(&self) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let (count,): (i64,) = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
             "SELECT count(*) FROM channels WHERE workspace_id = $1 AND status <> 'disconnected'",
@@ -217,7 +217,7 @@ impl Tenant<'_> {
         provider: Provider,
         external_id: &str,
     ) -> Result<Option<ChannelId>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let id: Option<(Uuid,)> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
             "SELECT id FROM channels WHERE workspace_id = $1 AND provider = $2 AND external_id = $3",

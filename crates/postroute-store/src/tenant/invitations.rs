@@ -172,7 +172,7 @@ impl Tenant<'_> {
     /// Invitations not yet accepted or withdrawn, newest first (expired ones included, so the
     /// UI can offer to send them again).
     pub async fn invitations(&self) -> Result<Vec<Invitation>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let rows: Vec<InvitationRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT id, email, role, invited_by, created_at, expires_at FROM invitations \
              WHERE workspace_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
@@ -198,7 +198,7 @@ impl Tenant<'_> {
 
     /// Open invitations, counted against the plan's member limit.
     pub async fn open_invitation_count(&self, now: DateTime<Utc>) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let (count,): (i64,) = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT count(*) FROM invitations WHERE workspace_id = $1 \
              AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",

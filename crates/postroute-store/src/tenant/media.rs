@@ -174,7 +174,7 @@ impl Tenant<'_> {
             "SELECT {MEDIA_COLUMNS} FROM media WHERE workspace_id = $1 \
              AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
         );
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let rows: Vec<MediaRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(cursor.map(|id| id.as_uuid()))
@@ -188,7 +188,7 @@ impl Tenant<'_> {
     /// One file.
     pub async fn media_item(&self, id: MediaId) -> Result<Option<Media>, StoreError> {
         let sql = format!("SELECT {MEDIA_COLUMNS} FROM media WHERE workspace_id = $1 AND id = $2");
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let row: Option<MediaRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(id.as_uuid())
@@ -200,7 +200,7 @@ impl Tenant<'_> {
 
     /// Where every file of the library is stored (deleted workspaces included), for the purge.
     pub async fn media_object_keys(&self) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let keys: Vec<(String,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT object_key FROM media WHERE workspace_id = $1",
         )
@@ -213,7 +213,7 @@ impl Tenant<'_> {
 
     /// Bytes the library holds, for the plan's storage quota.
     pub async fn media_bytes(&self) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let (total,): (Option<i64>,) = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT CAST(SUM(size_bytes) AS BIGINT) FROM media WHERE workspace_id = $1",
         )

@@ -51,7 +51,7 @@ pub enum MemberChangeError {
 impl Tenant<'_> {
     /// Every member with their role, owner first, then by joining time.
     pub async fn members(&self) -> Result<Vec<Member>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let rows: Vec<MemberRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "SELECT m.user_id, u.email, u.name, m.role, m.created_at FROM memberships m \
              JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 \
@@ -76,7 +76,7 @@ impl Tenant<'_> {
 
     /// The role `user` holds here, if a member.
     pub async fn role_of(&self, user: UserId) -> Result<Option<Role>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let role = select_role(tx.conn(), self.workspace, user, "").await?;
         tx.commit().await?;
         Ok(role)

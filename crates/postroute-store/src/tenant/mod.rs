@@ -163,9 +163,13 @@ impl<'a> Tenant<'a> {
         self.db.begin_in(Scope::Workspace(self.workspace)).await
     }
 
+    async fn begin_read(&self) -> Result<crate::pool::Tx, StoreError> {
+        self.db.begin_read_in(Scope::Workspace(self.workspace)).await
+    }
+
     /// The workspace, unless it is deleted.
     pub async fn workspace(&self) -> Result<Option<Workspace>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let workspace = select_workspace(tx.conn(), self.workspace).await?;
         tx.commit().await?;
         Ok(workspace)
@@ -179,7 +183,7 @@ impl<'a> Tenant<'a> {
              JOIN memberships m ON m.workspace_id = w.id \
              WHERE w.id = $1 AND m.workspace_id = $1 AND m.user_id = $2 AND w.deleted_at IS NULL"
         );
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let found: Option<WorkspaceRowWithRole> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(user.as_uuid())

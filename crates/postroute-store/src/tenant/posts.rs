@@ -393,7 +393,7 @@ impl Tenant<'_> {
 
     /// One post.
     pub async fn post(&self, id: PostId) -> Result<Option<Post>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let post = self.select_post(tx.conn(), id).await?;
         tx.commit().await?;
         Ok(post)
@@ -415,7 +415,7 @@ impl Tenant<'_> {
                  AND t.post_id = p.id AND t.channel_id = $6)) \
              ORDER BY p.id DESC LIMIT $7"
         );
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let rows: Vec<PostRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
             .bind(cursor.map(|id| id.as_uuid()))
