@@ -12,26 +12,15 @@ use std::time::{Duration, Instant};
 use postroute_app::auth::PasswordHasher;
 use postroute_app::config::Argon2Config;
 use postroute_domain::Password;
+use postroute_test_support::load::{http1_client, ms, percentile};
 use postroute_test_support::{Backend, PASSWORD, TestApp};
 use serde_json::{Value, json};
 
 const CONNECTIONS: usize = 64;
 const RUN: Duration = Duration::from_secs(5);
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
-}
-
-/// An HTTP/1.1 client, so 64 concurrent requests use 64 connections.
 fn client(app: &TestApp) -> reqwest::Client {
-    app.client_builder().http1_only().pool_max_idle_per_host(CONNECTIONS).build().unwrap()
+    http1_client(app, CONNECTIONS)
 }
 
 /// Runs `CONNECTIONS` loops of `request` for `RUN`; returns (requests per second, latencies).
@@ -40,29 +29,8 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
-    let request = Arc::new(request);
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CONNECTIONS)
-        .map(|worker| {
-            let request = request.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while started.elapsed() < RUN {
-                    let sent = Instant::now();
-                    assert!(request(worker).await, "request failed under load");
-                    latencies.push(sent.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.await.unwrap());
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    (latencies.len() as f64 / elapsed, latencies)
+    let run = postroute_test_support::load::load(CONNECTIONS, RUN, request).await;
+    (run.per_second, run.latencies)
 }
 
 /// Probes `/healthz` every 10 ms for `duration`; returns sorted latencies.

@@ -15,6 +15,7 @@ mod accounts;
 mod app;
 pub mod corpus;
 mod database;
+pub mod load;
 mod media;
 
 pub use accounts::{PASSWORD, TestUser, token_in};
