@@ -190,3 +190,39 @@ impl ChannelService {
         Ok(channels)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Choices sealed before the optional fields existed may still be waiting when this version
+    // starts, and a Meta choice must seal as it did then.
+    const SEALED_BEFORE: &str =
+        r#"{"external_id":"17","display_name":"Bakery","avatar_url":null,"token":"page-token"}"#;
+
+    #[test]
+    fn a_meta_candidate_seals_as_it_did_before_the_optional_fields() {
+        let granted = GrantedAccount {
+            external_id: "17".to_owned(),
+            display_name: "Bakery".to_owned(),
+            avatar_url: None,
+            tokens: PlainTokens {
+                access_token: PlainToken::new("page-token".to_owned()),
+                refresh_token: None,
+                expires_at: None,
+            },
+            first_check: FirstCheck::AfterInterval,
+        };
+        let sealed = serde_json::to_string(&SealedCandidate::from(granted)).unwrap();
+        assert_eq!(sealed, SEALED_BEFORE);
+    }
+
+    #[test]
+    fn a_candidate_sealed_before_the_optional_fields_is_checked_after_the_interval() {
+        let candidate: SealedCandidate = serde_json::from_str(SEALED_BEFORE).unwrap();
+        let granted = GrantedAccount::from(&candidate);
+        assert_eq!(granted.tokens.access_token.expose(), "page-token");
+        assert!(granted.tokens.refresh_token.is_none());
+        assert_eq!(granted.first_check, FirstCheck::AfterInterval);
+    }
+}
