@@ -2,22 +2,58 @@
 //! refresh token: the new one is stored in the same statement that forgets the old), Meta Page
 //! tokens are checked daily. A dead grant marks the channel `needs_reconnect`, writes the audit
 //! log and emails the owner and admins once per incident; anything else is retried with
-//! backoff and never disconnects the channel.
+//! backoff and never disconnects the channel. How each platform refreshes or checks is its
+//! [`Check`] implementation in `platforms/`.
 
 use std::time::Duration;
 
-use postroute_domain::{AuditAction, NewAuditEntry, Provider};
+use chrono::{DateTime, Utc};
+use postroute_domain::{AuditAction, NewAuditEntry, Role, UserId, WorkspaceId};
 use postroute_platforms::PlatformError;
 use postroute_store::DueChannel;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::connect::{META_CHECK_INTERVAL, REFRESH_AHEAD};
-use super::tokens::{PlainToken, PlainTokens};
+use super::platforms::{Check, Checked, Connect, NotConfigured, Platform};
+use super::tokens::PlainTokens;
 use super::{ChannelError, ChannelService};
 use crate::clock;
 use crate::mail::{MailComposer, Template};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// How often the token job looks again at a channel whose token needs no refresh yet.
+const CHECK_INTERVAL: chrono::Duration = chrono::Duration::hours(24);
+/// Access tokens are refreshed this long before they expire.
+const REFRESH_AHEAD: chrono::Duration = chrono::Duration::minutes(10);
+
+/// When the token job first looks at a new connection; the platform that granted it decides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum FirstCheck {
+    /// After the usual interval: for tokens that do not expire, so a revoked one is noticed
+    /// before a scheduled post is. The default, because pending Meta choices sealed before
+    /// this field existed hold such tokens.
+    #[default]
+    AfterInterval,
+    /// Shortly before the access token expires, to refresh it; never, if it names no expiry.
+    BeforeExpiry,
+}
+
+impl FirstCheck {
+    /// The first check of a connection saved `now` with `tokens`.
+    pub(super) fn at(self, tokens: &PlainTokens, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Self::AfterInterval => Some(now + CHECK_INTERVAL),
+            Self::BeforeExpiry => tokens.expires_at.map(|expires| expires - REFRESH_AHEAD),
+        }
+    }
+
+    /// Whether this is the default, left out of sealed pending choices.
+    pub(super) fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
 
 /// What one check did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,59 +77,27 @@ fn later(delay: Duration) -> chrono::DateTime<chrono::Utc> {
 }
 
 impl ChannelService {
-    /// Checks (and for X refreshes) one claimed channel.
+    /// Checks (and where the platform refreshes, refreshes) one claimed channel.
     pub async fn check(
         &self,
         due: &DueChannel,
         composer: &MailComposer,
     ) -> Result<CheckOutcome, ChannelError> {
         let tokens = self.cipher.open(due.workspace, due.id, &due.tokens)?;
-        let result = match due.provider {
-            Provider::X => self.refresh_x(due, &tokens).await,
-            Provider::Facebook | Provider::Instagram => match &self.meta {
-                Some(meta) => meta
-                    .check_token(&due.external_id, tokens.access_token.expose())
-                    .await
-                    .map(|()| Some(PlainTokens { expires_at: None, ..tokens.clone() })),
-                None => Err(PlatformError::Transient(
-                    "Meta is not configured on this server".to_owned(),
-                )),
-            },
+        let result = match self.platform(due.provider) {
+            Ok(platform) => platform.check(due, &tokens).await.map(|checked| (platform, checked)),
+            Err(NotConfigured(client)) => {
+                Err(PlatformError::Transient(format!("{client} is not configured on this server")))
+            }
         };
-        let tenant = self.store.tenant(due.workspace);
         match result {
-            Ok(Some(fresh)) if due.provider == Provider::X => {
-                let sealed = self.cipher.seal(due.workspace, due.id, &fresh)?;
-                let next = fresh.expires_at.map(|expires| expires - REFRESH_AHEAD);
-                // X has already forgotten the old refresh token: this write must not be lost to
-                // a passing database hiccup.
-                let mut attempt = 0;
-                let stored = loop {
-                    match tenant.store_refreshed_tokens(due.id, &sealed, next, clock::now()).await {
-                        Ok(stored) => break stored,
-                        Err(error) if attempt < 4 => {
-                            attempt += 1;
-                            tracing::warn!(channel.id = %due.id, %error, attempt, "could not store refreshed tokens; retrying");
-                            tokio::time::sleep(Duration::from_millis(250 * (1 << attempt))).await;
-                        }
-                        Err(error) => return Err(error.into()),
-                    }
-                };
-                if !stored {
-                    // Disconnected while refreshing: the fresh tokens must not outlive the channel.
-                    if let Some(x) = &self.x {
-                        for token in [Some(&fresh.access_token), fresh.refresh_token.as_ref()]
-                            .into_iter()
-                            .flatten()
-                        {
-                            let _ = x.revoke(token.expose()).await;
-                        }
-                    }
-                }
+            Ok((platform, Checked::Refreshed(fresh))) => {
+                self.store_refreshed(due, platform, &fresh).await?;
                 Ok(CheckOutcome::Healthy)
             }
-            Ok(_) => {
-                tenant.record_check_passed(due.id, clock::now() + META_CHECK_INTERVAL).await?;
+            Ok((_, Checked::Valid)) => {
+                let tenant = self.store.tenant(due.workspace);
+                tenant.record_check_passed(due.id, clock::now() + CHECK_INTERVAL).await?;
                 Ok(CheckOutcome::Healthy)
             }
             Err(PlatformError::AuthDead(reason)) => {
@@ -106,7 +110,8 @@ impl ChannelService {
                     delay = delay.max(*reset);
                 }
                 tracing::warn!(channel.id = %due.id, class = error.class(), retry_in_secs = delay.as_secs(), %error, "channel check failed; will retry");
-                tenant
+                self.store
+                    .tenant(due.workspace)
                     .record_check_failed(
                         due.id,
                         &format!("{}: {error}", error.class()),
@@ -118,37 +123,38 @@ impl ChannelService {
         }
     }
 
-    async fn refresh_x(
+    async fn store_refreshed(
         &self,
         due: &DueChannel,
-        tokens: &PlainTokens,
-    ) -> Result<Option<PlainTokens>, PlatformError> {
-        let Some(x) = &self.x else {
-            return Err(PlatformError::Transient("X is not configured on this server".to_owned()));
+        platform: Platform<'_>,
+        fresh: &PlainTokens,
+    ) -> Result<(), ChannelError> {
+        let tenant = self.store.tenant(due.workspace);
+        let sealed = self.cipher.seal(due.workspace, due.id, fresh)?;
+        let next = fresh.expires_at.map(|expires| expires - REFRESH_AHEAD);
+        // The platform may already have forgotten the old refresh token (X has): this write
+        // must not be lost to a passing database hiccup.
+        let mut attempt = 0;
+        let stored = loop {
+            match tenant.store_refreshed_tokens(due.id, &sealed, next, clock::now()).await {
+                Ok(stored) => break stored,
+                Err(error) if attempt < 4 => {
+                    attempt += 1;
+                    tracing::warn!(channel.id = %due.id, %error, attempt, "could not store refreshed tokens; retrying");
+                    tokio::time::sleep(Duration::from_millis(250 * (1 << attempt))).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
         };
-        let Some(refresh_token) = &tokens.refresh_token else {
-            // Connected without offline.access: nothing to renew with once the token lapses.
-            return match tokens.expires_at {
-                Some(expires) if expires <= clock::now() => Err(PlatformError::AuthDead(
-                    "no refresh token and the access token expired".to_owned(),
-                )),
-                _ => Ok(None),
-            };
-        };
-        let fresh = x.refresh(refresh_token.expose()).await?;
-        let now = clock::now();
-        tracing::info!(channel.id = %due.id, "X tokens refreshed");
-        Ok(Some(PlainTokens {
-            access_token: PlainToken::new(fresh.access_token),
-            // X rotates refresh tokens; if one did not come back, the old one stays valid.
-            refresh_token: fresh
-                .refresh_token
-                .map(PlainToken::new)
-                .or_else(|| tokens.refresh_token.clone()),
-            expires_at: fresh
-                .expires_in
-                .map(|seconds| clock::after(now, Duration::from_secs(seconds))),
-        }))
+        if !stored {
+            // Disconnected while refreshing: the fresh tokens must not outlive the channel.
+            for token in
+                [Some(&fresh.access_token), fresh.refresh_token.as_ref()].into_iter().flatten()
+            {
+                let _ = platform.revoke(token).await;
+            }
+        }
+        Ok(())
     }
 
     async fn needs_reconnect(
@@ -186,5 +192,21 @@ impl ChannelService {
             tracing::warn!(workspace.id = %due.workspace, channel.id = %due.id, "channel needs reconnecting");
         }
         Ok(())
+    }
+
+    /// Who is told when a channel needs reconnecting: the workspace's owner and admins.
+    async fn reconnect_recipients(
+        &self,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<(UserId, String, String)>, ChannelError> {
+        Ok(self
+            .store
+            .tenant(workspace)
+            .members()
+            .await?
+            .into_iter()
+            .filter(|member| matches!(member.role, Role::Owner | Role::Admin))
+            .map(|member| (member.user_id, member.email, member.name))
+            .collect())
     }
 }

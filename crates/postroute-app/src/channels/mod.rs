@@ -3,19 +3,20 @@
 
 mod check;
 mod connect;
+mod platforms;
 mod tokens;
 
 pub(crate) use connect::{pending_associated_data, state_associated_data};
 
 use std::sync::Arc;
 
-use postroute_domain::{AuditAction, ChannelId, Provider};
-use postroute_platforms::PlatformError;
+use postroute_domain::{AuditAction, ChannelId};
 use postroute_platforms::meta::MetaClient;
 use postroute_platforms::x::XClient;
 use postroute_store::{Channel, Store, StoreError};
 use url::Url;
 
+use self::platforms::Connect;
 use crate::clock;
 use crate::crypto::{Keyring, OpenError, RandomnessUnavailable};
 use crate::workspaces::Caller;
@@ -88,8 +89,8 @@ impl ChannelService {
         Ok(self.store.tenant(caller.workspace.id).channels().await?)
     }
 
-    /// Disconnects a channel: its tokens are deleted, and revoked at X (Meta offers no
-    /// per-Page revocation; a Page token without its channel row is simply forgotten).
+    /// Disconnects a channel: its tokens are deleted, and revoked at the platform where it
+    /// offers revocation (X does; Meta does not).
     pub async fn disconnect(&self, caller: &Caller, id: ChannelId) -> Result<(), ChannelError> {
         let tenant = self.store.tenant(caller.workspace.id);
         let channel = tenant.channel(id).await?.ok_or(ChannelError::NotFound)?;
@@ -106,38 +107,19 @@ impl ChannelService {
         let Some(tokens) = tenant.disconnect_channel(id, clock::now(), &audit).await? else {
             return Err(ChannelError::NotFound);
         };
-        if let (Provider::X, Some(tokens), Some(x)) = (channel.provider, tokens, &self.x) {
+        if let (Some(tokens), Ok(platform)) = (tokens, self.platform(channel.provider))
+            && platform.revokes()
+        {
             let opened = self.cipher.open(caller.workspace.id, id, &tokens)?;
             for token in [Some(opened.access_token), opened.refresh_token].into_iter().flatten() {
-                if let Err(error) = x.revoke(token.expose()).await {
-                    // The tokens are gone from our side whatever X says; the grant will lapse.
-                    tracing::warn!(channel.id = %id, error = %error, "could not revoke an X token");
+                if let Err(error) = platform.revoke(&token).await {
+                    // The tokens are gone from our side whatever the platform says; the grant
+                    // will lapse.
+                    tracing::warn!(channel.id = %id, provider = %channel.provider, error = %error, "could not revoke a token");
                 }
             }
         }
         tracing::info!(workspace.id = %caller.workspace.id, channel.id = %id, "channel disconnected");
         Ok(())
-    }
-
-    fn redirect_uri(&self, provider: Provider) -> String {
-        let mut url = self.public_url.clone();
-        url.set_path(&format!("/v1/oauth/{provider}/callback"));
-        url.set_query(None);
-        url.to_string()
-    }
-
-    fn provider_failed(
-        error: &PlatformError,
-        workspace: postroute_domain::WorkspaceId,
-    ) -> ChannelError {
-        tracing::warn!(workspace.id = %workspace, class = error.class(), %error, "platform call failed while connecting");
-        ChannelError::Callback {
-            code: "provider_error",
-            detail: format!(
-                "The platform did not complete the connection ({}); try again.",
-                error.class()
-            ),
-            workspace: Some(workspace),
-        }
     }
 }
