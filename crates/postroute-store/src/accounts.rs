@@ -368,7 +368,8 @@ impl<'a> Accounts<'a> {
         // share lock but not with the key-share lock of a row that merely references the
         // account (an audit entry or invitation written under a workspace lock), so an erasure
         // waiting for such a writer's workspace lock never blocks that writer in turn.
-        crate::tenant::lock_users(tx.conn(), &[user], "FOR NO KEY UPDATE").await?;
+        crate::dialect::lock_users(tx.conn(), &[user], crate::dialect::RowLock::NoKeyUpdate)
+            .await?;
         let owned: Vec<(Uuid,)> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
             "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
@@ -383,7 +384,7 @@ impl<'a> Accounts<'a> {
         let mut teams = 0;
         for &workspace in &owned {
             tx.enter(Scope::Workspace(workspace)).await?;
-            crate::tenant::lock_workspace(tx.conn(), workspace).await?;
+            crate::dialect::lock_workspace(tx.conn(), workspace).await?;
             let (members,): (i64,) = on_conn!(tx.conn(), |c| sqlx::query_as(
                 "SELECT count(*) FROM memberships WHERE workspace_id = $1",
             )

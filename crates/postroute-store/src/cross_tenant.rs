@@ -7,6 +7,7 @@ use postroute_domain::{ChannelId, Provider, WorkspaceId};
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::dialect::{Lease, claim_leased};
 use crate::pool::{Db, Scope};
 use crate::tenant::channels::{SealedTokens, TokenRow, reseal};
 use crate::tenant::{WORKSPACE_COLUMNS, Workspace, WorkspaceRow};
@@ -121,21 +122,19 @@ impl<'a> CrossTenant<'a> {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DueChannel>, StoreError> {
-        let lock = match self.db {
-            Db::Sqlite(_) => "",
-            Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        let lease = Lease {
+            table: "channels",
+            key: "workspace_id, id",
+            lease_column: "check_locked_until",
+            due: "status = 'active' AND next_check_at <= $1",
+            order_by: "next_check_at",
+            also_set: "",
+            returning: "workspace_id, id, provider, external_id, display_name, check_failures, \
+                        access_token, refresh_token, token_key_id, token_expires_at",
         };
-        let sql = format!(
-            "UPDATE channels SET check_locked_until = $2 WHERE (workspace_id, id) IN (                  SELECT workspace_id, id FROM channels WHERE status = 'active' AND next_check_at <= $1                  AND (check_locked_until IS NULL OR check_locked_until <= $1)                  ORDER BY next_check_at LIMIT $3 {lock})              RETURNING workspace_id, id, provider, external_id, display_name, check_failures,                  access_token, refresh_token, token_key_id, token_expires_at"
-        );
-        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
-        let rows: Vec<DueRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
-            .bind(now)
-            .bind(lease_until)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *c)
-            .await)?;
-        tx.commit().await?;
+        let rows: Vec<DueRow> =
+            claim_leased(self.db, Some(Scope::CrossTenant), &lease, now, lease_until, limit)
+                .await?;
         rows.into_iter()
             .filter_map(|row| {
                 let provider = match row.provider.parse() {

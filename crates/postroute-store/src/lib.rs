@@ -11,6 +11,7 @@ mod accounts;
 mod availability;
 mod backup;
 mod cross_tenant;
+mod dialect;
 mod error;
 mod outbox;
 mod sealed;

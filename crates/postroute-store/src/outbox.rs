@@ -6,6 +6,7 @@ use postroute_domain::{EmailId, UserId};
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::dialect::{Lease, claim_leased};
 use crate::pool::{Conn, Db};
 
 /// An email to queue.
@@ -146,35 +147,25 @@ impl<'a> Outbox<'a> {
         tx.commit().await
     }
 
-    /// Claims up to `limit` due messages until `lease_until`, counting the attempt. Concurrent
-    /// workers never claim the same message: PostgreSQL skips rows another worker has locked,
-    /// SQLite runs the statement under its single write lock.
+    /// Claims up to `limit` due messages until `lease_until`, counting the attempt; concurrent
+    /// workers never claim the same message.
     pub async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OutboxEmail>, StoreError> {
-        let lock_clause = match self.db {
-            Db::Sqlite(_) => "",
-            Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        let lease = Lease {
+            table: "email_outbox",
+            key: "id",
+            lease_column: "locked_until",
+            due: "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1",
+            order_by: "next_attempt_at",
+            also_set: ", attempts = attempts + 1",
+            returning: OUTBOX_COLUMNS,
         };
-        let sql = format!(
-            "UPDATE email_outbox SET locked_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM email_outbox \
-                 WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-                 AND (locked_until IS NULL OR locked_until <= $1) \
-                 ORDER BY next_attempt_at LIMIT $3 {lock_clause}) \
-             RETURNING {OUTBOX_COLUMNS}"
-        );
-        let mut tx = self.db.begin().await?;
-        let rows: Vec<OutboxRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
-            .bind(now)
-            .bind(lease_until)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *c)
-            .await)?;
-        tx.commit().await?;
+        let rows: Vec<OutboxRow> =
+            claim_leased(self.db, None, &lease, now, lease_until, limit).await?;
         Ok(rows.into_iter().map(OutboxEmail::from).collect())
     }
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{Tenant, audit};
 use crate::StoreError;
+use crate::dialect::RowLock;
 use crate::outbox::{NewOutboxEmail, insert_email};
 use crate::pool::Conn;
 
@@ -247,11 +248,11 @@ impl Tenant<'_> {
         audit: impl FnOnce(bool) -> NewAuditEntry,
     ) -> Result<Saved, StoreError> {
         let mut tx = self.begin().await?;
-        super::lock_workspace(tx.conn(), self.workspace).await?;
+        crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
         let existing: Option<(Uuid, String)> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(&format!(
             "SELECT id, status FROM channels WHERE workspace_id = $1 AND provider = $2 AND external_id = $3 {}",
-            super::for_update(self.db)
+            RowLock::Update.clause(self.db)
         ))
         .bind(self.workspace.as_uuid())
         .bind(account.provider.as_str())
@@ -348,7 +349,7 @@ impl Tenant<'_> {
         let tokens: Option<TokenRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&format!(
             "SELECT access_token, refresh_token, token_key_id, token_expires_at FROM channels \
              WHERE workspace_id = $1 AND id = $2 AND status <> 'disconnected' {}",
-            super::for_update(self.db)
+            RowLock::Update.clause(self.db)
         ))
         .bind(self.workspace.as_uuid())
         .bind(id.as_uuid())

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use postroute_domain::{InvitationId, NewAuditEntry, Plan, Role, UserId};
 use uuid::Uuid;
 
-use super::{Tenant, audit, for_update, members, parse_role};
+use super::{Tenant, audit, members, parse_role};
 use crate::StoreError;
+use crate::dialect::RowLock;
 use crate::outbox::{NewOutboxEmail, insert_email};
 
 /// An invitation about to be sent.
@@ -128,7 +129,7 @@ impl Tenant<'_> {
         max_members: Option<u32>,
     ) -> Result<Invited, StoreError> {
         let mut tx = self.begin().await?;
-        super::lock_workspace(tx.conn(), self.workspace).await?;
+        crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
         on_conn!(tx.conn(), |c| {
             sqlx::query(
             "UPDATE invitations SET revoked_at = $3 WHERE workspace_id = $1 AND email_normalized = $2 \
@@ -249,14 +250,14 @@ impl Tenant<'_> {
         audit: impl FnOnce(InvitationId, Role) -> NewAuditEntry,
     ) -> Result<Role, AcceptError> {
         let mut tx = self.begin().await?;
-        super::lock_workspace(tx.conn(), self.workspace).await?;
+        crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
         let Some(workspace) = super::select_workspace(tx.conn(), self.workspace).await? else {
             return Err(AcceptError::Invalid);
         };
         let sql = format!(
             "SELECT id, email_normalized, role, expires_at, accepted_at, revoked_at FROM invitations \
              WHERE workspace_id = $1 AND token_hash = $2 {}",
-            for_update(self.db)
+            RowLock::Update.clause(self.db)
         );
         let pending: Option<PendingRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())

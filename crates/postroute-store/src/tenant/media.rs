@@ -121,7 +121,7 @@ impl Tenant<'_> {
         audit: &NewAuditEntry,
     ) -> Result<MediaInserted, StoreError> {
         let mut tx = self.begin().await?;
-        super::lock_workspace(tx.conn(), self.workspace).await?;
+        crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
         // Checked under the lock the purge also takes, so a file never lands in a workspace
         // whose objects are being removed.
         if super::select_workspace(tx.conn(), self.workspace).await?.is_none() {

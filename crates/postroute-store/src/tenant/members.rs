@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use postroute_domain::{NewAuditEntry, Role, UserId, WorkspaceId};
 use uuid::Uuid;
 
-use super::{Tenant, audit, for_update, parse_role};
+use super::{Tenant, audit, parse_role};
 use crate::StoreError;
+use crate::dialect::RowLock;
 use crate::pool::Conn;
 
 /// A member as the member list shows it.
@@ -92,8 +93,8 @@ impl Tenant<'_> {
     ) -> Result<Role, MemberChangeError> {
         let mut tx = self.begin().await?;
         // The workspace first, as a transfer takes it, so the two queue instead of deadlocking.
-        super::lock_workspace(tx.conn(), self.workspace).await?;
-        let current = select_role(tx.conn(), self.workspace, user, for_update(self.db))
+        crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
+        let current = select_role(tx.conn(), self.workspace, user, RowLock::Update.clause(self.db))
             .await?
             .ok_or(MemberChangeError::NotMember)?;
         if current == Role::Owner || role == Role::Owner {
@@ -128,8 +129,8 @@ impl Tenant<'_> {
     ) -> Result<Role, MemberChangeError> {
         let mut tx = self.begin().await?;
         // The workspace first, as a transfer takes it, so the two queue instead of deadlocking.
-        super::lock_workspace(tx.conn(), self.workspace).await?;
-        let current = select_role(tx.conn(), self.workspace, user, for_update(self.db))
+        crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
+        let current = select_role(tx.conn(), self.workspace, user, RowLock::Update.clause(self.db))
             .await?
             .ok_or(MemberChangeError::NotMember)?;
         if current == Role::Owner {
@@ -168,8 +169,8 @@ impl Tenant<'_> {
         let mut tx = self.begin().await?;
         // Both accounts, then the workspace, in the order erasure takes them: an erasure of
         // either party runs wholly before or wholly after the transfer (S-TENANT-4).
-        super::lock_users(tx.conn(), &[from, to], "FOR SHARE").await?;
-        super::lock_workspace(tx.conn(), self.workspace).await?;
+        crate::dialect::lock_users(tx.conn(), &[from, to], crate::dialect::RowLock::Share).await?;
+        crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
         let demoted = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE memberships SET role = 'admin', updated_at = $3 \
              WHERE workspace_id = $1 AND user_id = $2 AND role = 'owner'",

@@ -19,6 +19,7 @@ use postroute_domain::{NewAuditEntry, Plan, Role, UserId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::dialect::RowLock;
 use crate::pool::{Conn, Db, Scope};
 
 pub use audit::{AuditCursor, AuditEntry, AuditFilter};
@@ -282,7 +283,7 @@ impl Tenant<'_> {
         let mut tx = self.begin().await?;
         let sql = format!(
             "SELECT id FROM workspaces WHERE id = $1 AND deleted_at IS NOT NULL {}",
-            for_update(self.db)
+            RowLock::Update.clause(self.db)
         );
         let deleted: Option<(Uuid,)> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
             .bind(self.workspace.as_uuid())
@@ -346,57 +347,6 @@ pub(crate) const TENANT_TABLES: [&str; 11] = [
     "post_media",
     "post_targets",
 ];
-
-/// Serialises writers that check a limit or a rule of one workspace (members, channels,
-/// ownership) and then change it, so two concurrent requests cannot both pass the check.
-/// PostgreSQL locks the workspace row; SQLite's `BEGIN IMMEDIATE` already admits one writer at
-/// a time.
-///
-/// `NO KEY UPDATE` conflicts with itself, which is all the serialising needs, but not with the
-/// key-share lock that inserting a row referencing the workspace takes (an audit entry, say):
-/// a plain `FOR UPDATE` here would deadlock against a writer that holds a member row and adds
-/// its audit entry.
-pub(crate) async fn lock_workspace(
-    conn: Conn<'_>,
-    workspace: WorkspaceId,
-) -> Result<(), StoreError> {
-    if let Conn::Postgres(c) = conn {
-        sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(workspace.as_uuid())
-            .execute(&mut *c)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Locks accounts against erasure while ownership moves to or from them (PostgreSQL; SQLite's
-/// single writer already serialises the two). Erasure and transfer take it before any
-/// workspace lock, in id order, so they cannot deadlock on each other; the strengths
-/// (`NO KEY UPDATE` for erasure, `SHARE` for a transfer) conflict with each other but not with
-/// the key-share lock that writing a row referencing an account takes.
-pub(crate) async fn lock_users(
-    conn: Conn<'_>,
-    users: &[UserId],
-    strength: &'static str,
-) -> Result<(), StoreError> {
-    if let Conn::Postgres(c) = conn {
-        let ids: Vec<uuid::Uuid> = users.iter().map(|user| user.as_uuid()).collect();
-        sqlx::query(&format!("SELECT id FROM users WHERE id = ANY($1) ORDER BY id {strength}"))
-            .bind(ids)
-            .execute(&mut *c)
-            .await?;
-    }
-    Ok(())
-}
-
-/// The lock a read takes on rows it is about to change: PostgreSQL needs it, SQLite already
-/// holds its single write lock for the whole transaction.
-pub(crate) fn for_update(db: &Db) -> &'static str {
-    match db {
-        Db::Sqlite(_) => "",
-        Db::Postgres(_) => "FOR UPDATE",
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::{Tenant, audit};
 use crate::StoreError;
-use crate::pool::{Conn, Db};
+use crate::dialect::RowLock;
+use crate::pool::Conn;
 
 /// A post as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -322,7 +323,7 @@ impl Tenant<'_> {
         if needs_no_approval || review {
             // Waits for a settings change in flight (it holds this lock), so the check below
             // reads the setting as it will be, not as it was.
-            super::lock_workspace(tx.conn(), self.workspace).await?;
+            crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
         }
         let updated = on_conn!(tx.conn(), |c| sqlx::query(&sql)
             .bind(self.workspace.as_uuid())
@@ -446,10 +447,7 @@ impl Tenant<'_> {
         mut conn: Conn<'_>,
         post: &Post,
     ) -> Result<Option<PostSaved>, StoreError> {
-        let lock = match self.db {
-            Db::Sqlite(_) => "",
-            Db::Postgres(_) => "FOR SHARE",
-        };
+        let lock = RowLock::Share.clause(self.db);
         let mut channels = Vec::new();
         for target in &post.targets {
             let found: Option<(Uuid,)> = on_conn!(&mut conn, |c| sqlx::query_as(

@@ -117,9 +117,10 @@ pub(super) enum Platform<'a> {
     Meta(Meta<'a>),
 }
 
-/// Runs `$call` with `$inner` bound to the platform `$platform` holds.
+/// Runs `$call` with `$inner` bound to the platform `$platform` holds (written like a closure so
+/// that rustfmt formats it; each arm compiles the call for its own type).
 macro_rules! on_platform {
-    ($platform:expr, $inner:ident => $call:expr) => {
+    ($platform:expr, |$inner:ident| $call:expr) => {
         match $platform {
             Platform::X($inner) => $call,
             Platform::Meta($inner) => $call,
@@ -129,7 +130,7 @@ macro_rules! on_platform {
 
 impl Connect for Platform<'_> {
     fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, ChannelError> {
-        on_platform!(self, platform => platform.authorize(redirect_uri, state))
+        on_platform!(self, |platform| platform.authorize(redirect_uri, state))
     }
 
     async fn exchange(
@@ -138,19 +139,19 @@ impl Connect for Platform<'_> {
         pkce_verifier: Option<&str>,
         redirect_uri: &str,
     ) -> Result<Vec<GrantedAccount>, ExchangeFailed> {
-        on_platform!(self, platform => platform.exchange(code, pkce_verifier, redirect_uri).await)
+        on_platform!(self, |platform| platform.exchange(code, pkce_verifier, redirect_uri).await)
     }
 
     fn no_accounts(&self) -> &'static str {
-        on_platform!(self, platform => platform.no_accounts())
+        on_platform!(self, |platform| platform.no_accounts())
     }
 
     fn revokes(&self) -> bool {
-        on_platform!(self, platform => platform.revokes())
+        on_platform!(self, |platform| platform.revokes())
     }
 
     async fn revoke(&self, token: &PlainToken) -> Result<(), PlatformError> {
-        on_platform!(self, platform => platform.revoke(token).await)
+        on_platform!(self, |platform| platform.revoke(token).await)
     }
 }
 
@@ -160,7 +161,7 @@ impl Check for Platform<'_> {
         due: &DueChannel,
         tokens: &PlainTokens,
     ) -> Result<Checked, PlatformError> {
-        on_platform!(self, platform => platform.check(due, tokens).await)
+        on_platform!(self, |platform| platform.check(due, tokens).await)
     }
 }
 
