@@ -3,6 +3,9 @@
 //! database), `GET /v1/me` (the JWT, then the live session and the account from the database:
 //! S-AUTH-4) and a page of 50 posts. SQLite always; PostgreSQL beside it when
 //! POSTROUTE_TEST_POSTGRES_URL is set. Rate limits are off: one client address would trip them.
+//!
+//! Words after `--` narrow the run, for profiling one figure: `sqlite` or `postgres` picks the
+//! database, any other word the requests whose label contains it (`-- postgres me`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails by panicking")]
 
@@ -22,7 +25,32 @@ struct Figures {
     runs: Vec<(&'static str, LoadRun)>,
 }
 
-async fn bench(backend: Backend) -> Figures {
+/// The words after `--`: databases to run, and words the labels to run contain.
+struct Only {
+    backends: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl Only {
+    fn from_args() -> Self {
+        let words: Vec<String> =
+            std::env::args().skip(1).filter(|word| !word.starts_with("--")).collect();
+        let (backends, labels) =
+            words.into_iter().partition(|word| word == "sqlite" || word == "postgres");
+        Self { backends, labels }
+    }
+
+    fn backend(&self, name: &str) -> bool {
+        self.backends.is_empty() || self.backends.iter().any(|wanted| wanted == name)
+    }
+
+    fn label(&self, label: &str) -> bool {
+        let label = label.to_lowercase();
+        self.labels.is_empty() || self.labels.iter().any(|word| label.contains(word.as_str()))
+    }
+}
+
+async fn bench(backend: Backend, only: &Only) -> Figures {
     let name = backend.name();
     let app = TestApp::builder(backend)
         .configure(|config| {
@@ -50,6 +78,9 @@ async fn bench(backend: Backend) -> Figures {
         ("GET /v1/me", "/v1/me".to_owned(), true),
         ("GET 50 posts", format!("{posts}?limit={POSTS}"), true),
     ] {
+        if !only.label(label) {
+            continue;
+        }
         let (http, url, token) = (http.clone(), app.url(&path), token.clone());
         let run = load(CONNECTIONS, RUN, move |_| {
             let (http, url, token) = (http.clone(), url.clone(), token.clone());
@@ -71,19 +102,26 @@ async fn bench(backend: Backend) -> Figures {
 async fn main() {
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     println!("cores: {cores}; {CONNECTIONS} HTTP/1.1 connections, {} s per figure", RUN.as_secs());
-    let mut all = vec![bench(Backend::Sqlite).await];
-    match Backend::postgres_from_env() {
-        Some(postgres) => all.push(bench(postgres).await),
-        None => println!("postgres skipped: set POSTROUTE_TEST_POSTGRES_URL"),
+    let only = Only::from_args();
+    let mut all = Vec::new();
+    if only.backend("sqlite") {
+        all.push(bench(Backend::Sqlite, &only).await);
     }
+    if only.backend("postgres") {
+        match Backend::postgres_from_env() {
+            Some(postgres) => all.push(bench(postgres, &only).await),
+            None => println!("postgres skipped: set POSTROUTE_TEST_POSTGRES_URL"),
+        }
+    }
+    let Some(first) = all.first() else { return };
     println!();
     print!("{:<14}", "");
     for figures in &all {
         print!("  {:<36}", figures.backend);
     }
     println!();
-    for row in 0..all[0].runs.len() {
-        print!("{:<14}", all[0].runs[row].0);
+    for row in 0..first.runs.len() {
+        print!("{:<14}", first.runs[row].0);
         for figures in &all {
             let run = &figures.runs[row].1;
             let cell = format!(

@@ -168,6 +168,26 @@ impl<'a> Accounts<'a> {
         Ok(row.map(User::from))
     }
 
+    /// The account whose live session (not revoked, not expired) is `session`: the session
+    /// check and the account in one statement, so a request that needs the account makes one
+    /// round trip for both.
+    pub async fn find_by_live_session(
+        &self,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM sessions \
+             WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2)"
+        );
+        let row: Option<UserRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
+            .bind(session.as_uuid())
+            .bind(now)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(User::from))
+    }
+
     /// Creates an account with its first verification token and the email carrying it.
     /// `Conflict` when the email is already registered (nothing is written then).
     pub async fn register(

@@ -131,6 +131,22 @@ impl AccountService {
         }
     }
 
+    /// Like [`AccountService::authenticate`], with the caller's account read in the same
+    /// statement as the session check, for requests that need the account itself.
+    pub async fn authenticate_account(
+        &self,
+        access_token: &str,
+    ) -> Result<(AuthSession, User), AccountError> {
+        let claims = self.tokens.verify(access_token).map_err(|_| AccountError::Unauthorized)?;
+        let now = crate::clock::now();
+        match self.store.accounts().find_by_live_session(claims.session, now).await? {
+            Some(user) if user.id == claims.user => {
+                Ok((AuthSession { user: user.id, session: claims.session }, user))
+            }
+            _ => Err(AccountError::Unauthorized),
+        }
+    }
+
     /// Replaces the user's live token of `purpose` with a new one and queues the email that
     /// carries it, in one transaction.
     async fn issue_token_email(

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::extract::AuthAccount;
 use crate::extract::json::JsonBody;
 use crate::openapi::schemas;
 use crate::problem::ApiError;
@@ -67,11 +68,8 @@ pub(crate) struct EraseRequest {
 /// The caller's account.
 #[utoipa::path(get, path = "/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, description = "The caller", body = Me)))]
-pub(crate) async fn me(
-    State(state): State<AppState>,
-    auth: AuthSession,
-) -> Result<Json<Me>, ApiError> {
-    Ok(Json(state.accounts.me(auth).await?.into()))
+pub(crate) async fn me(caller: AuthAccount) -> Json<Me> {
+    Json(caller.user.into())
 }
 
 /// Change the caller's display name.
