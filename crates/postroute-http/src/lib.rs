@@ -10,9 +10,12 @@ pub mod extract;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
+mod rate_limit_headers;
+mod state;
 pub mod transport;
 
-use std::sync::Arc;
+pub use state::AppState;
+
 use std::time::Duration;
 
 use axum::Router;
@@ -26,28 +29,8 @@ use tower_http::timeout::TimeoutLayer;
 pub(crate) use api::posts::POST_BODY_LIMIT;
 pub(crate) use api::webhooks::WEBHOOK_BODY_LIMIT;
 use api::{admin, auth, channels, health, me, media, posts, webhooks, well_known, workspaces};
-use postroute_app::Services;
 use postroute_app::rate_limit::{Counting, Quota};
 use rate_limit::RequestLimit;
-
-/// What every handler can reach: the application's services, shared by one cheap clone.
-#[derive(Clone, Debug)]
-pub struct AppState(Arc<Services>);
-
-impl AppState {
-    /// The state over `services`.
-    pub fn new(services: Services) -> Self {
-        Self(Arc::new(services))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Services;
-
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
 
 /// The whole API behind its edge layers.
 pub fn router(state: AppState) -> Router {

@@ -233,7 +233,7 @@ fn rate_limited(decision: &postroute_app::rate_limit::Decision) -> Response {
     .into_response();
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    crate::rate_limit::insert_rate_limit_headers(headers, decision);
+    crate::rate_limit_headers::insert_rate_limit_headers(headers, decision);
     response
 }
 

@@ -2,7 +2,6 @@
 //! so before any password hashing) runs, and a system event when a client trips a limit.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
@@ -12,14 +11,11 @@ use postroute_domain::{NewSystemEvent, SystemEventKind, UserId};
 use postroute_store::Store;
 use serde_json::json;
 
-use crate::AppState;
 use crate::edge::ClientIp;
 use crate::problem::ApiError;
+use crate::rate_limit_headers::{RATELIMIT_LIMIT, insert_rate_limit_headers};
+use crate::state::AppState;
 use postroute_app::rate_limit::{Counting, Decision, Quota, RateLimiter, client_key};
-
-static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// Probes come from infrastructure at its own pace; they are never throttled.
 pub(crate) const UNLIMITED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
@@ -33,14 +29,6 @@ pub struct RequestLimit {
     pub quota: Quota,
     /// Where trips are recorded.
     pub store: Store,
-}
-
-/// Sets `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds).
-pub fn insert_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
-    let reset = decision.reset_after.as_secs_f64().ceil() as u64;
-    headers.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(decision.limit));
-    headers.insert(RATELIMIT_REMAINING.clone(), HeaderValue::from(decision.remaining));
-    headers.insert(RATELIMIT_RESET.clone(), HeaderValue::from(reset));
 }
 
 /// Enforces `limit` per account (media uploads: S-UPLOAD-3); a handler calls it once it knows

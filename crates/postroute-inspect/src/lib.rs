@@ -2,7 +2,10 @@
 //! that type checked to its end, the metadata taken out, and for images every pixel decoded
 //! under limits. Blocking work: callers run it on the blocking pool.
 
+mod error;
 mod formats;
+
+pub use error::InspectError;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -27,20 +30,6 @@ const SNIFF_BYTES: u64 = 8 * 1024;
 const DECODE_MEMORY_BYTES: u64 = 256 * 1024 * 1024;
 /// Pixels all frames of an animation may add up to; decoding each frame costs time.
 const MAX_ANIMATION_PIXELS: u64 = 10 * MAX_IMAGE_PIXELS;
-
-/// Why an upload was refused, or the disk failed.
-#[derive(Debug, thiserror::Error)]
-pub enum InspectError {
-    /// Not one of the accepted types (415), polyglots included.
-    #[error("{0}")]
-    Unsupported(String),
-    /// An accepted type, but damaged, truncated or over the limits (422).
-    #[error("{0}")]
-    Invalid(String),
-    /// Reading or writing the scratch files failed.
-    #[error(transparent)]
-    Io(#[from] io::Error),
-}
 
 /// What the upload turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

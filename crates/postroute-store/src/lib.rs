@@ -16,6 +16,7 @@ mod error;
 mod outbox;
 mod sealed;
 mod sessions;
+mod store;
 mod system_events;
 mod tenant;
 mod user_scope;
@@ -29,9 +30,9 @@ pub use backup::{
 pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
-pub use pool::{Dialect, Store, StoreOptions, postgres_connection_is_private};
 pub use sealed::{SealedKind, SealedPlace, SealedValue};
 pub use sessions::{LogoutOutcome, NewSession, RefreshOutcome, Session, Sessions};
+pub use store::{Dialect, Store, StoreOptions, postgres_connection_is_private};
 pub use system_events::{StoredSystemEvent, SystemEventFilter, SystemEvents};
 pub use tenant::{
     AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{SubsecRound, Utc};
 use postroute_domain::{NewSystemEvent, Severity, SystemEventKind, UserId};
 use postroute_store::{Dialect, Store, StoreOptions};
-use postroute_test_support::{Backend, TestDatabase, db_test};
+use postroute_test_db::{Backend, TestDatabase, db_test};
 
 fn options(database: &TestDatabase) -> StoreOptions {
     StoreOptions {

@@ -4,7 +4,9 @@
 //! a `macro_rules!` wrapper so that rustfmt formats the bodies like any other function.
 //!
 //! Written on `proc_macro` alone: the item's tokens are passed through untouched (only the
-//! name becomes `run`), so a failing assertion still points at its own line.
+//! name becomes `run`), so a failing assertion still points at its own line. The generated
+//! tests name `Backend` as the test's file does (its signature needs it), through `super::*`,
+//! so the macro works with whichever crate provides it.
 
 use proc_macro::{Delimiter, Group, Ident, TokenStream, TokenTree};
 
@@ -36,12 +38,12 @@ pub fn db_test(arguments: TokenStream, item: TokenStream) -> TokenStream {
         r#"
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn sqlite() {
-            run(::postroute_test_support::Backend::Sqlite).await
+            run(Backend::Sqlite).await
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn postgres() {
-            if let Some(backend) = ::postroute_test_support::Backend::postgres_from_env() {
+            if let Some(backend) = Backend::postgres_from_env() {
                 run(backend).await
             }
         }

@@ -13,7 +13,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::database::{Backend, TestDatabase};
+use postroute_test_db::{Backend, TestDatabase};
 
 /// The API key the fake Resend of every test app accepts.
 const RESEND_TEST_KEY: &str = "re_test_support";

@@ -14,28 +14,13 @@
 mod accounts;
 mod app;
 pub mod corpus;
-mod database;
 pub mod load;
 mod media;
 
 pub use accounts::{PASSWORD, TestUser, token_in};
 pub use app::{SECURITY_HEADERS, TestApp, TestAppBuilder, TestResponse};
-pub use database::{
-    Backend, POSTGRES_URL_VARIABLE, REDIS_URL_VARIABLE, S3_URL_VARIABLE, TestDatabase,
+pub use media::{FormPart, multipart_body};
+pub use postroute_test_db::{
+    Backend, POSTGRES_URL_VARIABLE, REDIS_URL_VARIABLE, S3_URL_VARIABLE, TestDatabase, db_test,
     redis_url_from_env, s3_url_from_env,
 };
-pub use media::{FormPart, multipart_body};
-
-/// One test per database: `#[db_test] async fn name(backend: Backend) { … }` becomes
-/// `mod name { fn sqlite(); fn postgres(); }`. The body receives the [`Backend`] to spawn the
-/// app on; the PostgreSQL variant returns early, after a printed notice, when PostgreSQL tests
-/// are not enabled.
-///
-/// ```ignore
-/// #[db_test]
-/// async fn readiness_answers(backend: Backend) {
-///     let app = TestApp::spawn(backend).await;
-///     app.get("/readyz", 200).await;
-/// }
-/// ```
-pub use postroute_test_macros::db_test;

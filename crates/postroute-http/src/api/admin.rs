@@ -13,9 +13,9 @@ use postroute_store::{StoredSystemEvent, SystemEventFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
 use crate::problem::{ApiError, FieldError, Problem};
+use crate::state::AppState;
 use postroute_app::accounts::{AuthSession, RequestContext};
 use postroute_app::admin::staff::{AccountSummary, StaffError};
 use postroute_app::rate_limit::{Counting, Quota};

@@ -8,10 +8,10 @@ use postroute_domain::SessionId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::extract::json::JsonBody;
 use crate::openapi::schemas;
 use crate::problem::ApiError;
+use crate::state::AppState;
 use postroute_app::accounts::{
     AuthSession, IssuedTokens, Registration, RequestContext, SessionView,
 };

@@ -10,13 +10,13 @@ use postroute_store::Channel;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::edge::ClientIp;
 use crate::extract::guard::{Permit, can};
 use crate::extract::json::JsonBody;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
 use crate::openapi::schemas;
 use crate::problem::ApiError;
+use crate::state::AppState;
 use postroute_app::accounts::AuthSession;
 use postroute_app::channels::{CallbackQuery, Candidate, ChannelError, Completion};
 

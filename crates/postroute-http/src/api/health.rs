@@ -7,8 +7,8 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 /// How long readiness waits for the database before calling it unavailable.
 const READINESS_DEADLINE: Duration = Duration::from_secs(2);

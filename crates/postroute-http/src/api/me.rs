@@ -9,12 +9,12 @@ use postroute_store::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::extract::AuthAccount;
 use crate::extract::json::JsonBody;
 use crate::openapi::schemas;
 use crate::problem::ApiError;
 use crate::rate_limit::enforce_password_recheck;
+use crate::state::AppState;
 use postroute_app::accounts::{AuthSession, RequestContext};
 
 /// The caller's account.

@@ -15,12 +15,13 @@ use postroute_store::Media;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::edge::security_headers::API_CONTENT_SECURITY_POLICY;
 use crate::extract::guard::{Permit, can};
 use crate::extract::pagination::{ListQuery, Page, PageParams};
 use crate::problem::{ApiError, FieldError};
-use crate::rate_limit::{RequestLimit, enforce_for_user, insert_rate_limit_headers};
+use crate::rate_limit::{RequestLimit, enforce_for_user};
+use crate::rate_limit_headers::insert_rate_limit_headers;
+use crate::state::AppState;
 use postroute_app::media::{
     ByteRange, Content, MediaError, MediaService, RangeRequest, UploadSink, etag,
 };

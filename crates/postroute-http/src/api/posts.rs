@@ -12,12 +12,12 @@ use postroute_store::{Post, PostFilter, Target};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::extract::guard::{Permit, can};
 use crate::extract::json::JsonBody;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
 use crate::openapi::schemas;
 use crate::problem::{ApiError, FieldError, Problem};
+use crate::state::AppState;
 use postroute_app::posts::{NewPost, PostChanges, PostError};
 
 /// A post.

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::problem::{ApiError, FieldError, Problem};
+use crate::state::AppState;
 use postroute_app::accounts::RequestContext;
 use postroute_app::webhooks::{Delivery, WebhookError};
 

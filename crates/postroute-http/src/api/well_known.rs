@@ -1,6 +1,6 @@
 //! `/.well-known/security.txt` (RFC 9116): where to report a vulnerability.
 
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;

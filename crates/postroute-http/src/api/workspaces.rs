@@ -11,12 +11,12 @@ use postroute_store::{AuditEntry, Invitation, Member as StoredMember, Workspace}
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::extract::guard::{Member, Permit, can};
 use crate::extract::json::JsonBody;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
 use crate::openapi::schemas;
 use crate::problem::ApiError;
+use crate::state::AppState;
 use postroute_app::accounts::{AuthSession, RequestContext};
 use postroute_app::workspaces::{AuditQuery, SettingsChange};
 

@@ -9,8 +9,8 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use postroute_domain::{Action, WorkspaceId, role_allows};
 
-use crate::AppState;
 use crate::problem::ApiError;
+use crate::state::AppState;
 use postroute_app::accounts::{AuthSession, RequestContext};
 use postroute_app::workspaces::Caller;
 

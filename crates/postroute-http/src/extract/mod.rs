@@ -9,9 +9,9 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 
-use crate::AppState;
 use crate::edge::ClientIp;
 use crate::problem::ApiError;
+use crate::state::AppState;
 use postroute_app::accounts::{AuthSession, RequestContext};
 use postroute_store::User;
 

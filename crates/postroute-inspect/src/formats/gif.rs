@@ -9,7 +9,7 @@ use std::io::{BufRead, Write};
 use super::{copy_exact, expect_end, read_array, skip_exact};
 use postroute_domain::MAX_ANIMATION_FRAMES;
 
-use crate::InspectError;
+use crate::error::InspectError;
 
 const FORMAT: &str = "GIF";
 const IMAGE: u8 = 0x2C;

@@ -15,7 +15,7 @@ use std::io::{BufRead, Write};
 use image::metadata::Orientation;
 
 use super::{expect_end, read_array};
-use crate::InspectError;
+use crate::error::InspectError;
 
 const FORMAT: &str = "JPEG";
 const START_OF_IMAGE: u8 = 0xD8;

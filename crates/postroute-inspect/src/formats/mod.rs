@@ -11,7 +11,7 @@ pub(super) mod webp;
 
 use std::io::{self, BufRead, Read, Write};
 
-use crate::InspectError;
+use crate::error::InspectError;
 
 /// Maps the end of input in the middle of a structure to "truncated".
 pub(super) fn truncated(format: &'static str) -> impl Fn(io::Error) -> InspectError {

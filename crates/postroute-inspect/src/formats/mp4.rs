@@ -14,7 +14,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 
 use mp4::TrackType;
 
-use crate::InspectError;
+use crate::error::InspectError;
 
 const FORMAT: &str = "video";
 /// Boxes holding other boxes, walked to check their sizes.

@@ -5,7 +5,7 @@
 use std::io::{BufRead, Write};
 
 use super::{copy_exact, expect_end, read_array, skip_exact};
-use crate::InspectError;
+use crate::error::InspectError;
 
 const FORMAT: &str = "PNG";
 const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];

@@ -5,7 +5,7 @@
 use std::io::{BufRead, Seek, SeekFrom, Write};
 
 use super::{copy_exact, expect_end, read_array, skip_exact};
-use crate::InspectError;
+use crate::error::InspectError;
 
 const FORMAT: &str = "WebP";
 const DRAWING_CHUNKS: [&[u8; 4]; 6] = [b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF", b"ICCP"];

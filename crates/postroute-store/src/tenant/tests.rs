@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use postroute_domain::{AuditAction, NewAuditEntry, Role, UserId, WorkspaceId};
-use postroute_test_support::{Backend, TestDatabase};
+use postroute_test_db::{Backend, TestDatabase};
 
 use crate::pool::{Db, Scope};
 use crate::{Store, StoreOptions};

@@ -1,4 +1,26 @@
-//! A fresh database per test, removed when the test ends.
+//! A fresh database per test, removed when the test ends, and `#[db_test]`, which runs one test
+//! body on each database. A crate of its own so that the store's tests need nothing above the
+//! store: the full harness (`postroute-test-support`) builds on it.
+
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support fails the test loudly when its environment is broken"
+)]
+
+/// One test per database: `#[db_test] async fn name(backend: Backend) { … }` becomes
+/// `mod name { fn sqlite(); fn postgres(); }`. The body receives the [`Backend`] to run on; the
+/// PostgreSQL variant returns early, after a printed notice, when PostgreSQL tests are not
+/// enabled. The test's file names `Backend` in the signature, and so imports it.
+///
+/// ```ignore
+/// #[db_test]
+/// async fn readiness_answers(backend: Backend) {
+///     let app = TestApp::spawn(backend).await;
+///     app.get("/readyz", 200).await;
+/// }
+/// ```
+pub use postroute_test_macros::db_test;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
