@@ -960,3 +960,30 @@ async fn requiring_approval_takes_unapproved_posts_off_the_schedule(backend: Bac
 fn urlencode(value: &str) -> String {
     value.replace('+', "%2B").replace(':', "%3A")
 }
+
+#[db_test]
+async fn an_id_in_the_path_that_does_not_parse_is_404_whatever_the_body(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let team = Team::new(&app, false).await;
+    let nothing = format!("{}/not-a-post", team.posts());
+    let refused = app.get_as(&team.owner.access_token, &nothing, 404).await.json();
+    assert_eq!(refused["code"], "not_found");
+    // The id is read before the body: a wrong body on a path that names nothing is still 404.
+    let refused = app
+        .send(
+            app.request(Method::PATCH, &nothing)
+                .bearer_auth(&team.owner.access_token)
+                .header("if-match", "\"1\"")
+                .header("content-type", "application/json")
+                .body("{not json"),
+            404,
+        )
+        .await
+        .json();
+    assert_eq!(refused["code"], "not_found");
+    let member = format!("/v1/workspaces/{}/members/not-a-user", team.workspace);
+    app.send_json_as(&team.owner.access_token, Method::PATCH, &member, &json!({"role": 7}), 404)
+        .await;
+    // A public link whose ids do not parse names nothing either.
+    app.get("/v1/public/media/not-a-workspace/not-a-file?expires=1&signature=x", 404).await;
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, MatchedPath, Path, State};
+use axum::extract::{FromRequestParts, MatchedPath, State};
 use axum::http::Method;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use postroute_store::{StoredSystemEvent, SystemEventFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::extract::PathId;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
@@ -247,10 +248,9 @@ pub(crate) async fn revoke_sessions(
     State(state): State<AppState>,
     staff: Staff,
     method: Method,
-    Path(user_id): Path<String>,
+    PathId(user): PathId<UserId>,
 ) -> Result<Json<RevokedSessions>, ApiError> {
     only(&Method::POST, &method)?;
-    let user: UserId = user_id.parse().map_err(|_| ApiError::NotFound)?;
     let revoked = state.staff.revoke_sessions(staff.user, staff.context.ip, user).await?;
     Ok(Json(RevokedSessions { revoked }))
 }

@@ -1,13 +1,14 @@
 //! `/v1/auth/*`: registration, verification, login, refresh, logout, sessions, password reset.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use postroute_domain::SessionId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::extract::PathId;
 use crate::extract::json::JsonBody;
 use crate::openapi::schemas;
 use crate::problem::ApiError;
@@ -234,9 +235,8 @@ pub(crate) async fn sessions(
 pub(crate) async fn end_session(
     State(state): State<AppState>,
     auth: AuthSession,
-    Path(id): Path<String>,
+    PathId(session): PathId<SessionId>,
 ) -> Result<StatusCode, ApiError> {
-    let session: SessionId = id.parse().map_err(|_| ApiError::NotFound)?;
     state.accounts.end_session(auth, session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

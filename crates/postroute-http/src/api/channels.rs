@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::edge::ClientIp;
+use crate::extract::PathId;
 use crate::extract::guard::{Permit, can};
 use crate::extract::json::JsonBody;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
@@ -177,9 +178,8 @@ pub(crate) async fn connect(
 pub(crate) async fn disconnect(
     State(state): State<AppState>,
     permit: Permit<can::DisconnectChannel>,
-    path: Path<(String, String)>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<StatusCode, ApiError> {
-    let id: ChannelId = path.1.parse().map_err(|_| ApiError::NotFound)?;
     state.channels.disconnect(&permit.member.caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -193,9 +193,8 @@ pub(crate) async fn disconnect(
 pub(crate) async fn pending(
     State(state): State<AppState>,
     permit: Permit<can::ConnectChannel>,
-    path: Path<(String, String)>,
+    PathId(id): PathId<PendingConnectionId>,
 ) -> Result<Json<PendingView>, ApiError> {
-    let id: PendingConnectionId = path.1.parse().map_err(|_| ApiError::NotFound)?;
     let choice = state.channels.pending(&permit.member.caller, id).await?;
     Ok(Json(PendingView {
         provider: choice.provider,
@@ -215,10 +214,9 @@ pub(crate) async fn pending(
 pub(crate) async fn choose(
     State(state): State<AppState>,
     permit: Permit<can::ConnectChannel>,
-    path: Path<(String, String)>,
+    PathId(id): PathId<PendingConnectionId>,
     JsonBody(request): JsonBody<ChooseRequest>,
 ) -> Result<(StatusCode, Json<Page<ChannelView>>), ApiError> {
-    let id: PendingConnectionId = path.1.parse().map_err(|_| ApiError::NotFound)?;
     let caller = &permit.member.caller;
     let connected = state.channels.choose(caller, id, &request.external_ids).await?;
     let channels = state.channels.list(caller).await?;

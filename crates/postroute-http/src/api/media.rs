@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use crate::edge::security_headers::API_CONTENT_SECURITY_POLICY;
 use crate::extract::guard::{Permit, can};
 use crate::extract::pagination::{ListQuery, Page, PageParams};
+use crate::extract::{PathId, PathIds};
 use crate::problem::{ApiError, FieldError};
 use crate::rate_limit::{RequestLimit, enforce_for_user};
 use crate::rate_limit_headers::insert_rate_limit_headers;
@@ -123,10 +124,6 @@ impl From<MediaError> for ApiError {
             MediaError::Internal(detail) => Self::Internal(anyhow::anyhow!(detail)),
         }
     }
-}
-
-fn media_id(raw: &str) -> Result<MediaId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
 }
 
 /// The workspace's media library, newest first.
@@ -242,9 +239,9 @@ fn unreadable(error: MultipartError) -> ApiError {
 pub(crate) async fn get(
     State(state): State<AppState>,
     permit: Permit<can::ListMedia>,
-    path: Path<(String, String)>,
+    PathId(media): PathId<MediaId>,
 ) -> Result<Json<MediaView>, ApiError> {
-    let media = state.media.get(permit.member.caller.workspace.id, media_id(&path.1)?).await?;
+    let media = state.media.get(permit.member.caller.workspace.id, media).await?;
     Ok(Json(media.into()))
 }
 
@@ -258,12 +255,11 @@ pub(crate) async fn get(
 pub(crate) async fn content(
     State(state): State<AppState>,
     permit: Permit<can::ListMedia>,
-    path: Path<(String, String)>,
+    PathId(media): PathId<MediaId>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let workspace = permit.member.caller.workspace.id;
-    let content =
-        state.media.content(workspace, media_id(&path.1)?, requested_range(&headers)).await?;
+    let content = state.media.content(workspace, media, requested_range(&headers)).await?;
     Ok(download(content))
 }
 
@@ -303,9 +299,9 @@ fn byte_range(headers: &HeaderMap) -> Option<ByteRange> {
 pub(crate) async fn delete(
     State(state): State<AppState>,
     permit: Permit<can::DeleteMedia>,
-    path: Path<(String, String)>,
+    PathId(media): PathId<MediaId>,
 ) -> Result<StatusCode, ApiError> {
-    state.media.delete(&permit.member.caller, media_id(&path.1)?).await?;
+    state.media.delete(&permit.member.caller, media).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -318,9 +314,9 @@ pub(crate) async fn delete(
 pub(crate) async fn public_link(
     State(state): State<AppState>,
     permit: Permit<can::UploadMedia>,
-    path: Path<(String, String)>,
+    PathId(media): PathId<MediaId>,
 ) -> Result<Json<PublicLinkView>, ApiError> {
-    let link = state.media.public_link(&permit.member.caller, media_id(&path.1)?).await?;
+    let link = state.media.public_link(&permit.member.caller, media).await?;
     Ok(Json(PublicLinkView { url: link.url.to_string(), expires_at: link.expires_at }))
 }
 
@@ -336,23 +332,16 @@ pub(crate) async fn public_link(
               (status = 404, description = "Not a link of ours", body = crate::problem::Problem)))]
 pub(crate) async fn public_content(
     State(state): State<AppState>,
-    Path((workspace, media)): Path<(String, String)>,
+    PathIds(workspace, media): PathIds<WorkspaceId, MediaId>,
     Query(link): Query<LinkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let workspace: WorkspaceId = workspace.parse().map_err(|_| ApiError::NotFound)?;
     let (Some(expires), Some(signature)) = (link.expires, link.signature) else {
         return Err(ApiError::NotFound);
     };
     let content = state
         .media
-        .public_content(
-            workspace,
-            media_id(&media)?,
-            expires,
-            &signature,
-            requested_range(&headers),
-        )
+        .public_content(workspace, media, expires, &signature, requested_range(&headers))
         .await?;
     Ok(download(content))
 }

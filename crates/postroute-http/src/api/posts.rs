@@ -1,7 +1,7 @@
 //! `/v1/workspaces/{workspace_id}/posts/...`: writing posts, the approval flow and the schedule.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +12,7 @@ use postroute_store::{Post, PostFilter, Target};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use crate::extract::PathId;
 use crate::extract::guard::{Permit, can};
 use crate::extract::json::JsonBody;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
@@ -266,10 +267,6 @@ fn with_etag(post: Post) -> Response {
     response
 }
 
-fn post_id(raw: &str) -> Result<PostId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
 /// Times are kept to the microsecond, as both databases store them.
 fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
@@ -344,9 +341,9 @@ pub(crate) async fn create(
 pub(crate) async fn get(
     State(state): State<AppState>,
     permit: Permit<can::ListPosts>,
-    path: Path<(String, String)>,
+    PathId(post): PathId<PostId>,
 ) -> Result<Response, ApiError> {
-    let post = state.posts.get(&permit.member.caller, post_id(&path.1)?).await?;
+    let post = state.posts.get(&permit.member.caller, post).await?;
     Ok(with_etag(post))
 }
 
@@ -356,7 +353,7 @@ pub(crate) async fn get(
 /// suits its channels.
 #[utoipa::path(patch, operation_id = "update_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = schemas::VersionETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")), request_body = UpdatePostRequest,
+           ("If-Match" = schemas::VersionETag, Header, description = schemas::IF_MATCH_REQUIRED)), request_body = UpdatePostRequest,
     responses((status = 200, description = "The post", body = PostView),
               (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
               (status = 409, description = "Publishing has started, or the post changed meanwhile (`conflict`)", body = Problem),
@@ -366,7 +363,7 @@ pub(crate) async fn get(
 pub(crate) async fn update(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,
-    path: Path<(String, String)>,
+    PathId(post): PathId<PostId>,
     IfMatch(seen): IfMatch,
     JsonBody(request): JsonBody<UpdatePostRequest>,
 ) -> Result<Response, ApiError> {
@@ -377,14 +374,14 @@ pub(crate) async fn update(
         media_ids: request.media_ids,
         scheduled_at: request.scheduled_at.map(|at| at.map(stored_time)),
     };
-    let post = state.posts.update(&permit.member.caller, post_id(&path.1)?, seen, changes).await?;
+    let post = state.posts.update(&permit.member.caller, post, seen, changes).await?;
     Ok(with_etag(post))
 }
 
 /// Delete a post (members: their own), unless it is publishing or published.
 #[utoipa::path(delete, operation_id = "delete_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<schemas::ETag>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
+           ("If-Match" = Option<schemas::ETag>, Header, description = schemas::IF_MATCH_OPTIONAL)),
     responses((status = 204, description = "Deleted"),
               (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
               (status = 409, description = "Publishing or published (`conflict`)", body = Problem),
@@ -392,10 +389,10 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,
-    path: Path<(String, String)>,
+    PathId(post): PathId<PostId>,
     IfMatch(seen): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    state.posts.delete(&permit.member.caller, post_id(&path.1)?, seen).await?;
+    state.posts.delete(&permit.member.caller, post, seen).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -403,7 +400,7 @@ pub(crate) async fn delete(
 /// are checked first.
 #[utoipa::path(post, operation_id = "submit_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/submit", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<schemas::ETag>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
+           ("If-Match" = Option<schemas::ETag>, Header, description = schemas::IF_MATCH_OPTIONAL)),
     responses((status = 200, description = "In review", body = PostView),
               (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
               (status = 409, description = "Not a draft (`conflict`)", body = Problem),
@@ -412,10 +409,10 @@ pub(crate) async fn delete(
 pub(crate) async fn submit(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,
-    path: Path<(String, String)>,
+    PathId(post): PathId<PostId>,
     IfMatch(seen): IfMatch,
 ) -> Result<Response, ApiError> {
-    let post = state.posts.submit(&permit.member.caller, post_id(&path.1)?, seen).await?;
+    let post = state.posts.submit(&permit.member.caller, post, seen).await?;
     Ok(with_etag(post))
 }
 
@@ -423,7 +420,7 @@ pub(crate) async fn submit(
 /// Recorded in the audit log.
 #[utoipa::path(post, operation_id = "approve_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/approve", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = schemas::VersionETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")),
+           ("If-Match" = schemas::VersionETag, Header, description = schemas::IF_MATCH_REQUIRED)),
     responses((status = 200, description = "Approved or scheduled", body = PostView),
               (status = 403, description = "A member, or the post's own author where the workspace requires approval (`forbidden`)", body = Problem),
               (status = 409, description = "Not in review (`conflict`)", body = Problem),
@@ -433,10 +430,10 @@ pub(crate) async fn submit(
 pub(crate) async fn approve(
     State(state): State<AppState>,
     permit: Permit<can::ReviewPost>,
-    path: Path<(String, String)>,
+    PathId(post): PathId<PostId>,
     IfMatch(seen): IfMatch,
 ) -> Result<Response, ApiError> {
-    let post = state.posts.approve(&permit.member.caller, post_id(&path.1)?, seen).await?;
+    let post = state.posts.approve(&permit.member.caller, post, seen).await?;
     Ok(with_etag(post))
 }
 
@@ -444,7 +441,7 @@ pub(crate) async fn approve(
 /// audit log.
 #[utoipa::path(post, operation_id = "reject_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/reject", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = schemas::VersionETag, Header, description = "Required: the post's ETag as last seen; the request applies only if the post is still at that version (412 `precondition_failed` otherwise), and without it is refused (428 `precondition_required`), so that nobody approves, rejects or overwrites a text they have not read")), request_body = RejectRequest,
+           ("If-Match" = schemas::VersionETag, Header, description = schemas::IF_MATCH_REQUIRED)), request_body = RejectRequest,
     responses((status = 200, description = "Back to draft", body = PostView),
               (status = 403, description = "A member, or the post's own author where the workspace requires approval (`forbidden`)", body = Problem),
               (status = 409, description = "Not in review (`conflict`)", body = Problem),
@@ -453,12 +450,11 @@ pub(crate) async fn approve(
 pub(crate) async fn reject(
     State(state): State<AppState>,
     permit: Permit<can::ReviewPost>,
-    path: Path<(String, String)>,
+    PathId(post): PathId<PostId>,
     IfMatch(seen): IfMatch,
     JsonBody(request): JsonBody<RejectRequest>,
 ) -> Result<Response, ApiError> {
-    let post =
-        state.posts.reject(&permit.member.caller, post_id(&path.1)?, seen, &request.reason).await?;
+    let post = state.posts.reject(&permit.member.caller, post, seen, &request.reason).await?;
     Ok(with_etag(post))
 }
 
@@ -466,7 +462,7 @@ pub(crate) async fn reject(
 /// require approval, or move a scheduled post's time.
 #[utoipa::path(post, operation_id = "schedule_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/schedule", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<schemas::ETag>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")), request_body = ScheduleRequest,
+           ("If-Match" = Option<schemas::ETag>, Header, description = schemas::IF_MATCH_OPTIONAL)), request_body = ScheduleRequest,
     responses((status = 200, description = "Scheduled", body = PostView),
               (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
               (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem),
@@ -475,19 +471,19 @@ pub(crate) async fn reject(
 pub(crate) async fn schedule(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,
-    path: Path<(String, String)>,
+    PathId(post): PathId<PostId>,
     IfMatch(seen): IfMatch,
     JsonBody(request): JsonBody<ScheduleRequest>,
 ) -> Result<Response, ApiError> {
     let at = stored_time(request.scheduled_at);
-    let post = state.posts.schedule(&permit.member.caller, post_id(&path.1)?, seen, at).await?;
+    let post = state.posts.schedule(&permit.member.caller, post, seen, at).await?;
     Ok(with_etag(post))
 }
 
 /// Take a post off the schedule: scheduled -> draft (members: their own).
 #[utoipa::path(post, operation_id = "cancel_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/cancel", tag = "posts", security(("bearer" = [])),
     params(("workspace_id" = String, Path), ("post_id" = String, Path),
-           ("If-Match" = Option<schemas::ETag>, Header, description = "The post's ETag as last seen: the request applies only if the post is still at that version (412 `precondition_failed` otherwise)")),
+           ("If-Match" = Option<schemas::ETag>, Header, description = schemas::IF_MATCH_OPTIONAL)),
     responses((status = 200, description = "Back to draft", body = PostView),
               (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
               (status = 409, description = "Not scheduled (`conflict`)", body = Problem),
@@ -495,9 +491,9 @@ pub(crate) async fn schedule(
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     permit: Permit<can::EditPost>,
-    path: Path<(String, String)>,
+    PathId(post): PathId<PostId>,
     IfMatch(seen): IfMatch,
 ) -> Result<Response, ApiError> {
-    let post = state.posts.cancel(&permit.member.caller, post_id(&path.1)?, seen).await?;
+    let post = state.posts.cancel(&permit.member.caller, post, seen).await?;
     Ok(with_etag(post))
 }

@@ -3,7 +3,7 @@
 //! act (rules about the target are the service's).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use postroute_domain::{InvitationId, Plan, Role, UserId};
@@ -11,6 +11,7 @@ use postroute_store::{AuditEntry, Invitation, Member as StoredMember, Workspace}
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::extract::PathId;
 use crate::extract::guard::{Member, Permit, can};
 use crate::extract::json::JsonBody;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
@@ -255,10 +256,6 @@ pub(crate) struct AcceptRequest {
     token: String,
 }
 
-fn path_id<T: std::str::FromStr>(value: &str) -> Result<T, ApiError> {
-    value.parse().map_err(|_| ApiError::NotFound)
-}
-
 /// Create a workspace; the caller becomes its owner.
 #[utoipa::path(post, operation_id = "create_workspace", path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])), request_body = CreateWorkspaceRequest,
     responses((status = 201, description = "Created", body = WorkspaceView)))]
@@ -367,10 +364,9 @@ pub(crate) async fn members(
 pub(crate) async fn change_role(
     State(state): State<AppState>,
     permit: Permit<can::ChangeMemberRole>,
-    path: Path<(String, String)>,
+    PathId(target): PathId<UserId>,
     JsonBody(request): JsonBody<RoleRequest>,
 ) -> Result<Json<MemberView>, ApiError> {
-    let target: UserId = path_id(&path.1)?;
     Ok(Json(
         state.workspaces.change_role(&permit.member.caller, target, &request.role).await?.into(),
     ))
@@ -386,9 +382,8 @@ pub(crate) async fn change_role(
 pub(crate) async fn remove_member(
     State(state): State<AppState>,
     member: Member,
-    path: Path<(String, String)>,
+    PathId(target): PathId<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    let target: UserId = path_id(&path.1)?;
     state.workspaces.remove(&member.caller, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -468,9 +463,8 @@ pub(crate) async fn invitations(
 pub(crate) async fn revoke_invitation(
     State(state): State<AppState>,
     permit: Permit<can::RevokeInvitation>,
-    path: Path<(String, String)>,
+    PathId(id): PathId<InvitationId>,
 ) -> Result<StatusCode, ApiError> {
-    let id: InvitationId = path_id(&path.1)?;
     state.workspaces.revoke_invitation(&permit.member.caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,9 @@ pub mod guard;
 pub mod json;
 pub mod pagination;
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use std::str::FromStr;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, RawPathParams};
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -104,5 +106,44 @@ impl FromRequestParts<AppState> for RequestContext {
                 },
             );
         Ok(Self { ip, user_agent })
+    }
+}
+
+/// The id that ends the route's path (`…/posts/{post_id}`), typed. One that does not parse is
+/// 404, as for a resource that does not exist: the path names nothing. The workspace in the
+/// path is `Member`'s to check.
+#[derive(Debug)]
+pub struct PathId<I>(pub I);
+
+impl<S: Send + Sync, I: FromStr + Send> FromRequestParts<S> for PathId<I> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let (_, last) = params.iter().last().ok_or(ApiError::NotFound)?;
+        last.parse().map(Self).map_err(|_| ApiError::NotFound)
+    }
+}
+
+/// The two ids that end the route's path (`…/{workspace_id}/media/{media_id}`), typed, for the
+/// routes no `Member` guards (a signed public link); 404 when either does not parse.
+#[derive(Debug)]
+pub struct PathIds<A, B>(pub A, pub B);
+
+impl<S: Send + Sync, A: FromStr + Send, B: FromStr + Send> FromRequestParts<S> for PathIds<A, B> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let values: Vec<&str> = params.iter().map(|(_, value)| value).collect();
+        let [.., first, second] = values.as_slice() else { return Err(ApiError::NotFound) };
+        match (first.parse(), second.parse()) {
+            (Ok(first), Ok(second)) => Ok(Self(first, second)),
+            _ => Err(ApiError::NotFound),
+        }
     }
 }

@@ -268,3 +268,14 @@ named_schema!(
              reviewer read or the editor changed.",
         ))
 );
+
+/// The `If-Match` header of the writes that require it (approve, reject, edit): the text is
+/// written once, here.
+pub(crate) const IF_MATCH_REQUIRED: &str = "Required: the post's ETag as last seen; the request \
+     applies only if the post is still at that version (412 `precondition_failed` otherwise), \
+     and without it is refused (428 `precondition_required`), so that nobody approves, rejects \
+     or overwrites a text they have not read";
+
+/// The `If-Match` header of the writes that take it when given.
+pub(crate) const IF_MATCH_OPTIONAL: &str = "The post's ETag as last seen: the request applies \
+     only if the post is still at that version (412 `precondition_failed` otherwise)";
