@@ -199,18 +199,19 @@ impl<'a> Accounts<'a> {
         let mut tx = self.db.begin().await?;
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(user.id.as_uuid())
-        .bind(user.email)
-        .bind(user.email_normalized)
-        .bind(user.name)
-        .bind(user.password_hash)
-        .bind(user.created_at)
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, \
+                 updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(user.id.as_uuid())
+            .bind(user.email)
+            .bind(user.email_normalized)
+            .bind(user.name)
+            .bind(user.password_hash)
+            .bind(user.created_at)
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         insert_token(tx.conn(), user.id, token).await?;
         insert_email(tx.conn(), email).await?;
@@ -227,14 +228,16 @@ impl<'a> Accounts<'a> {
         let mut tx = self.db.begin().await?;
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "UPDATE email_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
-        )
-        .bind(user.as_uuid())
-        .bind(token.purpose.as_str())
-        .bind(token.created_at)
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "UPDATE email_tokens \
+                 SET used_at = $3 \
+                 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+            )
+            .bind(user.as_uuid())
+            .bind(token.purpose.as_str())
+            .bind(token.created_at)
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         insert_token(tx.conn(), user, token).await?;
         insert_email(tx.conn(), email).await?;
@@ -392,12 +395,14 @@ impl<'a> Accounts<'a> {
             .await?;
         let owned: Vec<(Uuid,)> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
-            "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
-             WHERE m.user_id = $1 AND m.role = 'owner' AND w.deleted_at IS NULL",
-        )
-        .bind(user.as_uuid())
-        .fetch_all(&mut *c)
-        .await
+                "SELECT m.workspace_id \
+                 FROM memberships m \
+                 JOIN workspaces w ON w.id = m.workspace_id \
+                 WHERE m.user_id = $1 AND m.role = 'owner' AND w.deleted_at IS NULL",
+            )
+            .bind(user.as_uuid())
+            .fetch_all(&mut *c)
+            .await
         })?;
         let owned: Vec<WorkspaceId> =
             owned.into_iter().map(|(id,)| WorkspaceId::from_uuid(id)).collect();
@@ -422,13 +427,15 @@ impl<'a> Accounts<'a> {
             tx.enter(Scope::Workspace(workspace)).await?;
             on_conn!(tx.conn(), |c| {
                 sqlx::query(
-                "UPDATE workspaces SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(workspace.as_uuid())
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map(drop)
+                    "UPDATE workspaces \
+                     SET deleted_at = $2, updated_at = $2 \
+                     WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(workspace.as_uuid())
+                .bind(now)
+                .execute(&mut *c)
+                .await
+                .map(drop)
             })?;
             crate::tenant::audit::insert_entry(tx.conn(), workspace, &audit(workspace), now)
                 .await?;

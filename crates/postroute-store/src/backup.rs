@@ -267,7 +267,8 @@ impl<'a> Backups<'a> {
                     // temporary twin first, then move over with INSERT, which the policies check.
                     let staging = format!("restore_{table}");
                     sqlx::query(&format!(
-                        "CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+                        "CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON \
+                         COMMIT DROP"
                     ))
                     .execute(&mut *tx)
                     .await?;
@@ -368,7 +369,9 @@ impl<'a> Backups<'a> {
 
 /// Every session in a backup was live when it was taken, including ones revoked since (a
 /// logout, a staff revocation, a stolen token's family): after a restore everyone signs in again.
-const END_RESTORED_SESSIONS: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = 'restored_from_backup' WHERE revoked_at IS NULL";
+const END_RESTORED_SESSIONS: &str = "UPDATE sessions \
+                                     SET revoked_at = $1, revoked_reason = 'restored_from_backup' \
+                                     WHERE revoked_at IS NULL";
 
 /// Reads a copy through without a database: its header and rows per table. A copy that reads
 /// through is complete (and, encrypted, authentic).

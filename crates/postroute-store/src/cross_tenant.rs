@@ -168,12 +168,16 @@ impl<'a> CrossTenant<'a> {
         let mut tx = self.db.begin_read_in(Scope::CrossTenant).await?;
         let rows: Vec<StaleRow> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
-            "SELECT workspace_id, id, access_token, refresh_token, token_key_id, token_expires_at FROM channels              WHERE token_key_id IS NOT NULL AND token_key_id <> $1 ORDER BY workspace_id, id LIMIT $2",
-        )
-        .bind(current_key_id)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *c)
-        .await
+                "SELECT workspace_id, id, access_token, refresh_token, token_key_id, \
+                 token_expires_at \
+                 FROM channels \
+                 WHERE token_key_id IS NOT NULL AND token_key_id <> $1 \
+                 ORDER BY workspace_id, id LIMIT $2",
+            )
+            .bind(current_key_id)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
         })?;
         tx.commit().await?;
         Ok(rows

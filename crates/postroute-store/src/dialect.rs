@@ -114,9 +114,9 @@ pub(crate) struct Lease<'a> {
 }
 
 /// Claims up to `limit` due rows until `lease_until`, in one statement of its own transaction
-/// (entered into `scope` on PostgreSQL, for tenant tables). Concurrent workers never claim the same row:
-/// PostgreSQL's subquery skips the rows another claim has locked, and on SQLite the statement
-/// runs under the single write lock.
+/// (entered into `scope` on PostgreSQL, for tenant tables). Concurrent workers never claim the
+/// same row: PostgreSQL's subquery skips the rows another claim has locked, and on SQLite the
+/// statement runs under the single write lock.
 pub(crate) async fn claim_leased<R>(
     db: &Db,
     scope: Option<Scope>,
@@ -131,11 +131,12 @@ where
     let Lease { table, key, lease_column, due, order_by, also_set, returning } = lease;
     let skip_locked = RowLock::SkipLocked.clause(db);
     let sql = format!(
-        "UPDATE {table} SET {lease_column} = $2{also_set} \
-         WHERE ({key}) IN ( \
-             SELECT {key} FROM {table} \
-             WHERE ({due}) AND ({lease_column} IS NULL OR {lease_column} <= $1) \
-             ORDER BY {order_by} LIMIT $3 {skip_locked}) \
+        "UPDATE {table} \
+         SET {lease_column} = $2{also_set} \
+         WHERE ({key}) IN ( SELECT {key} \
+         FROM {table} \
+         WHERE ({due}) AND ({lease_column} IS NULL OR {lease_column} <= $1) \
+         ORDER BY {order_by} LIMIT $3 {skip_locked}) \
          RETURNING {returning}"
     );
     let mut tx = match scope {

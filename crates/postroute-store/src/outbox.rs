@@ -242,7 +242,10 @@ impl<'a> Outbox<'a> {
     /// Every message to `to_address`, oldest first.
     pub async fn to_address(&self, to_address: &str) -> Result<Vec<OutboxEmail>, StoreError> {
         let sql = format!(
-            "SELECT {OUTBOX_COLUMNS} FROM email_outbox WHERE to_address = $1 ORDER BY created_at, id"
+            "SELECT {OUTBOX_COLUMNS} \
+             FROM email_outbox \
+             WHERE to_address = $1 \
+             ORDER BY created_at, id"
         );
         let rows: Vec<OutboxRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
             .bind(to_address)

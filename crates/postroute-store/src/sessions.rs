@@ -134,18 +134,19 @@ impl<'a> Sessions<'a> {
         let mut tx = self.db.begin().await?;
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, last_used_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6)",
-        )
-        .bind(session.id.as_uuid())
-        .bind(session.user_id.as_uuid())
-        .bind(session.user_agent)
-        .bind(session.ip)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, last_used_at, \
+                 expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            )
+            .bind(session.id.as_uuid())
+            .bind(session.user_id.as_uuid())
+            .bind(session.user_agent)
+            .bind(session.ip)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         insert_refresh_token(
             tx.conn(),
@@ -168,12 +169,14 @@ impl<'a> Sessions<'a> {
     ) -> Result<Option<UserId>, StoreError> {
         let user: Option<(Uuid,)> = on_reader!(self.db, |pool| {
             sqlx::query_as(
-            "SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(session.as_uuid())
-        .bind(now)
-        .fetch_optional(pool)
-        .await
+                "SELECT user_id \
+                 FROM sessions \
+                 WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+            )
+            .bind(session.as_uuid())
+            .bind(now)
+            .fetch_optional(pool)
+            .await
         })?;
         Ok(user.map(|(id,)| UserId::from_uuid(id)))
     }
@@ -231,11 +234,13 @@ impl<'a> Sessions<'a> {
 
         let reused: Option<(Uuid,)> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
-            "SELECT user_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(&mut *c)
-        .await
+                "SELECT user_id \
+                 FROM refresh_tokens \
+                 WHERE token_hash = $1 AND rotated_at IS NOT NULL",
+            )
+            .bind(token_hash)
+            .fetch_optional(&mut *c)
+            .await
         })?;
         let Some((user,)) = reused else {
             return Ok(RefreshOutcome::Refused);
@@ -348,7 +353,10 @@ impl<'a> Sessions<'a> {
     /// Every session the user ever had, newest first (for the GDPR export).
     pub async fn list_all(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
         let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+            "SELECT {SESSION_COLUMNS} \
+             FROM sessions \
+             WHERE user_id = $1 \
+             ORDER BY created_at DESC, id DESC"
         );
         let rows: Vec<SessionRow> = on_reader!(self.db, |pool| sqlx::query_as(&sql)
             .bind(user.as_uuid())

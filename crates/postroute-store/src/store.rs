@@ -265,18 +265,18 @@ impl Store {
             Option<String>,
             Option<String>,
         ) = sqlx::query_as(
-            "SELECT current_user::text, \
-                        (SELECT string_agg(r.rolname, ', ') FROM pg_roles r \
-                         WHERE (r.rolsuper OR r.rolbypassrls) \
-                           AND pg_has_role(current_user, r.oid, 'MEMBER')), \
-                        (SELECT string_agg(c.relname, ', ') FROM pg_class c \
-                         WHERE c.relkind = 'r' AND c.relname = ANY($1) \
-                           AND c.relnamespace = to_regnamespace(current_schema())::oid \
-                           AND pg_has_role(current_user, c.relowner, 'MEMBER')), \
-                        (SELECT string_agg(c.relname, ', ') FROM pg_class c \
-                         WHERE c.relkind = 'r' AND c.relname = ANY($1) \
-                           AND c.relnamespace = to_regnamespace(current_schema())::oid \
-                           AND NOT (c.relrowsecurity AND c.relforcerowsecurity))",
+            "SELECT current_user::text, (SELECT string_agg(r.rolname, ', ') \
+             FROM pg_roles r \
+             WHERE (r.rolsuper OR r.rolbypassrls) AND pg_has_role(current_user, r.oid, 'MEMBER')), \
+             (SELECT string_agg(c.relname, ', ') \
+             FROM pg_class c \
+             WHERE c.relkind = 'r' AND c.relname = ANY($1) AND \
+             c.relnamespace = to_regnamespace(current_schema())::oid AND pg_has_role(current_user, \
+             c.relowner, 'MEMBER')), (SELECT string_agg(c.relname, ', ') \
+             FROM pg_class c \
+             WHERE c.relkind = 'r' AND c.relname = ANY($1) AND \
+             c.relnamespace = to_regnamespace(current_schema())::oid AND NOT (c.relrowsecurity AND \
+             c.relforcerowsecurity))",
         )
         .bind(&tables)
         .fetch_one(pool)

@@ -122,12 +122,14 @@ impl<'a> SystemEvents<'a> {
     pub async fn recent(&self, limit: u32) -> Result<Vec<StoredSystemEvent>, StoreError> {
         let rows: Vec<SystemEventRow> = on_reader!(self.db, |pool| {
             sqlx::query_as(
-            "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
-             FROM system_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
+                "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, \
+                 details \
+                 FROM system_events \
+                 ORDER BY occurred_at DESC, id DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
         })?;
         rows.into_iter().map(StoredSystemEvent::try_from).collect()
     }
@@ -136,12 +138,15 @@ impl<'a> SystemEvents<'a> {
     pub async fn for_actor(&self, user: UserId) -> Result<Vec<StoredSystemEvent>, StoreError> {
         let rows: Vec<SystemEventRow> = on_reader!(self.db, |pool| {
             sqlx::query_as(
-            "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
-             FROM system_events WHERE actor_user_id = $1 ORDER BY occurred_at, id",
-        )
-        .bind(user.as_uuid())
-        .fetch_all(pool)
-        .await
+                "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, \
+                 details \
+                 FROM system_events \
+                 WHERE actor_user_id = $1 \
+                 ORDER BY occurred_at, id",
+            )
+            .bind(user.as_uuid())
+            .fetch_all(pool)
+            .await
         })?;
         rows.into_iter().map(StoredSystemEvent::try_from).collect()
     }
@@ -156,19 +161,22 @@ impl<'a> SystemEvents<'a> {
     ) -> Result<Vec<StoredSystemEvent>, StoreError> {
         let rows: Vec<SystemEventRow> = on_reader!(self.db, |pool| {
             sqlx::query_as(
-            "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, details \
-             FROM system_events WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR event_type = $2) \
-             AND ($3 IS NULL OR severity = $3) AND ($4 IS NULL OR occurred_at >= $4) \
-             AND ($5 IS NULL OR occurred_at < $5) ORDER BY id DESC LIMIT $6",
-        )
-        .bind(cursor.map(|id| id.as_uuid()))
-        .bind(filter.event_type.as_deref())
-        .bind(filter.severity.map(Severity::as_str))
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
+                "SELECT id, occurred_at, event_type, severity, security, actor_user_id, ip, \
+                 details \
+                 FROM system_events \
+                 WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR event_type = $2) AND ($3 IS NULL \
+                 OR severity = $3) AND ($4 IS NULL OR occurred_at >= $4) AND ($5 IS NULL OR \
+                 occurred_at < $5) \
+                 ORDER BY id DESC LIMIT $6",
+            )
+            .bind(cursor.map(|id| id.as_uuid()))
+            .bind(filter.event_type.as_deref())
+            .bind(filter.severity.map(Severity::as_str))
+            .bind(filter.since)
+            .bind(filter.until)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
         })?;
         rows.into_iter().map(StoredSystemEvent::try_from).collect()
     }

@@ -79,25 +79,25 @@ impl Tenant<'_> {
         let mut tx = self.begin_read().await?;
         let rows: Vec<AuditRow> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
-            "SELECT id, occurred_at, actor_user_id, action, target_type, target_id, ip, details \
-             FROM audit_log WHERE workspace_id = $1 \
-             AND ($2 IS NULL OR action = $2) \
-             AND ($3 IS NULL OR actor_user_id = $3) \
-             AND ($4 IS NULL OR occurred_at >= $4) \
-             AND ($5 IS NULL OR occurred_at < $5) \
-             AND ($6 IS NULL OR occurred_at < $6 OR (occurred_at = $6 AND id < $7)) \
-             ORDER BY occurred_at DESC, id DESC LIMIT $8",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(filter.action.map(AuditAction::as_str))
-        .bind(filter.actor.map(|actor| actor.as_uuid()))
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(cursor.map(|cursor| cursor.occurred_at))
-        .bind(cursor.map(|cursor| cursor.id.as_uuid()))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *c)
-        .await
+                "SELECT id, occurred_at, actor_user_id, action, target_type, target_id, ip, \
+                 details \
+                 FROM audit_log \
+                 WHERE workspace_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR \
+                 actor_user_id = $3) AND ($4 IS NULL OR occurred_at >= $4) AND ($5 IS NULL OR \
+                 occurred_at < $5) AND ($6 IS NULL OR occurred_at < $6 OR (occurred_at = $6 AND \
+                 id < $7)) \
+                 ORDER BY occurred_at DESC, id DESC LIMIT $8",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(filter.action.map(AuditAction::as_str))
+            .bind(filter.actor.map(|actor| actor.as_uuid()))
+            .bind(filter.since)
+            .bind(filter.until)
+            .bind(cursor.map(|cursor| cursor.occurred_at))
+            .bind(cursor.map(|cursor| cursor.id.as_uuid()))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await
         })?;
         tx.commit().await?;
         rows.into_iter()
@@ -134,22 +134,22 @@ pub(crate) async fn insert_entry(
 ) -> Result<(), StoreError> {
     on_conn!(conn, |c| {
         sqlx::query(
-        "INSERT INTO audit_log \
-         (workspace_id, id, occurred_at, actor_user_id, action, target_type, target_id, ip, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(workspace.as_uuid())
-    .bind(AuditEntryId::new().as_uuid())
-    .bind(occurred_at)
-    .bind(entry.actor.map(|actor| actor.as_uuid()))
-    .bind(entry.action.as_str())
-    .bind(entry.target.as_ref().map(|target| target.kind))
-    .bind(entry.target.as_ref().map(|target| target.id.as_str()))
-    .bind(entry.ip.map(|ip| ip.to_string()))
-    .bind(Json(&entry.details))
-    .execute(&mut *c)
-    .await
-    .map(drop)
+            "INSERT INTO audit_log (workspace_id, id, occurred_at, actor_user_id, action, \
+             target_type, target_id, ip, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(workspace.as_uuid())
+        .bind(AuditEntryId::new().as_uuid())
+        .bind(occurred_at)
+        .bind(entry.actor.map(|actor| actor.as_uuid()))
+        .bind(entry.action.as_str())
+        .bind(entry.target.as_ref().map(|target| target.kind))
+        .bind(entry.target.as_ref().map(|target| target.id.as_str()))
+        .bind(entry.ip.map(|ip| ip.to_string()))
+        .bind(Json(&entry.details))
+        .execute(&mut *c)
+        .await
+        .map(drop)
     })?;
     Ok(())
 }

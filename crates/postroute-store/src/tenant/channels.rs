@@ -91,8 +91,8 @@ pub(crate) struct ChannelRow {
     last_error: Option<String>,
 }
 
-pub(crate) const CHANNEL_COLUMNS: &str = "workspace_id, id, provider, external_id, display_name, avatar_url, status, \
-     connected_at, connected_by, updated_at, token_expires_at, last_error";
+pub(crate) const CHANNEL_COLUMNS: &str = "workspace_id, id, provider, external_id, display_name, \
+     avatar_url, status, connected_at, connected_by, updated_at, token_expires_at, last_error";
 
 impl TryFrom<ChannelRow> for Channel {
     type Error = StoreError;
@@ -157,7 +157,10 @@ impl Tenant<'_> {
     /// Every channel, oldest first.
     pub async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
         let sql = format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 ORDER BY connected_at, id"
+            "SELECT {CHANNEL_COLUMNS} \
+             FROM channels \
+             WHERE workspace_id = $1 \
+             ORDER BY connected_at, id"
         );
         let mut tx = self.begin_read().await?;
         let rows: Vec<ChannelRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
@@ -202,11 +205,12 @@ impl Tenant<'_> {
         let mut tx = self.begin_read().await?;
         let (count,): (i64,) = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
-            "SELECT count(*) FROM channels WHERE workspace_id = $1 AND status <> 'disconnected'",
-        )
-        .bind(self.workspace.as_uuid())
-        .fetch_one(&mut *c)
-        .await
+                "SELECT count(*) FROM channels WHERE workspace_id = $1 AND \
+                 status <> 'disconnected'",
+            )
+            .bind(self.workspace.as_uuid())
+            .fetch_one(&mut *c)
+            .await
         })?;
         tx.commit().await?;
         Ok(count)
@@ -221,13 +225,15 @@ impl Tenant<'_> {
         let mut tx = self.begin_read().await?;
         let id: Option<(Uuid,)> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(
-            "SELECT id FROM channels WHERE workspace_id = $1 AND provider = $2 AND external_id = $3",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(provider.as_str())
-        .bind(external_id)
-        .fetch_optional(&mut *c)
-        .await
+                "SELECT id \
+                 FROM channels \
+                 WHERE workspace_id = $1 AND provider = $2 AND external_id = $3",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(provider.as_str())
+            .bind(external_id)
+            .fetch_optional(&mut *c)
+            .await
         })?;
         tx.commit().await?;
         Ok(id.map(|(id,)| ChannelId::from_uuid(id)))
@@ -251,14 +257,16 @@ impl Tenant<'_> {
         crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
         let existing: Option<(Uuid, String)> = on_conn!(tx.conn(), |c| {
             sqlx::query_as(&format!(
-            "SELECT id, status FROM channels WHERE workspace_id = $1 AND provider = $2 AND external_id = $3 {}",
-            RowLock::Update.clause(self.db)
-        ))
-        .bind(self.workspace.as_uuid())
-        .bind(account.provider.as_str())
-        .bind(account.external_id)
-        .fetch_optional(&mut *c)
-        .await
+                "SELECT id, status \
+                 FROM channels \
+                 WHERE workspace_id = $1 AND provider = $2 AND external_id = $3 {}",
+                RowLock::Update.clause(self.db)
+            ))
+            .bind(self.workspace.as_uuid())
+            .bind(account.provider.as_str())
+            .bind(account.external_id)
+            .fetch_optional(&mut *c)
+            .await
         })?;
         let adds_a_channel = existing.as_ref().is_none_or(|(_, status)| status == "disconnected");
         if let Some(limit) = max_channels
@@ -266,11 +274,13 @@ impl Tenant<'_> {
         {
             let (connected,): (i64,) = on_conn!(tx.conn(), |c| {
                 sqlx::query_as(
-                "SELECT count(*) FROM channels WHERE workspace_id = $1 AND status <> 'disconnected'",
-            )
-            .bind(self.workspace.as_uuid())
-            .fetch_one(&mut *c)
-            .await
+                    "SELECT count(*) \
+                     FROM channels \
+                     WHERE workspace_id = $1 AND status <> 'disconnected'",
+                )
+                .bind(self.workspace.as_uuid())
+                .fetch_one(&mut *c)
+                .await
             })?;
             if connected >= i64::from(limit) {
                 return Ok(Saved::LimitReached);
@@ -283,51 +293,55 @@ impl Tenant<'_> {
             Some(_) => {
                 on_conn!(tx.conn(), |c| {
                     sqlx::query(
-                    "UPDATE channels SET display_name = $3, avatar_url = $4, status = 'active', \
-                     access_token = $5, refresh_token = $6, token_key_id = $7, token_expires_at = $8, \
-                     next_check_at = $9, check_failures = 0, check_locked_until = NULL, last_error = NULL, \
-                     updated_at = $10 WHERE workspace_id = $1 AND id = $2",
-                )
-                .bind(self.workspace.as_uuid())
-                .bind(id.as_uuid())
-                .bind(account.display_name)
-                .bind(account.avatar_url)
-                .bind(&tokens.access_token)
-                .bind(tokens.refresh_token.as_deref())
-                .bind(&tokens.key_id)
-                .bind(tokens.expires_at)
-                .bind(next_check_at)
-                .bind(now)
-                .execute(&mut *c)
-                .await
-                .map(drop)
+                        "UPDATE channels \
+                         SET display_name = $3, avatar_url = $4, status = 'active', \
+                         access_token = $5, refresh_token = $6, token_key_id = $7, \
+                         token_expires_at = $8, next_check_at = $9, check_failures = 0, \
+                         check_locked_until = NULL, last_error = NULL, updated_at = $10 \
+                         WHERE workspace_id = $1 AND id = $2",
+                    )
+                    .bind(self.workspace.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(account.display_name)
+                    .bind(account.avatar_url)
+                    .bind(&tokens.access_token)
+                    .bind(tokens.refresh_token.as_deref())
+                    .bind(&tokens.key_id)
+                    .bind(tokens.expires_at)
+                    .bind(next_check_at)
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await
+                    .map(drop)
                 })?;
                 true
             }
             None => {
                 on_conn!(tx.conn(), |c| {
                     sqlx::query(
-                    "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, avatar_url, \
-                     status, connected_at, connected_by, updated_at, access_token, refresh_token, token_key_id, \
-                     token_expires_at, next_check_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $7, $9, $10, $11, $12, $13)",
-                )
-                .bind(self.workspace.as_uuid())
-                .bind(id.as_uuid())
-                .bind(account.provider.as_str())
-                .bind(account.external_id)
-                .bind(account.display_name)
-                .bind(account.avatar_url)
-                .bind(now)
-                .bind(connected_by.as_uuid())
-                .bind(&tokens.access_token)
-                .bind(tokens.refresh_token.as_deref())
-                .bind(&tokens.key_id)
-                .bind(tokens.expires_at)
-                .bind(next_check_at)
-                .execute(&mut *c)
-                .await
-                .map(drop)
+                        "INSERT INTO channels (workspace_id, id, provider, external_id, \
+                         display_name, avatar_url, status, connected_at, connected_by, updated_at, \
+                         access_token, refresh_token, token_key_id, token_expires_at, \
+                         next_check_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $7, $9, $10, $11, $12, \
+                         $13)",
+                    )
+                    .bind(self.workspace.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(account.provider.as_str())
+                    .bind(account.external_id)
+                    .bind(account.display_name)
+                    .bind(account.avatar_url)
+                    .bind(now)
+                    .bind(connected_by.as_uuid())
+                    .bind(&tokens.access_token)
+                    .bind(tokens.refresh_token.as_deref())
+                    .bind(&tokens.key_id)
+                    .bind(tokens.expires_at)
+                    .bind(next_check_at)
+                    .execute(&mut *c)
+                    .await
+                    .map(drop)
                 })?;
                 false
             }
@@ -360,16 +374,18 @@ impl Tenant<'_> {
         };
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "UPDATE channels SET status = 'disconnected', access_token = NULL, refresh_token = NULL, \
-             token_key_id = NULL, token_expires_at = NULL, next_check_at = NULL, updated_at = $3 \
-             WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(id.as_uuid())
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "UPDATE channels \
+                 SET status = 'disconnected', access_token = NULL, refresh_token = NULL, \
+                 token_key_id = NULL, token_expires_at = NULL, next_check_at = NULL, \
+                 updated_at = $3 \
+                 WHERE workspace_id = $1 AND id = $2",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(id.as_uuid())
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         tx.commit().await?;
@@ -389,21 +405,23 @@ impl Tenant<'_> {
         let mut tx = self.begin().await?;
         let updated = on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "UPDATE channels SET access_token = $3, refresh_token = $4, token_key_id = $5, token_expires_at = $6, \
-             next_check_at = $7, check_failures = 0, check_locked_until = NULL, last_error = NULL, updated_at = $8 \
-             WHERE workspace_id = $1 AND id = $2 AND status = 'active'",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(id.as_uuid())
-        .bind(&tokens.access_token)
-        .bind(tokens.refresh_token.as_deref())
-        .bind(&tokens.key_id)
-        .bind(tokens.expires_at)
-        .bind(next_check_at)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected())
+                "UPDATE channels \
+                 SET access_token = $3, refresh_token = $4, token_key_id = $5, \
+                 token_expires_at = $6, next_check_at = $7, check_failures = 0, \
+                 check_locked_until = NULL, last_error = NULL, updated_at = $8 \
+                 WHERE workspace_id = $1 AND id = $2 AND status = 'active'",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(id.as_uuid())
+            .bind(&tokens.access_token)
+            .bind(tokens.refresh_token.as_deref())
+            .bind(&tokens.key_id)
+            .bind(tokens.expires_at)
+            .bind(next_check_at)
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected())
         })?;
         tx.commit().await?;
         Ok(updated > 0)
@@ -466,16 +484,18 @@ impl Tenant<'_> {
         let mut tx = self.begin().await?;
         let changed = on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "UPDATE channels SET status = 'needs_reconnect', last_error = $3, check_locked_until = NULL, \
-             next_check_at = NULL, updated_at = $4 WHERE workspace_id = $1 AND id = $2 AND status = 'active'",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(id.as_uuid())
-        .bind(error)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected())
+                "UPDATE channels \
+                 SET status = 'needs_reconnect', last_error = $3, check_locked_until = NULL, \
+                 next_check_at = NULL, updated_at = $4 \
+                 WHERE workspace_id = $1 AND id = $2 AND status = 'active'",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(id.as_uuid())
+            .bind(error)
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected())
         })?;
         if changed == 0 {
             return Ok(false);

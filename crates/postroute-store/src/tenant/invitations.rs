@@ -84,9 +84,12 @@ async fn seats_taken(
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
     let (seats,): (i64,) = on_conn!(conn, |c| sqlx::query_as(
-        "SELECT (SELECT count(*) FROM memberships WHERE workspace_id = $1) + \
-                (SELECT count(*) FROM invitations WHERE workspace_id = $1 AND accepted_at IS NULL \
-                 AND revoked_at IS NULL AND expires_at > $2)",
+        "SELECT (SELECT count(*) \
+         FROM memberships \
+         WHERE workspace_id = $1) + (SELECT count(*) \
+         FROM invitations \
+         WHERE workspace_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND \
+         expires_at > $2)",
     )
     .bind(workspace.as_uuid())
     .bind(now)
@@ -132,15 +135,17 @@ impl Tenant<'_> {
         crate::dialect::lock_workspace(tx.conn(), self.workspace).await?;
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "UPDATE invitations SET revoked_at = $3 WHERE workspace_id = $1 AND email_normalized = $2 \
-             AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at <= $3",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(invitation.email_normalized)
-                .bind(invitation.created_at)
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "UPDATE invitations \
+                 SET revoked_at = $3 \
+                 WHERE workspace_id = $1 AND email_normalized = $2 AND accepted_at IS NULL AND \
+                 revoked_at IS NULL AND expires_at <= $3",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(invitation.email_normalized)
+            .bind(invitation.created_at)
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         if let Some(limit) = max_members
             && seats_taken(tx.conn(), self.workspace, invitation.created_at).await?
@@ -150,7 +155,8 @@ impl Tenant<'_> {
         }
         on_conn!(tx.conn(), |c| sqlx::query(
             "INSERT INTO invitations (workspace_id, id, email, email_normalized, role, token_hash, \
-             invited_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             invited_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(self.workspace.as_uuid())
         .bind(invitation.id.as_uuid())
@@ -255,7 +261,8 @@ impl Tenant<'_> {
             return Err(AcceptError::Invalid);
         };
         let sql = format!(
-            "SELECT id, email_normalized, role, expires_at, accepted_at, revoked_at FROM invitations \
+            "SELECT id, email_normalized, role, expires_at, accepted_at, revoked_at \
+             FROM invitations \
              WHERE workspace_id = $1 AND token_hash = $2 {}",
             RowLock::Update.clause(self.db)
         );
@@ -287,7 +294,9 @@ impl Tenant<'_> {
         }
         let role = parse_role(&pending.role, "invitations")?;
         on_conn!(tx.conn(), |c| sqlx::query(
-            "UPDATE invitations SET accepted_at = $3, accepted_by = $4 WHERE workspace_id = $1 AND id = $2",
+            "UPDATE invitations \
+             SET accepted_at = $3, accepted_by = $4 \
+             WHERE workspace_id = $1 AND id = $2",
         )
         .bind(self.workspace.as_uuid())
         .bind(pending.id)

@@ -50,7 +50,8 @@ struct MediaRow {
     created_at: DateTime<Utc>,
 }
 
-const MEDIA_COLUMNS: &str = "id, kind, mime, size_bytes, width, height, duration_ms, sha256, object_key, uploaded_by, created_at";
+const MEDIA_COLUMNS: &str = "id, kind, mime, size_bytes, width, height, duration_ms, sha256, \
+     object_key, uploaded_by, created_at";
 
 impl TryFrom<MediaRow> for Media {
     type Error = StoreError;
@@ -140,24 +141,25 @@ impl Tenant<'_> {
         }
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "INSERT INTO media (workspace_id, id, kind, mime, size_bytes, width, height, duration_ms, sha256, \
-             object_key, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(media.id.as_uuid())
-        .bind(media.kind.as_str())
-        .bind(&media.mime)
-        .bind(media.size_bytes)
-        .bind(media.width)
-        .bind(media.height)
-        .bind(media.duration_ms)
-        .bind(&media.sha256)
-        .bind(&media.object_key)
-        .bind(media.uploaded_by.map(|user| user.as_uuid()))
-        .bind(media.created_at)
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "INSERT INTO media (workspace_id, id, kind, mime, size_bytes, width, height, \
+                 duration_ms, sha256, object_key, uploaded_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(media.id.as_uuid())
+            .bind(media.kind.as_str())
+            .bind(&media.mime)
+            .bind(media.size_bytes)
+            .bind(media.width)
+            .bind(media.height)
+            .bind(media.duration_ms)
+            .bind(&media.sha256)
+            .bind(&media.object_key)
+            .bind(media.uploaded_by.map(|user| user.as_uuid()))
+            .bind(media.created_at)
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         super::audit::insert_entry(tx.conn(), self.workspace, audit, media.created_at).await?;
         tx.commit().await?;

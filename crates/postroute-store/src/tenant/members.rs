@@ -138,13 +138,14 @@ impl Tenant<'_> {
         }
         let removed = on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2 AND role <> 'owner'",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(user.as_uuid())
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected())
+                "DELETE FROM memberships \
+                 WHERE workspace_id = $1 AND user_id = $2 AND role <> 'owner'",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected())
         })
         .map_err(StoreError::from)?;
         if removed == 0 {
@@ -187,7 +188,9 @@ impl Tenant<'_> {
             return Err(MemberChangeError::OwnerProtected);
         }
         let promoted = on_conn!(tx.conn(), |c| sqlx::query(
-            "UPDATE memberships SET role = 'owner', updated_at = $3 WHERE workspace_id = $1 AND user_id = $2",
+            "UPDATE memberships \
+             SET role = 'owner', updated_at = $3 \
+             WHERE workspace_id = $1 AND user_id = $2",
         )
         .bind(self.workspace.as_uuid())
         .bind(to.as_uuid())
@@ -243,15 +246,16 @@ pub(crate) async fn insert_member(
 ) -> Result<(), StoreError> {
     on_conn!(conn, |c| {
         sqlx::query(
-        "INSERT INTO memberships (workspace_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-    )
-    .bind(workspace.as_uuid())
-    .bind(user.as_uuid())
-    .bind(role.as_str())
-    .bind(now)
-    .execute(&mut *c)
-    .await
-    .map(drop)
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(workspace.as_uuid())
+        .bind(user.as_uuid())
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(drop)
     })?;
     Ok(())
 }

@@ -121,15 +121,16 @@ pub(crate) async fn create_workspace(
     let mut tx = db.begin_in(Scope::Workspace(workspace.id)).await?;
     on_conn!(tx.conn(), |c| {
         sqlx::query(
-        "INSERT INTO workspaces (id, name, timezone, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-    )
-    .bind(workspace.id.as_uuid())
-    .bind(workspace.name)
-    .bind(workspace.timezone)
-    .bind(workspace.created_at)
-    .execute(&mut *c)
-    .await
-    .map(drop)
+            "INSERT INTO workspaces (id, name, timezone, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(workspace.id.as_uuid())
+        .bind(workspace.name)
+        .bind(workspace.timezone)
+        .bind(workspace.created_at)
+        .execute(&mut *c)
+        .await
+        .map(drop)
     })?;
     members::insert_member(
         tx.conn(),
@@ -210,18 +211,19 @@ impl<'a> Tenant<'a> {
         let mut tx = self.begin().await?;
         let updated = on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "UPDATE workspaces SET name = COALESCE($2, name), timezone = COALESCE($3, timezone), \
-             approval_required = COALESCE($4, approval_required), updated_at = $5 \
-             WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(changes.name)
-        .bind(changes.timezone)
-        .bind(changes.approval_required)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected())
+                "UPDATE workspaces \
+                 SET name = COALESCE($2, name), timezone = COALESCE($3, timezone), \
+                 approval_required = COALESCE($4, approval_required), updated_at = $5 \
+                 WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(changes.name)
+            .bind(changes.timezone)
+            .bind(changes.approval_required)
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected())
         })?;
         if updated == 0 {
             return Ok(None);
@@ -257,13 +259,15 @@ impl<'a> Tenant<'a> {
         let mut tx = self.begin().await?;
         let deleted = on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "UPDATE workspaces SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected())
+                "UPDATE workspaces \
+                 SET deleted_at = $2, updated_at = $2 \
+                 WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected())
         })?;
         if deleted == 0 {
             return Ok(false);

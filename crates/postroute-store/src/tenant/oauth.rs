@@ -85,19 +85,20 @@ impl Tenant<'_> {
         let mut tx = self.begin().await?;
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "INSERT INTO oauth_states (workspace_id, state_hash, user_id, provider, pkce_verifier, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(state_hash)
-        .bind(user.as_uuid())
-        .bind(provider.as_str())
-        .bind(pkce_verifier)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "INSERT INTO oauth_states (workspace_id, state_hash, user_id, provider, \
+                 pkce_verifier, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(state_hash)
+            .bind(user.as_uuid())
+            .bind(provider.as_str())
+            .bind(pkce_verifier)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         tx.commit().await
     }
@@ -140,19 +141,20 @@ impl Tenant<'_> {
         let mut tx = self.begin().await?;
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "INSERT INTO pending_connections (workspace_id, id, user_id, provider, candidates, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(pending.id.as_uuid())
-        .bind(user.as_uuid())
-        .bind(pending.provider.as_str())
-        .bind(&pending.candidates)
-        .bind(now)
-        .bind(pending.expires_at)
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "INSERT INTO pending_connections (workspace_id, id, user_id, provider, candidates, \
+                 created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(pending.id.as_uuid())
+            .bind(user.as_uuid())
+            .bind(pending.provider.as_str())
+            .bind(&pending.candidates)
+            .bind(now)
+            .bind(pending.expires_at)
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         tx.commit().await
     }
@@ -185,11 +187,16 @@ impl Tenant<'_> {
         take: bool,
     ) -> Result<Option<PendingConnection>, StoreError> {
         let sql = if take {
-            "UPDATE pending_connections SET used_at = $4 WHERE workspace_id = $1 AND id = $2 AND user_id = $3 \
-             AND used_at IS NULL AND expires_at > $4 RETURNING id, provider, candidates, expires_at"
+            "UPDATE pending_connections \
+             SET used_at = $4 \
+             WHERE workspace_id = $1 AND id = $2 AND user_id = $3 AND used_at IS NULL AND \
+             expires_at > $4 \
+             RETURNING id, provider, candidates, expires_at"
         } else {
-            "SELECT id, provider, candidates, expires_at FROM pending_connections WHERE workspace_id = $1 AND id = $2 \
-             AND user_id = $3 AND used_at IS NULL AND expires_at > $4"
+            "SELECT id, provider, candidates, expires_at \
+             FROM pending_connections \
+             WHERE workspace_id = $1 AND id = $2 AND user_id = $3 AND used_at IS NULL AND \
+             expires_at > $4"
         };
         let mut tx = self.begin().await?;
         let row: Option<PendingRow> = on_conn!(tx.conn(), |c| sqlx::query_as(sql)

@@ -240,30 +240,30 @@ impl Tenant<'_> {
         }
         on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "INSERT INTO posts (workspace_id, id, status, content, variants, scheduled_at, author_id, \
-                          rejection_reason, reviewed_by, reviewed_at, version, created_at, updated_at, approved_at, \
-                          edited_by, submitted_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(self.workspace.as_uuid())
-        .bind(post.id.as_uuid())
-        .bind(post.status.as_str())
-        .bind(&post.content)
-        .bind(Json(&post.variants))
-        .bind(post.scheduled_at)
-        .bind(post.author_id.map(|user| user.as_uuid()))
-        .bind(post.rejection_reason.as_deref())
-        .bind(post.reviewed_by.map(|user| user.as_uuid()))
-        .bind(post.reviewed_at)
-                .bind(post.version)
-        .bind(post.created_at)
-        .bind(post.updated_at)
-        .bind(post.approved_at)
-        .bind(post.edited_by.map(|user| user.as_uuid()))
-        .bind(post.submitted_by.map(|user| user.as_uuid()))
-        .execute(&mut *c)
-        .await
-        .map(drop)
+                "INSERT INTO posts (workspace_id, id, status, content, variants, scheduled_at, \
+                 author_id, rejection_reason, reviewed_by, reviewed_at, version, created_at, \
+                 updated_at, approved_at, edited_by, submitted_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(post.id.as_uuid())
+            .bind(post.status.as_str())
+            .bind(&post.content)
+            .bind(Json(&post.variants))
+            .bind(post.scheduled_at)
+            .bind(post.author_id.map(|user| user.as_uuid()))
+            .bind(post.rejection_reason.as_deref())
+            .bind(post.reviewed_by.map(|user| user.as_uuid()))
+            .bind(post.reviewed_at)
+            .bind(post.version)
+            .bind(post.created_at)
+            .bind(post.updated_at)
+            .bind(post.approved_at)
+            .bind(post.edited_by.map(|user| user.as_uuid()))
+            .bind(post.submitted_by.map(|user| user.as_uuid()))
+            .execute(&mut *c)
+            .await
+            .map(drop)
         })?;
         self.insert_media_references(tx.conn(), post).await?;
         self.insert_targets(tx.conn(), post).await?;
@@ -306,15 +306,17 @@ impl Tenant<'_> {
             return Ok(missing);
         }
         let sql = format!(
-            "UPDATE posts SET status = $3, content = $4, variants = $5, scheduled_at = $6, \
-                          rejection_reason = $7, reviewed_by = $8, reviewed_at = $9, updated_at = $10, \
+            "UPDATE posts \
+             SET status = $3, content = $4, variants = $5, scheduled_at = $6, \
+             rejection_reason = $7, reviewed_by = $8, reviewed_at = $9, updated_at = $10, \
              approved_at = $12, edited_by = $15, submitted_by = $16, version = version + 1 \
-             WHERE workspace_id = $1 AND id = $2 AND version = $11 AND status IN ({}) \
-             AND (NOT $13 OR NOT (SELECT approval_required FROM workspaces WHERE id = $1)) \
-             AND (NOT $14 OR NOT (SELECT approval_required FROM workspaces WHERE id = $1) \
-                  OR ((author_id IS NULL OR author_id <> $8) \
-                      AND (edited_by IS NULL OR edited_by <> $8) \
-                      AND (submitted_by IS NULL OR submitted_by <> $8)))",
+             WHERE workspace_id = $1 AND id = $2 AND version = $11 AND status IN ({}) AND (NOT $13 \
+             OR NOT (SELECT approval_required \
+             FROM workspaces \
+             WHERE id = $1)) AND (NOT $14 OR NOT (SELECT approval_required \
+             FROM workspaces \
+             WHERE id = $1) OR ((author_id IS NULL OR author_id <> $8) AND (edited_by IS NULL OR \
+             edited_by <> $8) AND (submitted_by IS NULL OR submitted_by <> $8)))",
             statuses_where(PostStatus::is_editable)
         );
         // A post goes on the schedule without an approval only where none is required, as the
@@ -378,7 +380,8 @@ impl Tenant<'_> {
     pub async fn delete_post(&self, id: PostId, version: i64) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let sql = format!(
-            "DELETE FROM posts WHERE workspace_id = $1 AND id = $2 AND version = $3 AND status IN ({})",
+            "DELETE FROM posts \
+             WHERE workspace_id = $1 AND id = $2 AND version = $3 AND status IN ({})",
             statuses_where(PostStatus::is_deletable)
         );
         let deleted = on_conn!(tx.conn(), |c| sqlx::query(&sql)
@@ -409,11 +412,13 @@ impl Tenant<'_> {
         limit: u32,
     ) -> Result<Vec<Post>, StoreError> {
         let sql = format!(
-            "SELECT {POST_COLUMNS} FROM posts p WHERE p.workspace_id = $1 \
-             AND ($2 IS NULL OR p.id < $2) AND ($3 IS NULL OR p.status = $3) \
-             AND ($4 IS NULL OR p.scheduled_at >= $4) AND ($5 IS NULL OR p.scheduled_at < $5) \
-             AND ($6 IS NULL OR EXISTS (SELECT 1 FROM post_targets t WHERE t.workspace_id = $1 \
-                 AND t.post_id = p.id AND t.channel_id = $6)) \
+            "SELECT {POST_COLUMNS} \
+             FROM posts p \
+             WHERE p.workspace_id = $1 AND ($2 IS NULL OR p.id < $2) AND ($3 IS NULL OR \
+             p.status = $3) AND ($4 IS NULL OR p.scheduled_at >= $4) AND ($5 IS NULL OR \
+             p.scheduled_at < $5) AND ($6 IS NULL OR EXISTS (SELECT 1 \
+             FROM post_targets t \
+             WHERE t.workspace_id = $1 AND t.post_id = p.id AND t.channel_id = $6)) \
              ORDER BY p.id DESC LIMIT $7"
         );
         let mut tx = self.begin_read().await?;
@@ -501,15 +506,16 @@ impl Tenant<'_> {
         for (position, media) in post.media_ids.iter().enumerate() {
             on_conn!(&mut conn, |c| {
                 sqlx::query(
-                "INSERT INTO post_media (workspace_id, post_id, position, media_id) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(self.workspace.as_uuid())
-            .bind(post.id.as_uuid())
-            .bind(i32::try_from(position).unwrap_or(i32::MAX))
-            .bind(media.as_uuid())
-            .execute(&mut **c)
-            .await
-            .map(drop)
+                    "INSERT INTO post_media (workspace_id, post_id, position, media_id) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(self.workspace.as_uuid())
+                .bind(post.id.as_uuid())
+                .bind(i32::try_from(position).unwrap_or(i32::MAX))
+                .bind(media.as_uuid())
+                .execute(&mut **c)
+                .await
+                .map(drop)
             })?;
         }
         Ok(())
@@ -572,12 +578,17 @@ impl Tenant<'_> {
         }
         let list = placeholders(2, posts.len());
         let media_sql = format!(
-            "SELECT post_id, media_id FROM post_media WHERE workspace_id = $1 AND post_id IN ({list}) \
+            "SELECT post_id, media_id \
+             FROM post_media \
+             WHERE workspace_id = $1 AND post_id IN ({list}) \
              ORDER BY post_id, position"
         );
         let target_sql = format!(
-            "SELECT post_id, channel_id, status, platform_post_id, url, error, attempts, published_at \
-             FROM post_targets WHERE workspace_id = $1 AND post_id IN ({list}) ORDER BY post_id, position"
+            "SELECT post_id, channel_id, status, platform_post_id, url, error, attempts, \
+             published_at \
+             FROM post_targets \
+             WHERE workspace_id = $1 AND post_id IN ({list}) \
+             ORDER BY post_id, position"
         );
         let media_rows: Vec<PostMediaRow> = on_conn!(&mut conn, |c| {
             let mut query = sqlx::query_as(&media_sql).bind(self.workspace.as_uuid());

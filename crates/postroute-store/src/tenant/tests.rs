@@ -26,7 +26,8 @@ async fn user(store: &Store, email: &str) -> UserId {
     let id = UserId::new();
     let mut tx = store.db.begin().await.unwrap();
     on_conn!(tx.conn(), |c| sqlx::query(
-        "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, updated_at) \
+        "INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, \
+         updated_at) \
          VALUES ($1, $2, $2, 'x', 'x', $3, $3)",
     )
     .bind(id.as_uuid())
@@ -90,7 +91,8 @@ async fn an_unscoped_query_inside_a_tenant_transaction_sees_no_foreign_rows() {
 
     // Writing into another tenant fails the policy's check.
     let foreign = sqlx::query(
-        "INSERT INTO audit_log (workspace_id, id, occurred_at, action) VALUES ($1, $2, now(), 'forged')",
+        "INSERT INTO audit_log (workspace_id, id, occurred_at, action) \
+         VALUES ($1, $2, now(), 'forged')",
     )
     .bind(b.as_uuid())
     .bind(uuid::Uuid::now_v7())
@@ -114,7 +116,9 @@ async fn the_application_role_cannot_bypass_row_level_security() {
     let (_database, store) = store_on(&backend, dir.path()).await;
     let Db::Postgres(pool) = &store.db else { unreachable!() };
     let (role, superuser, bypass): (String, bool, bool) = sqlx::query_as(
-        "SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        "SELECT current_user::text, rolsuper, rolbypassrls \
+         FROM pg_roles \
+         WHERE rolname = current_user",
     )
     .fetch_one(pool)
     .await
@@ -122,9 +126,11 @@ async fn the_application_role_cannot_bypass_row_level_security() {
     assert_eq!(role, "postroute_app");
     assert!(!superuser && !bypass);
     let (forced,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM pg_class WHERE relname = ANY($1) AND relrowsecurity AND relforcerowsecurity",
+        "SELECT count(*) \
+         FROM pg_class \
+         WHERE relname = ANY($1) AND relrowsecurity AND relforcerowsecurity",
     )
-        .bind(&TENANT_TABLES[..])
+    .bind(&TENANT_TABLES[..])
     .fetch_one(pool)
     .await
     .unwrap();
@@ -195,9 +201,11 @@ async fn every_foreign_key_has_an_index() {
     // A foreign key is covered when some index starts with its columns.
     let unindexed: Vec<(String,)> = sqlx::query_as(
         "SELECT c.conrelid::regclass::text || '(' || array_to_string(c.conkey, ',') || ')' \
-         FROM pg_constraint c WHERE c.contype = 'f' AND NOT EXISTS ( \
-             SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid \
-             AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - 1] = c.conkey)",
+         FROM pg_constraint c \
+         WHERE c.contype = 'f' AND NOT EXISTS ( SELECT 1 \
+         FROM pg_index i \
+         WHERE i.indrelid = c.conrelid AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - \
+         1] = c.conkey)",
     )
     .fetch_all(pool)
     .await
@@ -271,14 +279,15 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
         let mut tx = store.db.begin_in(Scope::Workspace(a)).await.unwrap();
         let forged = on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "INSERT INTO post_media (workspace_id, post_id, position, media_id) VALUES ($1, $2, 0, $3)",
-        )
-        .bind(a.as_uuid())
-        .bind(own.id.as_uuid())
-        .bind(foreign.as_uuid())
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected())
+                "INSERT INTO post_media (workspace_id, post_id, position, media_id) \
+                 VALUES ($1, $2, 0, $3)",
+            )
+            .bind(a.as_uuid())
+            .bind(own.id.as_uuid())
+            .bind(foreign.as_uuid())
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected())
         });
         let is_foreign_key_violation = |outcome: &Result<u64, sqlx::Error>| matches!(outcome, Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation());
         assert!(
@@ -292,7 +301,8 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
         let foreign_channel = uuid::Uuid::now_v7();
         let mut tx = store.db.begin_in(Scope::Workspace(b)).await.unwrap();
         on_conn!(tx.conn(), |c| sqlx::query(
-            "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, status, connected_at, updated_at) \
+            "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, status, \
+             connected_at, updated_at) \
              VALUES ($1, $2, 'x', '1', '@b', 'active', $3, $3)",
         )
         .bind(b.as_uuid())
@@ -306,14 +316,15 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
         let mut tx = store.db.begin_in(Scope::Workspace(a)).await.unwrap();
         let forged = on_conn!(tx.conn(), |c| {
             sqlx::query(
-            "INSERT INTO post_targets (workspace_id, post_id, channel_id, position) VALUES ($1, $2, $3, 0)",
-        )
-        .bind(a.as_uuid())
-        .bind(own.id.as_uuid())
-        .bind(foreign_channel)
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected())
+                "INSERT INTO post_targets (workspace_id, post_id, channel_id, position) \
+                 VALUES ($1, $2, $3, 0)",
+            )
+            .bind(a.as_uuid())
+            .bind(own.id.as_uuid())
+            .bind(foreign_channel)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected())
         });
         assert!(
             is_foreign_key_violation(&forged),
