@@ -534,3 +534,47 @@ async fn an_erasure_racing_a_transfer_to_the_erased_user_leaves_one_owner() {
         crate::Erasure::NoSuchUser => panic!("the account existed"),
     }
 }
+
+#[tokio::test]
+async fn a_read_does_not_wait_for_a_writer_holding_its_transaction_open() {
+    for backend in [Some(Backend::Sqlite), postgres()].into_iter().flatten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_database, store) = store_on(&backend, dir.path()).await;
+        let (a, _) = two_tenants(&store).await;
+        // A writer in the middle of its transaction: on SQLite it holds the write lock.
+        let mut writer = store.db.begin_in(Scope::Workspace(a)).await.unwrap();
+        crate::dialect::lock_workspace(writer.conn(), a).await.unwrap();
+        // Reads go on meanwhile; before they had doors of their own, each began IMMEDIATE and
+        // waited out the writer (here: for ever, as the writer waits for the test).
+        let read = tokio::time::timeout(Duration::from_secs(2), async {
+            (store.tenant(a).workspace().await, store.tenant(a).members().await)
+        })
+        .await;
+        let (workspace, members) =
+            read.unwrap_or_else(|_| panic!("{}: a read waited", backend.name()));
+        assert_eq!(workspace.unwrap().unwrap().id, a, "{}", backend.name());
+        assert_eq!(members.unwrap().len(), 1, "{}", backend.name());
+        writer.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_write_through_the_read_door_is_refused_on_both_databases() {
+    for backend in [Some(Backend::Sqlite), postgres()].into_iter().flatten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_database, store) = store_on(&backend, dir.path()).await;
+        let (a, _) = two_tenants(&store).await;
+        let mut reader = store.db.begin_read_in(Scope::Workspace(a)).await.unwrap();
+        let written = on_conn!(reader.conn(), |c| sqlx::query(
+            "UPDATE workspaces SET name = 'renamed' WHERE id = $1"
+        )
+        .bind(a.as_uuid())
+        .execute(&mut *c)
+        .await
+        .map(drop));
+        assert!(written.is_err(), "{}: a read transaction wrote", backend.name());
+        drop(reader);
+        let name = store.tenant(a).workspace().await.unwrap().unwrap().name;
+        assert_ne!(name, "renamed", "{}", backend.name());
+    }
+}
