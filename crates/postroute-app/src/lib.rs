@@ -14,10 +14,12 @@ pub mod mail;
 pub mod media;
 pub mod posts;
 pub mod rate_limit;
+mod refusal;
 mod services;
 pub mod system_events;
 pub mod webhooks;
 pub mod workspaces;
 
 pub use config::Config;
+pub use refusal::{FieldError, Refusal};
 pub use services::{Services, migrate, open_store};

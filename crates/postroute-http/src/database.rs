@@ -5,6 +5,7 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use postroute_app::Refusal;
 use postroute_store::Store;
 
 use crate::problem::{ApiError, DatabaseAway};
@@ -20,7 +21,8 @@ pub(super) async fn fail_fast_while_away(
     next: Next,
 ) -> Response {
     if store.is_away() && !WITHOUT_DATABASE.contains(&request.uri().path()) {
-        return ApiError::DatabaseUnavailable("known to be away".to_owned()).into_response();
+        return ApiError(Refusal::DatabaseUnavailable("known to be away".to_owned()))
+            .into_response();
     }
     let response = next.run(request).await;
     if response.extensions().get::<DatabaseAway>().is_some() {

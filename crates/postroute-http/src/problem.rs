@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use postroute_app::Refusal;
 use postroute_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,21 +10,7 @@ use utoipa::ToSchema;
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One invalid field of a request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// The field, e.g. `email`.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+pub use postroute_app::FieldError;
 
 /// The body of every error response.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -125,84 +112,24 @@ impl IntoResponse for Problem {
     }
 }
 
-/// What a handler or extractor can fail with; each variant has exactly one HTTP meaning.
+/// What a handler or extractor fails with: a service's refusal, or one the HTTP face raises in
+/// the same vocabulary (a malformed body, a missing bearer token). The newtype exists because
+/// the refusal belongs to the services, which know nothing of HTTP, while its one meaning in
+/// HTTP is written here, in the `IntoResponse` below.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// The body is not well-formed (malformed JSON, bad encoding).
-    #[error("malformed request: {0}")]
-    MalformedBody(String),
-    /// The body is well-formed but its fields are wrong.
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
-    /// The body's media type is not accepted here.
-    #[error("unsupported media type: {0}")]
-    UnsupportedMediaType(String),
-    /// The body is larger than this endpoint accepts.
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// No such resource, or one the caller may not know exists.
-    #[error("not found")]
-    NotFound,
-    /// Missing, invalid or expired credentials.
-    #[error("unauthorized")]
-    Unauthorized,
-    /// Wrong email or password at login.
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    /// An authenticated caller confirmed an action with the wrong password.
-    #[error("wrong password")]
-    WrongPassword,
-    /// Correct password, unconfirmed address.
-    #[error("email not verified")]
-    EmailNotVerified,
-    /// A verification or reset token is unknown, used or expired.
-    #[error("invalid token")]
-    InvalidToken,
-    /// A rotated refresh token was presented again.
-    #[error("refresh token reused")]
-    RefreshTokenReused,
-    /// The action conflicts with the current state.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The action must be conditional (`If-Match`) and was not.
-    #[error("precondition required: {0}")]
-    PreconditionRequired(String),
-    /// The request's `If-Match` names a version that is no longer current.
-    #[error("precondition failed: {0}")]
-    PreconditionFailed(String),
-    /// The caller is authenticated but their role does not allow this.
-    #[error("forbidden: {0}")]
-    Forbidden(String),
-    /// The workspace's plan does not include this.
-    #[error("plan required: {0}")]
-    PlanRequired(String),
-    /// A byte range outside a file of `size` bytes.
-    #[error("range not satisfiable")]
-    RangeNotSatisfiable {
-        /// The file's size.
-        size: u64,
-    },
-    /// The request was understood and refused for a reason its `code` names.
-    #[error("{code}: {detail}")]
-    Refused {
-        /// Stable snake_case code.
-        code: &'static str,
-        /// Human explanation.
-        detail: String,
-    },
-    /// Too many requests from this client.
-    #[error("rate limited")]
-    RateLimited(postroute_app::rate_limit::Decision),
-    /// A dependency (media storage, the rate-limit store) is unavailable; the client may retry.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
-    /// The database is unavailable; the client may retry, and until the database answers
-    /// again later requests are answered at once.
-    #[error("database unavailable: {0}")]
-    DatabaseUnavailable(String),
-    /// A bug or an unexpected failure: logged with context, answered opaquely.
-    #[error("internal error: {0:#}")]
-    Internal(anyhow::Error),
+#[error(transparent)]
+pub struct ApiError(pub Refusal);
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        Self(refusal)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self(error.into())
+    }
 }
 
 /// Marks a response caused by the database being away (see `http::database`).
@@ -237,119 +164,60 @@ fn rate_limited(decision: &postroute_app::rate_limit::Decision) -> Response {
     response
 }
 
-impl From<postroute_app::accounts::AccountError> for ApiError {
-    fn from(error: postroute_app::accounts::AccountError) -> Self {
-        use postroute_app::accounts::AccountError as E;
-        match error {
-            E::Invalid(fields) => Self::Validation(
-                fields
-                    .into_iter()
-                    .map(|(field, message)| FieldError::new(field, message))
-                    .collect(),
-            ),
-            E::InvalidCredentials => Self::InvalidCredentials,
-            E::WrongPassword => Self::WrongPassword,
-            E::EmailNotVerified => Self::EmailNotVerified,
-            E::InvalidToken => Self::InvalidToken,
-            E::RefreshTokenReused => Self::RefreshTokenReused,
-            E::Unauthorized => Self::Unauthorized,
-            E::NotFound => Self::NotFound,
-            E::Conflict(detail) => Self::Conflict(detail),
-            E::Store(error) => error.into(),
-            error @ (E::Hash(_) | E::Randomness(_) | E::Internal(_)) => {
-                Self::Internal(error.into())
-            }
-        }
-    }
-}
-
-impl From<postroute_app::workspaces::WorkspaceError> for ApiError {
-    fn from(error: postroute_app::workspaces::WorkspaceError) -> Self {
-        use postroute_app::workspaces::WorkspaceError as E;
-        match error {
-            E::Invalid(fields) => Self::Validation(
-                fields
-                    .into_iter()
-                    .map(|(field, message)| FieldError::new(field, message))
-                    .collect(),
-            ),
-            E::NotFound => Self::NotFound,
-            E::Forbidden(detail) => Self::Forbidden(detail),
-            E::Conflict(detail) => Self::Conflict(detail),
-            E::PlanRequired(detail) => Self::PlanRequired(detail),
-            E::InvalidToken => Self::InvalidToken,
-            E::EmailNotVerified => Self::EmailNotVerified,
-            E::Store(error) => error.into(),
-            E::RateLimited(decision) => Self::RateLimited(decision),
-            error @ E::Randomness(_) => Self::Internal(error.into()),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        if error.is_unavailable() {
-            Self::DatabaseUnavailable(error.to_string())
-        } else {
-            Self::Internal(error.into())
-        }
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self {
-            Self::MalformedBody(detail) => {
+        match self.0 {
+            Refusal::Malformed(detail) => {
                 Problem::new(StatusCode::BAD_REQUEST, "malformed_request", detail)
             }
-            Self::Validation(errors) => Problem::new(
+            Refusal::Invalid(errors) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
                 "One or more fields are invalid.",
             )
             .with_errors(errors),
-            Self::UnsupportedMediaType(detail) => {
+            Refusal::UnsupportedMediaType(detail) => {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail)
             }
-            Self::PayloadTooLarge => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE),
-            Self::NotFound => Problem::for_status(StatusCode::NOT_FOUND),
-            Self::Unauthorized => Problem::for_status(StatusCode::UNAUTHORIZED),
-            Self::InvalidCredentials => Problem::new(
+            Refusal::PayloadTooLarge => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE),
+            Refusal::NotFound => Problem::for_status(StatusCode::NOT_FOUND),
+            Refusal::Unauthorized => Problem::for_status(StatusCode::UNAUTHORIZED),
+            Refusal::InvalidCredentials => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
                 "The email or password is wrong.",
             ),
-            Self::WrongPassword => {
+            Refusal::WrongPassword => {
                 Problem::new(StatusCode::FORBIDDEN, "invalid_credentials", "The password is wrong.")
             }
-            Self::EmailNotVerified => Problem::new(
+            Refusal::EmailNotVerified => Problem::new(
                 StatusCode::FORBIDDEN,
                 "email_not_verified",
                 "Confirm your email address with the link we sent before signing in.",
             ),
-            Self::InvalidToken => Problem::new(
+            Refusal::InvalidToken => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_token",
                 "The link is invalid, already used or expired; ask for a new one.",
             ),
-            Self::RefreshTokenReused => Problem::new(
+            Refusal::RefreshTokenReused => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "refresh_token_reused",
                 "This refresh token was already used. Every session of the account has been \
                  ended; sign in again.",
             ),
-            Self::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
-            Self::PreconditionRequired(detail) => {
+            Refusal::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            Refusal::PreconditionRequired(detail) => {
                 Problem::new(StatusCode::PRECONDITION_REQUIRED, "precondition_required", detail)
             }
-            Self::PreconditionFailed(detail) => {
+            Refusal::PreconditionFailed(detail) => {
                 Problem::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", detail)
             }
-            Self::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
-            Self::PlanRequired(detail) => {
+            Refusal::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            Refusal::PlanRequired(detail) => {
                 Problem::new(StatusCode::PAYMENT_REQUIRED, "plan_required", detail)
             }
-            Self::RangeNotSatisfiable { size } => {
+            Refusal::RangeNotSatisfiable { size } => {
                 let mut response = Problem::new(
                     StatusCode::RANGE_NOT_SATISFIABLE,
                     "range_not_satisfiable",
@@ -361,20 +229,22 @@ impl IntoResponse for ApiError {
                 }
                 return response;
             }
-            Self::Refused { code, detail } => Problem::new(StatusCode::BAD_REQUEST, code, detail),
-            Self::RateLimited(decision) => return rate_limited(&decision),
-            Self::Unavailable(reason) => {
+            Refusal::Refused { code, detail } => {
+                Problem::new(StatusCode::BAD_REQUEST, code, detail)
+            }
+            Refusal::RateLimited(decision) => return rate_limited(&decision),
+            Refusal::Unavailable(reason) => {
                 tracing::warn!(%reason, "dependency unavailable");
                 return unavailable();
             }
-            Self::DatabaseUnavailable(reason) => {
+            Refusal::DatabaseUnavailable(reason) => {
                 tracing::warn!(%reason, "database unavailable");
                 let mut response = unavailable();
                 // Tells the edge to fail fast until the database answers again.
                 response.extensions_mut().insert(DatabaseAway);
                 return response;
             }
-            Self::Internal(error) => {
+            Refusal::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR)
             }

@@ -4,6 +4,7 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use postroute_app::Refusal;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ pub async fn enforce_for_user(
                 .details(json!({ "limit": limit.quota.name, "path": path }))
         })
         .await;
-    if decision.allowed { Ok(decision) } else { Err(ApiError::RateLimited(decision)) }
+    if decision.allowed { Ok(decision) } else { Err(ApiError(Refusal::RateLimited(decision))) }
 }
 
 /// The brute-force gate's bucket (S-AUTH-7), or `None` where rate limits are off.
@@ -97,7 +98,7 @@ async fn enforce_for_address(
                 .details(json!({ "limit": limit.quota.name, "path": path }))
         })
         .await;
-    if decision.allowed { Ok(decision) } else { Err(ApiError::RateLimited(decision)) }
+    if decision.allowed { Ok(decision) } else { Err(ApiError(Refusal::RateLimited(decision))) }
 }
 
 /// Middleware enforcing `limit` per client address.
@@ -106,9 +107,9 @@ pub async fn enforce(State(limit): State<RequestLimit>, request: Request, next: 
         return next.run(request).await;
     }
     let Some(&ClientIp(ip)) = request.extensions().get::<ClientIp>() else {
-        return ApiError::Internal(anyhow::anyhow!(
+        return ApiError(Refusal::Internal(anyhow::anyhow!(
             "rate limit runs before client address resolution"
-        ))
+        )))
         .into_response();
     };
     let decision = match enforce_for_address(&limit, ip, request.uri().path()).await {

@@ -226,7 +226,7 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<()> {
 }
 
 async fn set_staff(config: Config, email: &str, staff: bool) -> anyhow::Result<()> {
-    use postroute_app::admin::staff::{self, StaffError};
+    use postroute_app::{Refusal, admin::staff};
     telemetry::init(&config.log);
     postroute_app::migrate(&config).await?;
     let store = postroute_app::open_store(&config).await?;
@@ -235,8 +235,8 @@ async fn set_staff(config: Config, email: &str, staff: bool) -> anyhow::Result<(
     match outcome {
         Ok(()) if staff => println!("{email} is now staff"),
         Ok(()) => println!("{email} is no longer staff"),
-        Err(StaffError::UnknownAccount) => anyhow::bail!("no account is registered with {email}"),
-        Err(StaffError::Invalid(_)) => anyhow::bail!("{email} is not an email address"),
+        Err(Refusal::NotFound) => anyhow::bail!("no account is registered with {email}"),
+        Err(Refusal::Invalid(_)) => anyhow::bail!("{email} is not an email address"),
         Err(error) => return Err(error.into()),
     }
     Ok(())

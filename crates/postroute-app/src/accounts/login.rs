@@ -7,7 +7,8 @@ use postroute_domain::{
 use postroute_store::{LogoutOutcome, NewSession, RefreshOutcome};
 use serde_json::json;
 
-use super::{AccountError, AccountService, AuthSession, RequestContext};
+use super::{AccountService, AuthSession, RequestContext};
+use crate::Refusal;
 use crate::auth::Verification;
 use crate::{clock, crypto, system_events};
 
@@ -50,7 +51,7 @@ impl AccountService {
         email: &str,
         password: &str,
         context: &RequestContext,
-    ) -> Result<IssuedTokens, AccountError> {
+    ) -> Result<IssuedTokens, Refusal> {
         let email = Email::parse(email).ok();
         // Counted as registration counted it: after normalisation.
         let plausible_password = password.chars().count() <= MAX_PASSWORD_CHARS * 4
@@ -65,7 +66,7 @@ impl AccountService {
             self.hasher.verify_dummy(password).await?;
             self.record_login_failure(LoginFailure::UnknownEmail, email.as_ref(), None, context)
                 .await;
-            return Err(AccountError::InvalidCredentials);
+            return Err(Refusal::InvalidCredentials);
         };
         let needs_rehash = match self.hasher.verify(password, &user.password_hash).await? {
             Verification::Match { needs_rehash } => needs_rehash,
@@ -77,7 +78,7 @@ impl AccountService {
                     context,
                 )
                 .await;
-                return Err(AccountError::InvalidCredentials);
+                return Err(Refusal::InvalidCredentials);
             }
         };
         if user.email_verified_at.is_none() {
@@ -88,7 +89,7 @@ impl AccountService {
                 context,
             )
             .await;
-            return Err(AccountError::EmailNotVerified);
+            return Err(Refusal::EmailNotVerified);
         }
         if needs_rehash {
             self.rehash(user.id, password).await;
@@ -156,11 +157,11 @@ impl AccountService {
         auth: AuthSession,
         refresh_token: String,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<IssuedTokens, AccountError> {
+    ) -> Result<IssuedTokens, Refusal> {
         let access_token = self
             .tokens
             .issue(auth.user, auth.session, now)
-            .map_err(|error| AccountError::Internal(error.to_string()))?;
+            .map_err(|error| Refusal::internal(error.to_string()))?;
         Ok(IssuedTokens {
             access_token,
             expires_in: self.tokens.ttl_secs(),
@@ -175,7 +176,7 @@ impl AccountService {
         &self,
         refresh_token: &str,
         context: &RequestContext,
-    ) -> Result<IssuedTokens, AccountError> {
+    ) -> Result<IssuedTokens, Refusal> {
         let now = clock::now();
         let (successor, successor_hash) = crypto::random_token()?;
         let outcome = self
@@ -195,7 +196,7 @@ impl AccountService {
             RefreshOutcome::Reused { user, sessions_revoked } => {
                 Err(self.reuse_detected(user, sessions_revoked, context).await)
             }
-            RefreshOutcome::Refused => Err(AccountError::Unauthorized),
+            RefreshOutcome::Refused => Err(Refusal::Unauthorized),
         }
     }
 
@@ -205,7 +206,7 @@ impl AccountService {
         &self,
         refresh_token: &str,
         context: &RequestContext,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), Refusal> {
         let outcome = self
             .store
             .sessions()
@@ -230,32 +231,28 @@ impl AccountService {
         user: UserId,
         sessions_revoked: u64,
         context: &RequestContext,
-    ) -> AccountError {
+    ) -> Refusal {
         let event = NewSystemEvent::new(SystemEventKind::RefreshTokenReused)
             .actor(user)
             .ip(context.ip)
             .details(json!({ "sessions_revoked": sessions_revoked }));
         system_events::record(&self.store, event).await;
-        AccountError::RefreshTokenReused
+        Refusal::RefreshTokenReused
     }
 
     /// Ends every session of the caller.
-    pub async fn logout_everywhere(&self, auth: AuthSession) -> Result<(), AccountError> {
+    pub async fn logout_everywhere(&self, auth: AuthSession) -> Result<(), Refusal> {
         let ended = self.store.sessions().end_all(auth.user, "logout_all", clock::now()).await?;
         tracing::info!(user.id = %auth.user, ended, "logged out everywhere");
         Ok(())
     }
 
     /// Ends one of the caller's sessions.
-    pub async fn end_session(
-        &self,
-        auth: AuthSession,
-        session: SessionId,
-    ) -> Result<(), AccountError> {
+    pub async fn end_session(&self, auth: AuthSession, session: SessionId) -> Result<(), Refusal> {
         if self.store.sessions().end(auth.user, session, "revoked_by_user", clock::now()).await? {
             Ok(())
         } else {
-            Err(AccountError::NotFound)
+            Err(Refusal::NotFound)
         }
     }
 }

@@ -7,16 +7,17 @@ mod profile;
 mod recovery;
 mod registration;
 
+use crate::Refusal;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::Duration;
 use postroute_domain::{SessionId, UserId};
-use postroute_store::{EmailTokenPurpose, NewEmailToken, Store, StoreError, User};
+use postroute_store::{EmailTokenPurpose, NewEmailToken, Store, User};
 
-use crate::auth::{AccessTokens, HashError, PasswordHasher};
+use crate::auth::{AccessTokens, PasswordHasher};
 use crate::clock;
-use crate::crypto::{self, RandomnessUnavailable};
+use crate::crypto;
 use crate::mail::{MailComposer, Template};
 
 pub use login::IssuedTokens;
@@ -39,50 +40,6 @@ pub struct AuthSession {
     pub user: UserId,
     /// The session the access token belongs to.
     pub session: SessionId,
-}
-
-/// Why an account action was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    /// Fields of the request are invalid: `(field, message)` pairs.
-    #[error("invalid input")]
-    Invalid(Vec<(&'static str, String)>),
-    /// Wrong email or password (indistinguishable on purpose).
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    /// An authenticated caller confirmed an action with the wrong password.
-    #[error("wrong password")]
-    WrongPassword,
-    /// The password was right but the address is not confirmed yet.
-    #[error("email not verified")]
-    EmailNotVerified,
-    /// A verification or reset token is unknown, used or expired.
-    #[error("invalid or expired token")]
-    InvalidToken,
-    /// A rotated refresh token came back: every session of its user was revoked.
-    #[error("refresh token reused")]
-    RefreshTokenReused,
-    /// No valid credentials (bad or revoked access token, dead refresh token).
-    #[error("unauthorized")]
-    Unauthorized,
-    /// The resource is not the caller's (or does not exist).
-    #[error("not found")]
-    NotFound,
-    /// The action conflicts with the account's state.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Hashing failed.
-    #[error(transparent)]
-    Hash(#[from] HashError),
-    /// The OS CSPRNG failed.
-    #[error(transparent)]
-    Randomness(#[from] RandomnessUnavailable),
-    /// A bug.
-    #[error("internal error: {0}")]
-    Internal(String),
 }
 
 /// Token lifetimes.
@@ -123,11 +80,11 @@ impl AccountService {
     }
 
     /// The caller behind a bearer access token, if its session is still live (S-AUTH-4).
-    pub async fn authenticate(&self, access_token: &str) -> Result<AuthSession, AccountError> {
-        let claims = self.tokens.verify(access_token).map_err(|_| AccountError::Unauthorized)?;
+    pub async fn authenticate(&self, access_token: &str) -> Result<AuthSession, Refusal> {
+        let claims = self.tokens.verify(access_token).map_err(|_| Refusal::Unauthorized)?;
         match self.store.sessions().live_user(claims.session, crate::clock::now()).await? {
             Some(user) if user == claims.user => Ok(AuthSession { user, session: claims.session }),
-            _ => Err(AccountError::Unauthorized),
+            _ => Err(Refusal::Unauthorized),
         }
     }
 
@@ -136,14 +93,14 @@ impl AccountService {
     pub async fn authenticate_account(
         &self,
         access_token: &str,
-    ) -> Result<(AuthSession, User), AccountError> {
-        let claims = self.tokens.verify(access_token).map_err(|_| AccountError::Unauthorized)?;
+    ) -> Result<(AuthSession, User), Refusal> {
+        let claims = self.tokens.verify(access_token).map_err(|_| Refusal::Unauthorized)?;
         let now = crate::clock::now();
         match self.store.accounts().find_by_live_session(claims.session, now).await? {
             Some(user) if user.id == claims.user => {
                 Ok((AuthSession { user: user.id, session: claims.session }, user))
             }
-            _ => Err(AccountError::Unauthorized),
+            _ => Err(Refusal::Unauthorized),
         }
     }
 
@@ -153,7 +110,7 @@ impl AccountService {
         &self,
         user: &User,
         purpose: EmailTokenPurpose,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), Refusal> {
         let now = clock::now();
         let (token, token_hash) = crypto::random_token()?;
         let (lifetime, template) = match purpose {

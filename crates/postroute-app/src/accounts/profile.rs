@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::registration::parse_name;
-use super::{AccountError, AccountService, AuthSession};
+use super::{AccountService, AuthSession};
+use crate::Refusal;
 use crate::auth::Verification;
 use crate::{clock, system_events};
 
@@ -51,19 +52,18 @@ pub struct AccountExport {
 
 impl AccountService {
     /// The caller's account.
-    pub async fn me(&self, auth: AuthSession) -> Result<User, AccountError> {
-        self.store.accounts().find(auth.user).await?.ok_or(AccountError::Unauthorized)
+    pub async fn me(&self, auth: AuthSession) -> Result<User, Refusal> {
+        self.store.accounts().find(auth.user).await?.ok_or(Refusal::Unauthorized)
     }
 
     /// Changes the caller's display name.
-    pub async fn rename(&self, auth: AuthSession, name: &str) -> Result<User, AccountError> {
-        let name =
-            parse_name(name).map_err(|error| AccountError::Invalid(vec![("name", error)]))?;
+    pub async fn rename(&self, auth: AuthSession, name: &str) -> Result<User, Refusal> {
+        let name = parse_name(name).map_err(|error| Refusal::invalid("name", error))?;
         self.store
             .accounts()
             .rename(auth.user, &name, clock::now())
             .await?
-            .ok_or(AccountError::Unauthorized)
+            .ok_or(Refusal::Unauthorized)
     }
 
     /// Changes the password after checking the current one, and ends every other session.
@@ -73,10 +73,10 @@ impl AccountService {
         current: &str,
         new: &str,
         ip: IpAddr,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), Refusal> {
         self.confirm_password(auth, current, ip).await?;
         let password = Password::parse(new)
-            .map_err(|error| AccountError::Invalid(vec![("new_password", error.to_string())]))?;
+            .map_err(|error| Refusal::invalid("new_password", error.to_string()))?;
         let hash = self.hasher.hash(&password).await?;
         self.store.accounts().change_password(auth.user, &hash, auth.session, clock::now()).await?;
         tracing::info!(user.id = %auth.user, "password changed; other sessions ended");
@@ -84,7 +84,7 @@ impl AccountService {
     }
 
     /// The caller's live sessions.
-    pub async fn sessions(&self, auth: AuthSession) -> Result<Vec<SessionView>, AccountError> {
+    pub async fn sessions(&self, auth: AuthSession) -> Result<Vec<SessionView>, Refusal> {
         let sessions = self.store.sessions().list_live(auth.user, clock::now()).await?;
         Ok(sessions
             .into_iter()
@@ -100,7 +100,7 @@ impl AccountService {
     }
 
     /// Everything stored about the caller.
-    pub async fn export(&self, auth: AuthSession) -> Result<AccountExport, AccountError> {
+    pub async fn export(&self, auth: AuthSession) -> Result<AccountExport, Refusal> {
         let user = self.me(auth).await?;
         let sessions = self.store.sessions().list_all(auth.user).await?;
         let emails = self.store.outbox().for_user(auth.user).await?;
@@ -165,7 +165,7 @@ impl AccountService {
         auth: AuthSession,
         password: &str,
         ip: IpAddr,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), Refusal> {
         let user = self.me(auth).await?;
         match self.hasher.verify(password, &user.password_hash).await? {
             Verification::Match { .. } => Ok(()),
@@ -175,7 +175,7 @@ impl AccountService {
                     .ip(ip)
                     .details(json!({ "session_id": auth.session }));
                 system_events::record(&self.store, event).await;
-                Err(AccountError::WrongPassword)
+                Err(Refusal::WrongPassword)
             }
         }
     }
@@ -189,7 +189,7 @@ impl AccountService {
         auth: AuthSession,
         password: &str,
         ip: IpAddr,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), Refusal> {
         self.confirm_password(auth, password, ip).await?;
         let audit = |workspace| {
             NewAuditEntry::new(AuditAction::WorkspaceDeleted, auth.user, ip)
@@ -201,10 +201,10 @@ impl AccountService {
                 tracing::info!(user.id = %auth.user, workspaces_deleted, "account erased");
                 Ok(())
             }
-            Erasure::OwnsTeams(count) => Err(AccountError::Conflict(format!(
+            Erasure::OwnsTeams(count) => Err(Refusal::Conflict(format!(
                 "You own {count} workspace(s) with other members; transfer ownership before erasing your account."
             ))),
-            Erasure::NoSuchUser => Err(AccountError::Unauthorized),
+            Erasure::NoSuchUser => Err(Refusal::Unauthorized),
         }
     }
 }

@@ -4,14 +4,15 @@
 use postroute_domain::{Email, Password};
 use postroute_store::EmailTokenPurpose;
 
-use super::{AccountError, AccountService};
+use super::AccountService;
+use crate::Refusal;
 use crate::{clock, crypto};
 
 impl AccountService {
     /// Emails a reset link when the address has an account; the answer is the same either way.
-    pub async fn request_password_reset(&self, email: &str) -> Result<(), AccountError> {
-        let email = Email::parse(email)
-            .map_err(|error| AccountError::Invalid(vec![("email", error.to_string())]))?;
+    pub async fn request_password_reset(&self, email: &str) -> Result<(), Refusal> {
+        let email =
+            Email::parse(email).map_err(|error| Refusal::invalid("email", error.to_string()))?;
         let Some(user) = self.store.accounts().find_by_email(email.normalized()).await? else {
             return Ok(());
         };
@@ -25,9 +26,9 @@ impl AccountService {
         &self,
         token: &str,
         new_password: &str,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), Refusal> {
         let password = Password::parse(new_password)
-            .map_err(|error| AccountError::Invalid(vec![("new_password", error.to_string())]))?;
+            .map_err(|error| Refusal::invalid("new_password", error.to_string()))?;
         // Hash first: a failure here must not spend the single-use token.
         let password_hash = self.hasher.hash(&password).await?;
         let reset = self
@@ -40,7 +41,7 @@ impl AccountService {
                 tracing::info!(user.id = %user, "password reset; every session ended");
                 Ok(())
             }
-            None => Err(AccountError::InvalidToken),
+            None => Err(Refusal::InvalidToken),
         }
     }
 }

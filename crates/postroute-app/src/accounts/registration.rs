@@ -4,7 +4,8 @@
 use postroute_domain::{Email, Password, UserId};
 use postroute_store::{EmailTokenPurpose, NewEmailToken, NewUser, StoreError, User};
 
-use super::{AccountError, AccountService};
+use super::AccountService;
+use crate::Refusal;
 use crate::clock;
 use crate::crypto;
 use crate::mail::Template;
@@ -44,7 +45,7 @@ pub(crate) fn parse_name(input: &str) -> Result<String, String> {
 impl AccountService {
     /// Registers an account, or — when the address is taken — emails its owner. Both paths
     /// hash the password, so they also take the same time.
-    pub async fn register(&self, registration: Registration<'_>) -> Result<(), AccountError> {
+    pub async fn register(&self, registration: Registration<'_>) -> Result<(), Refusal> {
         let mut invalid = Vec::new();
         let email = Email::parse(registration.email)
             .map_err(|error| invalid.push(("email", error.to_string())))
@@ -55,13 +56,10 @@ impl AccountService {
         let name =
             parse_name(registration.name).map_err(|error| invalid.push(("name", error))).ok();
         let (Some(email), Some(password), Some(name)) = (email, password, name) else {
-            return Err(AccountError::Invalid(invalid));
+            return Err(Refusal::invalid_fields(invalid));
         };
         if password.expose().eq_ignore_ascii_case(email.as_str()) {
-            return Err(AccountError::Invalid(vec![(
-                "password",
-                "must not be your email address".to_owned(),
-            )]));
+            return Err(Refusal::invalid("password", "must not be your email address"));
         }
 
         let password_hash = self.hasher.hash(&password).await?;
@@ -126,7 +124,7 @@ impl AccountService {
         mut user: User,
         name: &str,
         password_hash: &str,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), Refusal> {
         if user.email_verified_at.is_none()
             && self
                 .store
@@ -146,12 +144,12 @@ impl AccountService {
         Ok(())
     }
 
-    async fn send_verification(&self, user: &User) -> Result<(), AccountError> {
+    async fn send_verification(&self, user: &User) -> Result<(), Refusal> {
         self.issue_token_email(user, EmailTokenPurpose::VerifyEmail).await
     }
 
     /// Confirms an address with the token from its verification email.
-    pub async fn verify_email(&self, token: &str) -> Result<(), AccountError> {
+    pub async fn verify_email(&self, token: &str) -> Result<(), Refusal> {
         let verified = self
             .store
             .accounts()
@@ -162,14 +160,14 @@ impl AccountService {
                 tracing::info!(user.id = %user, "email verified");
                 Ok(())
             }
-            None => Err(AccountError::InvalidToken),
+            None => Err(Refusal::InvalidToken),
         }
     }
 
     /// Sends a new verification link to an unverified account; silently nothing otherwise.
-    pub async fn resend_verification(&self, email: &str) -> Result<(), AccountError> {
-        let email = Email::parse(email)
-            .map_err(|error| AccountError::Invalid(vec![("email", error.to_string())]))?;
+    pub async fn resend_verification(&self, email: &str) -> Result<(), Refusal> {
+        let email =
+            Email::parse(email).map_err(|error| Refusal::invalid("email", error.to_string()))?;
         match self.store.accounts().find_by_email(email.normalized()).await? {
             Some(user) if user.email_verified_at.is_none() => self.send_verification(&user).await,
             _ => Ok(()),

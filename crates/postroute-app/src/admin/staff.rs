@@ -2,31 +2,15 @@
 //! account's sessions. Staff status is read from the account on every request, so a withdrawal
 //! takes effect at once; it is granted and withdrawn only from the command line.
 
+use crate::Refusal;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use postroute_domain::{Email, NewSystemEvent, SystemEventId, SystemEventKind, UserId};
-use postroute_store::{Store, StoreError, StoredSystemEvent, SystemEventFilter};
+use postroute_store::{Store, StoredSystemEvent, SystemEventFilter};
 use serde_json::json;
 
 use crate::{clock, system_events};
-
-/// Why a staff action was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum StaffError {
-    /// Not staff, or not signed in: answered like a route that does not exist.
-    #[error("not staff")]
-    NotStaff,
-    /// No such account.
-    #[error("no such account")]
-    UnknownAccount,
-    /// Invalid input: `(field, message)` pairs.
-    #[error("invalid input")]
-    Invalid(Vec<(&'static str, String)>),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// An account as staff see it: never its password hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +45,7 @@ impl StaffService {
 
     /// Lets `user` in when the account is staff now; everyone else (signed out included) is
     /// refused.
-    pub async fn admit(&self, user: Option<UserId>) -> Result<UserId, StaffError> {
+    pub async fn admit(&self, user: Option<UserId>) -> Result<UserId, Refusal> {
         match user {
             Some(user)
                 if self
@@ -73,7 +57,7 @@ impl StaffService {
             {
                 Ok(user)
             }
-            _ => Err(StaffError::NotStaff),
+            _ => Err(Refusal::NotFound),
         }
     }
 
@@ -94,15 +78,15 @@ impl StaffService {
         filter: &SystemEventFilter,
         after: Option<SystemEventId>,
         limit: u32,
-    ) -> Result<Vec<StoredSystemEvent>, StaffError> {
+    ) -> Result<Vec<StoredSystemEvent>, Refusal> {
         Ok(self.store.system_events().list(filter, after, limit).await?)
     }
 
     /// The account registered with `email`, if any (as a list, so that a search by another key
     /// can join it later without changing the answer's shape).
-    pub async fn accounts_by_email(&self, email: &str) -> Result<Vec<AccountSummary>, StaffError> {
-        let email = Email::parse(email)
-            .map_err(|error| StaffError::Invalid(vec![("email", error.to_string())]))?;
+    pub async fn accounts_by_email(&self, email: &str) -> Result<Vec<AccountSummary>, Refusal> {
+        let email =
+            Email::parse(email).map_err(|error| Refusal::invalid("email", error.to_string()))?;
         let Some(user) = self.store.accounts().find_by_email(email.normalized()).await? else {
             return Ok(Vec::new());
         };
@@ -125,9 +109,9 @@ impl StaffService {
         staff: UserId,
         ip: IpAddr,
         user: UserId,
-    ) -> Result<u64, StaffError> {
+    ) -> Result<u64, Refusal> {
         if self.store.accounts().find(user).await?.is_none() {
-            return Err(StaffError::UnknownAccount);
+            return Err(Refusal::NotFound);
         }
         let ended = self.store.sessions().end_all(user, "revoked_by_staff", clock::now()).await?;
         let event = NewSystemEvent::new(SystemEventKind::SessionsRevokedByStaff)
@@ -142,12 +126,12 @@ impl StaffService {
 /// Grants (`true`) or withdraws staff status for the account registered with `email`, and
 /// records it; `UnknownAccount` when there is none. For `postroute admin grant-staff` and
 /// `revoke-staff`.
-pub async fn set_staff(store: &Store, email: &str, staff: bool) -> Result<(), StaffError> {
-    let email = Email::parse(email)
-        .map_err(|error| StaffError::Invalid(vec![("email", error.to_string())]))?;
+pub async fn set_staff(store: &Store, email: &str, staff: bool) -> Result<(), Refusal> {
+    let email =
+        Email::parse(email).map_err(|error| Refusal::invalid("email", error.to_string()))?;
     let accounts = store.accounts();
     let Some(user) = accounts.find_by_email(email.normalized()).await? else {
-        return Err(StaffError::UnknownAccount);
+        return Err(Refusal::NotFound);
     };
     accounts.set_staff(email.normalized(), staff).await?;
     let kind = if staff { SystemEventKind::StaffGranted } else { SystemEventKind::StaffRevoked };

@@ -14,9 +14,10 @@ use postroute_store::DueChannel;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::ChannelService;
 use super::platforms::{Check, Checked, Connect, NotConfigured, Platform};
 use super::tokens::PlainTokens;
-use super::{ChannelError, ChannelService};
+use crate::Refusal;
 use crate::clock;
 use crate::mail::{MailComposer, Template};
 
@@ -82,7 +83,7 @@ impl ChannelService {
         &self,
         due: &DueChannel,
         composer: &MailComposer,
-    ) -> Result<CheckOutcome, ChannelError> {
+    ) -> Result<CheckOutcome, Refusal> {
         let tokens = self.cipher.open(due.workspace, due.id, &due.tokens)?;
         let result = match self.platform(due.provider) {
             Ok(platform) => platform.check(due, &tokens).await.map(|checked| (platform, checked)),
@@ -128,7 +129,7 @@ impl ChannelService {
         due: &DueChannel,
         platform: Platform<'_>,
         fresh: &PlainTokens,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), Refusal> {
         let tenant = self.store.tenant(due.workspace);
         let sealed = self.cipher.seal(due.workspace, due.id, fresh)?;
         let next = fresh.expires_at.map(|expires| expires - REFRESH_AHEAD);
@@ -162,7 +163,7 @@ impl ChannelService {
         due: &DueChannel,
         reason: &str,
         composer: &MailComposer,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), Refusal> {
         let tenant = self.store.tenant(due.workspace);
         let Some(workspace) = tenant.workspace().await? else {
             return Ok(());
@@ -198,7 +199,7 @@ impl ChannelService {
     async fn reconnect_recipients(
         &self,
         workspace: WorkspaceId,
-    ) -> Result<Vec<(UserId, String, String)>, ChannelError> {
+    ) -> Result<Vec<(UserId, String, String)>, Refusal> {
         Ok(self
             .store
             .tenant(workspace)

@@ -8,17 +8,18 @@ mod tokens;
 
 pub(crate) use connect::{pending_associated_data, state_associated_data};
 
+use crate::Refusal;
 use std::sync::Arc;
 
 use postroute_domain::{AuditAction, ChannelId};
 use postroute_platforms::meta::MetaClient;
 use postroute_platforms::x::XClient;
-use postroute_store::{Channel, Store, StoreError};
+use postroute_store::{Channel, Store};
 use url::Url;
 
 use self::platforms::Connect;
 use crate::clock;
-use crate::crypto::{Keyring, OpenError, RandomnessUnavailable};
+use crate::crypto::Keyring;
 use crate::workspaces::Caller;
 
 pub use check::CheckOutcome;
@@ -27,40 +28,6 @@ pub use tokens::TokenCipher;
 
 /// How long a started connection may take to come back.
 pub const STATE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
-
-/// Why a channel action failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ChannelError {
-    /// Invalid fields: `(field, message)` pairs.
-    #[error("invalid input")]
-    Invalid(Vec<(&'static str, String)>),
-    /// No such channel or pending connection here.
-    #[error("not found")]
-    NotFound,
-    /// The plan's channel limit is reached.
-    #[error("plan required: {0}")]
-    PlanRequired(String),
-    /// The OAuth callback cannot complete; `code` says why (`invalid_state`, `access_denied`,
-    /// `missing_code`, `no_accounts`, `forbidden`, `provider_error`, `plan_required`).
-    #[error("connection failed: {code}: {detail}")]
-    Callback {
-        /// Stable machine code, also put on the redirect to the UI.
-        code: &'static str,
-        /// Human explanation.
-        detail: String,
-        /// The workspace the state named, when it could be read.
-        workspace: Option<postroute_domain::WorkspaceId>,
-    },
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The OS CSPRNG failed.
-    #[error(transparent)]
-    Randomness(#[from] RandomnessUnavailable),
-    /// Stored tokens could not be opened (wrong key configured, or tampering).
-    #[error("channel tokens cannot be opened: {0}")]
-    Sealed(#[from] OpenError),
-}
 
 /// The channel service.
 #[derive(Debug, Clone)]
@@ -85,15 +52,15 @@ impl ChannelService {
     }
 
     /// Every channel of the workspace (never any token material).
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<Channel>, ChannelError> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Channel>, Refusal> {
         Ok(self.store.tenant(caller.workspace.id).channels().await?)
     }
 
     /// Disconnects a channel: its tokens are deleted, and revoked at the platform where it
     /// offers revocation (X does; Meta does not).
-    pub async fn disconnect(&self, caller: &Caller, id: ChannelId) -> Result<(), ChannelError> {
+    pub async fn disconnect(&self, caller: &Caller, id: ChannelId) -> Result<(), Refusal> {
         let tenant = self.store.tenant(caller.workspace.id);
-        let channel = tenant.channel(id).await?.ok_or(ChannelError::NotFound)?;
+        let channel = tenant.channel(id).await?.ok_or(Refusal::NotFound)?;
         if channel.status == postroute_domain::ChannelStatus::Disconnected {
             return Ok(()); // Disconnecting is idempotent; the audit log has the first time.
         }
@@ -105,7 +72,7 @@ impl ChannelService {
             }),
         );
         let Some(tokens) = tenant.disconnect_channel(id, clock::now(), &audit).await? else {
-            return Err(ChannelError::NotFound);
+            return Err(Refusal::NotFound);
         };
         if let (Some(tokens), Ok(platform)) = (tokens, self.platform(channel.provider))
             && platform.revokes()

@@ -7,13 +7,14 @@
 pub mod links;
 pub mod storage;
 
+use crate::Refusal;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use postroute_domain::{AuditAction, MAX_UPLOAD_BYTES, MediaId, WorkspaceId};
-use postroute_store::{Media, MediaInserted, MediaRemoval, Store, StoreError};
+use postroute_store::{Media, MediaInserted, MediaRemoval, Store};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
@@ -34,50 +35,6 @@ pub const UPLOAD_BODY_LIMIT: u64 = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE;
 
 /// Scratch files older than this are leftovers of a crash; uploads time out well before.
 const SCRATCH_LEFTOVER_AGE: Duration = Duration::from_secs(3600);
-
-/// Why a media action was refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MediaError {
-    /// Not an accepted type, whatever the client said (415).
-    #[error("{0}")]
-    Unsupported(String),
-    /// An accepted type, but empty, damaged, truncated or over the pixel limits (422).
-    #[error("{0}")]
-    Invalid(String),
-    /// Over 50 MiB (413).
-    #[error("the file is larger than 50 MiB")]
-    TooLarge,
-    /// The plan's storage is full (402).
-    #[error("{0}")]
-    QuotaExceeded(String),
-    /// No such media in the workspace, or a link that is not ours.
-    #[error("not found")]
-    NotFound,
-    /// Posts that have not finished publishing hold the file (409).
-    #[error("the file is used by {posts} posts")]
-    InUse {
-        /// How many.
-        posts: i64,
-    },
-    /// The requested byte range lies outside the file (416).
-    #[error("the range is outside the file's {size} bytes")]
-    RangeNotSatisfiable {
-        /// The file's size.
-        size: u64,
-    },
-    /// A genuine public link past its expiry.
-    #[error("the link has expired")]
-    LinkExpired,
-    /// The object store failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Scratch files could not be written, or inspection crashed.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
 
 /// A file's bytes as served: all of them, or the range asked for.
 pub struct Content {
@@ -136,22 +93,6 @@ impl ByteRange {
     }
 }
 
-impl From<std::io::Error> for MediaError {
-    fn from(error: std::io::Error) -> Self {
-        Self::Internal(format!("scratch file: {error}"))
-    }
-}
-
-impl From<InspectError> for MediaError {
-    fn from(error: InspectError) -> Self {
-        match error {
-            InspectError::Unsupported(detail) => Self::Unsupported(detail),
-            InspectError::Invalid(detail) => Self::Invalid(detail),
-            InspectError::Io(error) => error.into(),
-        }
-    }
-}
-
 /// An upload being received: bytes go to a scratch file, and the size cap is enforced as
 /// they arrive, so an oversized body is cut off at 50 MiB and never held in memory.
 #[derive(Debug)]
@@ -163,10 +104,10 @@ pub struct UploadSink {
 
 impl UploadSink {
     /// Appends the next bytes of the file.
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), MediaError> {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
         self.received += chunk.len() as u64;
         if self.received > MAX_UPLOAD_BYTES {
-            return Err(MediaError::TooLarge);
+            return Err(Refusal::PayloadTooLarge);
         }
         self.file.write_all(chunk).await?;
         Ok(())
@@ -214,14 +155,10 @@ impl MediaService {
     /// Refuses an upload before its body is read: a declared body length beyond what a 50 MiB
     /// file needs (413), or a library that could not take it (402; the final quota check
     /// happens when the file is recorded).
-    pub async fn admit(
-        &self,
-        caller: &Caller,
-        declared_body: Option<u64>,
-    ) -> Result<(), MediaError> {
+    pub async fn admit(&self, caller: &Caller, declared_body: Option<u64>) -> Result<(), Refusal> {
         let declared_body = declared_body.unwrap_or(0);
         if declared_body > UPLOAD_BODY_LIMIT {
-            return Err(MediaError::TooLarge);
+            return Err(Refusal::PayloadTooLarge);
         }
         let quota = caller.workspace.plan.entitlements().media_storage_bytes;
         let used =
@@ -234,7 +171,7 @@ impl MediaService {
     }
 
     /// A new scratch file for an upload.
-    pub async fn start_upload(&self) -> Result<UploadSink, MediaError> {
+    pub async fn start_upload(&self) -> Result<UploadSink, Refusal> {
         let scratch = self.scratch.clone();
         let (file, path) = tokio::task::spawn_blocking(move || {
             tempfile::Builder::new()
@@ -243,7 +180,7 @@ impl MediaService {
                 .map(|file| file.into_parts())
         })
         .await
-        .map_err(|error| MediaError::Internal(error.to_string()))??;
+        .map_err(|error| Refusal::internal(error.to_string()))??;
         Ok(UploadSink {
             file: tokio::io::BufWriter::new(tokio::fs::File::from_std(file)),
             path,
@@ -252,16 +189,12 @@ impl MediaService {
     }
 
     /// Inspects, stores and records a received upload.
-    pub async fn finish_upload(
-        &self,
-        caller: &Caller,
-        sink: UploadSink,
-    ) -> Result<Media, MediaError> {
+    pub async fn finish_upload(&self, caller: &Caller, sink: UploadSink) -> Result<Media, Refusal> {
         let UploadSink { mut file, path: received_path, received } = sink;
         file.flush().await?;
         drop(file);
         if received == 0 {
-            return Err(MediaError::Invalid("The file is empty.".to_owned()));
+            return Err(Refusal::invalid("file", "The file is empty."));
         }
         let kept_path =
             tempfile::Builder::new().prefix("kept-").tempfile_in(&self.scratch)?.into_temp_path();
@@ -270,22 +203,22 @@ impl MediaService {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|error| MediaError::Internal(error.to_string()))?;
+            .map_err(|error| Refusal::internal(error.to_string()))?;
         let (inspected, sha256, size, kept_path) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let inspected = postroute_inspect::inspect(&received_path, &kept_path)?;
             drop(received_path);
             let (sha256, size) = digest(&kept_path)?;
-            Ok::<_, MediaError>((inspected, sha256, size, kept_path))
+            Ok::<_, Refusal>((inspected, sha256, size, kept_path))
         })
         .await
         .map_err(|error| {
             if error.is_panic() {
                 // A parser bug met by a crafted file: the upload is refused, the operator told.
                 tracing::error!("inspecting an upload panicked (a bug); refusing it as unreadable");
-                MediaError::Invalid("The file could not be read.".to_owned())
+                Refusal::invalid("file", "The file could not be read.")
             } else {
-                MediaError::Internal(error.to_string())
+                Refusal::internal(error.to_string())
             }
         })??;
 
@@ -297,7 +230,7 @@ impl MediaService {
             service.store_and_record(&caller, inspected, sha256, size, kept_path).await
         })
         .await
-        .map_err(|error| MediaError::Internal(format!("storing an upload failed: {error}")))?
+        .map_err(|error| Refusal::internal(format!("storing an upload failed: {error}")))?
     }
 
     async fn store_and_record(
@@ -307,7 +240,7 @@ impl MediaService {
         sha256: String,
         size: u64,
         kept_path: TempPath,
-    ) -> Result<Media, MediaError> {
+    ) -> Result<Media, Refusal> {
         let workspace = caller.workspace.id;
         let id = MediaId::new();
         let object_key = format!("{workspace}/{id}.{}", inspected.media_type.extension());
@@ -343,7 +276,7 @@ impl MediaService {
             }
             Ok(MediaInserted::WorkspaceGone) => {
                 self.discard_object(&media.object_key).await;
-                Err(MediaError::NotFound)
+                Err(Refusal::NotFound)
             }
             Err(error) => {
                 self.discard_object(&media.object_key).await;
@@ -358,13 +291,13 @@ impl MediaService {
         caller: &Caller,
         after: Option<MediaId>,
         limit: u32,
-    ) -> Result<Vec<Media>, MediaError> {
+    ) -> Result<Vec<Media>, Refusal> {
         Ok(self.store.tenant(caller.workspace.id).media(after, limit).await?)
     }
 
     /// One file's record.
-    pub async fn get(&self, workspace: WorkspaceId, id: MediaId) -> Result<Media, MediaError> {
-        self.store.tenant(workspace).media_item(id).await?.ok_or(MediaError::NotFound)
+    pub async fn get(&self, workspace: WorkspaceId, id: MediaId) -> Result<Media, Refusal> {
+        self.store.tenant(workspace).media_item(id).await?.ok_or(Refusal::NotFound)
     }
 
     /// One file's record and bytes.
@@ -373,7 +306,7 @@ impl MediaService {
         workspace: WorkspaceId,
         id: MediaId,
         requested: Option<RangeRequest>,
-    ) -> Result<Content, MediaError> {
+    ) -> Result<Content, Refusal> {
         let media = self.get(workspace, id).await?;
         let size = u64::try_from(media.size_bytes).unwrap_or(0);
         // A range of another version of the file would splice two files together: with an
@@ -384,7 +317,7 @@ impl MediaService {
         let range = match requested {
             None => None,
             Some(request) => {
-                Some(request.range.within(size).ok_or(MediaError::RangeNotSatisfiable { size })?)
+                Some(request.range.within(size).ok_or(Refusal::RangeNotSatisfiable { size })?)
             }
         };
         let bytes = match &range {
@@ -395,7 +328,7 @@ impl MediaService {
     }
 
     /// Deletes a file: its record (with an audit entry), then its object.
-    pub async fn delete(&self, caller: &Caller, id: MediaId) -> Result<(), MediaError> {
+    pub async fn delete(&self, caller: &Caller, id: MediaId) -> Result<(), Refusal> {
         let audit = caller.audit(AuditAction::MediaDeleted).target("media", id);
         let media = match self
             .store
@@ -404,19 +337,20 @@ impl MediaService {
             .await?
         {
             MediaRemoval::Deleted(media) => media,
-            MediaRemoval::NotFound => return Err(MediaError::NotFound),
-            MediaRemoval::InUse { posts } => return Err(MediaError::InUse { posts }),
+            MediaRemoval::NotFound => return Err(Refusal::NotFound),
+            MediaRemoval::InUse { posts } => {
+                return Err(Refusal::Conflict(format!(
+                    "This file is attached to {posts} post(s) not yet published everywhere; \
+                     remove it from them, or delete them, first."
+                )));
+            }
         };
         self.discard_object(&media.object_key).await;
         Ok(())
     }
 
     /// A signed, expiring public link to a file.
-    pub async fn public_link(
-        &self,
-        caller: &Caller,
-        id: MediaId,
-    ) -> Result<PublicLink, MediaError> {
+    pub async fn public_link(&self, caller: &Caller, id: MediaId) -> Result<PublicLink, Refusal> {
         let media = self.get(caller.workspace.id, id).await?;
         Ok(self.links.link(caller.workspace.id, media.id, clock::now()))
     }
@@ -429,15 +363,17 @@ impl MediaService {
         expires: i64,
         signature: &str,
         requested: Option<RangeRequest>,
-    ) -> Result<Content, MediaError> {
+    ) -> Result<Content, Refusal> {
         match self.links.check(workspace, id, expires, signature, clock::now()) {
             // A deleted workspace's links die with it, before they expire.
             LinkCheck::Valid if self.store.tenant(workspace).workspace().await?.is_none() => {
-                Err(MediaError::NotFound)
+                Err(Refusal::NotFound)
             }
             LinkCheck::Valid => self.content(workspace, id, requested).await,
-            LinkCheck::Expired => Err(MediaError::LinkExpired),
-            LinkCheck::Forged => Err(MediaError::NotFound),
+            LinkCheck::Expired => {
+                Err(Refusal::Forbidden("This link has expired; ask for a new one.".to_owned()))
+            }
+            LinkCheck::Forged => Err(Refusal::NotFound),
         }
     }
 
@@ -450,10 +386,10 @@ impl MediaService {
     }
 }
 
-fn quota_exceeded(caller: &Caller, used: u64) -> MediaError {
+fn quota_exceeded(caller: &Caller, used: u64) -> Refusal {
     let plan = caller.workspace.plan;
     let quota = plan.entitlements().media_storage_bytes;
-    MediaError::QuotaExceeded(format!(
+    Refusal::PlanRequired(format!(
         "The media library holds {} MB of the {} plan's {} MB; delete files or upgrade.",
         used / 1_000_000,
         plan.as_str(),

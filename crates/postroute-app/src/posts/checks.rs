@@ -6,13 +6,13 @@ use postroute_domain::post::{MediaFacts, PostBody, check_target};
 use postroute_domain::{ChannelId, ChannelStatus, MediaId, MediaType};
 use postroute_store::{Channel, Media, StoreError, Tenant};
 
-use super::PostError;
+use crate::Refusal;
 
 /// How far ahead a post may be scheduled.
 const LONGEST_LEAD: Duration = Duration::days(365);
 
 /// A publishing time must be ahead of now, and within a year.
-pub(super) fn check_time(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), PostError> {
+pub(super) fn check_time(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Refusal> {
     let problem = if at <= now {
         "must be in the future"
     } else if at > now + LONGEST_LEAD {
@@ -20,15 +20,12 @@ pub(super) fn check_time(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Po
     } else {
         return Ok(());
     };
-    Err(PostError::Invalid(vec![("scheduled_at".to_owned(), problem.to_owned())]))
+    Err(Refusal::invalid("scheduled_at", problem.to_owned()))
 }
 
 /// Every channel and file the post names is in the workspace, and no channel is disconnected.
 /// (The store checks existence again inside the write's transaction.)
-pub(super) async fn check_references(
-    tenant: &Tenant<'_>,
-    body: &PostBody,
-) -> Result<(), PostError> {
+pub(super) async fn check_references(tenant: &Tenant<'_>, body: &PostBody) -> Result<(), Refusal> {
     let (channels, missing_channels) = load_channels(tenant, &body.channel_ids).await?;
     let (_, missing_media) = load_media(tenant, &body.media_ids).await?;
     if !missing_channels.is_empty() || !missing_media.is_empty() {
@@ -41,11 +38,11 @@ pub(super) async fn check_references(
             ("channel_ids".to_owned(), format!("channel {} is disconnected", channel.id))
         })
         .collect();
-    if disconnected.is_empty() { Ok(()) } else { Err(PostError::Invalid(disconnected)) }
+    if disconnected.is_empty() { Ok(()) } else { Err(Refusal::invalid_fields(disconnected)) }
 }
 
 /// The refusal for channels and files that are not in the workspace.
-pub(super) fn unknown_references(channels: &[ChannelId], media: &[MediaId]) -> PostError {
+pub(super) fn unknown_references(channels: &[ChannelId], media: &[MediaId]) -> Refusal {
     let mut problems: Vec<(String, String)> = channels
         .iter()
         .map(|id| ("channel_ids".to_owned(), format!("no channel {id} in this workspace")))
@@ -53,17 +50,14 @@ pub(super) fn unknown_references(channels: &[ChannelId], media: &[MediaId]) -> P
     problems.extend(
         media.iter().map(|id| ("media_ids".to_owned(), format!("no file {id} in this workspace"))),
     );
-    PostError::Invalid(problems)
+    Refusal::invalid_fields(problems)
 }
 
 /// Each target platform will take the post, and each channel can publish: one error per target
 /// that cannot, naming everything wrong with it.
-pub(super) async fn check_targets(tenant: &Tenant<'_>, body: &PostBody) -> Result<(), PostError> {
+pub(super) async fn check_targets(tenant: &Tenant<'_>, body: &PostBody) -> Result<(), Refusal> {
     if body.channel_ids.is_empty() {
-        return Err(PostError::Invalid(vec![(
-            "channel_ids".to_owned(),
-            "choose at least one channel to publish to".to_owned(),
-        )]));
+        return Err(Refusal::invalid("channel_ids", "choose at least one channel to publish to"));
     }
     let (channels, missing_channels) = load_channels(tenant, &body.channel_ids).await?;
     let (media, missing_media) = load_media(tenant, &body.media_ids).await?;
@@ -82,13 +76,13 @@ pub(super) async fn check_targets(tenant: &Tenant<'_>, body: &PostBody) -> Resul
         };
         problems.extend(check_target(channel.provider, body, &facts));
         if !problems.is_empty() {
-            refusals.push((channel.id, problems.join("; ")));
+            refusals.push((format!("targets.{}", channel.id), problems.join("; ")));
         }
     }
-    if refusals.is_empty() { Ok(()) } else { Err(PostError::TargetsInvalid(refusals)) }
+    if refusals.is_empty() { Ok(()) } else { Err(Refusal::invalid_fields(refusals)) }
 }
 
-fn facts_of(media: &Media) -> Result<MediaFacts, PostError> {
+fn facts_of(media: &Media) -> Result<MediaFacts, Refusal> {
     let media_type = MediaType::from_mime(&media.mime).ok_or_else(|| StoreError::CorruptRow {
         table: "media",
         reason: format!("mime `{}`", media.mime),

@@ -5,7 +5,8 @@ use postroute_domain::post::{self, parse_rejection_reason, transition};
 use postroute_domain::{AuditAction, PostCommand, PostId, PostStatus, TransitionError};
 use postroute_store::{Post, Workspace};
 
-use super::{PostError, PostService, Precondition, body_of, saved};
+use super::{PostService, Precondition, body_of, saved};
+use crate::Refusal;
 use crate::clock;
 use crate::workspaces::Caller;
 
@@ -14,10 +15,10 @@ pub(super) fn next(
     workspace: &Workspace,
     post: &Post,
     command: PostCommand,
-) -> Result<PostStatus, PostError> {
+) -> Result<PostStatus, Refusal> {
     transition(post.status, command, workspace.approval_required).map_err(|error| match error {
-        TransitionError::NotAllowed { .. } => PostError::Conflict(capitalise(&error.to_string())),
-        TransitionError::ApprovalRequired => PostError::Conflict(
+        TransitionError::NotAllowed { .. } => Refusal::Conflict(capitalise(&error.to_string())),
+        TransitionError::ApprovalRequired => Refusal::Conflict(
             "This workspace requires approval: submit the post for review, and schedule it \
              once it is approved."
                 .to_owned(),
@@ -41,11 +42,11 @@ impl PostService {
         caller: &Caller,
         id: PostId,
         seen: Option<i64>,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let current = self.current(caller, id, seen, Precondition::Required).await?;
         let writers = [current.author_id, current.edited_by, current.submitted_by];
         if !post::may_review(caller.user, &writers, caller.workspace.approval_required) {
-            return Err(PostError::Forbidden(
+            return Err(Refusal::Forbidden(
                 "This workspace requires approval by someone else: nobody reviews a post they \
                  wrote, edited or submitted."
                     .to_owned(),
@@ -60,7 +61,7 @@ impl PostService {
         caller: &Caller,
         id: PostId,
         seen: Option<i64>,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         let status = next(&caller.workspace, &current, PostCommand::Submit)?;
         let tenant = self.store.tenant(caller.workspace.id);
@@ -77,7 +78,7 @@ impl PostService {
         caller: &Caller,
         id: PostId,
         seen: Option<i64>,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let current = self.reviewable(caller, id, seen).await?;
         let now = clock::now();
         let time_ahead = current.scheduled_at.is_some_and(|at| at > now);
@@ -105,9 +106,9 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
         reason: &str,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let reason = parse_rejection_reason(reason)
-            .map_err(|problem| PostError::Invalid(vec![("reason".to_owned(), problem)]))?;
+            .map_err(|problem| Refusal::invalid("reason", problem))?;
         let current = self.reviewable(caller, id, seen).await?;
         let status = next(&caller.workspace, &current, PostCommand::Reject)?;
         let now = clock::now();
@@ -132,7 +133,7 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
         at: DateTime<Utc>,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let now = clock::now();
         super::checks::check_time(at, now)?;
         let current = self.editable(caller, id, seen, Precondition::Optional).await?;
@@ -149,7 +150,7 @@ impl PostService {
         caller: &Caller,
         id: PostId,
         seen: Option<i64>,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         let status = next(&caller.workspace, &current, PostCommand::Cancel)?;
         let cancelled = Post { status, updated_at: clock::now(), ..current };

@@ -8,45 +8,14 @@
 mod checks;
 mod flow;
 
+use crate::Refusal;
 use chrono::{DateTime, Utc};
 use postroute_domain::post::PostBody;
 use postroute_domain::{ChannelId, MediaId, PostCommand, PostId, Role, Variants, post};
-use postroute_store::{Post, PostFilter, PostSaved, Store, StoreError, Target};
+use postroute_store::{Post, PostFilter, PostSaved, Store, Target};
 
 use crate::clock;
 use crate::workspaces::Caller;
-
-/// Why a post action was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum PostError {
-    /// Invalid fields: `(field, message)` pairs (422).
-    #[error("invalid input")]
-    Invalid(Vec<(String, String)>),
-    /// Targets whose platform would refuse the post: `(channel, problems)` pairs (422).
-    #[error("the post does not suit some of its channels")]
-    TargetsInvalid(Vec<(ChannelId, String)>),
-    /// No such post in the workspace (404).
-    #[error("not found")]
-    NotFound,
-    /// The caller may not act on this post (403).
-    #[error("forbidden: {0}")]
-    Forbidden(String),
-    /// The post's state does not allow this, or it changed meanwhile (409).
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The action must name the version of the post it was based on, and did not (428).
-    #[error("the version the change is based on is required")]
-    VersionRequired,
-    /// The client acted on a version of the post that is no longer current (412).
-    #[error("the post is at version {current}")]
-    VersionMismatch {
-        /// The version it is at.
-        current: i64,
-    },
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// A new post, as the author sent it.
 #[derive(Debug, Default)]
@@ -86,7 +55,7 @@ impl PostService {
 
     /// Writes a draft. Its channels and files must be in the workspace; the platforms' rules
     /// wait until it is submitted or scheduled.
-    pub async fn create(&self, caller: &Caller, new: NewPost) -> Result<Post, PostError> {
+    pub async fn create(&self, caller: &Caller, new: NewPost) -> Result<Post, Refusal> {
         check_shape(&new.body)?;
         if let Some(at) = new.scheduled_at {
             checks::check_time(at, clock::now())?;
@@ -123,13 +92,13 @@ impl PostService {
         filter: &PostFilter,
         after: Option<PostId>,
         limit: u32,
-    ) -> Result<Vec<Post>, PostError> {
+    ) -> Result<Vec<Post>, Refusal> {
         Ok(self.store.tenant(caller.workspace.id).posts(filter, after, limit).await?)
     }
 
     /// One post.
-    pub async fn get(&self, caller: &Caller, id: PostId) -> Result<Post, PostError> {
-        self.store.tenant(caller.workspace.id).post(id).await?.ok_or(PostError::NotFound)
+    pub async fn get(&self, caller: &Caller, id: PostId) -> Result<Post, Refusal> {
+        self.store.tenant(caller.workspace.id).post(id).await?.ok_or(Refusal::NotFound)
     }
 
     /// Changes a post that has not started publishing. An edit voids a review (see
@@ -140,7 +109,7 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
         changes: PostChanges,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let current = self.editable(caller, id, seen, Precondition::Required).await?;
         let now = clock::now();
         let status = flow::next(&caller.workspace, &current, PostCommand::Edit)?;
@@ -166,11 +135,11 @@ impl PostService {
         checks::check_references(&tenant, &body).await?;
         if status == post::PostStatus::Scheduled {
             let Some(at) = scheduled_at else {
-                return Err(PostError::Invalid(vec![(
-                    "scheduled_at".to_owned(),
+                return Err(Refusal::invalid(
+                    "scheduled_at",
                     "a scheduled post needs a time; cancel it to take it off the schedule"
                         .to_owned(),
-                )]));
+                ));
             };
             checks::check_time(at, now)?;
             checks::check_targets(&tenant, &body).await?;
@@ -198,10 +167,10 @@ impl PostService {
         caller: &Caller,
         id: PostId,
         seen: Option<i64>,
-    ) -> Result<(), PostError> {
+    ) -> Result<(), Refusal> {
         let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         if !current.status.is_deletable() {
-            return Err(PostError::Conflict(format!(
+            return Err(Refusal::Conflict(format!(
                 "A post that is {} cannot be deleted.",
                 current.status
             )));
@@ -211,7 +180,7 @@ impl PostService {
             Ok(())
         } else if tenant.post(id).await?.is_none() {
             // Deleted by someone else meanwhile: the caller's wish is granted, but say so.
-            Err(PostError::NotFound)
+            Err(Refusal::NotFound)
         } else {
             Err(changed_meanwhile())
         }
@@ -227,12 +196,20 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
         precondition: Precondition,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let current = self.get(caller, id).await?;
         match seen {
-            None if precondition == Precondition::Required => Err(PostError::VersionRequired),
+            None if precondition == Precondition::Required => Err(Refusal::PreconditionRequired(
+                "Send the post's ETag as If-Match (such as \"3\"): this action applies only to \
+                 the version you last loaded."
+                    .to_owned(),
+            )),
             Some(version) if version != current.version => {
-                Err(PostError::VersionMismatch { current: current.version })
+                Err(Refusal::PreconditionFailed(format!(
+                    "The post has changed since you loaded it (it is at version {}); load it \
+                     again before changing or reviewing it.",
+                    current.version
+                )))
             }
             _ => Ok(current),
         }
@@ -245,7 +222,7 @@ impl PostService {
         id: PostId,
         seen: Option<i64>,
         precondition: Precondition,
-    ) -> Result<Post, PostError> {
+    ) -> Result<Post, Refusal> {
         let current = self.current(caller, id, seen, precondition).await?;
         may_change(caller, &current)?;
         Ok(current)
@@ -263,16 +240,16 @@ pub(super) enum Precondition {
 }
 
 /// Members change only their own posts; owners and admins change any.
-fn may_change(caller: &Caller, post: &Post) -> Result<(), PostError> {
+fn may_change(caller: &Caller, post: &Post) -> Result<(), Refusal> {
     if caller.role == Role::Member && post.author_id != Some(caller.user) {
-        return Err(PostError::Forbidden("Members may change only their own posts.".to_owned()));
+        return Err(Refusal::Forbidden("Members may change only their own posts.".to_owned()));
     }
     Ok(())
 }
 
-fn check_shape(body: &PostBody) -> Result<(), PostError> {
+fn check_shape(body: &PostBody) -> Result<(), Refusal> {
     let problems = body.check_shape();
-    if problems.is_empty() { Ok(()) } else { Err(PostError::Invalid(problems)) }
+    if problems.is_empty() { Ok(()) } else { Err(Refusal::invalid_fields(problems)) }
 }
 
 fn body_of(post: &Post) -> PostBody {
@@ -284,14 +261,14 @@ fn body_of(post: &Post) -> PostBody {
     }
 }
 
-fn changed_meanwhile() -> PostError {
-    PostError::Conflict(
+fn changed_meanwhile() -> Refusal {
+    Refusal::Conflict(
         "The post changed while this request was made; load it again and retry.".to_owned(),
     )
 }
 
 /// The post a write produced, or why it was refused.
-fn saved(outcome: PostSaved) -> Result<Post, PostError> {
+fn saved(outcome: PostSaved) -> Result<Post, Refusal> {
     match outcome {
         PostSaved::Saved(post) => Ok(*post),
         PostSaved::Stale => Err(changed_meanwhile()),

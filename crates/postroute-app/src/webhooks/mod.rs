@@ -8,11 +8,12 @@
 
 mod signatures;
 
+use crate::Refusal;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use postroute_domain::{NewSystemEvent, SystemEventKind};
-use postroute_store::{Store, StoreError};
+use postroute_store::Store;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -54,26 +55,6 @@ impl WebhookProvider {
             Self::X => "x",
         }
     }
-}
-
-/// Why a delivery was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
-    /// The provider is not configured here: the endpoint does not exist.
-    #[error("webhooks from this provider are not configured")]
-    NotConfigured,
-    /// The signature is missing, malformed, wrong, or (Stripe) too old.
-    #[error("invalid signature: {0}")]
-    BadSignature(&'static str),
-    /// A verification request with the wrong token.
-    #[error("verification token mismatch")]
-    WrongVerifyToken,
-    /// Genuine, but not JSON or without the fields an event has.
-    #[error("malformed event: {0}")]
-    Malformed(String),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// Whether a verified delivery was new.
@@ -124,8 +105,8 @@ impl WebhookService {
         signature: Option<&str>,
         body: &[u8],
         ip: IpAddr,
-    ) -> Result<Delivery, WebhookError> {
-        let secret = self.stripe_secret.as_ref().ok_or(WebhookError::NotConfigured)?;
+    ) -> Result<Delivery, Refusal> {
+        let secret = self.stripe_secret.as_ref().ok_or(Refusal::NotFound)?;
         let checked = signatures::check_stripe(
             secret.expose_secret().as_bytes(),
             signature,
@@ -138,7 +119,7 @@ impl WebhookService {
         let id = event["id"]
             .as_str()
             .filter(|id| !id.is_empty() && id.len() <= 255)
-            .ok_or_else(|| WebhookError::Malformed("a Stripe event has an `id`".to_owned()))?
+            .ok_or_else(|| Refusal::Malformed("a Stripe event has an `id`".to_owned()))?
             .to_owned();
         self.record(WebhookProvider::Stripe, &id, &event).await
     }
@@ -149,8 +130,8 @@ impl WebhookService {
         signature: Option<&str>,
         body: &[u8],
         ip: IpAddr,
-    ) -> Result<Delivery, WebhookError> {
-        let secret = self.meta_app_secret.as_ref().ok_or(WebhookError::NotConfigured)?;
+    ) -> Result<Delivery, Refusal> {
+        let secret = self.meta_app_secret.as_ref().ok_or(Refusal::NotFound)?;
         let checked = signatures::check_meta(secret.expose_secret().as_bytes(), signature, body);
         self.verified(WebhookProvider::Meta, checked, ip).await?;
         let event = parse(body)?;
@@ -164,14 +145,14 @@ impl WebhookService {
         mode: Option<&str>,
         token: Option<&str>,
         challenge: Option<&str>,
-    ) -> Result<String, WebhookError> {
-        let expected = self.meta_verify_token.as_ref().ok_or(WebhookError::NotConfigured)?;
+    ) -> Result<String, Refusal> {
+        let expected = self.meta_verify_token.as_ref().ok_or(Refusal::NotFound)?;
         let token_matches = token.is_some_and(|token| {
             signatures::constant_time_eq(token.as_bytes(), expected.expose_secret().as_bytes())
         });
         match (mode, challenge) {
             (Some("subscribe"), Some(challenge)) if token_matches => Ok(challenge.to_owned()),
-            _ => Err(WebhookError::WrongVerifyToken),
+            _ => Err(Refusal::Forbidden("The verification token does not match.".to_owned())),
         }
     }
 
@@ -182,8 +163,8 @@ impl WebhookService {
         signature: Option<&str>,
         body: &[u8],
         ip: IpAddr,
-    ) -> Result<Delivery, WebhookError> {
-        let secret = self.x_consumer_secret.as_ref().ok_or(WebhookError::NotConfigured)?;
+    ) -> Result<Delivery, Refusal> {
+        let secret = self.x_consumer_secret.as_ref().ok_or(Refusal::NotFound)?;
         let checked = signatures::check_x(secret.expose_secret().as_bytes(), signature, body);
         self.verified(WebhookProvider::X, checked, ip).await?;
         let event = parse(body)?;
@@ -193,15 +174,15 @@ impl WebhookService {
     /// X's challenge-response check: `sha256=<base64(HMAC(consumer secret, crc_token))>`.
     /// The answer is the very signature a delivery of `crc_token` as its body would carry, so
     /// only short opaque tokens are answered: never one that could pass for an event.
-    pub fn x_crc(&self, crc_token: &str) -> Result<String, WebhookError> {
-        let secret = self.x_consumer_secret.as_ref().ok_or(WebhookError::NotConfigured)?;
+    pub fn x_crc(&self, crc_token: &str) -> Result<String, Refusal> {
+        let secret = self.x_consumer_secret.as_ref().ok_or(Refusal::NotFound)?;
         let opaque = !crc_token.is_empty()
             && crc_token.len() <= MAX_CRC_TOKEN_BYTES
             && crc_token.bytes().all(|b| {
                 b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
             });
         if !opaque {
-            return Err(WebhookError::Malformed("a crc_token is a short opaque string".to_owned()));
+            return Err(Refusal::Malformed("a crc_token is a short opaque string".to_owned()));
         }
         Ok(x_signature(secret.expose_secret().as_bytes(), crc_token.as_bytes()))
     }
@@ -212,18 +193,18 @@ impl WebhookService {
         provider: WebhookProvider,
         checked: Result<(), &'static str>,
         ip: IpAddr,
-    ) -> Result<(), WebhookError> {
+    ) -> Result<(), Refusal> {
         let Err(reason) = checked else {
             return Ok(());
         };
         if !self.limiter.check(&REFUSAL_EVENTS, ip).await.allowed {
-            return Err(WebhookError::BadSignature(reason));
+            return Err(bad_signature(reason));
         }
         let event = NewSystemEvent::new(SystemEventKind::WebhookSignatureInvalid)
             .ip(ip)
             .details(json!({ "provider": provider.as_str(), "reason": reason }));
         system_events::record(&self.store, event).await;
-        Err(WebhookError::BadSignature(reason))
+        Err(bad_signature(reason))
     }
 
     async fn record(
@@ -231,7 +212,7 @@ impl WebhookService {
         provider: WebhookProvider,
         id: &str,
         event: &serde_json::Value,
-    ) -> Result<Delivery, WebhookError> {
+    ) -> Result<Delivery, Refusal> {
         let now: DateTime<Utc> = clock::now();
         let new = self.store.webhook_events().record(provider.as_str(), id, event, now).await?;
         if new {
@@ -248,13 +229,18 @@ impl WebhookService {
     }
 }
 
-fn parse(body: &[u8]) -> Result<serde_json::Value, WebhookError> {
+/// A delivery whose signature is missing, malformed, wrong, or (Stripe) too old.
+fn bad_signature(reason: &'static str) -> Refusal {
+    Refusal::Refused { code: "invalid_signature", detail: format!("Webhook refused: {reason}.") }
+}
+
+fn parse(body: &[u8]) -> Result<serde_json::Value, Refusal> {
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| WebhookError::Malformed("the body is not JSON".to_owned()))?;
+        .map_err(|_| Refusal::Malformed("the body is not JSON".to_owned()))?;
     if value.is_object() {
         Ok(value)
     } else {
-        Err(WebhookError::Malformed("an event is a JSON object".to_owned()))
+        Err(Refusal::Malformed("an event is a JSON object".to_owned()))
     }
 }
 

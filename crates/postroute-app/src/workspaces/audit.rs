@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use postroute_domain::{AuditAction, AuditEntryId, UserId};
 use postroute_store::{AuditCursor, AuditEntry, AuditFilter};
 
-use super::{Caller, WorkspaceError, WorkspaceService, plan_required};
+use super::{Caller, WorkspaceService, plan_required};
+use crate::Refusal;
 
 /// One page of the audit log.
 #[derive(Debug)]
@@ -53,7 +54,7 @@ impl WorkspaceService {
         &self,
         caller: &Caller,
         query: AuditQuery<'_>,
-    ) -> Result<AuditPage, WorkspaceError> {
+    ) -> Result<AuditPage, Refusal> {
         if !caller.workspace.plan.entitlements().audit_log {
             return Err(plan_required("The audit log", caller.workspace.plan));
         }
@@ -92,7 +93,7 @@ impl WorkspaceService {
             })
         });
         if !invalid.is_empty() {
-            return Err(WorkspaceError::Invalid(invalid));
+            return Err(Refusal::invalid_fields(invalid));
         }
         let mut entries = self
             .store

@@ -7,7 +7,8 @@ use postroute_domain::{
 use postroute_store::{AcceptError, Invitation, Invited, NewInvitation, StoreError, User};
 use serde_json::json;
 
-use super::{Caller, WorkspaceError, WorkspaceService, plan_required};
+use super::{Caller, WorkspaceService, plan_required};
+use crate::Refusal;
 use crate::mail::Template;
 use crate::{clock, crypto};
 
@@ -41,11 +42,7 @@ fn workspace_of(token: &str) -> Option<WorkspaceId> {
 impl WorkspaceService {
     /// Counts one invitation email against the address's and the workspace's daily limits,
     /// or refuses it; a refusal is a system event, once in a while per subject.
-    async fn admit_invitation_email(
-        &self,
-        caller: &Caller,
-        email: &Email,
-    ) -> Result<(), WorkspaceError> {
+    async fn admit_invitation_email(&self, caller: &Caller, email: &Email) -> Result<(), Refusal> {
         let Some(limits) = &self.invitation_limits else { return Ok(()) };
         // Keyed by a digest: the limiter's store (Redis, say) never holds the address itself.
         let workspace = format!("workspace:{}", caller.workspace.id);
@@ -70,7 +67,7 @@ impl WorkspaceService {
                 })
                 .await;
             if !decision.allowed {
-                return Err(WorkspaceError::RateLimited(decision));
+                return Err(Refusal::RateLimited(decision));
             }
         }
         Ok(())
@@ -83,7 +80,7 @@ impl WorkspaceService {
         inviter_name: &str,
         email: &str,
         role: &str,
-    ) -> Result<Invitation, WorkspaceError> {
+    ) -> Result<Invitation, Refusal> {
         let mut invalid = Vec::new();
         let email =
             Email::parse(email).map_err(|error| invalid.push(("email", error.to_string()))).ok();
@@ -100,7 +97,7 @@ impl WorkspaceService {
             }
         };
         let (Some(email), Some(role)) = (email, role) else {
-            return Err(WorkspaceError::Invalid(invalid));
+            return Err(Refusal::invalid_fields(invalid));
         };
         let workspace = &caller.workspace;
         let tenant = self.store.tenant(workspace.id);
@@ -108,14 +105,14 @@ impl WorkspaceService {
         if let Some(user) = self.store.accounts().find_by_email(email.normalized()).await?
             && tenant.role_of(user.id).await?.is_some()
         {
-            return Err(WorkspaceError::Conflict("That person is already a member.".to_owned()));
+            return Err(Refusal::Conflict("That person is already a member.".to_owned()));
         }
         let already_invited =
             tenant.invitations().await?.iter().any(|open| {
                 open.email.eq_ignore_ascii_case(email.as_str()) && open.expires_at > now
             });
         if already_invited {
-            return Err(WorkspaceError::Conflict(
+            return Err(Refusal::Conflict(
                 "That address already has an open invitation.".to_owned(),
             ));
         }
@@ -170,7 +167,7 @@ impl WorkspaceService {
                 ));
             }
             Err(StoreError::Conflict { .. }) => {
-                return Err(WorkspaceError::Conflict(
+                return Err(Refusal::Conflict(
                     "That address already has an open invitation.".to_owned(),
                 ));
             }
@@ -187,7 +184,7 @@ impl WorkspaceService {
     }
 
     /// Open invitations.
-    pub async fn invitations(&self, caller: &Caller) -> Result<Vec<Invitation>, WorkspaceError> {
+    pub async fn invitations(&self, caller: &Caller) -> Result<Vec<Invitation>, Refusal> {
         Ok(self.store.tenant(caller.workspace.id).invitations().await?)
     }
 
@@ -196,7 +193,7 @@ impl WorkspaceService {
         &self,
         caller: &Caller,
         id: InvitationId,
-    ) -> Result<(), WorkspaceError> {
+    ) -> Result<(), Refusal> {
         let audit = caller.audit(AuditAction::InvitationRevoked).target("invitation", id);
         if self
             .store
@@ -206,7 +203,7 @@ impl WorkspaceService {
         {
             Ok(())
         } else {
-            Err(WorkspaceError::NotFound)
+            Err(Refusal::NotFound)
         }
     }
 
@@ -216,30 +213,46 @@ impl WorkspaceService {
         user: &User,
         ip: std::net::IpAddr,
         token: &str,
-    ) -> Result<Acceptance, WorkspaceError> {
+    ) -> Result<Acceptance, Refusal> {
         if user.email_verified_at.is_none() {
-            return Err(WorkspaceError::EmailNotVerified);
+            return Err(Refusal::EmailNotVerified);
         }
-        let workspace = workspace_of(token).ok_or(WorkspaceError::InvalidToken)?;
+        let workspace = workspace_of(token).ok_or(Refusal::InvalidToken)?;
         let tenant = self.store.tenant(workspace);
         let role = tenant
-            .accept_invitation(&crypto::sha256(token.as_bytes()), user.id, &user.email_normalized, clock::now(), |invitation, role| {
-                postroute_domain::NewAuditEntry::new(AuditAction::InvitationAccepted, user.id, ip)
+            .accept_invitation(
+                &crypto::sha256(token.as_bytes()),
+                user.id,
+                &user.email_normalized,
+                clock::now(),
+                |invitation, role| {
+                    postroute_domain::NewAuditEntry::new(
+                        AuditAction::InvitationAccepted,
+                        user.id,
+                        ip,
+                    )
                     .target("invitation", invitation)
                     .details(json!({ "role": role.as_str() }))
-            })
+                },
+            )
             .await
             .map_err(|error| match error {
-                AcceptError::Invalid => WorkspaceError::InvalidToken,
-                AcceptError::AlreadyAccepted => WorkspaceError::Conflict("This invitation was already accepted.".to_owned()),
-                AcceptError::WrongRecipient => WorkspaceError::Forbidden(
-                    "This invitation is for another email address; sign in with that address to accept it.".to_owned(),
+                AcceptError::Invalid => Refusal::InvalidToken,
+                AcceptError::AlreadyAccepted => {
+                    Refusal::Conflict("This invitation was already accepted.".to_owned())
+                }
+                AcceptError::WrongRecipient => Refusal::Forbidden(
+                    "This invitation is for another email address; sign in with that address to \
+                     accept it."
+                        .to_owned(),
                 ),
-                AcceptError::AlreadyMember => WorkspaceError::Conflict("You are already a member of this workspace.".to_owned()),
+                AcceptError::AlreadyMember => {
+                    Refusal::Conflict("You are already a member of this workspace.".to_owned())
+                }
                 AcceptError::MemberLimit(plan) => plan_required("Another member", plan),
                 AcceptError::Store(error) => error.into(),
             })?;
-        let workspace = tenant.workspace().await?.ok_or(WorkspaceError::InvalidToken)?;
+        let workspace = tenant.workspace().await?.ok_or(Refusal::InvalidToken)?;
         tracing::info!(workspace.id = %workspace.id, user.id = %user.id, role = role.as_str(), "invitation accepted");
         Ok(Acceptance { workspace: workspace.id, workspace_name: workspace.name, role })
     }

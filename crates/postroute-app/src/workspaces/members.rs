@@ -5,23 +5,24 @@ use postroute_domain::{AuditAction, Role, UserId};
 use postroute_store::{Member, MemberChangeError};
 use serde_json::json;
 
-use super::{Caller, WorkspaceError, WorkspaceService};
+use super::{Caller, WorkspaceService};
+use crate::Refusal;
 use crate::clock;
 
-fn from_rule(error: MembershipRuleError) -> WorkspaceError {
+fn from_rule(error: MembershipRuleError) -> Refusal {
     match error {
-        MembershipRuleError::OwnerChangesOnlyByTransfer => WorkspaceError::Conflict(
-            "The owner can only change by a transfer of ownership.".to_owned(),
-        ),
+        MembershipRuleError::OwnerChangesOnlyByTransfer => {
+            Refusal::Conflict("The owner can only change by a transfer of ownership.".to_owned())
+        }
         MembershipRuleError::Forbidden => {
-            WorkspaceError::Forbidden("Your role may not change that member.".to_owned())
+            Refusal::Forbidden("Your role may not change that member.".to_owned())
         }
     }
 }
 
-fn from_change(error: MemberChangeError) -> WorkspaceError {
+fn from_change(error: MemberChangeError) -> Refusal {
     match error {
-        MemberChangeError::NotMember => WorkspaceError::NotFound,
+        MemberChangeError::NotMember => Refusal::NotFound,
         MemberChangeError::OwnerProtected => {
             from_rule(MembershipRuleError::OwnerChangesOnlyByTransfer)
         }
@@ -31,7 +32,7 @@ fn from_change(error: MemberChangeError) -> WorkspaceError {
 
 impl WorkspaceService {
     /// Every member.
-    pub async fn members(&self, caller: &Caller) -> Result<Vec<Member>, WorkspaceError> {
+    pub async fn members(&self, caller: &Caller) -> Result<Vec<Member>, Refusal> {
         Ok(self.store.tenant(caller.workspace.id).members().await?)
     }
 
@@ -41,13 +42,13 @@ impl WorkspaceService {
         caller: &Caller,
         target: UserId,
         role: &str,
-    ) -> Result<Member, WorkspaceError> {
+    ) -> Result<Member, Refusal> {
         let role: Role =
             role.parse().map_err(|error: postroute_domain::workspace::UnknownRole| {
-                WorkspaceError::Invalid(vec![("role", error.to_string())])
+                Refusal::invalid("role", error.to_string())
             })?;
         let tenant = self.store.tenant(caller.workspace.id);
-        let current = tenant.role_of(target).await?.ok_or(WorkspaceError::NotFound)?;
+        let current = tenant.role_of(target).await?.ok_or(Refusal::NotFound)?;
         check_role_change(caller.role, current, role).map_err(from_rule)?;
         tenant
             .change_role(target, role, clock::now(), |previous| {
@@ -63,14 +64,14 @@ impl WorkspaceService {
             .await?
             .into_iter()
             .find(|member| member.user_id == target)
-            .ok_or(WorkspaceError::NotFound)
+            .ok_or(Refusal::NotFound)
     }
 
     /// Removes a member, or lets the caller leave. The owner can do neither (409).
-    pub async fn remove(&self, caller: &Caller, target: UserId) -> Result<(), WorkspaceError> {
+    pub async fn remove(&self, caller: &Caller, target: UserId) -> Result<(), Refusal> {
         let tenant = self.store.tenant(caller.workspace.id);
         let leaving = target == caller.user;
-        let current = tenant.role_of(target).await?.ok_or(WorkspaceError::NotFound)?;
+        let current = tenant.role_of(target).await?.ok_or(Refusal::NotFound)?;
         check_removal(caller.role, current, leaving).map_err(from_rule)?;
         let action = if leaving { AuditAction::MemberLeft } else { AuditAction::MemberRemoved };
         let audit = caller
@@ -82,20 +83,13 @@ impl WorkspaceService {
     }
 
     /// Hands ownership to another member; the caller (the owner) becomes an admin.
-    pub async fn transfer_ownership(
-        &self,
-        caller: &Caller,
-        to: UserId,
-    ) -> Result<(), WorkspaceError> {
+    pub async fn transfer_ownership(&self, caller: &Caller, to: UserId) -> Result<(), Refusal> {
         if to == caller.user {
-            return Err(WorkspaceError::Conflict("You already own this workspace.".to_owned()));
+            return Err(Refusal::Conflict("You already own this workspace.".to_owned()));
         }
         let tenant = self.store.tenant(caller.workspace.id);
         if tenant.role_of(to).await?.is_none() {
-            return Err(WorkspaceError::Invalid(vec![(
-                "user_id",
-                "is not a member of this workspace".to_owned(),
-            )]));
+            return Err(Refusal::invalid("user_id", "is not a member of this workspace"));
         }
         let audit = caller
             .audit(AuditAction::OwnershipTransferred)
@@ -104,9 +98,9 @@ impl WorkspaceService {
         tenant.transfer_ownership(caller.user, to, clock::now(), &audit).await.map_err(
             |error| match error {
                 // The target left or ownership moved while this request ran.
-                MemberChangeError::NotMember => WorkspaceError::Conflict(
-                    "That member left before ownership could move.".to_owned(),
-                ),
+                MemberChangeError::NotMember => {
+                    Refusal::Conflict("That member left before ownership could move.".to_owned())
+                }
                 other => from_change(other),
             },
         )?;

@@ -9,20 +9,20 @@ mod audit;
 mod invitations;
 mod members;
 
+use crate::Refusal;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::Duration;
 use postroute_domain::workspace::{parse_timezone, parse_workspace_name};
 use postroute_domain::{AuditAction, NewAuditEntry, Plan, Role, UserId, WorkspaceId};
-use postroute_store::{NewWorkspace, Store, StoreError, Workspace, WorkspaceChanges};
+use postroute_store::{NewWorkspace, Store, Workspace, WorkspaceChanges};
 use serde_json::json;
 
 use crate::clock;
 use crate::config::RateLimitConfig;
-use crate::crypto::RandomnessUnavailable;
 use crate::mail::MailComposer;
-use crate::rate_limit::{Counting, Decision, Quota, RateLimiter};
+use crate::rate_limit::{Counting, Quota, RateLimiter};
 
 pub use audit::{AuditPage, AuditQuery};
 pub use invitations::Acceptance;
@@ -45,41 +45,6 @@ impl Caller {
     pub fn audit(&self, action: AuditAction) -> NewAuditEntry {
         NewAuditEntry::new(action, self.user, self.ip)
     }
-}
-
-/// Why a workspace action was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkspaceError {
-    /// Invalid fields: `(field, message)` pairs.
-    #[error("invalid input")]
-    Invalid(Vec<(&'static str, String)>),
-    /// Missing, or not visible to the caller.
-    #[error("not found")]
-    NotFound,
-    /// The caller's role does not allow this.
-    #[error("forbidden: {0}")]
-    Forbidden(String),
-    /// The action conflicts with the current state.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The workspace's plan does not include this.
-    #[error("plan required: {0}")]
-    PlanRequired(String),
-    /// An invitation token that is unknown, expired or withdrawn.
-    #[error("invalid invitation")]
-    InvalidToken,
-    /// The caller's email address is not confirmed.
-    #[error("email not verified")]
-    EmailNotVerified,
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The OS CSPRNG failed.
-    #[error(transparent)]
-    Randomness(#[from] RandomnessUnavailable),
-    /// Too many invitation emails to this address or from this workspace (429).
-    #[error("rate limited")]
-    RateLimited(Decision),
 }
 
 /// Settings to change.
@@ -160,7 +125,7 @@ impl WorkspaceService {
         &self,
         workspace: WorkspaceId,
         user: UserId,
-    ) -> Result<Option<(Workspace, Role)>, WorkspaceError> {
+    ) -> Result<Option<(Workspace, Role)>, Refusal> {
         Ok(self.store.tenant(workspace).access(user).await?)
     }
 
@@ -171,14 +136,14 @@ impl WorkspaceService {
         ip: IpAddr,
         name: &str,
         timezone: Option<&str>,
-    ) -> Result<Workspace, WorkspaceError> {
+    ) -> Result<Workspace, Refusal> {
         let mut invalid = Vec::new();
         let name = parse_workspace_name(name).map_err(|error| invalid.push(("name", error))).ok();
         let timezone = parse_timezone(timezone.unwrap_or("UTC"))
             .map_err(|error| invalid.push(("timezone", error)))
             .ok();
         let (Some(name), Some(timezone)) = (name, timezone) else {
-            return Err(WorkspaceError::Invalid(invalid));
+            return Err(Refusal::invalid_fields(invalid));
         };
         let id = WorkspaceId::new();
         let audit = NewAuditEntry::new(AuditAction::WorkspaceCreated, user, ip)
@@ -197,11 +162,11 @@ impl WorkspaceService {
             )
             .await?;
         tracing::info!(workspace.id = %id, user.id = %user, "workspace created");
-        self.store.tenant(id).workspace().await?.ok_or(WorkspaceError::NotFound)
+        self.store.tenant(id).workspace().await?.ok_or(Refusal::NotFound)
     }
 
     /// The caller's workspaces with their role.
-    pub async fn mine(&self, user: UserId) -> Result<Vec<(Workspace, Role)>, WorkspaceError> {
+    pub async fn mine(&self, user: UserId) -> Result<Vec<(Workspace, Role)>, Refusal> {
         Ok(self.store.user_scope(user).workspaces().await?)
     }
 
@@ -210,7 +175,7 @@ impl WorkspaceService {
         &self,
         caller: &Caller,
         change: SettingsChange<'_>,
-    ) -> Result<Workspace, WorkspaceError> {
+    ) -> Result<Workspace, Refusal> {
         let mut invalid = Vec::new();
         let name = change
             .name
@@ -227,7 +192,7 @@ impl WorkspaceService {
             .ok()
             .flatten();
         if !invalid.is_empty() {
-            return Err(WorkspaceError::Invalid(invalid));
+            return Err(Refusal::invalid_fields(invalid));
         }
         if change.approval_required == Some(true)
             && !caller.workspace.plan.entitlements().approval_workflow
@@ -251,24 +216,24 @@ impl WorkspaceService {
             .tenant(caller.workspace.id)
             .update_settings(&changes, clock::now(), &audit)
             .await?
-            .ok_or(WorkspaceError::NotFound)
+            .ok_or(Refusal::NotFound)
     }
 
     /// Deletes the workspace (owner only; the HTTP layer checked the role).
-    pub async fn delete(&self, caller: &Caller) -> Result<(), WorkspaceError> {
+    pub async fn delete(&self, caller: &Caller) -> Result<(), Refusal> {
         let audit =
             caller.audit(AuditAction::WorkspaceDeleted).target("workspace", caller.workspace.id);
         if self.store.tenant(caller.workspace.id).delete(clock::now(), &audit).await? {
             tracing::info!(workspace.id = %caller.workspace.id, user.id = %caller.user, "workspace deleted");
             Ok(())
         } else {
-            Err(WorkspaceError::NotFound)
+            Err(Refusal::NotFound)
         }
     }
 }
 
-fn plan_required(feature: &str, plan: Plan) -> WorkspaceError {
-    WorkspaceError::PlanRequired(format!(
+fn plan_required(feature: &str, plan: Plan) -> Refusal {
+    Refusal::PlanRequired(format!(
         "{feature} is not part of the {} plan; upgrade to Studio or Agency.",
         plan.as_str()
     ))

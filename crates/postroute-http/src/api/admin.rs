@@ -1,6 +1,7 @@
 //! `/v1/admin/...`: staff only. Anyone else, signed in or not, gets the 404 of a route that does
 //! not exist, and leaves an `admin_access_denied` system event (at most 20 per address an hour).
 
+use postroute_app::Refusal;
 use std::time::Duration;
 
 use axum::Json;
@@ -18,7 +19,7 @@ use crate::extract::pagination::{ListQuery, Page, PageParams};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 use postroute_app::accounts::{AuthSession, RequestContext};
-use postroute_app::admin::staff::{AccountSummary, StaffError};
+use postroute_app::admin::staff::AccountSummary;
 use postroute_app::rate_limit::{Counting, Quota};
 
 /// At most this many `admin_access_denied` events per client address per hour.
@@ -48,30 +49,15 @@ impl FromRequestParts<AppState> for Staff {
         let attempted = format!("{} {route}", parts.method);
         match state.staff.admit(user).await {
             Ok(user) => Ok(Self { user, context }),
-            Err(StaffError::NotStaff) => {
+            Err(Refusal::NotFound) => {
                 // Security events are kept forever: a prober gets a bounded number of them, not
                 // one per request.
                 if state.limiter.check(&DENIAL_EVENTS, context.ip).await.allowed {
                     state.staff.record_denial(user, context.ip, &attempted).await;
                 }
-                Err(ApiError::NotFound)
+                Err(ApiError(Refusal::NotFound))
             }
             Err(error) => Err(error.into()),
-        }
-    }
-}
-
-impl From<StaffError> for ApiError {
-    fn from(error: StaffError) -> Self {
-        match error {
-            StaffError::NotStaff | StaffError::UnknownAccount => Self::NotFound,
-            StaffError::Invalid(problems) => Self::Validation(
-                problems
-                    .into_iter()
-                    .map(|(field, message)| FieldError::new(field, message))
-                    .collect(),
-            ),
-            StaffError::Store(error) => error.into(),
         }
     }
 }
@@ -175,14 +161,14 @@ fn filter_of(query: &ListQuery) -> Result<SystemEventFilter, ApiError> {
     if problems.is_empty() {
         Ok(SystemEventFilter { event_type, severity, since, until })
     } else {
-        Err(ApiError::Validation(problems))
+        Err(ApiError(Refusal::Invalid(problems)))
     }
 }
 
 /// Any other method or path under `/v1/admin`: not a route, for staff or anyone else; the
 /// staff check still runs first, so a stranger's probe is recorded like any other attempt.
 pub(crate) async fn unmatched(_staff: Staff) -> ApiError {
-    ApiError::NotFound
+    ApiError(Refusal::NotFound)
 }
 
 /// Staff routes are routed with `any` and check their one method here: axum's per-method
@@ -190,7 +176,7 @@ pub(crate) async fn unmatched(_staff: Staff) -> ApiError {
 /// so map the staff API for anyone who asks. HEAD goes with GET, as everywhere.
 fn only(expected: &Method, method: &Method) -> Result<(), ApiError> {
     let allowed = method == expected || (expected == Method::GET && method == Method::HEAD);
-    if allowed { Ok(()) } else { Err(ApiError::NotFound) }
+    if allowed { Ok(()) } else { Err(ApiError(Refusal::NotFound)) }
 }
 
 /// The system event log, newest first: failed logins, refresh-token reuse, webhook signature
@@ -234,7 +220,7 @@ pub(crate) async fn users(
     only(&Method::GET, &method)?;
     let email = query
         .param("email")
-        .ok_or_else(|| ApiError::Validation(vec![FieldError::new("email", "is required")]))?;
+        .ok_or_else(|| ApiError(Refusal::Invalid(vec![FieldError::new("email", "is required")])))?;
     let accounts = state.staff.accounts_by_email(email).await?;
     Ok(Json(AccountList { items: accounts.into_iter().map(AccountView::from).collect() }))
 }

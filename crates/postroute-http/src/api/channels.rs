@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use postroute_app::Refusal;
 use postroute_domain::{ChannelId, ChannelStatus, PendingConnectionId, Provider};
 use postroute_store::Channel;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use crate::openapi::schemas;
 use crate::problem::ApiError;
 use crate::state::AppState;
 use postroute_app::accounts::AuthSession;
-use postroute_app::channels::{CallbackQuery, Candidate, ChannelError, Completion};
+use postroute_app::channels::{CallbackQuery, Candidate, Completion};
 
 /// A connected social account. Never carries token material.
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,30 +110,6 @@ pub struct CallbackResult {
     /// With `choose`: what to pick from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<Candidate>,
-}
-
-impl From<ChannelError> for ApiError {
-    fn from(error: ChannelError) -> Self {
-        match error {
-            ChannelError::Invalid(fields) => Self::Validation(
-                fields
-                    .into_iter()
-                    .map(|(field, message)| crate::problem::FieldError::new(field, message))
-                    .collect(),
-            ),
-            ChannelError::NotFound => Self::NotFound,
-            ChannelError::PlanRequired(detail) => Self::PlanRequired(detail),
-            ChannelError::Callback { code: "plan_required", detail, .. } => {
-                Self::PlanRequired(detail)
-            }
-            ChannelError::Callback { code: "forbidden", detail, .. } => Self::Forbidden(detail),
-            ChannelError::Callback { code, detail, .. } => Self::Refused { code, detail },
-            ChannelError::Store(error) => error.into(),
-            error @ (ChannelError::Randomness(_) | ChannelError::Sealed(_)) => {
-                Self::Internal(error.into())
-            }
-        }
-    }
 }
 
 /// The workspace's channels.
@@ -229,7 +206,7 @@ pub(crate) async fn choose(
 }
 
 /// The JSON answer of a completion.
-fn completion_json(outcome: Result<Completion, ChannelError>) -> Response {
+fn completion_json(outcome: Result<Completion, Refusal>) -> Response {
     match outcome {
         Ok(Completion::Connected { workspace, channels }) => Json(CallbackResult {
             status: "connected",

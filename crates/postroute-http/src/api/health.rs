@@ -1,5 +1,6 @@
 //! Liveness and readiness probes for orchestrators and load balancers.
 
+use postroute_app::Refusal;
 use std::time::Duration;
 
 use axum::Json;
@@ -60,6 +61,6 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, 
     }
     match database.and(limits) {
         Ok(()) => Ok(Json(ProbeStatus { status: "ready" })),
-        Err(reason) => Err(ApiError::Unavailable(format!("readiness: {reason}"))),
+        Err(reason) => Err(ApiError(Refusal::Unavailable(format!("readiness: {reason}")))),
     }
 }

@@ -1,5 +1,6 @@
 //! `/v1/workspaces/{workspace_id}/media/...` and the signed public links.
 
+use postroute_app::Refusal;
 use std::time::Duration;
 
 use axum::Json;
@@ -23,9 +24,7 @@ use crate::problem::{ApiError, FieldError};
 use crate::rate_limit::{RequestLimit, enforce_for_user};
 use crate::rate_limit_headers::insert_rate_limit_headers;
 use crate::state::AppState;
-use postroute_app::media::{
-    ByteRange, Content, MediaError, MediaService, RangeRequest, UploadSink, etag,
-};
+use postroute_app::media::{ByteRange, Content, MediaService, RangeRequest, UploadSink, etag};
 use postroute_app::rate_limit::{Counting, Quota};
 
 pub use postroute_app::media::UPLOAD_BODY_LIMIT;
@@ -96,36 +95,6 @@ pub(crate) struct LinkQuery {
     signature: Option<String>,
 }
 
-impl From<MediaError> for ApiError {
-    fn from(error: MediaError) -> Self {
-        match error {
-            MediaError::Unsupported(detail) => Self::UnsupportedMediaType(detail),
-            MediaError::Invalid(detail) => Self::Validation(vec![FieldError::new("file", detail)]),
-            MediaError::TooLarge => Self::PayloadTooLarge,
-            MediaError::QuotaExceeded(detail) => Self::PlanRequired(detail),
-            MediaError::NotFound => Self::NotFound,
-            MediaError::InUse { posts } => Self::Conflict(format!(
-                "This file is attached to {posts} post(s) not yet published everywhere; remove it \
-                 from them, or delete them, first."
-            )),
-            MediaError::RangeNotSatisfiable { size } => Self::RangeNotSatisfiable { size },
-            MediaError::LinkExpired => {
-                Self::Forbidden("This link has expired; ask for a new one.".to_owned())
-            }
-            MediaError::Storage(error) => match error.missing_object() {
-                // A record whose object is gone is a fault of ours, not an outage to wait out.
-                Some(path) => Self::Internal(anyhow::anyhow!("media object {path} is missing")),
-                None => {
-                    tracing::error!(%error, "media storage failed");
-                    Self::Unavailable("media storage".to_owned())
-                }
-            },
-            MediaError::Store(error) => error.into(),
-            MediaError::Internal(detail) => Self::Internal(anyhow::anyhow!(detail)),
-        }
-    }
-}
-
 /// The workspace's media library, newest first.
 #[utoipa::path(get, operation_id = "list_media", path = "/v1/workspaces/{workspace_id}/media", tag = "media", security(("bearer" = [])),
     params(("workspace_id" = String, Path), PageParams),
@@ -184,9 +153,9 @@ pub(crate) async fn upload(
         .and_then(|value| value.parse::<u64>().ok());
     state.media.admit(caller, declared).await?;
     let mut multipart = multipart.map_err(|_| {
-        ApiError::UnsupportedMediaType(
+        ApiError(Refusal::UnsupportedMediaType(
             "Send the file as multipart/form-data, in one part named `file`.".to_owned(),
-        )
+        ))
     })?;
     let sink = receive(&state.media, &mut multipart).await?;
     let media = state.media.finish_upload(caller, sink).await?;
@@ -200,10 +169,10 @@ pub(crate) async fn upload(
 /// Streams the one `file` part into a scratch file; any other part is refused.
 async fn receive(media: &MediaService, multipart: &mut Multipart) -> Result<UploadSink, ApiError> {
     let only_file = || {
-        ApiError::Validation(vec![FieldError::new(
+        ApiError(Refusal::Invalid(vec![FieldError::new(
             "file",
             "send one part, named `file`, and nothing else",
-        )])
+        )]))
     };
     let mut received = None;
     while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
@@ -217,18 +186,21 @@ async fn receive(media: &MediaService, multipart: &mut Multipart) -> Result<Uplo
         received = Some(sink);
     }
     received.ok_or_else(|| {
-        ApiError::Validation(vec![FieldError::new("file", "the part named `file` is missing")])
+        ApiError(Refusal::Invalid(vec![FieldError::new(
+            "file",
+            "the part named `file` is missing",
+        )]))
     })
 }
 
 fn unreadable(error: MultipartError) -> ApiError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
+        ApiError(Refusal::PayloadTooLarge)
     } else {
-        ApiError::MalformedBody(format!(
+        ApiError(Refusal::Malformed(format!(
             "The multipart body could not be read: {}",
             error.body_text()
-        ))
+        )))
     }
 }
 
@@ -337,7 +309,7 @@ pub(crate) async fn public_content(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (Some(expires), Some(signature)) = (link.expires, link.signature) else {
-        return Err(ApiError::NotFound);
+        return Err(ApiError(Refusal::NotFound));
     };
     let content = state
         .media

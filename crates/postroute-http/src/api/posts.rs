@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SubsecRound, Utc};
+use postroute_app::Refusal;
 use postroute_domain::post::PostBody;
 use postroute_domain::{ChannelId, MediaId, PostId, PostStatus, TargetStatus, Variants};
 use postroute_store::{Post, PostFilter, Target};
@@ -17,9 +18,9 @@ use crate::extract::guard::{Permit, can};
 use crate::extract::json::JsonBody;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
 use crate::openapi::schemas;
-use crate::problem::{ApiError, FieldError, Problem};
+use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
-use postroute_app::posts::{NewPost, PostChanges, PostError};
+use postroute_app::posts::{NewPost, PostChanges};
 
 /// A post.
 #[derive(Debug, Serialize, ToSchema)]
@@ -190,40 +191,6 @@ pub struct RejectRequest {
     reason: String,
 }
 
-impl From<PostError> for ApiError {
-    fn from(error: PostError) -> Self {
-        match error {
-            PostError::Invalid(problems) => Self::Validation(
-                problems
-                    .into_iter()
-                    .map(|(field, message)| FieldError::new(field, message))
-                    .collect(),
-            ),
-            PostError::TargetsInvalid(targets) => Self::Validation(
-                targets
-                    .into_iter()
-                    .map(|(channel, message)| {
-                        FieldError::new(format!("targets.{channel}"), message)
-                    })
-                    .collect(),
-            ),
-            PostError::NotFound => Self::NotFound,
-            PostError::Forbidden(detail) => Self::Forbidden(detail),
-            PostError::Conflict(detail) => Self::Conflict(detail),
-            PostError::VersionRequired => Self::PreconditionRequired(
-                "Send the post's ETag as If-Match (such as \"3\"): this action applies only to \
-                 the version you last loaded."
-                    .to_owned(),
-            ),
-            PostError::VersionMismatch { current } => Self::PreconditionFailed(format!(
-                "The post has changed since you loaded it (it is at version {current}); load it \
-                 again before changing or reviewing it."
-            )),
-            PostError::Store(error) => error.into(),
-        }
-    }
-}
-
 /// Largest body of a post write: a post and its variants at the platforms' longest, in any
 /// script, stay well under it.
 pub const POST_BODY_LIMIT: usize = 1024 * 1024;
@@ -250,9 +217,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             .and_then(|version| version.parse().ok())
             .map(|version| Self(Some(version)))
             .ok_or_else(|| {
-                ApiError::PreconditionFailed(
+                ApiError(Refusal::PreconditionFailed(
                     "If-Match must be the post's ETag, such as \"3\".".to_owned(),
-                )
+                ))
             })
     }
 }
@@ -283,7 +250,7 @@ fn filter_of(query: &ListQuery) -> Result<PostFilter, ApiError> {
     if problems.is_empty() {
         Ok(PostFilter { status, from, to, channel })
     } else {
-        Err(ApiError::Validation(problems))
+        Err(ApiError(Refusal::Invalid(problems)))
     }
 }
 

@@ -1,5 +1,6 @@
 //! `/v1/webhooks/{stripe,meta,x}`: deliveries from the platforms, verified before they are read.
 
+use postroute_app::Refusal;
 use std::collections::HashMap;
 
 use axum::Json;
@@ -13,7 +14,7 @@ use utoipa::ToSchema;
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 use postroute_app::accounts::RequestContext;
-use postroute_app::webhooks::{Delivery, WebhookError};
+use postroute_app::webhooks::Delivery;
 
 /// Largest delivery accepted.
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
@@ -32,23 +33,6 @@ pub struct Received {
 pub struct CrcResponse {
     /// `sha256=<base64 HMAC of the crc_token>`.
     pub response_token: String,
-}
-
-impl From<WebhookError> for ApiError {
-    fn from(error: WebhookError) -> Self {
-        match error {
-            WebhookError::NotConfigured => Self::NotFound,
-            WebhookError::BadSignature(reason) => Self::Refused {
-                code: "invalid_signature",
-                detail: format!("Webhook refused: {reason}."),
-            },
-            WebhookError::WrongVerifyToken => {
-                Self::Forbidden("The verification token does not match.".to_owned())
-            }
-            WebhookError::Malformed(detail) => Self::MalformedBody(detail),
-            WebhookError::Store(error) => error.into(),
-        }
-    }
 }
 
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -126,10 +110,9 @@ pub(crate) async fn x_crc(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<CrcResponse>, ApiError> {
-    let token = query
-        .get("crc_token")
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| ApiError::Validation(vec![FieldError::new("crc_token", "is required")]))?;
+    let token = query.get("crc_token").filter(|token| !token.is_empty()).ok_or_else(|| {
+        ApiError(Refusal::Invalid(vec![FieldError::new("crc_token", "is required")]))
+    })?;
     Ok(Json(CrcResponse { response_token: state.webhooks.x_crc(token)? }))
 }
 

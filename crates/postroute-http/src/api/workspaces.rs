@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use postroute_app::Refusal;
 use postroute_domain::{InvitationId, Plan, Role, UserId};
 use postroute_store::{AuditEntry, Invitation, Member as StoredMember, Workspace};
 use serde::{Deserialize, Serialize};
@@ -402,10 +403,10 @@ pub(crate) async fn transfer_ownership(
 ) -> Result<Json<WorkspaceView>, ApiError> {
     let caller = permit.member.caller;
     let to: UserId = request.user_id.parse().map_err(|_| {
-        ApiError::Validation(vec![crate::problem::FieldError::new(
+        ApiError(Refusal::Invalid(vec![crate::problem::FieldError::new(
             "user_id",
             "is not a member of this workspace",
-        )])
+        )]))
     })?;
     state.workspaces.transfer_ownership(&caller, to).await?;
     Ok(Json(WorkspaceView::new(caller.workspace, Role::Admin)))

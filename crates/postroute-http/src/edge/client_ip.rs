@@ -2,6 +2,7 @@
 //! case the right-most address of `X-Forwarded-For` that is not itself a trusted proxy.
 //! A client that is not a trusted proxy cannot choose its address by sending the header.
 
+use postroute_app::Refusal;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -83,7 +84,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<ClientIp>().copied().ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("client address middleware is not installed"))
+            ApiError(Refusal::Internal(anyhow::anyhow!(
+                "client address middleware is not installed"
+            )))
         })
     }
 }

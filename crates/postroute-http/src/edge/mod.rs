@@ -10,6 +10,7 @@ pub mod small_bodies;
 pub use client_ip::{ClientIp, TrustedProxies};
 pub use observe::RequestId;
 
+use postroute_app::Refusal;
 use std::time::Duration;
 
 use axum::Router;
@@ -38,9 +39,9 @@ pub fn wrap(routes: Router, http: &HttpConfig, global_limit: Option<RequestLimit
     let request_timeout =
         Duration::from_secs(http.request_timeout_secs.max(http.upload_timeout_secs));
     let mut router =
-        routes.fallback(|| async { ApiError::NotFound }).method_not_allowed_fallback(|| async {
-            Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
-        });
+        routes.fallback(|| async { ApiError(Refusal::NotFound) }).method_not_allowed_fallback(
+            || async { Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response() },
+        );
     // Inside the rate limit: a throttled client's body is not read.
     // Up to the largest JSON body any route takes (a post, a webhook delivery); uploads stream.
     let small_bodies = small_bodies::SmallBodies {

@@ -2,6 +2,7 @@
 //! workspace in the path (404 otherwise, indistinguishable from a missing workspace), and
 //! `Permit<A>` additionally proves their role may take action `A` (403 otherwise).
 
+use postroute_app::Refusal;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
@@ -37,11 +38,16 @@ impl FromRequestParts<AppState> for Member {
         let context = RequestContext::from_request_parts(parts, state).await?;
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::NotFound)?;
-        let workspace: WorkspaceId =
-            params.get(WORKSPACE_PARAM).and_then(|id| id.parse().ok()).ok_or(ApiError::NotFound)?;
-        let (workspace, role) =
-            state.workspaces.access(workspace, auth.user).await?.ok_or(ApiError::NotFound)?;
+            .map_err(|_| ApiError(Refusal::NotFound))?;
+        let workspace: WorkspaceId = params
+            .get(WORKSPACE_PARAM)
+            .and_then(|id| id.parse().ok())
+            .ok_or(ApiError(Refusal::NotFound))?;
+        let (workspace, role) = state
+            .workspaces
+            .access(workspace, auth.user)
+            .await?
+            .ok_or(ApiError(Refusal::NotFound))?;
         Ok(Self { caller: Caller { workspace, user: auth.user, role, ip: context.ip }, auth })
     }
 }
@@ -69,10 +75,10 @@ impl<A: Guarded> FromRequestParts<AppState> for Permit<A> {
     ) -> Result<Self, Self::Rejection> {
         let member = Member::from_request_parts(parts, state).await?;
         if !role_allows(member.caller.role, A::ACTION) {
-            return Err(ApiError::Forbidden(format!(
+            return Err(ApiError(Refusal::Forbidden(format!(
                 "Your role ({}) does not allow this.",
                 member.caller.role
-            )));
+            ))));
         }
         Ok(Self { member, action: PhantomData })
     }

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
+use postroute_app::Refusal;
 use serde::de::DeserializeOwned;
 
 use crate::problem::{ApiError, FieldError};
@@ -22,9 +23,9 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json_content_type(request.headers().get(header::CONTENT_TYPE)) {
-            return Err(ApiError::UnsupportedMediaType(
+            return Err(ApiError(Refusal::UnsupportedMediaType(
                 "Expected a body with Content-Type: application/json.".to_owned(),
-            ));
+            )));
         }
         let bytes = Bytes::from_request(request, state).await.map_err(from_bytes_rejection)?;
         parse(&bytes).map(JsonBody)
@@ -42,9 +43,9 @@ fn is_json_content_type(value: Option<&header::HeaderValue>) -> bool {
 
 fn from_bytes_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
+        ApiError(Refusal::PayloadTooLarge)
     } else {
-        ApiError::MalformedBody("The request body could not be read.".to_owned())
+        ApiError(Refusal::Malformed("The request body could not be read.".to_owned()))
     }
 }
 
@@ -57,14 +58,16 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::Validation(vec![FieldError::new(field, data_error_message(&inner))])
+                ApiError(Refusal::Invalid(vec![FieldError::new(field, data_error_message(&inner))]))
             }
-            _ => ApiError::MalformedBody(format!("The request body is not valid JSON: {inner}.")),
+            _ => ApiError(Refusal::Malformed(format!(
+                "The request body is not valid JSON: {inner}."
+            ))),
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|_| ApiError::MalformedBody("Unexpected data after the JSON value.".to_owned()))?;
+    deserializer.end().map_err(|_| {
+        ApiError(Refusal::Malformed("Unexpected data after the JSON value.".to_owned()))
+    })?;
     Ok(value)
 }
 
@@ -92,7 +95,7 @@ mod tests {
 
     fn validation_fields(error: ApiError) -> Vec<FieldError> {
         match error {
-            ApiError::Validation(errors) => errors,
+            ApiError(Refusal::Invalid(errors)) => errors,
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
@@ -102,7 +105,10 @@ mod tests {
         for body in
             [&b"{"[..], b"{\"email\":", b"not json", b"", br#"{"email":"a","attempts":1} {}"#]
         {
-            assert!(matches!(parse::<Login>(body), Err(ApiError::MalformedBody(_))), "{body:?}");
+            assert!(
+                matches!(parse::<Login>(body), Err(ApiError(Refusal::Malformed(_)))),
+                "{body:?}"
+            );
         }
     }
 

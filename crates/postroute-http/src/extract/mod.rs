@@ -5,6 +5,7 @@ pub mod guard;
 pub mod json;
 pub mod pagination;
 
+use postroute_app::Refusal;
 use std::str::FromStr;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, RawPathParams};
@@ -62,15 +63,15 @@ impl FromRequestParts<AppState> for AuthAccount {
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError(Refusal::Unauthorized));
     };
-    let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
+    let value = value.to_str().map_err(|_| ApiError(Refusal::Unauthorized))?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError(Refusal::Unauthorized))?;
     if !scheme.eq_ignore_ascii_case("bearer")
         || token.is_empty()
         || token.contains(char::is_whitespace)
     {
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError(Refusal::Unauthorized));
     }
     Ok(token)
 }
@@ -121,9 +122,9 @@ impl<S: Send + Sync, I: FromStr + Send> FromRequestParts<S> for PathId<I> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::NotFound)?;
-        let (_, last) = params.iter().last().ok_or(ApiError::NotFound)?;
-        last.parse().map(Self).map_err(|_| ApiError::NotFound)
+            .map_err(|_| ApiError(Refusal::NotFound))?;
+        let (_, last) = params.iter().last().ok_or(ApiError(Refusal::NotFound))?;
+        last.parse().map(Self).map_err(|_| ApiError(Refusal::NotFound))
     }
 }
 
@@ -138,12 +139,14 @@ impl<S: Send + Sync, A: FromStr + Send, B: FromStr + Send> FromRequestParts<S> f
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::NotFound)?;
+            .map_err(|_| ApiError(Refusal::NotFound))?;
         let values: Vec<&str> = params.iter().map(|(_, value)| value).collect();
-        let [.., first, second] = values.as_slice() else { return Err(ApiError::NotFound) };
+        let [.., first, second] = values.as_slice() else {
+            return Err(ApiError(Refusal::NotFound));
+        };
         match (first.parse(), second.parse()) {
             (Ok(first), Ok(second)) => Ok(Self(first, second)),
-            _ => Err(ApiError::NotFound),
+            _ => Err(ApiError(Refusal::NotFound)),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `?limit=&cursor=` for every list (api.md: limit 1..100, default 50).
 
+use postroute_app::Refusal;
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -76,10 +77,10 @@ impl ListQuery {
             .as_deref()
             .map(|cursor| {
                 cursor.parse().map_err(|_| {
-                    ApiError::Validation(vec![FieldError::new(
+                    ApiError(Refusal::Invalid(vec![FieldError::new(
                         "cursor",
                         "is not a cursor of this list",
-                    )])
+                    )]))
                 })
             })
             .transpose()
@@ -98,17 +99,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(mut params) =
             Query::<HashMap<String, String>>::from_request_parts(parts, state).await.map_err(
-                |_| ApiError::MalformedBody("The query string could not be read.".to_owned()),
+                |_| ApiError(Refusal::Malformed("The query string could not be read.".to_owned())),
             )?;
         let limit = match params.remove("limit") {
             None => DEFAULT_LIMIT,
             Some(limit) => {
                 limit.parse().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(
                     || {
-                        ApiError::Validation(vec![FieldError::new(
+                        ApiError(Refusal::Invalid(vec![FieldError::new(
                             "limit",
                             format!("must be a number from 1 to {MAX_LIMIT}"),
-                        )])
+                        )]))
                     },
                 )?
             }
@@ -155,10 +156,10 @@ impl<T: ToSchema> Page<T> {
             Some(cursor) => {
                 items.iter().position(|item| key(item) == *cursor).map(|at| at + 1).ok_or_else(
                     || {
-                        ApiError::Validation(vec![FieldError::new(
+                        ApiError(Refusal::Invalid(vec![FieldError::new(
                             "cursor",
                             "is not a cursor of this list",
-                        )])
+                        )]))
                     },
                 )?
             }

@@ -6,10 +6,11 @@ use postroute_domain::{ChannelId, PendingConnectionId, Provider, WorkspaceId};
 use postroute_store::PendingConnection;
 use serde::{Deserialize, Serialize};
 
+use super::super::ChannelService;
 use super::super::check::FirstCheck;
 use super::super::platforms::GrantedAccount;
 use super::super::tokens::{PlainToken, PlainTokens};
-use super::super::{ChannelError, ChannelService};
+use crate::Refusal;
 use crate::clock;
 use crate::workspaces::Caller;
 
@@ -106,13 +107,13 @@ impl ChannelService {
         &self,
         caller: &Caller,
         id: PendingConnectionId,
-    ) -> Result<PendingChoice, ChannelError> {
+    ) -> Result<PendingChoice, Refusal> {
         let pending = self
             .store
             .tenant(caller.workspace.id)
             .pending_connection(id, caller.user, clock::now())
             .await?
-            .ok_or(ChannelError::NotFound)?;
+            .ok_or(Refusal::NotFound)?;
         let candidates = self.open_candidates(caller.workspace.id, &pending)?;
         Ok(PendingChoice {
             provider: pending.provider,
@@ -125,12 +126,12 @@ impl ChannelService {
         &self,
         workspace: WorkspaceId,
         pending: &PendingConnection,
-    ) -> Result<Vec<SealedCandidate>, ChannelError> {
+    ) -> Result<Vec<SealedCandidate>, Refusal> {
         let plain = self
             .cipher
             .open_bytes(&pending.candidates, &pending_associated_data(workspace, pending.id))?;
         serde_json::from_slice(&plain)
-            .map_err(|_| ChannelError::Sealed(crate::crypto::OpenError::Malformed))
+            .map_err(|_| Refusal::from(crate::crypto::OpenError::Malformed))
     }
 
     /// Connects the accounts `external_ids` of a pending choice (once).
@@ -139,28 +140,25 @@ impl ChannelService {
         caller: &Caller,
         id: PendingConnectionId,
         external_ids: &[String],
-    ) -> Result<Vec<ChannelId>, ChannelError> {
+    ) -> Result<Vec<ChannelId>, Refusal> {
         if external_ids.is_empty() {
-            return Err(ChannelError::Invalid(vec![(
-                "external_ids",
-                "choose at least one account".to_owned(),
-            )]));
+            return Err(Refusal::invalid("external_ids", "choose at least one account"));
         }
         let tenant = self.store.tenant(caller.workspace.id);
         let pending = tenant
             .pending_connection(id, caller.user, clock::now())
             .await?
-            .ok_or(ChannelError::NotFound)?;
+            .ok_or(Refusal::NotFound)?;
         let candidates = self.open_candidates(caller.workspace.id, &pending)?;
         let chosen: Vec<&SealedCandidate> = candidates
             .iter()
             .filter(|candidate| external_ids.contains(&candidate.external_id))
             .collect();
         if chosen.len() != external_ids.len() {
-            return Err(ChannelError::Invalid(vec![(
+            return Err(Refusal::invalid(
                 "external_ids",
-                "contains an account this login did not offer".to_owned(),
-            )]));
+                "contains an account this login did not offer",
+            ));
         }
         let mut new_channels = 0;
         for candidate in &chosen {

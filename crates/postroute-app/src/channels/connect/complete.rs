@@ -9,9 +9,10 @@ use postroute_store::{OAuthState, PendingConnection, Tenant};
 use serde::Deserialize;
 
 use super::super::platforms::{Connect, ExchangeFailed, GrantedAccount};
-use super::super::{ChannelError, ChannelService, STATE_LIFETIME};
+use super::super::{ChannelService, STATE_LIFETIME};
 use super::choose::{Candidate, SealedCandidate, pending_associated_data};
 use super::start::state_associated_data;
+use crate::Refusal;
 use crate::workspaces::Caller;
 use crate::{clock, crypto};
 
@@ -48,31 +49,27 @@ pub struct CallbackQuery {
     pub error: Option<String>,
 }
 
-fn callback_error(
-    code: &'static str,
-    detail: &str,
-    workspace: Option<WorkspaceId>,
-) -> ChannelError {
-    ChannelError::Callback { code, detail: detail.to_owned(), workspace }
+/// The callback cannot complete; `code` says why (`invalid_state`, `access_denied`,
+/// `missing_code`, `no_accounts`, `provider_error`).
+fn callback_error(code: &'static str, detail: &str) -> Refusal {
+    Refusal::Refused { code, detail: detail.to_owned() }
 }
 
-fn invalid_state(workspace: Option<WorkspaceId>) -> ChannelError {
+fn invalid_state() -> Refusal {
     callback_error(
         "invalid_state",
         "This connection link is invalid, used or expired; start again.",
-        workspace,
     )
 }
 
-fn provider_failed(error: &PlatformError, workspace: WorkspaceId) -> ChannelError {
+fn provider_failed(error: &PlatformError, workspace: WorkspaceId) -> Refusal {
     tracing::warn!(workspace.id = %workspace, class = error.class(), %error, "platform call failed while connecting");
-    ChannelError::Callback {
+    Refusal::Refused {
         code: "provider_error",
         detail: format!(
             "The platform did not complete the connection ({}); try again.",
             error.class()
         ),
-        workspace: Some(workspace),
     }
 }
 
@@ -86,25 +83,20 @@ impl ChannelService {
         query: &CallbackQuery,
         user: UserId,
         ip: std::net::IpAddr,
-    ) -> Result<Completion, ChannelError> {
-        let provider: Provider = provider.parse().map_err(|_| invalid_state(None))?;
+    ) -> Result<Completion, Refusal> {
+        let provider: Provider = provider.parse().map_err(|_| invalid_state())?;
         let (workspace, state_hash, started) = self.take_state(provider, query, user).await?;
         if query.error.is_some() {
             return Err(callback_error(
                 "access_denied",
                 "The connection was cancelled at the platform.",
-                Some(workspace),
             ));
         }
         let code = query.code.as_deref().filter(|code| !code.is_empty()).ok_or_else(|| {
-            callback_error(
-                "missing_code",
-                "The platform sent no authorization code; start again.",
-                Some(workspace),
-            )
+            callback_error("missing_code", "The platform sent no authorization code; start again.")
         })?;
         let tenant = self.store.tenant(workspace);
-        let caller = Self::connecting_member(&tenant, workspace, started.user, ip).await?;
+        let caller = Self::connecting_member(&tenant, started.user, ip).await?;
         let verifier = started
             .pkce_verifier
             .as_deref()
@@ -112,19 +104,19 @@ impl ChannelService {
                 let bytes = self
                     .cipher
                     .open_bytes(sealed, &state_associated_data(workspace, &state_hash))?;
-                String::from_utf8(bytes).map_err(|_| invalid_state(Some(workspace)))
+                String::from_utf8(bytes).map_err(|_| invalid_state())
             })
             .transpose()?;
-        let platform = self.platform(provider).map_err(|_| invalid_state(Some(workspace)))?;
+        let platform = self.platform(provider).map_err(|_| invalid_state())?;
         let accounts = platform
             .exchange(code, verifier.as_deref(), &self.redirect_uri(provider))
             .await
             .map_err(|failed| match failed {
-                ExchangeFailed::NoVerifier => invalid_state(Some(workspace)),
+                ExchangeFailed::NoVerifier => invalid_state(),
                 ExchangeFailed::Platform(error) => provider_failed(&error, workspace),
             })?;
         match accounts.len() {
-            0 => Err(callback_error("no_accounts", platform.no_accounts(), Some(workspace))),
+            0 => Err(callback_error("no_accounts", platform.no_accounts())),
             1 => {
                 let channel = self.save(&caller, &tenant, provider, &accounts[0]).await?;
                 Ok(Completion::Connected { workspace, channels: vec![channel] })
@@ -139,22 +131,22 @@ impl ChannelService {
         provider: Provider,
         query: &CallbackQuery,
         user: UserId,
-    ) -> Result<(WorkspaceId, [u8; 32], OAuthState), ChannelError> {
-        let state = query.state.as_deref().ok_or_else(|| invalid_state(None))?;
+    ) -> Result<(WorkspaceId, [u8; 32], OAuthState), Refusal> {
+        let state = query.state.as_deref().ok_or_else(invalid_state)?;
         let workspace = state
             .split_once('.')
             .and_then(|(workspace, _)| uuid::Uuid::try_parse(workspace).ok())
             .map(WorkspaceId::from_uuid)
-            .ok_or_else(|| invalid_state(None))?;
+            .ok_or_else(invalid_state)?;
         let state_hash = crypto::sha256(state.as_bytes());
         let started = self
             .store
             .tenant(workspace)
             .take_oauth_state(&state_hash, clock::now())
             .await?
-            .ok_or_else(|| invalid_state(Some(workspace)))?;
+            .ok_or_else(invalid_state)?;
         if started.provider != provider || started.user != user {
-            return Err(invalid_state(Some(workspace)));
+            return Err(invalid_state());
         }
         Ok((workspace, state_hash, started))
     }
@@ -162,23 +154,14 @@ impl ChannelService {
     /// The member who started, who may have lost the right to connect since.
     async fn connecting_member(
         tenant: &Tenant<'_>,
-        workspace: WorkspaceId,
         user: UserId,
         ip: std::net::IpAddr,
-    ) -> Result<Caller, ChannelError> {
+    ) -> Result<Caller, Refusal> {
         let (workspace_row, role) = tenant.access(user).await?.ok_or_else(|| {
-            callback_error(
-                "forbidden",
-                "You are no longer a member of that workspace.",
-                Some(workspace),
-            )
+            Refusal::Forbidden("You are no longer a member of that workspace.".to_owned())
         })?;
         if !role_allows(role, Action::ConnectChannel) {
-            return Err(callback_error(
-                "forbidden",
-                "Your role may not connect channels.",
-                Some(workspace),
-            ));
+            return Err(Refusal::Forbidden("Your role may not connect channels.".to_owned()));
         }
         Ok(Caller { workspace: workspace_row, user, role, ip })
     }
@@ -191,7 +174,7 @@ impl ChannelService {
         provider: Provider,
         user: UserId,
         accounts: Vec<GrantedAccount>,
-    ) -> Result<Completion, ChannelError> {
+    ) -> Result<Completion, Refusal> {
         let candidates: Vec<SealedCandidate> =
             accounts.into_iter().map(SealedCandidate::from).collect();
         let pending = PendingConnectionId::new();

@@ -19,8 +19,9 @@ use postroute_domain::{AuditAction, ChannelId, NewAuditEntry, Provider};
 use postroute_store::{ChannelAccount, Saved, Tenant, Workspace};
 use serde_json::json;
 
+use super::ChannelService;
 use super::platforms::GrantedAccount;
-use super::{ChannelError, ChannelService};
+use crate::Refusal;
 use crate::clock;
 use crate::workspaces::Caller;
 
@@ -33,15 +34,11 @@ fn channel_limit(workspace: &Workspace) -> String {
 }
 
 impl ChannelService {
-    fn check_capacity(
-        workspace: &Workspace,
-        connected: i64,
-        adding: usize,
-    ) -> Result<(), ChannelError> {
+    fn check_capacity(workspace: &Workspace, connected: i64, adding: usize) -> Result<(), Refusal> {
         if let Some(limit) = workspace.plan.entitlements().max_channels
             && connected.saturating_add(adding as i64) > i64::from(limit)
         {
-            return Err(ChannelError::PlanRequired(channel_limit(workspace)));
+            return Err(Refusal::PlanRequired(channel_limit(workspace)));
         }
         Ok(())
     }
@@ -61,7 +58,7 @@ impl ChannelService {
         tenant: &Tenant<'_>,
         provider: Provider,
         granted: &GrantedAccount,
-    ) -> Result<ChannelId, ChannelError> {
+    ) -> Result<ChannelId, Refusal> {
         let next_check_at = granted.first_check.at(&granted.tokens, clock::now());
         let account = ChannelAccount {
             provider,
@@ -71,7 +68,7 @@ impl ChannelService {
         };
         let mut id =
             tenant.channel_id_for(account.provider, account.external_id).await?.unwrap_or_default();
-        let workspace = tenant.workspace().await?.ok_or(ChannelError::NotFound)?;
+        let workspace = tenant.workspace().await?.ok_or(Refusal::NotFound)?;
         let max_channels = workspace.plan.entitlements().max_channels;
         // A concurrent connection of the same account may have created it with another id: the
         // tokens must be sealed for the id they are stored under, so seal again for that one.
@@ -106,15 +103,11 @@ impl ChannelService {
                 Saved::IdChanged(existing) => id = existing,
                 Saved::LimitReached => {
                     let detail = channel_limit(&workspace);
-                    return Err(ChannelError::Callback {
-                        code: "plan_required",
-                        detail,
-                        workspace: Some(workspace.id),
-                    });
+                    return Err(Refusal::PlanRequired(detail));
                 }
             }
         }
-        Err(ChannelError::Store(postroute_store::StoreError::Conflict {
+        Err(Refusal::from(postroute_store::StoreError::Conflict {
             constraint: "channels_account_key".to_owned(),
         }))
     }

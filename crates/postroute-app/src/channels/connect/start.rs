@@ -3,7 +3,8 @@
 use postroute_domain::{Provider, WorkspaceId};
 
 use super::super::platforms::{Authorization, Connect};
-use super::super::{ChannelError, ChannelService, STATE_LIFETIME};
+use super::super::{ChannelService, STATE_LIFETIME};
+use crate::Refusal;
 use crate::workspaces::Caller;
 use crate::{clock, crypto};
 
@@ -14,16 +15,13 @@ pub(crate) fn state_associated_data(workspace: WorkspaceId, state_hash: &[u8]) -
 
 impl ChannelService {
     /// Starts connecting `provider`: returns the URL to send the user's browser to.
-    pub async fn start(&self, caller: &Caller, provider: &str) -> Result<String, ChannelError> {
+    pub async fn start(&self, caller: &Caller, provider: &str) -> Result<String, Refusal> {
         let provider: Provider =
             provider.parse().map_err(|error: postroute_domain::channel::UnknownProvider| {
-                ChannelError::Invalid(vec![("provider", error.to_string())])
+                Refusal::invalid("provider", error.to_string())
             })?;
         let platform = self.platform(provider).map_err(|_| {
-            ChannelError::Invalid(vec![(
-                "provider",
-                format!("{provider} is not configured on this server"),
-            )])
+            Refusal::invalid("provider", format!("{provider} is not configured on this server"))
         })?;
         let tenant = self.store.tenant(caller.workspace.id);
         Self::check_capacity(&caller.workspace, tenant.connected_channel_count().await?, 1)?;

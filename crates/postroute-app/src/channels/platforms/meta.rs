@@ -7,7 +7,7 @@ use postroute_platforms::meta::{FACEBOOK_SCOPES, INSTAGRAM_SCOPES, MetaClient, M
 use postroute_store::DueChannel;
 
 use super::{Authorization, Check, Checked, Connect, ExchangeFailed, GrantedAccount, unusable_url};
-use crate::channels::ChannelError;
+use crate::Refusal;
 use crate::channels::check::FirstCheck;
 use crate::channels::tokens::{PlainToken, PlainTokens};
 
@@ -64,7 +64,7 @@ impl<'a> Meta<'a> {
 }
 
 impl Connect for Meta<'_> {
-    fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, ChannelError> {
+    fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, Refusal> {
         let scopes = match self.product {
             Product::Facebook => FACEBOOK_SCOPES,
             Product::Instagram => INSTAGRAM_SCOPES,

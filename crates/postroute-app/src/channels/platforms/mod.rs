@@ -18,9 +18,10 @@ use postroute_platforms::PlatformError;
 use postroute_store::DueChannel;
 use url::Url;
 
+use super::ChannelService;
 use super::check::FirstCheck;
 use super::tokens::{PlainToken, PlainTokens};
-use super::{ChannelError, ChannelService};
+use crate::Refusal;
 
 use meta::Meta;
 use x::X;
@@ -28,7 +29,7 @@ use x::X;
 /// Connecting an account and letting it go.
 pub(super) trait Connect {
     /// Where to send the user's browser to grant access under `state`.
-    fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, ChannelError>;
+    fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, Refusal>;
 
     /// Trades the code the platform sent back for the accounts the user granted.
     async fn exchange(
@@ -129,7 +130,7 @@ macro_rules! on_platform {
 }
 
 impl Connect for Platform<'_> {
-    fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, ChannelError> {
+    fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, Refusal> {
         on_platform!(self, |platform| platform.authorize(redirect_uri, state))
     }
 
@@ -182,8 +183,8 @@ impl ChannelService {
 }
 
 /// A platform's authorize URL that cannot be built, blamed on the provider asked for.
-fn unusable_url(error: PlatformError) -> ChannelError {
-    ChannelError::Invalid(vec![("provider", error.to_string())])
+fn unusable_url(error: PlatformError) -> Refusal {
+    Refusal::invalid("provider", error.to_string())
 }
 
 /// When a token that lives `seconds` from `now` expires.

@@ -10,7 +10,7 @@ use postroute_store::DueChannel;
 use super::{
     Authorization, Check, Checked, Connect, ExchangeFailed, GrantedAccount, expiry, unusable_url,
 };
-use crate::channels::ChannelError;
+use crate::Refusal;
 use crate::channels::check::FirstCheck;
 use crate::channels::tokens::{PlainToken, PlainTokens};
 use crate::{clock, crypto};
@@ -29,7 +29,7 @@ impl<'a> X<'a> {
 }
 
 impl Connect for X<'_> {
-    fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, ChannelError> {
+    fn authorize(&self, redirect_uri: &str, state: &str) -> Result<Authorization, Refusal> {
         let (verifier, _) = crypto::random_token()?;
         let challenge = URL_SAFE_NO_PAD.encode(crypto::sha256(verifier.as_bytes()));
         let url =
