@@ -172,7 +172,7 @@ impl From<StorageError> for Refusal {
             // A record whose object is gone is a fault of ours, not an outage to wait out.
             Some(path) => Self::Internal(anyhow::anyhow!("media object {path} is missing")),
             None => {
-                tracing::error!(%error, "media storage failed");
+                tracing::error!(error = display(&error), "media storage failed");
                 Self::Unavailable("media storage".to_owned())
             }
         }

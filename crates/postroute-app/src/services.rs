@@ -209,7 +209,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
             );
         }
         tracing::warn!(
-            %reason,
+            reason = display(&reason),
             "ROW-LEVEL SECURITY IS BYPASSED: tenant isolation rests on the application alone \
              (database.allow_rls_bypass = true)"
         );

@@ -20,6 +20,6 @@ pub async fn record(store: &Store, event: NewSystemEvent) {
         }
     }
     if let Err(error) = store.system_events().record(&event, clock::now()).await {
-        tracing::error!(event = kind, %error, "could not record a system event");
+        tracing::error!(event = kind, error = display(&error), "could not record a system event");
     }
 }

@@ -234,11 +234,11 @@ impl IntoResponse for ApiError {
             }
             Refusal::RateLimited(decision) => return rate_limited(&decision),
             Refusal::Unavailable(reason) => {
-                tracing::warn!(%reason, "dependency unavailable");
+                tracing::warn!(reason = display(&reason), "dependency unavailable");
                 return unavailable();
             }
             Refusal::DatabaseUnavailable(reason) => {
-                tracing::warn!(%reason, "database unavailable");
+                tracing::warn!(reason = display(&reason), "database unavailable");
                 let mut response = unavailable();
                 // Tells the edge to fail fast until the database answers again.
                 response.extensions_mut().insert(DatabaseAway);

@@ -89,7 +89,10 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
                 TlsMinVersion::Tls13 => "TLS 1.3 only",
                 TlsMinVersion::Tls12 => "TLS 1.2 and 1.3",
             };
-            tracing::info!(url = %format!("https://{local}"), "PostRoute is listening (HTTPS, {versions})");
+            tracing::info!(
+                url = display(&format!("https://{local}")),
+                "PostRoute is listening (HTTPS, {versions})"
+            );
             https_addr = Some(local);
         }
         if let Some(address) = config.http.plain_listen {
@@ -102,7 +105,10 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
                 &config.http,
             )?;
             work.spawn(async move { serve.await.context("plain listener failed") });
-            tracing::info!(url = %format!("http://{local}"), "PostRoute is listening (plain HTTP, for a TLS-terminating proxy)");
+            tracing::info!(
+                url = display(&format!("http://{local}")),
+                "PostRoute is listening (plain HTTP, for a TLS-terminating proxy)"
+            );
             plain_addr = Some(local);
         }
     }
@@ -157,7 +163,9 @@ impl RunningApp {
                     None => break,
                     Some(Ok(Ok(()))) => {}
                     Some(Ok(Err(error))) => outcome = Err(error),
-                    Some(Err(error)) => outcome = Err(anyhow::Error::new(error).context("task panicked")),
+                    Some(Err(error)) => {
+                        outcome = Err(anyhow::Error::new(error).context("task panicked"));
+                    }
                 },
                 _ = &mut deadline => {
                     tracing::warn!("shutdown grace period over; stopping what is left");

@@ -92,7 +92,14 @@ async fn app_with_data(backend: Backend) -> TestApp {
         .as_str()
         .unwrap()
         .to_owned();
-    app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/posts"), json!({"content": "Née à 日本 🙂 \"quoted\" \\ back\tslash\nnew line", "channel_ids": [channel], "media_ids": [media], "variants": {"x": {"thread": ["two"]}}}), 201).await;
+    let post = json!({
+        "content": "Née à 日本 🙂 \"quoted\" \\ back\tslash\nnew line",
+        "channel_ids": [channel],
+        "media_ids": [media],
+        "variants": { "x": { "thread": ["two"] } },
+    });
+    app.json_as(&owner, Method::POST, &format!("/v1/workspaces/{workspace}/posts"), post, 201)
+        .await;
     app
 }
 

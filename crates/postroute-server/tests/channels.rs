@@ -159,15 +159,12 @@ async fn a_bad_callback_fails_clearly_and_creates_nothing(backend: Backend) {
     );
     let tampered =
         format!("{}.{}", uuid::Uuid::now_v7().simple(), state.split_once('.').unwrap().1);
-    assert_eq!(
-        app.oauth_callback(&owner, "x", &format!("code={code}&state={tampered}"), 400).await["code"],
-        "invalid_state"
-    );
-    assert_eq!(
-        app.oauth_callback(&owner, "facebook", &format!("code={code}&state={state}"), 400).await["code"],
-        "invalid_state",
-        "a state for another provider"
-    );
+    let refused =
+        app.oauth_callback(&owner, "x", &format!("code={code}&state={tampered}"), 400).await;
+    assert_eq!(refused["code"], "invalid_state");
+    let refused =
+        app.oauth_callback(&owner, "facebook", &format!("code={code}&state={state}"), 400).await;
+    assert_eq!(refused["code"], "invalid_state", "a state for another provider");
     // That attempt used the state up: it works once.
     assert_eq!(
         app.oauth_callback(&owner, "x", &format!("code={code}&state={state}"), 400).await["code"],
@@ -476,7 +473,11 @@ async fn a_transient_failure_is_retried_and_never_disconnects(backend: Backend) 
     app.fake_x().set_token_outage(None);
     make_due(&app, &channel).await;
     wait_until(async || app.fake_x().refresh_count() >= 1).await;
-    wait_until(async || app.count(&format!("SELECT count(*) FROM channels WHERE check_failures = 0 AND last_error IS NULL AND id = {}", app.uuid_literal(&channel))).await == 1).await;
+    let healthy = format!(
+        "SELECT count(*) FROM channels WHERE check_failures = 0 AND last_error IS NULL AND id = {}",
+        app.uuid_literal(&channel)
+    );
+    wait_until(async || app.count(&healthy).await == 1).await;
 }
 
 #[db_test]
@@ -508,7 +509,12 @@ async fn disconnecting_deletes_the_tokens_and_revokes_them_at_x(backend: Backend
     app.send(app.request(Method::DELETE, &path).bearer_auth(&member.access_token), 403).await;
     app.send(app.request(Method::DELETE, &path).bearer_auth(&owner.access_token), 204).await;
     assert_eq!(channel_status(&app, &owner, &workspace, &channel).await["status"], "disconnected");
-    assert_eq!(app.count(&format!("SELECT count(*) FROM channels WHERE access_token IS NULL AND refresh_token IS NULL AND id = {}", app.uuid_literal(&channel))).await, 1);
+    let tokens_gone = format!(
+        "SELECT count(*) FROM channels \
+         WHERE access_token IS NULL AND refresh_token IS NULL AND id = {}",
+        app.uuid_literal(&channel)
+    );
+    assert_eq!(app.count(&tokens_gone).await, 1);
     assert_eq!(app.fake_x().revoked_tokens().len(), 2, "access and refresh token revoked");
     app.send(
         app.request(

@@ -121,8 +121,15 @@ async fn another_workspaces_resources_answer_exactly_like_missing_ones(backend: 
         if let Some(colleague) = colleague {
             app.add_member(&workspace, &colleague.id, "member").await;
         }
-        app.send_json_as(&owner.access_token, Method::POST, &format!("/v1/workspaces/{workspace}/invitations"),
-            &json!({"email": format!("invitee-{name}@example.com").replace('\'', ""), "role": "reviewer"}), 201).await;
+        let invitee = format!("invitee-{name}@example.com").replace('\'', "");
+        app.send_json_as(
+            &owner.access_token,
+            Method::POST,
+            &format!("/v1/workspaces/{workspace}/invitations"),
+            &json!({ "email": invitee, "role": "reviewer" }),
+            201,
+        )
+        .await;
         let invitation = app
             .get_as(&owner.access_token, &format!("/v1/workspaces/{workspace}/invitations"), 200)
             .await

@@ -79,8 +79,11 @@ async fn no_password_token_key_or_address_is_logged(backend: Backend) {
     .await;
     secrets.extend([reset, "the newest secret phrase".to_owned()]);
     let again = app.login(&email, "the newest secret phrase").await;
-    app.send_json_as(&again.access_token, Method::POST, "/v1/me/password",
-        &json!({"current_password": "the newest secret phrase", "new_password": "yet another secret phrase"}), 204).await;
+    let change = json!({
+        "current_password": "the newest secret phrase",
+        "new_password": "yet another secret phrase",
+    });
+    app.send_json_as(&again.access_token, Method::POST, "/v1/me/password", &change, 204).await;
     secrets.extend([
         again.access_token.clone(),
         again.refresh_token.clone(),

@@ -158,7 +158,10 @@ async fn a_queued_message_whose_recipient_was_changed_is_never_sent(backend: Bac
     register(&app, "victim@example.com").await;
     outbox_row(&app, "victim@example.com").await;
     let moved = app
-        .execute_sql("UPDATE email_outbox SET to_address = 'attacker@example.com' WHERE to_address = 'victim@example.com'")
+        .execute_sql(
+            "UPDATE email_outbox SET to_address = 'attacker@example.com' \
+             WHERE to_address = 'victim@example.com'",
+        )
         .await;
     assert_eq!(moved, 1);
 

@@ -424,7 +424,12 @@ async fn media_a_post_still_needs_cannot_be_deleted(backend: Backend) {
         .to_owned();
     let key = format!("{workspace}/{id}.jpg");
     let posts = format!("/v1/workspaces/{workspace}/posts");
-    let post = app.send_json_as(&owner.access_token, Method::POST, &posts, &serde_json::json!({"content": "With a picture", "channel_ids": [channel], "media_ids": [id]}), 201).await.json();
+    let body = serde_json::json!({
+        "content": "With a picture",
+        "channel_ids": [channel],
+        "media_ids": [id],
+    });
+    let post = app.send_json_as(&owner.access_token, Method::POST, &posts, &body, 201).await.json();
     let post_path = format!("{posts}/{}", post["id"].as_str().unwrap());
     let at = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let scheduled = app

@@ -121,7 +121,15 @@ async fn a_post_goes_from_draft_through_review_to_the_schedule(backend: Backend)
     assert_eq!(draft["channel_ids"], json!([channel]));
     assert_eq!(
         draft["targets"],
-        json!([{"channel_id": channel, "status": "pending", "platform_post_id": null, "url": null, "error": null, "attempts": 0, "published_at": null}])
+        json!([{
+            "channel_id": channel,
+            "status": "pending",
+            "platform_post_id": null,
+            "url": null,
+            "error": null,
+            "attempts": 0,
+            "published_at": null,
+        }])
     );
     let path = team.post(&id_of(&draft));
 
@@ -416,7 +424,11 @@ async fn each_channel_is_held_to_its_platforms_rules_with_one_error_per_target(b
     );
 
     // A variant fixes X, a JPEG fixes Instagram; an X thread counts each of its posts.
-    let fixed = as_seen(&app, &team.member, Method::PATCH, &path, &path, json!({"media_ids": [jpeg], "variants": {"x": {"content": "Short for X", "thread": ["and more"]}}}), 200).await;
+    let fix = json!({
+        "media_ids": [jpeg],
+        "variants": { "x": { "content": "Short for X", "thread": ["and more"] } },
+    });
+    let fixed = as_seen(&app, &team.member, Method::PATCH, &path, &path, fix, 200).await;
     assert_eq!(fixed["variants"], json!({"x": {"content": "Short for X", "thread": ["and more"]}}));
     let scheduled = app
         .json_as(
@@ -490,9 +502,21 @@ async fn drafts_are_checked_for_shape_and_for_the_workspaces_own_channels_and_fi
         )
         .await;
     assert_eq!(fields(&problem), ["channel_ids"]);
-    let problem = app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "variants": {"tiktok": {"content": "no"}}}), 422).await;
+    let unknown_platform = json!({
+        "content": "x",
+        "channel_ids": [channel],
+        "variants": { "tiktok": { "content": "no" } },
+    });
+    let problem =
+        app.json_as(&team.member, Method::POST, &team.posts(), unknown_platform, 422).await;
     assert_eq!(problem["code"], "validation_failed");
-    let problem = app.json_as(&team.member, Method::POST, &team.posts(), json!({"content": "x", "channel_ids": [channel], "variants": {"facebook": {"thread": ["no"]}}}), 422).await;
+    let thread_on_facebook = json!({
+        "content": "x",
+        "channel_ids": [channel],
+        "variants": { "facebook": { "thread": ["no"] } },
+    });
+    let problem =
+        app.json_as(&team.member, Method::POST, &team.posts(), thread_on_facebook, 422).await;
     assert_eq!(fields(&problem), ["variants.facebook.thread"]);
     app.json_as(
         &team.member,
@@ -852,7 +876,12 @@ async fn a_long_post_in_a_wide_script_fits_the_request_limit(backend: Backend) {
     // Facebook's longest post in three-byte characters, with an X variant beside it: far over
     // the 64 KiB that other JSON requests may send.
     let content = "字".repeat(63_206);
-    let post = create(&app, &team, &team.member, json!({"content": content, "channel_ids": [channel], "variants": {"x": {"content": "short"}}})).await;
+    let body = json!({
+        "content": content,
+        "channel_ids": [channel],
+        "variants": { "x": { "content": "short" } },
+    });
+    let post = create(&app, &team, &team.member, body).await;
     assert_eq!(post["content"].as_str().unwrap().chars().count(), 63_206);
     let path = team.post(&id_of(&post));
     app.json_as(&team.member, Method::POST, &format!("{path}/submit"), json!({}), 200).await;

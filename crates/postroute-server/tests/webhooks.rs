@@ -92,7 +92,11 @@ async fn stripe_deliveries_are_verified_timely_and_recorded_once(backend: Backen
 async fn meta_and_x_deliveries_and_their_handshakes(backend: Backend) {
     let app = app(backend).await;
     // Meta's subscription check echoes the challenge only for our token.
-    let verified = app.get(&format!("/v1/webhooks/meta?hub.mode=subscribe&hub.verify_token={META_TOKEN}&hub.challenge=1158201444"), 200).await;
+    let handshake = format!(
+        "/v1/webhooks/meta?hub.mode=subscribe&hub.verify_token={META_TOKEN}\
+         &hub.challenge=1158201444"
+    );
+    let verified = app.get(&handshake, 200).await;
     assert_eq!(verified.text(), "1158201444");
     app.get("/v1/webhooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1", 403)
         .await;

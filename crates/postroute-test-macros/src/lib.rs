@@ -17,7 +17,10 @@ pub fn db_test(arguments: TokenStream, item: TokenStream) -> TokenStream {
         return compile_error("#[db_test] takes no arguments");
     }
     let mut tokens: Vec<TokenTree> = item.into_iter().collect();
-    let is_ident = |token: &TokenTree, text: &str| matches!(token, TokenTree::Ident(ident) if ident.to_string() == text);
+    let is_ident = |token: &TokenTree, text: &str| match token {
+        TokenTree::Ident(ident) => ident.to_string() == text,
+        _ => false,
+    };
     let Some(at) = tokens
         .windows(2)
         .position(|pair| is_ident(&pair[0], "fn") && matches!(pair[1], TokenTree::Ident(_)))

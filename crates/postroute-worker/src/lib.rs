@@ -48,7 +48,7 @@ pub fn start(
     spawn(work, purge, housekeeping, stop);
 
     tracing::info!(
-        provider = ?config.email.provider,
+        provider = debug(&config.email.provider),
         "worker running: email delivery, channel tokens, event retention, workspace purge"
     );
     Ok(())

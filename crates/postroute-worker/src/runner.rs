@@ -51,7 +51,13 @@ pub async fn run<J: Job>(job: J, interval: Duration, mut stop: watch::Receiver<b
             Err(error) => {
                 failures = failures.saturating_add(1);
                 let retry = retry_after(failures, interval);
-                tracing::warn!(job = J::NAME, %error, elapsed_ms, retry_in_ms = u64::try_from(retry.as_millis()).unwrap_or(u64::MAX), "job pass failed");
+                tracing::warn!(
+                    job = J::NAME,
+                    error = display(&error),
+                    elapsed_ms,
+                    retry_in_ms = u64::try_from(retry.as_millis()).unwrap_or(u64::MAX),
+                    "job pass failed"
+                );
                 Some(retry)
             }
         };

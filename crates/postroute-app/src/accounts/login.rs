@@ -110,7 +110,7 @@ impl AccountService {
                 refresh_token_hash: &refresh_hash,
             })
             .await?;
-        tracing::info!(user.id = %user.id, session.id = %session, "logged in");
+        tracing::info!(user.id = display(&user.id), session.id = display(&session), "logged in");
         self.issue(AuthSession { user: user.id, session }, refresh_token, now)
     }
 
@@ -130,7 +130,11 @@ impl AccountService {
             Err(error) => Err(error.to_string()),
         };
         if let Err(error) = rehashed {
-            tracing::warn!(user.id = %user, %error, "could not re-hash a password under new parameters");
+            tracing::warn!(
+                user.id = display(&user),
+                error = display(&error),
+                "could not re-hash a password under new parameters"
+            );
         }
     }
 
@@ -214,7 +218,7 @@ impl AccountService {
             .await?;
         match outcome {
             LogoutOutcome::Ended(user) => {
-                tracing::info!(user.id = %user, "logged out");
+                tracing::info!(user.id = display(&user), "logged out");
                 Ok(())
             }
             LogoutOutcome::Reused { user, sessions_revoked } => {
@@ -243,7 +247,7 @@ impl AccountService {
     /// Ends every session of the caller.
     pub async fn logout_everywhere(&self, auth: AuthSession) -> Result<(), Refusal> {
         let ended = self.store.sessions().end_all(auth.user, "logout_all", clock::now()).await?;
-        tracing::info!(user.id = %auth.user, ended, "logged out everywhere");
+        tracing::info!(user.id = display(&auth.user), ended, "logged out everywhere");
         Ok(())
     }
 

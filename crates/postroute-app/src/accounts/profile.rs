@@ -79,7 +79,7 @@ impl AccountService {
             .map_err(|error| Refusal::invalid("new_password", error.to_string()))?;
         let hash = self.hasher.hash(&password).await?;
         self.store.accounts().change_password(auth.user, &hash, auth.session, clock::now()).await?;
-        tracing::info!(user.id = %auth.user, "password changed; other sessions ended");
+        tracing::info!(user.id = display(&auth.user), "password changed; other sessions ended");
         Ok(())
     }
 
@@ -198,7 +198,7 @@ impl AccountService {
         };
         match self.store.accounts().erase(auth.user, clock::now(), audit).await? {
             Erasure::Erased { workspaces_deleted } => {
-                tracing::info!(user.id = %auth.user, workspaces_deleted, "account erased");
+                tracing::info!(user.id = display(&auth.user), workspaces_deleted, "account erased");
                 Ok(())
             }
             Erasure::OwnsTeams(count) => Err(Refusal::Conflict(format!(

@@ -17,7 +17,7 @@ impl AccountService {
             return Ok(());
         };
         self.issue_token_email(&user, EmailTokenPurpose::ResetPassword).await?;
-        tracing::info!(user.id = %user.id, "password reset requested");
+        tracing::info!(user.id = display(&user.id), "password reset requested");
         Ok(())
     }
 
@@ -38,7 +38,7 @@ impl AccountService {
             .await?;
         match reset {
             Some(user) => {
-                tracing::info!(user.id = %user, "password reset; every session ended");
+                tracing::info!(user.id = display(&user), "password reset; every session ended");
                 Ok(())
             }
             None => Err(Refusal::InvalidToken),

@@ -101,7 +101,7 @@ impl AccountService {
             .await;
         match registered {
             Ok(()) => {
-                tracing::info!(user.id = %user, "account registered");
+                tracing::info!(user.id = display(&user), "account registered");
                 Ok(())
             }
             // Registered a moment ago by a concurrent request: same answer, same courtesy.
@@ -157,7 +157,7 @@ impl AccountService {
             .await?;
         match verified {
             Some(user) => {
-                tracing::info!(user.id = %user, "email verified");
+                tracing::info!(user.id = display(&user), "email verified");
                 Ok(())
             }
             None => Err(Refusal::InvalidToken),

@@ -137,7 +137,11 @@ pub async fn rotate(
                         }
                     }
                     Err(error) => {
-                        tracing::warn!(kind = kind.label(), %error, "a sealed value does not open; left as it is");
+                        tracing::warn!(
+                            kind = kind.label(),
+                            error = display(&error),
+                            "a sealed value does not open; left as it is"
+                        );
                         counts.unopened += 1;
                         unopened.push(value.place);
                     }
@@ -190,7 +194,11 @@ async fn rotate_channels(
             let plain = match cipher.open(channel.workspace, channel.id, &channel.tokens) {
                 Ok(plain) => plain,
                 Err(error) => {
-                    tracing::warn!(channel.id = %channel.id, %error, "channel tokens do not open; left as they are");
+                    tracing::warn!(
+                        channel.id = display(&channel.id),
+                        error = display(&error),
+                        "channel tokens do not open; left as they are"
+                    );
                     report.channels.unopened += 1;
                     unopened.push((channel.workspace, channel.id));
                     continue;

@@ -110,7 +110,13 @@ impl ChannelService {
                 if let PlatformError::RateLimited { reset: Some(reset) } = &error {
                     delay = delay.max(*reset);
                 }
-                tracing::warn!(channel.id = %due.id, class = error.class(), retry_in_secs = delay.as_secs(), %error, "channel check failed; will retry");
+                tracing::warn!(
+                    channel.id = display(&due.id),
+                    class = error.class(),
+                    retry_in_secs = delay.as_secs(),
+                    error = display(&error),
+                    "channel check failed; will retry"
+                );
                 self.store
                     .tenant(due.workspace)
                     .record_check_failed(
@@ -141,7 +147,12 @@ impl ChannelService {
                 Ok(stored) => break stored,
                 Err(error) if attempt < 4 => {
                     attempt += 1;
-                    tracing::warn!(channel.id = %due.id, %error, attempt, "could not store refreshed tokens; retrying");
+                    tracing::warn!(
+                        channel.id = display(&due.id),
+                        error = display(&error),
+                        attempt,
+                        "could not store refreshed tokens; retrying"
+                    );
                     tokio::time::sleep(Duration::from_millis(250 * (1 << attempt))).await;
                 }
                 Err(error) => return Err(error.into()),
@@ -188,9 +199,17 @@ impl ChannelService {
         let emails: Vec<_> = prepared.iter().map(|email| email.outbox_row(now)).collect();
         let audit = NewAuditEntry::by_system(AuditAction::ChannelNeedsReconnect)
             .target("channel", due.id)
-            .details(json!({ "provider": due.provider.as_str(), "display_name": due.display_name, "reason": reason }));
+            .details(json!({
+                "provider": due.provider.as_str(),
+                "display_name": due.display_name,
+                "reason": reason,
+            }));
         if tenant.mark_needs_reconnect(due.id, reason, now, &audit, &emails).await? {
-            tracing::warn!(workspace.id = %due.workspace, channel.id = %due.id, "channel needs reconnecting");
+            tracing::warn!(
+                workspace.id = display(&due.workspace),
+                channel.id = display(&due.id),
+                "channel needs reconnecting"
+            );
         }
         Ok(())
     }

@@ -82,11 +82,20 @@ impl ChannelService {
                 if let Err(error) = platform.revoke(&token).await {
                     // The tokens are gone from our side whatever the platform says; the grant
                     // will lapse.
-                    tracing::warn!(channel.id = %id, provider = %channel.provider, error = %error, "could not revoke a token");
+                    tracing::warn!(
+                        channel.id = display(&id),
+                        provider = display(&channel.provider),
+                        error = display(&error),
+                        "could not revoke a token"
+                    );
                 }
             }
         }
-        tracing::info!(workspace.id = %caller.workspace.id, channel.id = %id, "channel disconnected");
+        tracing::info!(
+            workspace.id = display(&caller.workspace.id),
+            channel.id = display(&id),
+            "channel disconnected"
+        );
         Ok(())
     }
 }

@@ -213,7 +213,7 @@ fn resolve_one(config: &Config, name: KeyName) -> Result<SecretSlice<u8>, Config
             }
             tracing::warn!(
                 key = name.config_key(),
-                path = %path.display(),
+                path = display(&path.display()),
                 "generated a development key; set {} in production",
                 name.env_var()
             );

@@ -241,7 +241,8 @@ impl Config {
         if self.http.plain_listen.is_some() && self.http.trusted_proxies.is_empty() {
             warnings.push(
                 "http.plain_listen is set without http.trusted_proxies: behind a proxy every \
-                 client shares the proxy's address and one rate-limit bucket; production refuses this"
+                 client shares the proxy's address and one rate-limit bucket; production \
+                 refuses this"
                     .to_owned(),
             );
         }

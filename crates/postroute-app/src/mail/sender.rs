@@ -73,7 +73,7 @@ async fn write_to_outbox_directory(
         DeliveryError::Transient(format!("cannot write {}: {error}", path.display()))
     })?;
     tracing::info!(
-        path = %path.display(),
+        path = display(&path.display()),
         subject = email.subject,
         "development email (provider log; refused in production):\n{}",
         email.text

@@ -267,7 +267,13 @@ impl MediaService {
         let recorded = self.store.tenant(workspace).insert_media(&media, quota, &audit).await;
         match recorded {
             Ok(MediaInserted::Inserted) => {
-                tracing::info!(workspace.id = %workspace, media.id = %id, mime = %media.mime, size = media.size_bytes, "media uploaded");
+                tracing::info!(
+                    workspace.id = display(&workspace),
+                    media.id = display(&id),
+                    mime = display(&media.mime),
+                    size = media.size_bytes,
+                    "media uploaded"
+                );
                 Ok(media)
             }
             Ok(MediaInserted::QuotaExceeded { used_bytes }) => {
@@ -381,7 +387,11 @@ impl MediaService {
     /// orphaned object, never a record without bytes; it is logged for the operator.
     async fn discard_object(&self, key: &str) {
         if let Err(error) = self.storage.delete(key).await {
-            tracing::error!(%error, object.key = key, "could not remove a media object; it is orphaned in storage");
+            tracing::error!(
+                error = display(&error),
+                object.key = key,
+                "could not remove a media object; it is orphaned in storage"
+            );
         }
     }
 }
@@ -426,7 +436,11 @@ fn remove_leftovers(scratch: &Path) {
                 now.duration_since(modified).unwrap_or_default() > SCRATCH_LEFTOVER_AGE
             });
         if stale && let Err(error) = std::fs::remove_file(entry.path()) {
-            tracing::warn!(%error, path = %entry.path().display(), "could not remove a leftover upload");
+            tracing::warn!(
+                error = display(&error),
+                path = display(&entry.path().display()),
+                "could not remove a leftover upload"
+            );
         }
     }
 }

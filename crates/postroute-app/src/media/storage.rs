@@ -115,7 +115,10 @@ impl MediaStorage {
             }
             Err(error) => {
                 if let Err(abort) = writer.abort().await {
-                    tracing::warn!(error = %abort, "could not abort a failed media upload");
+                    tracing::warn!(
+                        error = display(&abort),
+                        "could not abort a failed media upload"
+                    );
                 }
                 Err(error)
             }

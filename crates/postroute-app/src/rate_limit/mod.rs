@@ -123,7 +123,10 @@ impl RateLimiter {
         match self.store.check(quota, &key).await {
             Ok(decision) => decision,
             Err(error) => {
-                tracing::warn!(%error, "shared rate-limit store failed; limiting per instance");
+                tracing::warn!(
+                    error = display(&error),
+                    "shared rate-limit store failed; limiting per instance"
+                );
                 match &self.fallback {
                     Some(fallback) => fallback.check(quota, &key).await.unwrap_or(ALLOW_UNCOUNTED),
                     None => ALLOW_UNCOUNTED,

@@ -253,7 +253,12 @@ impl WorkspaceService {
                 AcceptError::Store(error) => error.into(),
             })?;
         let workspace = tenant.workspace().await?.ok_or(Refusal::InvalidToken)?;
-        tracing::info!(workspace.id = %workspace.id, user.id = %user.id, role = role.as_str(), "invitation accepted");
+        tracing::info!(
+            workspace.id = display(&workspace.id),
+            user.id = display(&user.id),
+            role = role.as_str(),
+            "invitation accepted"
+        );
         Ok(Acceptance { workspace: workspace.id, workspace_name: workspace.name, role })
     }
 }

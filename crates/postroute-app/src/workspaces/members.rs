@@ -104,7 +104,12 @@ impl WorkspaceService {
                 other => from_change(other),
             },
         )?;
-        tracing::info!(workspace.id = %caller.workspace.id, from = %caller.user, to = %to, "ownership transferred");
+        tracing::info!(
+            workspace.id = display(&caller.workspace.id),
+            from = display(&caller.user),
+            to = display(&to),
+            "ownership transferred"
+        );
         Ok(())
     }
 }

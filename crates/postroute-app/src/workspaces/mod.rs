@@ -161,7 +161,7 @@ impl WorkspaceService {
                 &audit,
             )
             .await?;
-        tracing::info!(workspace.id = %id, user.id = %user, "workspace created");
+        tracing::info!(workspace.id = display(&id), user.id = display(&user), "workspace created");
         self.store.tenant(id).workspace().await?.ok_or(Refusal::NotFound)
     }
 
@@ -224,7 +224,11 @@ impl WorkspaceService {
         let audit =
             caller.audit(AuditAction::WorkspaceDeleted).target("workspace", caller.workspace.id);
         if self.store.tenant(caller.workspace.id).delete(clock::now(), &audit).await? {
-            tracing::info!(workspace.id = %caller.workspace.id, user.id = %caller.user, "workspace deleted");
+            tracing::info!(
+                workspace.id = display(&caller.workspace.id),
+                user.id = display(&caller.user),
+                "workspace deleted"
+            );
             Ok(())
         } else {
             Err(Refusal::NotFound)

@@ -325,7 +325,9 @@ fn download(content: Content) -> Response {
     let etag = etag(&media);
     let media = &media;
     let mut response = Body::from_stream(bytes.map(|chunk| {
-        chunk.inspect_err(|error| tracing::error!(%error, "media stream failed midway"))
+        chunk.inspect_err(|error| {
+            tracing::error!(error = display(&error), "media stream failed midway")
+        })
     }))
     .into_response();
     let size = media.size_bytes;

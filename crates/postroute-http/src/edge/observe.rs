@@ -33,9 +33,9 @@ pub async fn observe_request(mut request: Request, next: Next) -> Response {
     let path: String = request.uri().path().chars().take(LOGGED_PATH_CHARS).collect();
     let span = tracing::info_span!(
         "request",
-        request_id = %request_id.0,
-        method = %request.method(),
-        path = %path,
+        request_id = display(&request_id.0),
+        method = display(&request.method()),
+        path = display(&path),
         client_ip = client_ip.as_deref().unwrap_or("-"),
     );
     let started = Instant::now();

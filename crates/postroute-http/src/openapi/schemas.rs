@@ -23,8 +23,8 @@ const TEXT_DIRECTION: &str = r"\u202a-\u202e\u2066-\u2069";
 
 /// Declares a named schema: `$name` is the component the document refers to.
 macro_rules! named_schema {
-    ($(#[$doc:meta])* $name:ident => $schema:expr) => {
-        $(#[$doc])*
+    ($name:ident, $doc:literal, $schema:expr $(,)?) => {
+        #[doc = $doc]
         #[derive(Debug)]
         pub struct $name;
 
@@ -64,26 +64,36 @@ fn not_blank(forbidden: &str) -> String {
 }
 
 named_schema!(
-    /// A member's role.
-    Role => names(domain::Role::ALL.map(domain::Role::as_str), "A member's role; exactly one member is the owner.")
+    Role,
+    "A member's role.",
+    names(
+        domain::Role::ALL.map(domain::Role::as_str),
+        "A member's role; exactly one member is the owner."
+    )
 );
 
 named_schema!(
-    /// A role that can be granted: ownership moves only by transfer.
-    AssignableRole => names(
-        domain::Role::ALL.into_iter().filter(|role| *role != domain::Role::Owner).map(domain::Role::as_str),
+    AssignableRole,
+    "A role that can be granted: ownership moves only by transfer.",
+    names(
+        domain::Role::ALL
+            .into_iter()
+            .filter(|role| *role != domain::Role::Owner)
+            .map(domain::Role::as_str),
         "A role that can be granted. Ownership moves only by transfer-ownership.",
     )
 );
 
 named_schema!(
-    /// A social platform.
-    Provider => names(domain::Provider::ALL.map(domain::Provider::as_str), "A social platform.")
+    Provider,
+    "A social platform.",
+    names(domain::Provider::ALL.map(domain::Provider::as_str), "A social platform.")
 );
 
 named_schema!(
-    /// Whether a channel can publish.
-    ChannelStatus => names(
+    ChannelStatus,
+    "Whether a channel can publish.",
+    names(
         domain::ChannelStatus::ALL.map(domain::ChannelStatus::as_str),
         "`active`; `needs_reconnect` when the platform refused our tokens for good; \
          `disconnected` by a member.",
@@ -91,13 +101,15 @@ named_schema!(
 );
 
 named_schema!(
-    /// Where a post is in its life.
-    PostStatus => names(domain::PostStatus::ALL.map(domain::PostStatus::as_str), "Where a post is in its life.")
+    PostStatus,
+    "Where a post is in its life.",
+    names(domain::PostStatus::ALL.map(domain::PostStatus::as_str), "Where a post is in its life.")
 );
 
 named_schema!(
-    /// How publishing to one channel went.
-    TargetStatus => names(
+    TargetStatus,
+    "How publishing to one channel went.",
+    names(
         domain::TargetStatus::ALL.map(domain::TargetStatus::as_str),
         "How publishing to one channel went. `unknown`: the outcome could not be confirmed (never \
          retried blindly); `missed`: it came due too late to publish without a person.",
@@ -105,23 +117,27 @@ named_schema!(
 );
 
 named_schema!(
-    /// A workspace's plan.
-    Plan => names(domain::Plan::ALL.map(domain::Plan::as_str), "A workspace's plan.")
+    Plan,
+    "A workspace's plan.",
+    names(domain::Plan::ALL.map(domain::Plan::as_str), "A workspace's plan.")
 );
 
 named_schema!(
-    /// A media file's kind.
-    MediaKind => names(domain::MediaKind::ALL.map(domain::MediaKind::as_str), "A media file's kind.")
+    MediaKind,
+    "A media file's kind.",
+    names(domain::MediaKind::ALL.map(domain::MediaKind::as_str), "A media file's kind.")
 );
 
 named_schema!(
-    /// A system event's severity.
-    Severity => names(domain::Severity::ALL.map(domain::Severity::as_str), "A system event's severity.")
+    Severity,
+    "A system event's severity.",
+    names(domain::Severity::ALL.map(domain::Severity::as_str), "A system event's severity.")
 );
 
 named_schema!(
-    /// An IANA time zone.
-    Timezone => names(
+    Timezone,
+    "An IANA time zone.",
+    names(
         timezone_names(),
         "An IANA time zone name such as `Europe/London`, spelt as the time zone database \
          spells it (case matters).",
@@ -129,8 +145,9 @@ named_schema!(
 );
 
 named_schema!(
-    /// An email address as registration accepts it.
-    EmailAddress => ObjectBuilder::new()
+    EmailAddress,
+    "An email address as registration accepts it.",
+    ObjectBuilder::new()
         .schema_type(Type::String)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
         .max_length(Some(MAX_EMAIL_LENGTH))
@@ -142,8 +159,9 @@ named_schema!(
 );
 
 named_schema!(
-    /// A new password.
-    NewPassword => ObjectBuilder::new()
+    NewPassword,
+    "A new password.",
+    ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(MIN_PASSWORD_CHARS))
         .max_length(Some(MAX_PASSWORD_CHARS))
@@ -155,8 +173,9 @@ named_schema!(
 );
 
 named_schema!(
-    /// A person's display name.
-    DisplayName => text(
+    DisplayName,
+    "A person's display name.",
+    text(
         100,
         not_blank(&format!("{CONTROL}{TEXT_DIRECTION}")),
         "1 to 100 characters once trimmed; no control or text-direction characters.",
@@ -164,8 +183,9 @@ named_schema!(
 );
 
 named_schema!(
-    /// A workspace's name.
-    WorkspaceName => text(
+    WorkspaceName,
+    "A workspace's name.",
+    text(
         MAX_WORKSPACE_NAME_CHARS,
         not_blank(CONTROL),
         "1 to 100 characters once trimmed; no control characters.",
@@ -173,8 +193,9 @@ named_schema!(
 );
 
 named_schema!(
-    /// Why a reviewer sends a post back.
-    RejectionReason => text(
+    RejectionReason,
+    "Why a reviewer sends a post back.",
+    text(
         MAX_REASON_CHARS,
         not_blank(CONTROL_BUT_LINE_BREAKS),
         "What to change: 1 to 2,000 characters once trimmed; no control characters but tab and \
@@ -183,8 +204,9 @@ named_schema!(
 );
 
 named_schema!(
-    /// A post's text.
-    PostContent => ObjectBuilder::new()
+    PostContent,
+    "A post's text.",
+    ObjectBuilder::new()
         .schema_type(Type::String)
         .max_length(Some(MAX_CONTENT_CHARS))
         .pattern(Some(format!("^[^{CONTROL_BUT_LINE_BREAKS}]*$")))
@@ -196,8 +218,9 @@ named_schema!(
 );
 
 named_schema!(
-    /// What an audit log entry records.
-    AuditAction => names(
+    AuditAction,
+    "What an audit log entry records.",
+    names(
         domain::AuditAction::ALL.map(domain::AuditAction::as_str),
         "What an audit log entry records.",
     )
@@ -248,25 +271,23 @@ impl<'r> ToResponse<'r> for MediaRange {
 }
 
 named_schema!(
-    /// A post's version as its `ETag`, for `If-Match`.
-    ETag => ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(r#"^(\*|"[0-9]+")$"#))
-        .description(Some(
-            "The post's `ETag` as a response sent it, such as `\"3\"`; `*` matches any version.",
-        ))
+    ETag,
+    "A post's version as its `ETag`, for `If-Match`.",
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(r#"^(\*|"[0-9]+")$"#)).description(
+        Some("The post's `ETag` as a response sent it, such as `\"3\"`; `*` matches any version.",)
+    )
 );
 
 named_schema!(
-    /// The one version an approval, a rejection or an edit is based on: `*` names none, so it is
-    /// refused there (428) like a missing `If-Match`.
-    VersionETag => ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(r#"^"[0-9]+"$"#))
-        .description(Some(
+    VersionETag,
+    "The one version an approval, a rejection or an edit is based on: `*` names none, so it \
+     is refused there (428) like a missing `If-Match`.",
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(r#"^"[0-9]+"$"#)).description(
+        Some(
             "The post's `ETag` as a response sent it, such as `\"3\"`: the version the \
              reviewer read or the editor changed.",
-        ))
+        )
+    )
 );
 
 /// The `If-Match` header of the writes that require it (approve, reject, edit): the text is

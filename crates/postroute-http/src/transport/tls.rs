@@ -99,7 +99,7 @@ fn ensure_development_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf),
     write_private(&cert_path, &generated.cert.pem())
         .map_err(|error| self_signed_error(error.to_string()))?;
     tracing::warn!(
-        certificate = %cert_path.display(),
+        certificate = display(&cert_path.display()),
         "generated a self-signed certificate for localhost; browsers will warn. \
          Configure http.tls_cert and http.tls_key for anything but local development"
     );

@@ -241,7 +241,11 @@ impl<'a> Tenant<'a> {
             .await
             .map(|done| done.rows_affected()))?;
             if returned > 0 {
-                tracing::info!(workspace.id = %self.workspace, posts = returned, "approval now required: unapproved scheduled posts returned to draft");
+                tracing::info!(
+                    workspace.id = display(&self.workspace),
+                    posts = returned,
+                    "approval now required: unapproved scheduled posts returned to draft"
+                );
             }
         }
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;

@@ -289,7 +289,10 @@ async fn the_schema_keeps_a_post_from_pointing_at_another_workspaces_media() {
             .await
             .map(|done| done.rows_affected())
         });
-        let is_foreign_key_violation = |outcome: &Result<u64, sqlx::Error>| matches!(outcome, Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation());
+        let is_foreign_key_violation = |outcome: &Result<u64, sqlx::Error>| match outcome {
+            Err(sqlx::Error::Database(error)) => error.is_foreign_key_violation(),
+            _ => false,
+        };
         assert!(
             is_foreign_key_violation(&forged),
             "{}: a post holding another workspace's file: {forged:?}",

@@ -70,7 +70,11 @@ impl MailDelivery {
         let (text, html) = match self.composer.open(email.id, &email.to_address, sealed) {
             Ok(bodies) => bodies,
             Err(error) => {
-                tracing::error!(email.id = %email.id, %error, "cannot open a queued email; giving up on it");
+                tracing::error!(
+                    email.id = display(&email.id),
+                    error = display(&error),
+                    "cannot open a queued email; giving up on it"
+                );
                 return outbox.mark_failed(email.id, &error.to_string(), clock::now()).await;
             }
         };
@@ -85,7 +89,12 @@ impl MailDelivery {
         };
         match self.sender.send(&outgoing).await {
             Ok(provider_id) => {
-                tracing::info!(email.id = %email.id, template = %email.template, attempts = email.attempts, "email sent");
+                tracing::info!(
+                    email.id = display(&email.id),
+                    template = display(&email.template),
+                    attempts = email.attempts,
+                    "email sent"
+                );
                 outbox
                     .mark_sent(
                         email.id,
@@ -96,11 +105,22 @@ impl MailDelivery {
             }
             Err(error) if error.is_retryable() && (email.attempts as u32) < self.max_attempts => {
                 let delay = self.backoff(email.attempts, &error);
-                tracing::warn!(email.id = %email.id, attempts = email.attempts, retry_in_secs = delay.as_secs(), %error, "email not sent; will retry");
+                tracing::warn!(
+                    email.id = display(&email.id),
+                    attempts = email.attempts,
+                    retry_in_secs = delay.as_secs(),
+                    error = display(&error),
+                    "email not sent; will retry"
+                );
                 outbox.retry_later(email.id, later(delay), &error.to_string()).await
             }
             Err(error) => {
-                tracing::error!(email.id = %email.id, attempts = email.attempts, %error, "email not sent; giving up");
+                tracing::error!(
+                    email.id = display(&email.id),
+                    attempts = email.attempts,
+                    error = display(&error),
+                    "email not sent; giving up"
+                );
                 outbox.mark_failed(email.id, &error.to_string(), clock::now()).await
             }
         }

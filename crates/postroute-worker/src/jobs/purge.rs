@@ -45,12 +45,20 @@ impl Job for PurgeJob {
             let removed = match self.storage.delete_prefix(&workspace.to_string()).await {
                 Ok(removed) => removed,
                 Err(error) => {
-                    tracing::warn!(workspace.id = %workspace, %error, "could not remove the workspace's media objects; the purge will retry");
+                    tracing::warn!(
+                        workspace.id = display(&workspace),
+                        error = display(&error),
+                        "could not remove the workspace's media objects; the purge will retry"
+                    );
                     continue;
                 }
             };
             if self.store.tenant(workspace).purge().await? {
-                tracing::info!(workspace.id = %workspace, objects = removed, "deleted workspace purged");
+                tracing::info!(
+                    workspace.id = display(&workspace),
+                    objects = removed,
+                    "deleted workspace purged"
+                );
                 purged += 1;
             }
         }

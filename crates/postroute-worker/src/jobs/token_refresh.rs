@@ -41,7 +41,11 @@ impl Job for TokenRefresh {
         for channel in &due {
             if let Err(error) = self.channels.check(channel, &self.composer).await {
                 // The claim lapses with its lease and the channel is tried again.
-                tracing::error!(channel.id = %channel.id, %error, "channel check failed");
+                tracing::error!(
+                    channel.id = display(&channel.id),
+                    error = display(&error),
+                    "channel check failed"
+                );
             }
         }
         Ok(due.len())

@@ -149,7 +149,11 @@ impl BackupWriter {
     pub async fn abandon(self) {
         drop(self.file);
         if let Err(error) = tokio::fs::remove_file(&self.partial).await {
-            tracing::warn!(%error, path = %self.partial.display(), "could not remove a partial backup");
+            tracing::warn!(
+                error = display(&error),
+                path = display(&self.partial.display()),
+                "could not remove a partial backup"
+            );
         }
     }
 }

@@ -63,7 +63,12 @@ fn invalid_state() -> Refusal {
 }
 
 fn provider_failed(error: &PlatformError, workspace: WorkspaceId) -> Refusal {
-    tracing::warn!(workspace.id = %workspace, class = error.class(), %error, "platform call failed while connecting");
+    tracing::warn!(
+        workspace.id = display(&workspace),
+        class = error.class(),
+        error = display(&error),
+        "platform call failed while connecting"
+    );
     Refusal::Refused {
         code: "provider_error",
         detail: format!(

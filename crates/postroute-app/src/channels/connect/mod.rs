@@ -97,7 +97,12 @@ impl ChannelService {
                 .await?;
             match saved {
                 Saved::Created | Saved::Reconnected => {
-                    tracing::info!(workspace.id = %caller.workspace.id, channel.id = %id, provider = %account.provider, "channel connected");
+                    tracing::info!(
+                        workspace.id = display(&caller.workspace.id),
+                        channel.id = display(&id),
+                        provider = display(&account.provider),
+                        "channel connected"
+                    );
                     return Ok(id);
                 }
                 Saved::IdChanged(existing) => id = existing,

@@ -91,7 +91,7 @@ impl Check for X<'_> {
         };
         let fresh = self.client.refresh(refresh_token.expose()).await?;
         let now = clock::now();
-        tracing::info!(channel.id = %due.id, "X tokens refreshed");
+        tracing::info!(channel.id = display(&due.id), "X tokens refreshed");
         Ok(Checked::Refreshed(PlainTokens {
             access_token: PlainToken::new(fresh.access_token),
             // X rotates refresh tokens; if one did not come back, the old one stays valid.
