@@ -6,15 +6,30 @@
 //! - Claims under a lease ([`claim_leased`]): the way every job takes its work, so that two
 //!   workers never take the same item and a crashed worker's items come back when the lease
 //!   ends.
+//! - Transactions ([`begin`]): SQLite writes go through its one writer connection and take the
+//!   write lock up front; PostgreSQL scopes each transaction for row-level security.
+//! - Connecting ([`open`], [`migrate`], [`check_ready`]): the connection options, the pools, the
+//!   migrations and the readiness probe of each, and the catalog check that the pooled
+//!   PostgreSQL role cannot step around row-level security ([`row_security_bypass`]).
+//!
+//! Backups are the one exception: a dump is PostgreSQL's `COPY` or SQLite's rows by nature, and
+//! `backup.rs` keeps both halves of that format side by side.
+
+use std::str::FromStr;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
-
-use crate::StoreError;
 use postroute_domain::{UserId, WorkspaceId};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection};
 
-use crate::pool::{Conn, Db, Scope};
+use crate::pool::{Access, Conn, Db, Scope, SqlitePools, Tx};
+use crate::{StoreError, StoreOptions};
 
 /// A row lock a statement takes on PostgreSQL.
 #[derive(Clone, Copy, Debug)]
@@ -151,4 +166,259 @@ where
         .await)?;
     tx.commit().await?;
     Ok(rows)
+}
+
+/// Begins a transaction that will `access` the database, scoped to `scope`.
+///
+/// SQLite: a write begins `IMMEDIATE` on the writer connection, since a deferred transaction
+/// that later upgrades can fail with SQLITE_BUSY whatever the busy timeout when another writer
+/// got there first (another process: within this one, writers queue for the writer
+/// connection). A read begins deferred on a reader connection, which has `query_only` set and
+/// waits for no writer. There is no row-level security; the scope is held by the
+/// `WHERE workspace_id = …` every tenant statement carries anyway.
+///
+/// PostgreSQL: a read is `READ ONLY`. The scope's setting goes in the same simple-query
+/// message as `BEGIN`, saving a round trip on every tenant request. Its value is a typed id
+/// (a UUID's canonical text) or `on`, never request text, so writing it into the statement
+/// cannot inject anything.
+pub(crate) async fn begin(db: &Db, access: Access, scope: Option<Scope>) -> Result<Tx, StoreError> {
+    match db {
+        Db::Sqlite(pools) => Ok(Tx::Sqlite(match access {
+            Access::Write => pools.write.begin_with("BEGIN IMMEDIATE").await?,
+            Access::Read => pools.read.begin().await?,
+        })),
+        Db::Postgres(pool) => {
+            let begin = match access {
+                Access::Write => "BEGIN",
+                Access::Read => "BEGIN READ ONLY",
+            };
+            let statement = match scope {
+                None => begin.to_owned(),
+                Some(scope) => {
+                    let (setting, value) = scope_setting(scope);
+                    format!("{begin}; SELECT set_config('{setting}', '{value}', true)")
+                }
+            };
+            Ok(Tx::Postgres(pool.begin_with(statement).await?))
+        }
+    }
+}
+
+/// Adds `scope` to a PostgreSQL transaction that is already open (a no-op on SQLite).
+pub(crate) async fn enter_scope(tx: &mut Tx, scope: Scope) -> Result<(), StoreError> {
+    if let Tx::Postgres(transaction) = tx {
+        let (setting, value) = scope_setting(scope);
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(setting)
+            .bind(value)
+            .execute(&mut **transaction)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The transaction-local setting the row-level security policies read for `scope`.
+fn scope_setting(scope: Scope) -> (&'static str, String) {
+    match scope {
+        Scope::Workspace(workspace) => ("postroute.workspace_id", workspace.as_uuid().to_string()),
+        Scope::User(user) => ("postroute.user_id", user.as_uuid().to_string()),
+        Scope::CrossTenant => ("postroute.cross_tenant", "on".to_owned()),
+    }
+}
+
+// Connecting, migrating and the readiness probe.
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+pub(crate) fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5))
+        .log_statements(tracing::log::LevelFilter::Trace))
+}
+
+pub(crate) fn postgres_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    Ok(PgConnectOptions::from_str(url)
+        .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
+        .application_name("postroute")
+        .log_statements(tracing::log::LevelFilter::Trace))
+}
+
+/// Whether a connection to the PostgreSQL `url` is encrypted or never leaves this machine,
+/// read the way the driver will connect: its own URL parser (where a later parameter wins, and
+/// `ssl-mode`, `hostaddr` and a socket directory count) and the `PG*` environment defaults.
+pub fn postgres_connection_is_private(url: &str) -> bool {
+    use sqlx::postgres::PgSslMode;
+    let Ok(options) = PgConnectOptions::from_str(url) else { return false };
+    if matches!(
+        options.get_ssl_mode(),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    ) {
+        return true;
+    }
+    let host = options.get_host();
+    if options.get_socket().is_some() || host.starts_with('/') {
+        return true;
+    }
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
+/// How readiness reaches the database: with a connection of its own.
+#[derive(Clone, Debug)]
+pub(crate) enum Probe {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+}
+
+/// Opens the pools for `options.url`, and the probe readiness connects with; SQLite files are
+/// created on first use. SQLite gets two pools: one writer connection, so writes queue in the
+/// process instead of on the busy timeout, and readers that refuse writes (`query_only`).
+pub(crate) async fn open(options: &StoreOptions) -> Result<(Db, Probe), StoreError> {
+    let url = options.url.as_str();
+    if url.starts_with("sqlite:") {
+        let connect = sqlite_options(url)?;
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone().create_if_missing(true))
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone().pragma("query_only", "ON"))
+            .await?;
+        let probe = Probe::Sqlite(connect.create_if_missing(false));
+        Ok((Db::Sqlite(SqlitePools { read, write }), probe))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let connect = postgres_options(url)?;
+        let app_role = options.app_role.clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |connection, _meta| {
+                let app_role = app_role.clone();
+                Box::pin(async move {
+                    if let Some(role) = app_role {
+                        // The role name is configuration, never request data; quoted as an
+                        // identifier all the same.
+                        let statement = format!("SET ROLE \"{}\"", role.replace('"', "\"\""));
+                        sqlx::Executor::execute(&mut *connection, statement.as_str()).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect.clone())
+            .await?;
+        Ok((Db::Postgres(pool), Probe::Postgres(connect)))
+    } else {
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(StoreError::UnsupportedUrl(format!("scheme `{scheme}` is neither sqlite nor postgres")))
+    }
+}
+
+/// Applies the embedded migrations that have not run yet (see `Store::migrate`).
+pub(crate) async fn migrate(url: &str) -> Result<(), StoreError> {
+    if url.starts_with("sqlite:") {
+        let connect = sqlite_options(url)?;
+        let lock_path = connect.get_filename().with_extension("migrate.lock");
+        let _lock = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(error))))?
+        .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(error)))?;
+        let mut connection =
+            SqliteConnection::connect_with(&connect.create_if_missing(true)).await?;
+        SQLITE_MIGRATIONS.run(&mut connection).await?;
+        connection.close().await?;
+    } else {
+        let mut connection = PgConnection::connect_with(&postgres_options(url)?).await?;
+        POSTGRES_MIGRATIONS.run(&mut connection).await?;
+        connection.close().await?;
+    }
+    Ok(())
+}
+
+/// Succeeds when the database answers a query on a fresh connection right now.
+pub(crate) async fn check_ready(probe: &Probe, db: &Db) -> Result<(), StoreError> {
+    match probe {
+        Probe::Sqlite(options) => {
+            let mut connection = SqliteConnection::connect_with(options).await?;
+            sqlx::query("SELECT count(*) FROM sqlite_master").execute(&mut connection).await?;
+            connection.close().await?;
+        }
+        Probe::Postgres(options) => {
+            let fresh = async {
+                let mut connection = PgConnection::connect_with(options).await?;
+                sqlx::query("SELECT 1").execute(&mut connection).await?;
+                connection.close().await
+            };
+            if let Err(error) = fresh.await {
+                // A server at its connection limit refuses a new connection while the
+                // pool's own still work: an idle one answering is an answer too.
+                let Db::Postgres(pool) = db else { return Err(error.into()) };
+                let Some(mut pooled) = pool.try_acquire() else { return Err(error.into()) };
+                sqlx::query("SELECT 1").execute(&mut *pooled).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// See `Store::row_security_bypass`: PostgreSQL's catalogs answer; SQLite has no policies.
+pub(crate) async fn row_security_bypass(db: &Db) -> Result<Option<String>, StoreError> {
+    let Db::Postgres(pool) = db else { return Ok(None) };
+    let tables: Vec<String> =
+        crate::tenant::TENANT_TABLES.iter().map(|table| (*table).to_owned()).collect();
+    // Asked of a pooled connection, so `current_user` is the role after `SET ROLE`.
+    // `MEMBER` rather than `USAGE`: `SET ROLE` reaches a role without inheriting from it.
+    let (role, privileged, owned, unpoliced): (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT current_user::text, (SELECT string_agg(r.rolname, ', ') \
+         FROM pg_roles r \
+         WHERE (r.rolsuper OR r.rolbypassrls) AND pg_has_role(current_user, r.oid, 'MEMBER')), \
+         (SELECT string_agg(c.relname, ', ') \
+         FROM pg_class c \
+         WHERE c.relkind = 'r' AND c.relname = ANY($1) AND \
+         c.relnamespace = to_regnamespace(current_schema())::oid AND pg_has_role(current_user, \
+         c.relowner, 'MEMBER')), (SELECT string_agg(c.relname, ', ') \
+         FROM pg_class c \
+         WHERE c.relkind = 'r' AND c.relname = ANY($1) AND \
+         c.relnamespace = to_regnamespace(current_schema())::oid AND NOT (c.relrowsecurity AND \
+         c.relforcerowsecurity))",
+    )
+    .bind(&tables)
+    .fetch_one(pool)
+    .await?;
+    let reason = if let Some(roles) = privileged {
+        format!(
+            "the database role `{role}` is or can become a superuser or BYPASSRLS role ({roles})"
+        )
+    } else if let Some(tables) = owned {
+        format!("the database role `{role}` owns tenant tables under row-level security ({tables})")
+    } else if let Some(tables) = unpoliced {
+        format!("row-level security is off or not forced on tenant tables ({tables})")
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(reason))
 }

@@ -28,11 +28,12 @@ pub use backup::{
     read_through,
 };
 pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
+pub use dialect::postgres_connection_is_private;
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use sealed::{SealedKind, SealedPlace, SealedValue};
 pub use sessions::{LogoutOutcome, NewSession, RefreshOutcome, Session, Sessions};
-pub use store::{Dialect, Store, StoreOptions, postgres_connection_is_private};
+pub use store::{Dialect, Store, StoreOptions};
 pub use system_events::{StoredSystemEvent, SystemEventFilter, SystemEvents};
 pub use tenant::{
     AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,

@@ -93,19 +93,7 @@ impl Tx {
     /// adds or replaces one). A transaction that must act in several workspaces enters each in
     /// turn.
     pub(crate) async fn enter(&mut self, scope: Scope) -> Result<(), StoreError> {
-        if let Self::Postgres(transaction) = self {
-            let (setting, value) = match scope {
-                Scope::Workspace(workspace) => ("postroute.workspace_id", workspace.to_string()),
-                Scope::User(user) => ("postroute.user_id", user.to_string()),
-                Scope::CrossTenant => ("postroute.cross_tenant", "on".to_owned()),
-            };
-            sqlx::query("SELECT set_config($1, $2, true)")
-                .bind(setting)
-                .bind(value)
-                .execute(&mut **transaction)
-                .await?;
-        }
-        Ok(())
+        crate::dialect::enter_scope(self, scope).await
     }
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
@@ -133,31 +121,39 @@ impl Db {
     /// Begins a write transaction scoped to `scope`. SQLite has no row-level security; there
     /// the scope is held by the `WHERE workspace_id = …` every tenant statement carries anyway.
     pub(crate) async fn begin_in(&self, scope: Scope) -> Result<Tx, StoreError> {
-        let mut tx = self.begin().await?;
-        tx.enter(scope).await?;
-        Ok(tx)
+        crate::dialect::begin(self, Access::Write, Some(scope)).await
     }
 
-    /// Begins a write transaction. SQLite takes its write lock up front (`BEGIN IMMEDIATE`):
-    /// a deferred transaction that later upgrades can fail with SQLITE_BUSY regardless of the
-    /// busy timeout when another writer got there first (another process: within this one,
-    /// writers queue for the writer connection).
+    /// Begins a write transaction: on SQLite, through the one writer connection, holding the
+    /// write lock from the start.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Self::Sqlite(pools) => Tx::Sqlite(pools.write.begin_with("BEGIN IMMEDIATE").await?),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        crate::dialect::begin(self, Access::Write, None).await
     }
 
     /// Begins a read transaction scoped to `scope`, for paths that only read: it waits for no
     /// writer, and a statement in it that writes is refused (PostgreSQL `READ ONLY`, SQLite
     /// `query_only`).
     pub(crate) async fn begin_read_in(&self, scope: Scope) -> Result<Tx, StoreError> {
-        let mut tx = match self {
-            Self::Sqlite(pools) => Tx::Sqlite(pools.read.begin().await?),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin_with("BEGIN READ ONLY").await?),
-        };
-        tx.enter(scope).await?;
-        Ok(tx)
+        crate::dialect::begin(self, Access::Read, Some(scope)).await
     }
+
+    /// Closes every pooled connection, waiting for the ones in use to be returned.
+    pub(crate) async fn close(&self) {
+        match self {
+            Self::Sqlite(pools) => {
+                pools.read.close().await;
+                pools.write.close().await;
+            }
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// What a transaction will do, which decides how it begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// It may write.
+    Write,
+    /// It only reads.
+    Read,
 }

@@ -2,30 +2,21 @@
 //! everything else reaches its tables (accounts, sessions, the outbox, one tenant, one user's
 //! view, the escape hatch).
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use postroute_domain::{UserId, WorkspaceId};
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Connection};
 
 use crate::StoreError;
 use crate::accounts::Accounts;
 use crate::cross_tenant::CrossTenant;
+use crate::dialect::Probe;
 use crate::outbox::Outbox;
-use crate::pool::{Db, SqlitePools};
+use crate::pool::Db;
 use crate::sessions::Sessions;
 use crate::system_events::SystemEvents;
 use crate::tenant::{NewWorkspace, Tenant};
 use crate::user_scope::UserScope;
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// The SQL dialect behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,54 +53,6 @@ impl std::fmt::Debug for StoreOptions {
     }
 }
 
-fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
-    Ok(SqliteConnectOptions::from_str(url)
-        .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5))
-        .log_statements(tracing::log::LevelFilter::Trace))
-}
-
-fn postgres_options(url: &str) -> Result<PgConnectOptions, StoreError> {
-    Ok(PgConnectOptions::from_str(url)
-        .map_err(|error| StoreError::UnsupportedUrl(error.to_string()))?
-        .application_name("postroute")
-        .log_statements(tracing::log::LevelFilter::Trace))
-}
-
-/// Whether a connection to the PostgreSQL `url` is encrypted or never leaves this machine,
-/// read the way the driver will connect: its own URL parser (where a later parameter wins, and
-/// `ssl-mode`, `hostaddr` and a socket directory count) and the `PG*` environment defaults.
-pub fn postgres_connection_is_private(url: &str) -> bool {
-    use sqlx::postgres::PgSslMode;
-    let Ok(options) = PgConnectOptions::from_str(url) else { return false };
-    if matches!(
-        options.get_ssl_mode(),
-        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
-    ) {
-        return true;
-    }
-    let host = options.get_host();
-    if options.get_socket().is_some() || host.starts_with('/') {
-        return true;
-    }
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| address.is_loopback())
-}
-
-/// How readiness reaches the database: with a connection of its own.
-#[derive(Clone, Debug)]
-enum Probe {
-    Sqlite(SqliteConnectOptions),
-    Postgres(PgConnectOptions),
-}
-
 /// PostRoute's database, whichever dialect it is.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -126,55 +69,8 @@ pub struct Store {
 impl Store {
     /// Opens a pool for `options.url`; SQLite files are created on first use.
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
-        let url = options.url.as_str();
-        if url.starts_with("sqlite:") {
-            let connect = sqlite_options(url)?;
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect.clone().create_if_missing(true))
-                .await?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect.clone().pragma("query_only", "ON"))
-                .await?;
-            Ok(Self {
-                db: Db::Sqlite(SqlitePools { read, write }),
-                probe: Probe::Sqlite(connect.create_if_missing(false)),
-                availability: crate::availability::fresh(),
-            })
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let connect = postgres_options(url)?;
-            let app_role = options.app_role.clone();
-            let pool = PgPoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(options.acquire_timeout)
-                .after_connect(move |connection, _meta| {
-                    let app_role = app_role.clone();
-                    Box::pin(async move {
-                        if let Some(role) = app_role {
-                            // The role name is configuration, never request data; quoted as an
-                            // identifier all the same.
-                            let statement = format!("SET ROLE \"{}\"", role.replace('"', "\"\""));
-                            sqlx::Executor::execute(&mut *connection, statement.as_str()).await?;
-                        }
-                        Ok(())
-                    })
-                })
-                .connect_with(connect.clone())
-                .await?;
-            Ok(Self {
-                db: Db::Postgres(pool),
-                probe: Probe::Postgres(connect),
-                availability: crate::availability::fresh(),
-            })
-        } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            Err(StoreError::UnsupportedUrl(format!(
-                "scheme `{scheme}` is neither sqlite nor postgres"
-            )))
-        }
+        let (db, probe) = crate::dialect::open(options).await?;
+        Ok(Self { db, probe, availability: crate::availability::fresh() })
     }
 
     /// Applies the embedded migrations that have not run yet, over a connection of its own as
@@ -184,34 +80,7 @@ impl Store {
     /// migrator holds an advisory lock; SQLite has no such lock, so the processes sharing a
     /// database file (`serve` and `worker`, say) take turns on a lock file beside it.
     pub async fn migrate(options: &StoreOptions) -> Result<(), StoreError> {
-        let url = options.url.as_str();
-        if url.starts_with("sqlite:") {
-            let connect = sqlite_options(url)?;
-            let lock_path = connect.get_filename().with_extension("migrate.lock");
-            let _lock = tokio::task::spawn_blocking(move || {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&lock_path)?;
-                file.lock()?;
-                Ok::<_, std::io::Error>(file)
-            })
-            .await
-            .map_err(|error| {
-                StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(error)))
-            })?
-            .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(error)))?;
-            let mut connection =
-                SqliteConnection::connect_with(&connect.create_if_missing(true)).await?;
-            SQLITE_MIGRATIONS.run(&mut connection).await?;
-            connection.close().await?;
-        } else {
-            let mut connection = PgConnection::connect_with(&postgres_options(url)?).await?;
-            POSTGRES_MIGRATIONS.run(&mut connection).await?;
-            connection.close().await?;
-        }
-        Ok(())
+        crate::dialect::migrate(&options.url).await
     }
 
     /// Which SQL dialect this store speaks.
@@ -224,28 +93,7 @@ impl Store {
 
     /// Succeeds when the database answers a query right now.
     pub async fn check_ready(&self) -> Result<(), StoreError> {
-        match &self.probe {
-            Probe::Sqlite(options) => {
-                let mut connection = SqliteConnection::connect_with(options).await?;
-                sqlx::query("SELECT count(*) FROM sqlite_master").execute(&mut connection).await?;
-                connection.close().await?;
-            }
-            Probe::Postgres(options) => {
-                let fresh = async {
-                    let mut connection = PgConnection::connect_with(options).await?;
-                    sqlx::query("SELECT 1").execute(&mut connection).await?;
-                    connection.close().await
-                };
-                if let Err(error) = fresh.await {
-                    // A server at its connection limit refuses a new connection while the
-                    // pool's own still work: an idle one answering is an answer too.
-                    let Db::Postgres(pool) = &self.db else { return Err(error.into()) };
-                    let Some(mut pooled) = pool.try_acquire() else { return Err(error.into()) };
-                    sqlx::query("SELECT 1").execute(&mut *pooled).await?;
-                }
-            }
-        }
-        Ok(())
+        crate::dialect::check_ready(&self.probe, &self.db).await
     }
 
     /// Why the role pooled connections run as could step around row-level security, or `None`
@@ -254,47 +102,7 @@ impl Store {
     /// its security off; and a tenant table whose security is off or not forced binds nobody.
     /// SQLite has no policies to bypass, so it always answers `None`.
     pub async fn row_security_bypass(&self) -> Result<Option<String>, StoreError> {
-        let Db::Postgres(pool) = &self.db else { return Ok(None) };
-        let tables: Vec<String> =
-            crate::tenant::TENANT_TABLES.iter().map(|table| (*table).to_owned()).collect();
-        // Asked of a pooled connection, so `current_user` is the role after `SET ROLE`.
-        // `MEMBER` rather than `USAGE`: `SET ROLE` reaches a role without inheriting from it.
-        let (role, privileged, owned, unpoliced): (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        ) = sqlx::query_as(
-            "SELECT current_user::text, (SELECT string_agg(r.rolname, ', ') \
-             FROM pg_roles r \
-             WHERE (r.rolsuper OR r.rolbypassrls) AND pg_has_role(current_user, r.oid, 'MEMBER')), \
-             (SELECT string_agg(c.relname, ', ') \
-             FROM pg_class c \
-             WHERE c.relkind = 'r' AND c.relname = ANY($1) AND \
-             c.relnamespace = to_regnamespace(current_schema())::oid AND pg_has_role(current_user, \
-             c.relowner, 'MEMBER')), (SELECT string_agg(c.relname, ', ') \
-             FROM pg_class c \
-             WHERE c.relkind = 'r' AND c.relname = ANY($1) AND \
-             c.relnamespace = to_regnamespace(current_schema())::oid AND NOT (c.relrowsecurity AND \
-             c.relforcerowsecurity))",
-        )
-        .bind(&tables)
-        .fetch_one(pool)
-        .await?;
-        let reason = if let Some(roles) = privileged {
-            format!(
-                "the database role `{role}` is or can become a superuser or BYPASSRLS role ({roles})"
-            )
-        } else if let Some(tables) = owned {
-            format!(
-                "the database role `{role}` owns tenant tables under row-level security ({tables})"
-            )
-        } else if let Some(tables) = unpoliced {
-            format!("row-level security is off or not forced on tenant tables ({tables})")
-        } else {
-            return Ok(None);
-        };
-        Ok(Some(reason))
+        crate::dialect::row_security_bypass(&self.db).await
     }
 
     /// Verified webhook deliveries.
@@ -349,12 +157,6 @@ impl Store {
 
     /// Closes every pooled connection, waiting for the ones in use to be returned.
     pub async fn close(&self) {
-        match &self.db {
-            Db::Sqlite(pools) => {
-                pools.read.close().await;
-                pools.write.close().await;
-            }
-            Db::Postgres(pool) => pool.close().await,
-        }
+        self.db.close().await;
     }
 }

@@ -101,6 +101,15 @@ async fn an_unscoped_query_inside_a_tenant_transaction_sees_no_foreign_rows() {
     assert!(foreign.is_err(), "row-level security refuses a foreign row");
     drop(tx);
 
+    // A read transaction takes its scope in the same message as its BEGIN: the other tenant
+    // sees its own rows and nothing of the first.
+    let mut tx = store.db.begin_read_in(Scope::Workspace(b)).await.unwrap();
+    let Some(crate::pool::Conn::Postgres(c)) = Some(tx.conn()) else { unreachable!() };
+    let workspaces: Vec<(uuid::Uuid,)> =
+        sqlx::query_as("SELECT id FROM workspaces").fetch_all(&mut *c).await.unwrap();
+    assert_eq!(workspaces, vec![(b.as_uuid(),)]);
+    drop(tx);
+
     // Outside any scope, the application role sees no tenant rows at all.
     let Db::Postgres(pool) = &store.db else { unreachable!() };
     let (visible,): (i64,) =
