@@ -2,6 +2,7 @@
 //! in shared/specs/platforms.md, so the real clients in `postroute-platforms` are exercised
 //! exactly as against production; PostRoute's product code does not know it is talking to one.
 
+mod faults;
 pub mod meta;
 pub mod resend;
 pub mod smtp;
