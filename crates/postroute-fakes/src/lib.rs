@@ -4,6 +4,7 @@
 
 mod faults;
 pub mod meta;
+mod meta_fields;
 pub mod resend;
 pub mod smtp;
 pub mod x;

@@ -96,19 +96,25 @@ async fn the_fake_speaks_graphs_documented_shapes() {
     let token = client.exchange_code(&callback["code"], REDIRECT).await.unwrap();
     // Unversioned paths work like versioned ones.
     let base = fake.graph_url().join("/").unwrap();
-    let accounts: serde_json::Value = http
-        .get(base.join("me/accounts?fields=id,name,access_token").unwrap())
-        .bearer_auth(&token.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get = async |path: &str| -> serde_json::Value {
+        http.get(base.join(path).unwrap())
+            .bearer_auth(&token.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    // Without `fields` the edge sends its default fields; with `fields`, those and the id only.
+    let accounts = get("me/accounts").await;
     let page = &accounts["data"][0];
     for field in ["id", "name", "access_token", "category", "tasks"] {
         assert!(page.get(field).is_some(), "{field} in {page}");
     }
+    let picked = get("me/accounts?fields=name,access_token").await;
+    let keys: Vec<&String> = picked["data"][0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["access_token", "id", "name"], "{picked}");
     assert!(accounts["paging"]["cursors"]["before"].is_string());
     let exchanged: serde_json::Value = http
         .get(fake.graph_url().join(&format!("oauth/access_token?grant_type=fb_exchange_token&client_id=app-1&client_secret=app-secret&fb_exchange_token={}", token.access_token)).unwrap())
