@@ -34,6 +34,13 @@ impl RateLimit {
     }
 }
 
+impl RateLimit {
+    /// A spent window of `limit` calls that resets after `reset_in`.
+    pub fn spent(limit: u32, reset_in: Duration) -> Self {
+        Self { limit, reset_at: unix_now() + reset_in.as_secs().max(1) }
+    }
+}
+
 impl Faults {
     /// The rate limit still in force, clearing one whose reset has passed.
     pub fn active_rate_limit(&mut self) -> Option<RateLimit> {

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -23,7 +24,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use url::Url;
 
-use crate::faults::{Faults, bad_control, unix_now};
+use crate::faults::{Faults, RateLimit, bad_control, unix_now};
 use crate::meta_fields::{Fields, select};
 
 /// A Page the fake user manages.
@@ -228,6 +229,21 @@ impl FakeMeta {
     /// Calls without a valid `appsecret_proof` are refused (the app's "Require App Secret").
     pub fn require_appsecret_proof(&self, required: bool) {
         lock(&self.state).require_proof = required;
+    }
+
+    /// While `Some`, every Graph request fails with that status and code 2.
+    pub fn set_outage(&self, status: Option<StatusCode>) {
+        lock(&self.state).faults.outage = status;
+    }
+
+    /// Token-bearing calls answer Graph rate-limit `code` (4, 17, 32, 613) until `reset_in` has
+    /// passed, with the usage headers that say when access returns; `None` lifts it.
+    pub fn set_rate_limit(&self, limit: Option<(i64, Duration)>) {
+        let mut state = lock(&self.state);
+        if let Some((code, _)) = limit {
+            state.throttle_code = code;
+        }
+        state.faults.rate_limit = limit.map(|(_, reset_in)| RateLimit::spent(100, reset_in));
     }
 
     /// `/me/accounts` page size when the caller sends no `limit`.

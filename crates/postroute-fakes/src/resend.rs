@@ -107,6 +107,13 @@ impl FakeResend {
         self.state.inbox().faults.outage = status;
     }
 
+    /// Every request answers 429 with Resend's `ratelimit-*` and `retry-after` headers until
+    /// `reset_in` has passed; `None` lifts it.
+    pub fn set_rate_limit(&self, reset_in: Option<std::time::Duration>) {
+        self.state.inbox().faults.rate_limit =
+            reset_in.map(|reset_in| crate::faults::RateLimit::spent(2, reset_in));
+    }
+
     /// The control API for this fake (README "Control API").
     pub fn control(&self) -> Router {
         Router::new()

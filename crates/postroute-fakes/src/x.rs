@@ -237,6 +237,11 @@ impl FakeX {
         lock(&self.state).token_outage = status;
     }
 
+    /// While `Some`, every endpoint (authorize page aside) fails with that status.
+    pub fn set_outage(&self, status: Option<StatusCode>) {
+        lock(&self.state).faults.outage = status;
+    }
+
     /// `/2/users/me` answers 429 until `reset_in` has passed, with X's reset headers.
     pub fn exhaust_rate_limit(&self, reset_in: Duration) {
         let mut state = lock(&self.state);

@@ -122,3 +122,50 @@ async fn the_fake_speaks_graphs_documented_shapes() {
     assert_eq!(exchanged["token_type"], "bearer");
     assert!(exchanged["expires_in"].is_u64() && exchanged["access_token"].is_string());
 }
+
+/// The scenarios of the referee suite (referee/meta_checks.py), met by our client.
+#[tokio::test]
+async fn our_client_meets_the_referee_scenarios() {
+    let fake = FakeMeta::start("app-1", "app-secret").await.unwrap();
+    fake.set_pages(vec![
+        FakePage::new("501", "Corner Bakery").with_instagram("1784501", "cornerbakery"),
+        FakePage::new("502", "Harbour Cafe"),
+    ]);
+    // An app with "Require App Secret" on: every call must carry appsecret_proof.
+    fake.require_appsecret_proof(true);
+    let client = client(&fake);
+    let callback = login(&client).await;
+    let short = client.exchange_code(&callback["code"], REDIRECT).await.unwrap();
+    let long = client.long_lived(&short.access_token).await.unwrap();
+    let pages = client.pages(&long.access_token).await.unwrap();
+    assert_eq!(pages.iter().map(|page| page.id.as_str()).collect::<Vec<_>>(), ["501", "502"]);
+    let bakery = &pages[0];
+    assert_eq!(bakery.picture_url.as_deref(), Some("https://scontent.example/501.jpg"));
+    assert_eq!(bakery.instagram.as_ref().unwrap().username.as_deref(), Some("cornerbakery"));
+    client.check_token("1784501", &bakery.access_token).await.unwrap();
+    assert!(
+        matches!(
+            client.check_token("999999", &bakery.access_token).await,
+            Err(PlatformError::Permanent(_))
+        ),
+        "an unknown object is 100/33, not a dead token"
+    );
+
+    fake.set_rate_limit(Some((32, std::time::Duration::from_secs(300))));
+    assert_eq!(
+        client.check_token("501", &bakery.access_token).await,
+        Err(PlatformError::RateLimited { reset: Some(std::time::Duration::from_secs(300)) })
+    );
+    fake.set_rate_limit(None);
+
+    fake.set_outage(Some(reqwest::StatusCode::INTERNAL_SERVER_ERROR));
+    assert!(matches!(client.pages(&long.access_token).await, Err(PlatformError::Transient(_))));
+    fake.set_outage(None);
+
+    fake.expire_tokens();
+    assert!(matches!(
+        client.check_token("501", &bakery.access_token).await,
+        Err(PlatformError::AuthDead(_))
+    ));
+    assert!(matches!(client.pages(&long.access_token).await, Err(PlatformError::AuthDead(_))));
+}
