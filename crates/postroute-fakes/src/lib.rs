@@ -7,7 +7,6 @@
 pub mod control;
 mod faults;
 pub mod meta;
-mod meta_fields;
 pub mod resend;
 pub mod smtp;
 pub mod x;
