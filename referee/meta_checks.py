@@ -2,6 +2,7 @@
 by POST and by GET, long-lived and app tokens, debug_token, /me/accounts paging, Page and
 Instagram reads with `fields` and `appsecret_proof`, and Graph's errors."""
 
+import time
 import urllib.parse
 
 import oauthlib.oauth2.rfc6749.errors as oauth_errors
@@ -253,3 +254,17 @@ def an_outage_is_a_transient_error():
     finally:
         control("/meta/faults", {"outage": None})
     assert error.http_status() == 500 and error.api_error_code() == 2 and error.api_transient_error(), error.body()
+
+
+@check
+def injected_latency_slows_every_answer():
+    reset()
+    token = login()["access_token"]
+    control("/meta/faults", {"latency_ms": 300})
+    try:
+        started = time.monotonic()
+        User(fbid="me", api=graph(token)).api_get()
+        elapsed = time.monotonic() - started
+    finally:
+        control("/meta/faults", {"latency_ms": 0})
+    assert elapsed >= 0.3, elapsed

@@ -1,5 +1,6 @@
 """Resend, refereed by the resend package pointed at the fake through `resend.api_url`."""
 
+import time
 import uuid
 
 import resend
@@ -117,3 +118,16 @@ def an_outage_is_a_server_error():
     finally:
         control("/resend/faults", {"outage": None})
     assert (error.code, error.error_type) == (500, "internal_server_error"), vars(error)
+
+
+@check
+def injected_latency_slows_every_answer():
+    configure()
+    control("/resend/faults", {"latency_ms": 300})
+    try:
+        started = time.monotonic()
+        resend.Emails.send(email())
+        elapsed = time.monotonic() - started
+    finally:
+        control("/resend/faults", {"latency_ms": 0})
+    assert elapsed >= 0.3, elapsed

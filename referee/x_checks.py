@@ -193,6 +193,8 @@ def a_rate_limit_carries_the_reset_time():
     assert time.time() + 100 < error.reset_time <= time.time() + 121, error.reset_time
     assert error.response.headers["x-rate-limit-remaining"] == "0"
     assert error.response.json()["title"] == "Too Many Requests"
+    # Lifting the limit through the control API lets the next call through.
+    assert api(token["access_token"]).get_me(user_auth=False).data.id == 1001
 
 
 @check
@@ -205,3 +207,16 @@ def an_outage_is_a_server_error():
     finally:
         control("/x/faults", {"outage": None})
     assert control("/x/state", method="GET")["refreshes"] >= 1
+
+
+@check
+def injected_latency_slows_every_answer():
+    _, token = login()
+    control("/x/faults", {"latency_ms": 300})
+    try:
+        started = time.monotonic()
+        api(token["access_token"]).get_me(user_auth=False)
+        elapsed = time.monotonic() - started
+    finally:
+        control("/x/faults", {"latency_ms": 0})
+    assert elapsed >= 0.3, elapsed

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::faults::{Faults, bad_control, unix_now};
+use crate::faults::{Faults, RateLimit, bad_control, unix_now};
 use control::{
     control_account, control_deny, control_expire, control_faults, control_revoke, control_state,
 };
@@ -197,8 +197,7 @@ impl FakeX {
 
     /// `/2/users/me` answers 429 until `reset_in` has passed, with X's reset headers.
     pub fn exhaust_rate_limit(&self, reset_in: Duration) {
-        let mut state = lock(&self.state);
-        state.me_window = (ME_WINDOW_LIMIT, unix_now() + reset_in.as_secs().max(1));
+        lock(&self.state).faults.rate_limit = Some(RateLimit::spent(ME_WINDOW_LIMIT, reset_in));
     }
 
     /// Successful refreshes so far.

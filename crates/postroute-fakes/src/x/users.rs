@@ -97,10 +97,12 @@ pub(super) async fn me(
     if state.me_window.1 <= now {
         state.me_window = (0, now + 900);
     }
-    if let Some(limit) = state.faults.active_rate_limit() {
-        state.me_window = (ME_WINDOW_LIMIT, limit.reset_at);
-    }
-    let (used, reset_at) = state.me_window;
+    // An injected limit answers as a spent window without touching the real one, so lifting
+    // it leaves the count of calls as it was.
+    let (used, reset_at) = match state.faults.active_rate_limit() {
+        Some(limit) => (ME_WINDOW_LIMIT, limit.reset_at),
+        None => state.me_window,
+    };
     if used >= ME_WINDOW_LIMIT {
         return with_rate_headers(
             problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
