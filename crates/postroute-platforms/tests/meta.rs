@@ -121,6 +121,29 @@ async fn the_fake_speaks_graphs_documented_shapes() {
         .send().await.unwrap().json().await.unwrap();
     assert_eq!(exchanged["token_type"], "bearer");
     assert!(exchanged["expires_in"].is_u64() && exchanged["access_token"].is_string());
+
+    // 2.4: usage as a JSON string header; an unknown object is Graph's 100/33.
+    let read = http
+        .get(fake.graph_url().join("999999?fields=id").unwrap())
+        .bearer_auth(&token.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 400);
+    let usage: serde_json::Value =
+        serde_json::from_str(read.headers()["x-app-usage"].to_str().unwrap()).unwrap();
+    for field in ["call_count", "total_time", "total_cputime"] {
+        assert!(usage[field].is_u64(), "{field} in {usage}");
+    }
+    let error = &read.json::<serde_json::Value>().await.unwrap()["error"];
+    assert_eq!(
+        (&error["type"], &error["code"], &error["error_subcode"]),
+        (
+            &serde_json::json!("GraphMethodException"),
+            &serde_json::json!(100),
+            &serde_json::json!(33)
+        )
+    );
 }
 
 /// The scenarios of the referee suite (referee/meta_checks.py), met by our client.

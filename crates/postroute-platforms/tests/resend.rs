@@ -94,6 +94,24 @@ async fn the_fake_speaks_resends_documented_shapes() {
         "missing_api_key"
     );
 
+    // Section 4: invalid_from_address is a 422 in the same body.
+    let bad_from =
+        serde_json::json!({"from": "PostRoute <no-reply>", "to": "c@d.example", "subject": "s"});
+    let refused = http
+        .post(url.clone())
+        .bearer_auth(KEY)
+        .header("user-agent", "t")
+        .json(&bad_from)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let refused: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(
+        (&refused["statusCode"], &refused["name"]),
+        (&serde_json::json!(422), &serde_json::json!("invalid_from_address"))
+    );
+
     let no_agent = reqwest::Client::builder().build().unwrap();
     let refused = no_agent.post(url).bearer_auth(KEY).json(&body).send().await.unwrap();
     assert_eq!(refused.status(), 403, "a User-Agent is required");

@@ -174,6 +174,28 @@ async fn the_fake_speaks_xs_documented_shapes() {
         me.json::<serde_json::Value>().await.unwrap(),
         serde_json::json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
     );
+
+    // 1.4: the rate-limit headers on every answer, and the v2 problem body on a 429.
+    let token = success["access_token"].as_str().unwrap();
+    let me_url = fake.base_url().join("2/users/me").unwrap();
+    let ok = http.get(me_url.clone()).bearer_auth(token).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    for header in ["x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"] {
+        assert!(ok.headers()[header].to_str().unwrap().parse::<u64>().is_ok(), "{header}");
+    }
+    assert_eq!(
+        ok.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"data": {"id": "1001", "name": "PostRoute Fan", "username": "postroute_fan"}}),
+        "without user.fields, the default fields only"
+    );
+    fake.exhaust_rate_limit(std::time::Duration::from_secs(60));
+    let limited = http.get(me_url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["x-rate-limit-remaining"], "0");
+    assert_eq!(
+        limited.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+    );
 }
 
 /// The scenarios of the referee suite (referee/x_checks.py), met by our client.
