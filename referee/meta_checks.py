@@ -268,3 +268,12 @@ def injected_latency_slows_every_answer():
     finally:
         control("/meta/faults", {"latency_ms": 0})
     assert elapsed >= 0.3, elapsed
+
+
+@check
+def the_dialog_refuses_unknown_permissions():
+    app_id, _ = app()
+    session = OAuth2Session(app_id, redirect_uri=CALLBACK, scope=SCOPES + ["pages_manage_everything"])
+    url, _ = session.authorization_url(DIALOG_URL)
+    response = browser(adapter()).get(url, allow_redirects=False)
+    assert response.status_code == 400 and "Invalid Scopes: pages_manage_everything" in response.text, response.text

@@ -220,3 +220,38 @@ def injected_latency_slows_every_answer():
     finally:
         control("/x/faults", {"latency_ms": 0})
     assert elapsed >= 0.3, elapsed
+
+
+@check
+def requests_oauthlibs_own_pkce_works_and_a_missing_challenge_is_refused():
+    client_id, client_secret = credentials()
+    session = adapter().mount_on(OAuth2Session(client_id, redirect_uri=CALLBACK, scope=SCOPES, pkce="S256"))
+    url, _ = session.authorization_url("https://x.com/i/oauth2/authorize")
+    location, _ = redirect_query(browser(adapter()).get(url, allow_redirects=False))
+    token = session.fetch_token("https://api.x.com/2/oauth2/token", authorization_response=location, auth=HTTPBasicAuth(client_id, client_secret))
+    assert token["access_token"] and sorted(token["scope"]) == sorted(SCOPES), token
+    # requests-oauthlib 2.0.0 with pkce="plain" sends no code_challenge at all; X requires one.
+    bare = OAuth2Session(client_id, redirect_uri=CALLBACK, scope=SCOPES, pkce="plain")
+    url, _ = bare.authorization_url("https://x.com/i/oauth2/authorize")
+    assert "code_challenge" not in url, url
+    assert browser(adapter()).get(url, allow_redirects=False).status_code == 400
+
+
+@check
+def a_plain_challenge_is_the_verifier_itself():
+    client_id, client_secret = credentials()
+    verifier = "v" * 50
+    session = adapter().mount_on(OAuth2Session(client_id, redirect_uri=CALLBACK, scope=SCOPES))
+    url, _ = session.authorization_url("https://x.com/i/oauth2/authorize", code_challenge=verifier, code_challenge_method="plain")
+    location, query = redirect_query(browser(adapter()).get(url, allow_redirects=False))
+    token = session.fetch_token(TOKEN_URL, authorization_response=location, code_verifier=verifier, auth=HTTPBasicAuth(client_id, client_secret))
+    assert token["access_token"], token
+
+
+@check
+def an_unknown_scope_is_refused_at_the_authorize_page():
+    client_id, _ = credentials()
+    session = OAuth2Session(client_id, redirect_uri=CALLBACK, scope=SCOPES + ["tweet.everything"], pkce="S256")
+    url, _ = session.authorization_url("https://x.com/i/oauth2/authorize")
+    response = browser(adapter()).get(url, allow_redirects=False)
+    assert response.status_code == 400 and "location" not in response.headers, response.status_code

@@ -4,7 +4,7 @@
 
 use postroute_fakes::{FakeMeta, FakePage};
 use postroute_platforms::PlatformError;
-use postroute_platforms::meta::{FACEBOOK_SCOPES, MetaClient, MetaEndpoints};
+use postroute_platforms::meta::{FACEBOOK_SCOPES, INSTAGRAM_SCOPES, MetaClient, MetaEndpoints};
 
 const REDIRECT: &str = "https://postroute.example/v1/oauth/facebook/callback";
 
@@ -154,6 +154,13 @@ async fn our_client_meets_the_referee_scenarios() {
         FakePage::new("501", "Corner Bakery").with_instagram("1784501", "cornerbakery"),
         FakePage::new("502", "Harbour Cafe"),
     ]);
+    // The dialog knows every permission we ask for (it refuses unknown ones).
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for scopes in [FACEBOOK_SCOPES, INSTAGRAM_SCOPES] {
+        let url = client(&fake).dialog_url(REDIRECT, "state-1", scopes).unwrap();
+        assert_eq!(browser.get(url).send().await.unwrap().status(), 303, "{scopes:?}");
+    }
     // An app with "Require App Secret" on: every call must carry appsecret_proof.
     fake.require_appsecret_proof(true);
     let client = client(&fake);

@@ -92,6 +92,30 @@ pub(super) fn debug_token(state: &MetaState, params: &HashMap<String, String>) -
     Json(json!({ "data": data })).into_response()
 }
 
+/// The Facebook Login permissions the dialog knows (developers.facebook.com, "Permissions
+/// Reference"): those a scheduler asks for and their neighbours.
+const PERMISSIONS: &[&str] = &[
+    "public_profile",
+    "email",
+    "pages_show_list",
+    "pages_manage_posts",
+    "pages_read_engagement",
+    "pages_manage_engagement",
+    "pages_manage_metadata",
+    "pages_read_user_content",
+    "pages_messaging",
+    "publish_video",
+    "read_insights",
+    "business_management",
+    "instagram_basic",
+    "instagram_content_publish",
+    "instagram_manage_comments",
+    "instagram_manage_insights",
+    "instagram_manage_messages",
+    "ads_management",
+    "ads_read",
+];
+
 pub(super) fn dialog(state: &mut MetaState, params: &HashMap<String, String>) -> Response {
     let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     if param("client_id") != state.app_id {
@@ -111,11 +135,24 @@ pub(super) fn dialog(state: &mut MetaState, params: &HashMap<String, String>) ->
         return Redirect::to(redirect.as_str()).into_response();
     }
     // Meta documents commas; clients built on OAuth 2.0 libraries send spaces.
-    let scopes = param("scope")
+    let scopes: Vec<String> = param("scope")
         .split([',', ' '])
         .filter(|scope| !scope.is_empty())
         .map(str::to_owned)
         .collect();
+    let invalid: Vec<&str> =
+        scopes.iter().map(String::as_str).filter(|scope| !PERMISSIONS.contains(scope)).collect();
+    if !invalid.is_empty() {
+        // What the dialog shows the app's developers (the fake's user is one).
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Invalid Scopes: {}. This message is only shown to developers.",
+                invalid.join(", ")
+            ),
+        )
+            .into_response();
+    }
     let code = next_token(state, "metacode");
     state.codes.insert(code.clone(), (param("redirect_uri"), scopes));
     redirect.query_pairs_mut().append_pair("code", &code).append_pair("state", &param("state"));

@@ -1,5 +1,5 @@
 //! A fake X: the OAuth 2.0 authorize page (which approves at once, or denies when told to), the
-//! token endpoint with PKCE S256, the scopes asked for and rotating refresh tokens, `/2/users/me`
+//! token endpoint with PKCE (S256 or plain), the scopes asked for and rotating refresh tokens, `/2/users/me`
 //! with `user.fields` and X's rate-limit headers, and token revocation, in X's wire format
 //! (platforms.md 1.1, 1.4).
 
@@ -51,6 +51,8 @@ struct Grant {
     account: XFakeAccount,
     redirect_uri: String,
     challenge: String,
+    /// `code_challenge_method=plain`: the challenge is the verifier itself.
+    plain: bool,
     scopes: Vec<String>,
     issued_at: Instant,
 }

@@ -43,7 +43,7 @@ pub(super) async fn authorize(
     let scopes = scopes_of(&param("scope"));
     if param("response_type") != "code"
         || param("client_id") != state.client_id
-        || param("code_challenge_method") != "S256"
+        || !["S256", "plain"].contains(&param("code_challenge_method").as_str())
         || param("code_challenge").is_empty()
         || scopes.is_empty()
         || scopes.iter().any(|scope| !KNOWN_SCOPES.contains(&scope.as_str()))
@@ -67,6 +67,7 @@ pub(super) async fn authorize(
         account: state.account.clone(),
         redirect_uri: param("redirect_uri"),
         challenge: param("code_challenge"),
+        plain: param("code_challenge_method") == "plain",
         scopes,
         issued_at: Instant::now(),
     };
@@ -147,8 +148,12 @@ pub(super) async fn token(
                 return invalid_code();
             };
             state.verifiers.push(field("code_verifier"));
-            let challenge =
-                URL_SAFE_NO_PAD.encode(Sha256::digest(field("code_verifier").as_bytes()));
+            let verifier = field("code_verifier");
+            let challenge = if grant.plain {
+                verifier
+            } else {
+                URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+            };
             if grant.redirect_uri != field("redirect_uri")
                 || grant.challenge != challenge
                 || grant.issued_at.elapsed() > CODE_LIFETIME
