@@ -132,7 +132,6 @@ pub(super) fn page_object(state: &mut MetaState, page: &FakePage, with_token: bo
 }
 
 pub(super) fn read_node(state: &mut MetaState, node: &Node, fields: Option<&Fields>) -> Response {
-    let default = Fields::parse("id,name").unwrap_or_default();
     let (full, kind) = match node {
         Node::User => (json!({"id": USER_ID, "name": USER_NAME}), "User"),
         Node::Page(page) => {
@@ -142,11 +141,12 @@ pub(super) fn read_node(state: &mut MetaState, node: &Node, fields: Option<&Fiel
         }
         Node::Instagram(page) => (instagram_object(page).unwrap_or_default(), "ShadowIGUser"),
     };
-    let default = if matches!(node, Node::Instagram(_)) {
-        Fields::parse("id").unwrap_or_default()
-    } else {
-        default
-    };
+    // Without `fields` a node sends its id and name; an Instagram account its id only.
+    let default = match node {
+        Node::Instagram(_) => Fields::parse("id"),
+        Node::User | Node::Page(_) => Fields::parse("id,name"),
+    }
+    .unwrap_or_default();
     match select(&full, fields.unwrap_or(&default), kind) {
         Ok(selected) => Json(selected).into_response(),
         Err(message) => graph_error(StatusCode::BAD_REQUEST, 100, None, &message),
