@@ -89,7 +89,7 @@ def graph_error(function, *args, **kwargs):
 
 def reset():
     control("/meta/pages", PAGES[:1])
-    control("/meta/settings", {"require_appsecret_proof": False, "page_size": 25})
+    control("/meta/settings", {"require_appsecret_proof": False, "page_size": 100})
 
 
 @check
@@ -138,9 +138,12 @@ def me_accounts_pages_with_cursors_and_next():
     try:
         token = long_lived(login()["access_token"])["access_token"]
         pages = list(User(fbid="me", api=graph(token)).get_accounts(fields=["name", "access_token", "instagram_business_account"]))
+        # Graph caps a page whatever limit asks; the cursor still reaches every Page.
+        capped = list(User(fbid="me", api=graph(token)).get_accounts(fields=["name"], params={"limit": 100}))
     finally:
         reset()
     assert [page["id"] for page in pages] == ["501", "502", "503"], pages
+    assert [page["id"] for page in capped] == ["501", "502", "503"], capped
     assert all(page["access_token"] for page in pages)
     assert "category" not in pages[0], "only the fields asked for"
     # A nested node without subfields is its id only (facebook-business makes it an IGUser).

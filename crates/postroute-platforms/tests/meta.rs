@@ -167,6 +167,8 @@ async fn our_client_meets_the_referee_scenarios() {
     let callback = login(&client).await;
     let short = client.exchange_code(&callback["code"], REDIRECT).await.unwrap();
     let long = client.long_lived(&short.access_token).await.unwrap();
+    // One Page a page, whatever limit we ask: the second comes only through paging.next.
+    fake.set_page_size(1);
     let pages = client.pages(&long.access_token).await.unwrap();
     assert_eq!(pages.iter().map(|page| page.id.as_str()).collect::<Vec<_>>(), ["501", "502"]);
     let bakery = &pages[0];

@@ -82,7 +82,7 @@ pub(super) async fn control_settings(
         let Some(size) = size.as_u64().and_then(|size| usize::try_from(size).ok()) else {
             return bad_control("page_size must be a number").into_response();
         };
-        state.default_page_size = size.max(1);
+        state.max_page_size = size.max(1);
     }
     StatusCode::NO_CONTENT.into_response()
 }

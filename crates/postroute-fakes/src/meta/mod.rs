@@ -95,8 +95,9 @@ struct MetaState {
     app_id: String,
     app_secret: String,
     pages: Vec<FakePage>,
-    /// `/me/accounts` page size when the caller sends no `limit`.
-    default_page_size: usize,
+    /// The most `/me/accounts` entries a page holds, whatever `limit` asks: Graph caps pages,
+    /// so a client must follow `paging.next`.
+    max_page_size: usize,
     deny_next: bool,
     /// Code -> (redirect_uri, scopes asked for).
     codes: HashMap<String, (String, Vec<String>)>,
@@ -145,7 +146,7 @@ impl FakeMeta {
                 FakePage::new("501", "Corner Bakery")
                     .with_instagram("17841400000000501", "cornerbakery"),
             ],
-            default_page_size: 25,
+            max_page_size: 100,
             deny_next: false,
             codes: HashMap::new(),
             tokens: HashMap::new(),
@@ -212,9 +213,10 @@ impl FakeMeta {
         state.faults.rate_limit = limit.map(|(_, reset_in)| RateLimit::spent(100, reset_in));
     }
 
-    /// `/me/accounts` page size when the caller sends no `limit`.
+    /// `/me/accounts` holds at most `size` entries a page, whatever `limit` asks (100 unless
+    /// set), so a few Pages make `paging.next`.
     pub fn set_page_size(&self, size: usize) {
-        lock(&self.state).default_page_size = size.max(1);
+        lock(&self.state).max_page_size = size.max(1);
     }
 
     /// The control API for this fake (README "Control API").

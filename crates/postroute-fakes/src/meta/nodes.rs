@@ -167,11 +167,12 @@ pub(super) fn accounts(
     params: &HashMap<String, String>,
     fields: Option<&Fields>,
 ) -> Response {
+    // 25 a page unless `limit` says otherwise, never more than the cap.
     let limit: usize = params
         .get("limit")
         .and_then(|limit| limit.parse().ok())
-        .unwrap_or(state.default_page_size)
-        .clamp(1, 100);
+        .unwrap_or(25)
+        .clamp(1, state.max_page_size);
     let offset = match params.get("after") {
         Some(after) => match offset_of(after) {
             Some(offset) => offset,
