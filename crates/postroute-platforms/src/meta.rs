@@ -1,8 +1,13 @@
 //! Meta Graph API: Facebook Login (manual flow), long-lived user tokens, Page tokens and the
 //! Instagram professional accounts linked to Pages. Wire formats: platforms.md 2.1, 2.3, 2.4.
 
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
+use sha2::Sha256;
 use url::Url;
 
 use crate::error::{PlatformError, http_client};
@@ -173,6 +178,22 @@ impl MetaClient {
         })
     }
 
+    /// `url` with the `appsecret_proof` of `token`: proof that the call comes from a holder of
+    /// the app secret, so a leaked token alone cannot be used (and required by apps that turn
+    /// on "Require App Secret"). A proof already in the URL (a `paging.next`) is replaced.
+    fn signed(&self, mut url: Url, token: &str) -> Url {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(key, _)| key != "appsecret_proof")
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("appsecret_proof", &appsecret_proof(&self.app_secret, token));
+        url
+    }
+
     fn graph(&self, path: &str) -> Result<Url, PlatformError> {
         self.endpoints
             .graph_base
@@ -206,16 +227,17 @@ impl MetaClient {
         url: Url,
         token: Option<&str>,
     ) -> Result<T, PlatformError> {
-        let mut request = self.http.get(url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
+        let request = match token {
+            Some(token) => self.http.get(self.signed(url, token)).bearer_auth(token),
+            None => self.http.get(url),
+        };
         let response =
             request.send().await.map_err(|error| PlatformError::from_network(error, false))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();
         if !status.is_success() {
-            return Err(classify(status, &body));
+            return Err(classify(status, &headers, &body));
         }
         serde_json::from_slice(&body).map_err(|error| {
             PlatformError::Transient(format!("unreadable Graph response: {error}"))
@@ -294,7 +316,32 @@ impl MetaClient {
     }
 }
 
-fn classify(status: StatusCode, body: &[u8]) -> PlatformError {
+/// Hex HMAC-SHA256 of the token keyed with the app secret, as Graph checks it.
+fn appsecret_proof(app_secret: &str, token: &str) -> String {
+    // HMAC takes a key of any length, so this cannot fail.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(token.as_bytes());
+    mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The longest `estimated_time_to_regain_access` (minutes) in `X-Business-Use-Case-Usage`,
+/// Graph's word on when a throttled caller may come back.
+fn regain_access(headers: &HeaderMap) -> Option<Duration> {
+    let usage: serde_json::Value =
+        serde_json::from_str(headers.get("x-business-use-case-usage")?.to_str().ok()?).ok()?;
+    let minutes = usage
+        .as_object()?
+        .values()
+        .filter_map(serde_json::Value::as_array)
+        .flatten()
+        .filter_map(|entry| entry["estimated_time_to_regain_access"].as_u64())
+        .max()?;
+    Some(Duration::from_secs(minutes * 60))
+}
+
+fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> PlatformError {
     let envelope: ErrorEnvelope = serde_json::from_slice(body).unwrap_or_default();
     let error = envelope.error;
     let described = format!(
@@ -304,7 +351,9 @@ fn classify(status: StatusCode, body: &[u8]) -> PlatformError {
     match error.code {
         // Expired, invalid, password changed, app removed, logged out.
         190 | 102 => PlatformError::AuthDead(described),
-        4 | 17 | 32 | 341 | 613 | 80_000..=80_099 => PlatformError::RateLimited { reset: None },
+        4 | 17 | 32 | 341 | 613 | 80_000..=80_099 => {
+            PlatformError::RateLimited { reset: regain_access(headers) }
+        }
         1 | 2 => PlatformError::Transient(described),
         _ if error.is_transient == Some(true) || status.is_server_error() => {
             PlatformError::Transient(described)
@@ -325,32 +374,83 @@ mod tests {
             )
         };
         assert!(matches!(
-            classify(StatusCode::BAD_REQUEST, body(190, "460", "false").as_bytes()),
+            classify(
+                StatusCode::BAD_REQUEST,
+                &HeaderMap::new(),
+                body(190, "460", "false").as_bytes()
+            ),
             PlatformError::AuthDead(_)
         ));
         assert!(matches!(
-            classify(StatusCode::BAD_REQUEST, body(4, "null", "false").as_bytes()),
+            classify(
+                StatusCode::BAD_REQUEST,
+                &HeaderMap::new(),
+                body(4, "null", "false").as_bytes()
+            ),
             PlatformError::RateLimited { .. }
         ));
         assert!(matches!(
-            classify(StatusCode::BAD_REQUEST, body(80_001, "null", "false").as_bytes()),
+            classify(
+                StatusCode::BAD_REQUEST,
+                &HeaderMap::new(),
+                body(80_001, "null", "false").as_bytes()
+            ),
             PlatformError::RateLimited { .. }
         ));
         assert!(matches!(
-            classify(StatusCode::INTERNAL_SERVER_ERROR, body(2, "null", "true").as_bytes()),
+            classify(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &HeaderMap::new(),
+                body(2, "null", "true").as_bytes()
+            ),
             PlatformError::Transient(_)
         ));
         assert!(matches!(
-            classify(StatusCode::BAD_REQUEST, body(100, "null", "true").as_bytes()),
+            classify(
+                StatusCode::BAD_REQUEST,
+                &HeaderMap::new(),
+                body(100, "null", "true").as_bytes()
+            ),
             PlatformError::Transient(_)
         ));
         assert!(matches!(
-            classify(StatusCode::FORBIDDEN, body(10, "null", "false").as_bytes()),
+            classify(
+                StatusCode::FORBIDDEN,
+                &HeaderMap::new(),
+                body(10, "null", "false").as_bytes()
+            ),
             PlatformError::Permanent(_)
         ));
         assert!(matches!(
-            classify(StatusCode::BAD_GATEWAY, b"<html>"),
+            classify(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>"),
             PlatformError::Transient(_)
         ));
+    }
+
+    #[test]
+    fn a_throttle_waits_as_long_as_graph_says() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-business-use-case-usage",
+            r#"{"501":[{"type":"pages","call_count":100,"estimated_time_to_regain_access":3},{"type":"pages","estimated_time_to_regain_access":7}]}"#.parse().unwrap(),
+        );
+        let body = br#"{"error":{"message":"(#32) Page request limit reached","type":"OAuthException","code":32}}"#;
+        assert_eq!(
+            classify(StatusCode::BAD_REQUEST, &headers, body),
+            PlatformError::RateLimited { reset: Some(Duration::from_secs(420)) }
+        );
+        assert_eq!(
+            classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), body),
+            PlatformError::RateLimited { reset: None }
+        );
+    }
+
+    #[test]
+    fn the_proof_is_hmac_sha256_of_the_token() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            appsecret_proof("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

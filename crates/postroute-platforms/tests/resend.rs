@@ -94,7 +94,46 @@ async fn the_fake_speaks_resends_documented_shapes() {
         "missing_api_key"
     );
 
+    // Section 4: invalid_from_address is a 422 in the same body.
+    let bad_from =
+        serde_json::json!({"from": "PostRoute <no-reply>", "to": "c@d.example", "subject": "s"});
+    let refused = http
+        .post(url.clone())
+        .bearer_auth(KEY)
+        .header("user-agent", "t")
+        .json(&bad_from)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let refused: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(
+        (&refused["statusCode"], &refused["name"]),
+        (&serde_json::json!(422), &serde_json::json!("invalid_from_address"))
+    );
+
     let no_agent = reqwest::Client::builder().build().unwrap();
     let refused = no_agent.post(url).bearer_auth(KEY).json(&body).send().await.unwrap();
     assert_eq!(refused.status(), 403, "a User-Agent is required");
+}
+
+/// The scenarios of the referee suite (referee/resend_checks.py), met by our client.
+#[tokio::test]
+async fn our_client_meets_the_referee_scenarios() {
+    let fake = FakeResend::start(KEY).await.unwrap();
+    let client = ResendClient::new(&fake.base_url(), KEY).unwrap();
+    fake.set_rate_limit(Some(std::time::Duration::from_secs(3)));
+    match client.send(&email("msg-5", "x")).await {
+        Err(DeliveryError::RateLimited { retry_after: Some(wait) }) => {
+            assert!((1..=3).contains(&wait.as_secs()), "{wait:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    fake.set_rate_limit(None);
+    // A sender Resend refuses is a permanent failure: retrying cannot fix it.
+    let refused = OutgoingEmail { from: "PostRoute <no-reply>", ..email("msg-6", "x") };
+    assert!(matches!(client.send(&refused).await, Err(DeliveryError::Permanent(_))));
+    let malformed_to = OutgoingEmail { to: "ada at example.com", ..email("msg-7", "x") };
+    assert!(matches!(client.send(&malformed_to).await, Err(DeliveryError::Permanent(_))));
+    assert!(fake.accepted().is_empty());
 }

@@ -52,3 +52,21 @@ async fn an_unreachable_relay_is_a_transient_failure() {
     let client = SmtpClient::new(&format!("smtp://127.0.0.1:{port}")).unwrap();
     assert!(client.send(&email()).await.unwrap_err().is_retryable());
 }
+
+/// Each message is its own SMTP transaction, even when the client reuses a connection.
+#[tokio::test]
+async fn each_message_reaches_only_its_own_recipient() {
+    let relay = FakeSmtp::start().await.unwrap();
+    let client = SmtpClient::new(&relay.url()).unwrap();
+    client.send(&email()).await.unwrap();
+    client
+        .send(&OutgoingEmail { to: "grace@example.com", idempotency_key: "0193", ..email() })
+        .await
+        .unwrap();
+    let recipients: Vec<Vec<String>> =
+        relay.messages().into_iter().map(|message| message.to).collect();
+    assert_eq!(
+        recipients,
+        [vec!["ada@example.com".to_owned()], vec!["grace@example.com".to_owned()]]
+    );
+}
