@@ -108,9 +108,12 @@ mod tests {
     #[test]
     fn control_bodies_set_and_clear_faults() {
         let mut faults = Faults::default();
-        faults
-            .apply(&serde_json::json!({"outage": 503, "latency_ms": 20, "rate_limit": {"limit": 5, "reset_in_secs": 30}}))
-            .unwrap();
+        let body = serde_json::json!({
+            "outage": 503,
+            "latency_ms": 20,
+            "rate_limit": { "limit": 5, "reset_in_secs": 30 },
+        });
+        faults.apply(&body).unwrap();
         assert_eq!(faults.outage, Some(StatusCode::SERVICE_UNAVAILABLE));
         assert_eq!(faults.latency, Duration::from_millis(20));
         let limit = faults.active_rate_limit().unwrap();

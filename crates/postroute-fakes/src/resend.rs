@@ -339,7 +339,15 @@ async fn control_emails(State(state): State<FakeState>) -> axum::Json<Value> {
         .inbox()
         .accepted
         .iter()
-        .map(|email| json!({"id": email.id, "from": email.from, "to": email.to, "subject": email.subject, "idempotency_key": email.idempotency_key}))
+        .map(|email| {
+            json!({
+                "id": email.id,
+                "from": email.from,
+                "to": email.to,
+                "subject": email.subject,
+                "idempotency_key": email.idempotency_key,
+            })
+        })
         .collect();
     axum::Json(Value::Array(emails))
 }

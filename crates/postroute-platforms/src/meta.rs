@@ -277,7 +277,11 @@ impl MetaClient {
     pub async fn pages(&self, user_token: &str) -> Result<Vec<MetaPage>, PlatformError> {
         let mut url = self.graph("me/accounts")?;
         url.query_pairs_mut()
-            .append_pair("fields", "id,name,access_token,picture{url},instagram_business_account{id,username,profile_picture_url}")
+            .append_pair(
+                "fields",
+                "id,name,access_token,picture{url},\
+                 instagram_business_account{id,username,profile_picture_url}",
+            )
             .append_pair("limit", "100");
         let mut pages = Vec::new();
         for _ in 0..MAX_PAGES {

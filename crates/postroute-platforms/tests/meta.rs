@@ -116,9 +116,19 @@ async fn the_fake_speaks_graphs_documented_shapes() {
     let keys: Vec<&String> = picked["data"][0].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["access_token", "id", "name"], "{picked}");
     assert!(accounts["paging"]["cursors"]["before"].is_string());
+    let exchange = format!(
+        "oauth/access_token?grant_type=fb_exchange_token&client_id=app-1\
+         &client_secret=app-secret&fb_exchange_token={}",
+        token.access_token
+    );
     let exchanged: serde_json::Value = http
-        .get(fake.graph_url().join(&format!("oauth/access_token?grant_type=fb_exchange_token&client_id=app-1&client_secret=app-secret&fb_exchange_token={}", token.access_token)).unwrap())
-        .send().await.unwrap().json().await.unwrap();
+        .get(fake.graph_url().join(&exchange).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(exchanged["token_type"], "bearer");
     assert!(exchanged["expires_in"].is_u64() && exchanged["access_token"].is_string());
 

@@ -32,7 +32,8 @@ async fn main() -> std::io::Result<()> {
             _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
                 let accepted = fakes.resend.accepted();
                 for email in accepted.iter().skip(seen_resend) {
-                    println!("--- email {} to {:?}: {}\n{}", email.id, email.to, email.subject, email.text);
+                    let (id, to, subject) = (&email.id, &email.to, &email.subject);
+                    println!("--- email {id} to {to:?}: {subject}\n{}", email.text);
                 }
                 seen_resend = accepted.len();
                 let relayed = fakes.smtp.messages();

@@ -24,7 +24,13 @@ pub(super) fn typed_graph_error(
     message: &str,
 ) -> Response {
     let transient = matches!(code, 1 | 2 | 4 | 17 | 32 | 341 | 613);
-    let mut error = json!({"message": message, "type": kind, "code": code, "is_transient": transient, "fbtrace_id": "AfakeTrace01"});
+    let mut error = json!({
+        "message": message,
+        "type": kind,
+        "code": code,
+        "is_transient": transient,
+        "fbtrace_id": "AfakeTrace01",
+    });
     if let Some(subcode) = subcode {
         error["error_subcode"] = json!(subcode);
     }
@@ -72,7 +78,16 @@ pub(super) fn throttled(code: i64, seconds_left: u64) -> Response {
     let minutes = seconds_left.div_ceil(60);
     let headers = response.headers_mut();
     let usage = json!({"call_count": 100, "total_cputime": 100, "total_time": 100}).to_string();
-    let business = json!({"501": [{"type": "pages", "call_count": 100, "total_cputime": 100, "total_time": 100, "estimated_time_to_regain_access": minutes}]}).to_string();
+    let business = json!({
+        "501": [{
+            "type": "pages",
+            "call_count": 100,
+            "total_cputime": 100,
+            "total_time": 100,
+            "estimated_time_to_regain_access": minutes,
+        }],
+    })
+    .to_string();
     if let Ok(value) = usage.parse() {
         headers.insert("x-app-usage", value);
     }

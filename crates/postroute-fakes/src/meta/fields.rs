@@ -162,7 +162,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             picked,
-            json!({"id": "1", "name": "P", "picture": {"data": {"url": "u"}}, "instagram_business_account": {"id": "9"}})
+            json!({
+                "id": "1",
+                "name": "P",
+                "picture": { "data": { "url": "u" } },
+                "instagram_business_account": { "id": "9" },
+            })
         );
         let nested =
             select(&page, &Fields::parse("instagram_business_account{username}").unwrap(), "Page")

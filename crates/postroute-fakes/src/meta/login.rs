@@ -62,7 +62,14 @@ pub(super) fn debug_token(state: &MetaState, params: &HashMap<String, String>) -
         );
     };
     let Some(info) = token_info(state, input) else {
-        return Json(json!({"data": {"error": {"code": 190, "message": "Invalid OAuth access token."}, "is_valid": false, "scopes": []}})).into_response();
+        let invalid = json!({
+            "data": {
+                "error": { "code": 190, "message": "Invalid OAuth access token." },
+                "is_valid": false,
+                "scopes": [],
+            },
+        });
+        return Json(invalid).into_response();
     };
     let kind = match info.owner {
         Owner::User => "USER",

@@ -110,7 +110,14 @@ pub(super) fn page_object(state: &mut MetaState, page: &FakePage, with_token: bo
         "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"],
         "link": format!("https://www.facebook.com/{}", page.id),
         "fan_count": 42,
-        "picture": {"data": {"url": format!("https://scontent.example/{}.jpg", page.id), "height": 50, "width": 50, "is_silhouette": false}},
+        "picture": {
+            "data": {
+                "url": format!("https://scontent.example/{}.jpg", page.id),
+                "height": 50,
+                "width": 50,
+                "is_silhouette": false,
+            },
+        },
     });
     if with_token {
         let token = next_token(state, "EAAPAGE");
@@ -201,7 +208,10 @@ pub(super) fn accounts(
         }
     }
     let end = offset + pages.len();
-    let mut body = json!({"data": data, "paging": {"cursors": {"before": cursor(offset), "after": cursor(end)}}});
+    let mut body = json!({
+        "data": data,
+        "paging": { "cursors": { "before": cursor(offset), "after": cursor(end) } },
+    });
     if end < state.pages.len() {
         // Graph sends the next page as a full URL on its own host, the query kept.
         let mut next = Url::parse(&format!("{}me/accounts", state.graph_base))

@@ -52,14 +52,21 @@ pub(super) fn user_object(account: &XFakeAccount) -> Value {
         "id": account.id,
         "name": account.name,
         "username": account.username,
-        "profile_image_url": format!("https://pbs.twimg.com/profile_images/{}/avatar_normal.jpg", account.id),
+        "profile_image_url":
+            format!("https://pbs.twimg.com/profile_images/{}/avatar_normal.jpg", account.id),
         "created_at": "2020-01-01T00:00:00.000Z",
         "description": "",
         "protected": false,
         "verified": false,
         "verified_type": "none",
         "url": "",
-        "public_metrics": {"followers_count": 10, "following_count": 5, "tweet_count": 20, "listed_count": 0, "like_count": 3},
+        "public_metrics": {
+            "followers_count": 10,
+            "following_count": 5,
+            "tweet_count": 20,
+            "listed_count": 0,
+            "like_count": 3,
+        },
     })
 }
 
