@@ -1,7 +1,7 @@
 //! The referee suite: every fake driven by the platform's own client library (tweepy,
 //! requests-oauthlib, facebook-business, resend, smtplib), from `referee/` at the repository
 //! root. Without Python or the pinned packages the suite is skipped with a notice, unless
-//! `POSTROUTE_REQUIRE_REFEREE=1` (CI sets it after installing them) makes that a failure.
+//! `POSTROUTE_TEST_REQUIRE_REFEREE=1` (CI sets it after installing them) makes that a failure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
@@ -15,9 +15,9 @@ fn referee_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../referee")
 }
 
-/// `POSTROUTE_REFEREE_PYTHON`, e.g. a virtualenv's interpreter, or `python3` on the PATH.
+/// `POSTROUTE_TEST_REFEREE_PYTHON`, e.g. a virtualenv's interpreter, or `python3` on the PATH.
 fn python() -> String {
-    std::env::var("POSTROUTE_REFEREE_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+    std::env::var("POSTROUTE_TEST_REFEREE_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
 /// Why the suite cannot run here, if it cannot.
@@ -37,9 +37,9 @@ async fn the_platforms_own_client_libraries_accept_the_fakes() {
     if let Some(reason) = missing_prerequisite() {
         let notice = format!(
             "referee suite skipped: {reason}; install with pip install -r referee/requirements.txt \
-             (POSTROUTE_REFEREE_PYTHON names another interpreter, e.g. a virtualenv's)"
+             (POSTROUTE_TEST_REFEREE_PYTHON names another interpreter, e.g. a virtualenv's)"
         );
-        assert!(std::env::var("POSTROUTE_REQUIRE_REFEREE").as_deref() != Ok("1"), "{notice}");
+        assert!(std::env::var("POSTROUTE_TEST_REQUIRE_REFEREE").as_deref() != Ok("1"), "{notice}");
         // Written to the real stderr, past the test harness's output capture.
         let _ = writeln!(std::io::stderr(), "NOTICE: {notice}");
         return;
