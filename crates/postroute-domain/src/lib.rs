@@ -26,7 +26,8 @@ pub use media::{
 };
 pub use password::{Password, PasswordError};
 pub use post::{
-    PostBody, PostCommand, PostStatus, TargetStatus, TransitionError, Variant, Variants,
+    PostBody, PostCommand, PostStatus, StatusReason, TargetStatus, TransitionError, Variant,
+    Variants,
 };
 pub use system_event::{NewSystemEvent, Severity, SystemEventKind};
 pub use workspace::{Action, Entitlements, MembershipRuleError, Plan, Role, role_allows};
