@@ -10,6 +10,7 @@ pub mod ids;
 pub mod media;
 pub mod password;
 pub mod post;
+pub mod publish;
 pub mod schedule;
 pub mod system_event;
 pub mod workspace;
