@@ -40,7 +40,7 @@ pub enum PostStatus {
     Approved,
     /// Will be published at its time.
     Scheduled,
-    /// The publisher is working on it.
+    /// The publisher is working on it, or a target's outcome is still unknown.
     Publishing,
     /// Every target published.
     Published,
