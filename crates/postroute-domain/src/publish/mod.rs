@@ -12,5 +12,5 @@ pub use outcome::{
 pub use post_status::post_status_from_targets;
 pub use target::{
     Fence, Finding, RECONCILE_LOOKS, Reconciled, Reported, SEND_MARGIN, TargetError, TargetState,
-    may_start_call, next_reconcile_look,
+    lease_outlasts_calls, may_start_call, next_reconcile_look,
 };

@@ -65,6 +65,14 @@ pub fn may_start_call(
     lease_expires_at - now > call_timeout + SEND_MARGIN
 }
 
+/// Whether a publish lease of `lease` leaves room for the calls it covers: at least three times
+/// the HTTP timeout (publishing.md E.2), so that a worker can prepare, still pass
+/// [`may_start_call`] and write the answer before the lease runs out and another worker claims
+/// the target. For validating `worker.publish_lease_secs` at start-up.
+pub fn lease_outlasts_calls(lease: TimeDelta, call_timeout: TimeDelta) -> bool {
+    call_timeout.checked_mul(3).is_some_and(|needed| lease >= needed)
+}
+
 /// What the publisher knows of one target between two steps: enough to decide the next one.
 /// The store keeps these fields on the target's row.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -316,6 +316,14 @@ fn no_irreversible_call_starts_unless_the_lease_outlasts_the_call_and_a_margin()
 }
 
 #[test]
+fn a_publish_lease_must_be_at_least_three_call_timeouts() {
+    let timeout = TimeDelta::seconds(20);
+    assert!(lease_outlasts_calls(TimeDelta::seconds(60), timeout), "the defaults");
+    assert!(!lease_outlasts_calls(TimeDelta::seconds(59), timeout));
+    assert!(!lease_outlasts_calls(TimeDelta::MAX, TimeDelta::MAX), "no overflow into a yes");
+}
+
+#[test]
 fn reconciliation_looks_three_times_with_growing_waits() {
     let looks: Vec<Option<TimeDelta>> = (0..4).map(next_reconcile_look).collect();
     assert_eq!(looks, [Some(TimeDelta::seconds(20)), Some(minutes(2)), Some(minutes(10)), None]);
