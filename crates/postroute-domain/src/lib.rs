@@ -10,6 +10,8 @@ pub mod ids;
 pub mod media;
 pub mod password;
 pub mod post;
+pub mod publish;
+pub mod schedule;
 pub mod system_event;
 pub mod workspace;
 
@@ -26,7 +28,8 @@ pub use media::{
 };
 pub use password::{Password, PasswordError};
 pub use post::{
-    PostBody, PostCommand, PostStatus, TargetStatus, TransitionError, Variant, Variants,
+    PostBody, PostCommand, PostStatus, StatusReason, TargetStatus, TransitionError, Variant,
+    Variants,
 };
 pub use system_event::{NewSystemEvent, Severity, SystemEventKind};
 pub use workspace::{Action, Entitlements, MembershipRuleError, Plan, Role, role_allows};

@@ -40,7 +40,7 @@ pub enum PostStatus {
     Approved,
     /// Will be published at its time.
     Scheduled,
-    /// The publisher is working on it.
+    /// The publisher is working on it, or a target's outcome is still unknown.
     Publishing,
     /// Every target published.
     Published,
@@ -123,12 +123,21 @@ pub enum TargetStatus {
     Failed,
     /// The outcome could not be confirmed; never retried blindly.
     Unknown,
+    /// It came due too late to publish without a person: stale content is never posted on its
+    /// own.
+    Missed,
 }
 
 impl TargetStatus {
     /// Every status.
-    pub const ALL: [TargetStatus; 5] =
-        [Self::Pending, Self::Publishing, Self::Published, Self::Failed, Self::Unknown];
+    pub const ALL: [TargetStatus; 6] = [
+        Self::Pending,
+        Self::Publishing,
+        Self::Published,
+        Self::Failed,
+        Self::Unknown,
+        Self::Missed,
+    ];
 
     /// The stored and serialised name.
     pub const fn as_str(self) -> &'static str {
@@ -138,12 +147,48 @@ impl TargetStatus {
             Self::Published => "published",
             Self::Failed => "failed",
             Self::Unknown => "unknown",
+            Self::Missed => "missed",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == value)
+    }
+}
+
+impl fmt::Display for TargetStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a post is where it is, in a word: api.md's `status_reason`, which a person reads next to
+/// the status, so that "draft" after a review is not mistaken for "never submitted".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusReason {
+    /// A reviewer sent it back.
+    Rejected,
+    /// It was still in review when its time passed, so it was not published.
+    ApprovalExpired,
+}
+
+impl StatusReason {
+    /// Every reason.
+    pub const ALL: [StatusReason; 2] = [Self::Rejected, Self::ApprovalExpired];
+
+    /// The stored and serialised name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejected => "rejected",
+            Self::ApprovalExpired => "approval_expired",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == value)
     }
 }
 
@@ -504,6 +549,21 @@ mod tests {
         assert_eq!(body.text_for(Provider::Facebook).0, "everywhere");
         let unknown: Result<Variants, _> = serde_json::from_str(r#"{"tiktok":{"content":"x"}}"#);
         assert!(unknown.is_err(), "unknown platforms are refused, not ignored");
+    }
+
+    #[test]
+    fn target_statuses_and_status_reasons_round_trip_as_api_md_names_them() {
+        let names: Vec<&str> = TargetStatus::ALL.map(TargetStatus::as_str).to_vec();
+        assert_eq!(names, ["pending", "publishing", "published", "failed", "unknown", "missed"]);
+        for status in TargetStatus::ALL {
+            assert_eq!(TargetStatus::parse(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        assert_eq!(StatusReason::ApprovalExpired.as_str(), "approval_expired");
+        for reason in StatusReason::ALL {
+            assert_eq!(StatusReason::parse(reason.as_str()), Some(reason));
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
     }
 
     #[test]
