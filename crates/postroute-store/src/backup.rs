@@ -21,7 +21,7 @@ use crate::pool::Db;
 
 /// Every table, parents before children, so rows restore in this order without breaking a
 /// foreign key. A test compares it with the schema: a new table cannot be left out.
-pub const BACKUP_TABLES: [&str; 18] = [
+pub const BACKUP_TABLES: [&str; 19] = [
     "users",
     "sessions",
     "refresh_tokens",
@@ -39,6 +39,7 @@ pub const BACKUP_TABLES: [&str; 18] = [
     "posts",
     "post_media",
     "post_targets",
+    "publish_attempts",
     "webhook_events",
 ];
 

@@ -73,6 +73,11 @@ impl<'a> CrossTenant<'a> {
         Self { db }
     }
 
+    /// The publisher's claims, intents and outcomes on every workspace's post targets.
+    pub fn publishing(&self) -> crate::Publishing<'a> {
+        crate::Publishing::new(self.db)
+    }
+
     /// Logical copies of the whole database, every workspace at once, for encrypted backups.
     pub fn backups(&self) -> crate::Backups<'a> {
         crate::Backups::new(self.db)
@@ -131,6 +136,8 @@ impl<'a> CrossTenant<'a> {
             also_set: "",
             returning: "workspace_id, id, provider, external_id, display_name, check_failures, \
                         access_token, refresh_token, token_key_id, token_expires_at",
+            owner: None,
+            then: None,
         };
         let rows: Vec<DueRow> =
             claim_leased(self.db, Some(Scope::CrossTenant), &lease, now, lease_until, limit)

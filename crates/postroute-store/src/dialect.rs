@@ -126,6 +126,11 @@ pub(crate) struct Lease<'a> {
     pub also_set: &'static str,
     /// The columns the claim returns.
     pub returning: &'a str,
+    /// Who claims, bound as `$4` for `also_set` to record (`lease_owner = $4`).
+    pub owner: Option<&'a str>,
+    /// A statement run in the claim's transaction after it, with now as `$1`: what must change
+    /// together with the claim (the claimed posts' status, say).
+    pub then: Option<&'static str>,
 }
 
 /// Claims up to `limit` due rows until `lease_until`, in one statement of its own transaction
@@ -143,7 +148,7 @@ pub(crate) async fn claim_leased<R>(
 where
     R: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
 {
-    let Lease { table, key, lease_column, due, order_by, also_set, returning } = lease;
+    let Lease { table, key, lease_column, due, order_by, also_set, returning, owner, then } = lease;
     let skip_locked = RowLock::SkipLocked.clause(db);
     let sql = format!(
         "UPDATE {table} \
@@ -158,12 +163,20 @@ where
         Some(scope) => db.begin_in(scope).await?,
         None => db.begin().await?,
     };
-    let rows: Vec<R> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
-        .bind(now)
-        .bind(lease_until)
-        .bind(i64::from(limit))
+    let rows: Vec<R> = on_conn!(tx.conn(), |c| {
+        let query = sqlx::query_as(&sql).bind(now).bind(lease_until).bind(i64::from(limit));
+        match owner {
+            Some(owner) => query.bind(*owner),
+            None => query,
+        }
         .fetch_all(&mut *c)
-        .await)?;
+        .await
+    })?;
+    if let Some(then) = then
+        && !rows.is_empty()
+    {
+        on_conn!(tx.conn(), |c| sqlx::query(then).bind(now).execute(&mut *c).await.map(drop))?;
+    }
     tx.commit().await?;
     Ok(rows)
 }

@@ -14,6 +14,7 @@ mod cross_tenant;
 mod dialect;
 mod error;
 mod outbox;
+mod publishing;
 mod sealed;
 mod sessions;
 mod store;
@@ -31,6 +32,9 @@ pub use cross_tenant::{CrossTenant, DueChannel, StaleChannel};
 pub use dialect::postgres_connection_is_private;
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
+pub use publishing::{
+    Answer, AttemptId, ClaimedTarget, Publishing, Recovered, TargetKey, TargetOutcome,
+};
 pub use sealed::{SealedKind, SealedPlace, SealedValue};
 pub use sessions::{LogoutOutcome, NewSession, RefreshOutcome, Session, Sessions};
 pub use store::{Dialect, Store, StoreOptions};

@@ -163,6 +163,8 @@ impl<'a> Outbox<'a> {
             order_by: "next_attempt_at",
             also_set: ", attempts = attempts + 1",
             returning: OUTBOX_COLUMNS,
+            owner: None,
+            then: None,
         };
         let rows: Vec<OutboxRow> =
             claim_leased(self.db, None, &lease, now, lease_until, limit).await?;

@@ -342,7 +342,7 @@ pub(crate) async fn select_workspace(
 
 /// Every tenant table (`workspaces` is the tenant itself): each has `workspace_id` in its key
 /// and row-level security enabled and forced on PostgreSQL.
-pub(crate) const TENANT_TABLES: [&str; 11] = [
+pub(crate) const TENANT_TABLES: [&str; 12] = [
     "workspaces",
     "memberships",
     "invitations",
@@ -354,7 +354,8 @@ pub(crate) const TENANT_TABLES: [&str; 11] = [
     "posts",
     "post_media",
     "post_targets",
+    "publish_attempts",
 ];
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -10,7 +10,7 @@ use postroute_test_db::{Backend, TestDatabase};
 use crate::pool::{Db, Scope};
 use crate::{Store, StoreOptions};
 
-async fn store_on(backend: &Backend, dir: &std::path::Path) -> (TestDatabase, Store) {
+pub(crate) async fn store_on(backend: &Backend, dir: &std::path::Path) -> (TestDatabase, Store) {
     let database = TestDatabase::create(backend, dir).await;
     let options = StoreOptions {
         url: database.url().to_owned(),
@@ -22,7 +22,7 @@ async fn store_on(backend: &Backend, dir: &std::path::Path) -> (TestDatabase, St
     (database, Store::connect(&options).await.unwrap())
 }
 
-async fn user(store: &Store, email: &str) -> UserId {
+pub(crate) async fn user(store: &Store, email: &str) -> UserId {
     let id = UserId::new();
     let mut tx = store.db.begin().await.unwrap();
     on_conn!(tx.conn(), |c| sqlx::query(
@@ -41,7 +41,7 @@ async fn user(store: &Store, email: &str) -> UserId {
     id
 }
 
-async fn workspace(store: &Store, owner: UserId) -> WorkspaceId {
+pub(crate) async fn workspace(store: &Store, owner: UserId) -> WorkspaceId {
     let id = WorkspaceId::new();
     let audit =
         NewAuditEntry::new(AuditAction::WorkspaceCreated, owner, "127.0.0.1".parse().unwrap());

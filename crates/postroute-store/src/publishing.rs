@@ -1,0 +1,412 @@
+//! The publisher's side of post targets: the claim, the intent committed before every
+//! irreversible platform call, the outcome recorded after it, and the recovery of targets whose
+//! worker's lease ran out. Reached only through `Store::cross_tenant_unscoped().publishing()`:
+//! the claim looks across every workspace.
+//!
+//! Exactly once on the platform cannot come from the queue (a lease that runs out means
+//! at-least-once); it comes from the fence and the intent:
+//! - every claim adds one to the target's `fence`, and every later write names the fence it
+//!   holds, so a worker whose lease ran out can neither start a call nor overwrite the outcome
+//!   of the worker that holds the target now;
+//! - an attempt row in phase `sending` is committed before the call starts, and only while the
+//!   lease still outlasts the call's timeout; a target whose lease ran out with such a row and
+//!   no answer is `unknown`, to be reconciled, never sent again blindly; one without is sent
+//!   again, since nothing can have reached the platform.
+
+use chrono::{DateTime, Utc};
+use postroute_domain::{ChannelId, PostId, Provider, WorkspaceId};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::dialect::{Lease, claim_leased};
+use crate::pool::{Db, Scope};
+
+/// One channel of one post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TargetKey {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The post.
+    pub post: PostId,
+    /// The channel.
+    pub channel: ChannelId,
+}
+
+/// A target a worker holds: it may publish it while its lease lasts, under `fence`.
+#[derive(Clone, Debug)]
+pub struct ClaimedTarget {
+    /// Which target.
+    pub key: TargetKey,
+    /// The claim's fence: every write of this worker names it.
+    pub fence: i64,
+    /// When the lease ends.
+    pub lease_expires_at: DateTime<Utc>,
+    /// The channel's platform.
+    pub provider: Provider,
+    /// When the post was due.
+    pub due_at: DateTime<Utc>,
+    /// Attempts made before this claim.
+    pub attempts: i32,
+    /// JSON: the ids of thread parts already posted.
+    pub remote_ids: Option<String>,
+    /// JSON: media uploaded or containers made for this target.
+    pub media_state: Option<String>,
+}
+
+/// An attempt row: the intent, then its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptId(pub Uuid);
+
+/// What became of a target after an attempt; the worker decides it (with the domain's rules),
+/// the store writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetOutcome {
+    /// On the platform.
+    Published {
+        /// The platform's id of the post (a thread's first part).
+        platform_post_id: String,
+        /// Where it can be seen.
+        url: Option<String>,
+    },
+    /// Nothing was created; try again at `at`.
+    RetryAt {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The platform refused it for good.
+    Failed,
+    /// The call may or may not have created the post: reconcile, never resend blindly.
+    Unknown,
+}
+
+impl TargetOutcome {
+    fn status(&self) -> &'static str {
+        match self {
+            Self::Published { .. } => "published",
+            Self::RetryAt { .. } => "pending",
+            Self::Failed => "failed",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// What the platform answered, as recorded on the attempt and shown on the target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// The outcome class (`published`, `retryable`, `rate_limited`, `ambiguous`, `auth_dead`,
+    /// `permanent`, ...).
+    pub class: String,
+    /// The HTTP status, when one came back.
+    pub http_status: Option<u16>,
+    /// The platform's error code.
+    pub platform_code: Option<String>,
+    /// The platform's id of what it created.
+    pub platform_post_id: Option<String>,
+    /// The platform's request id, for its support.
+    pub platform_request_id: Option<String>,
+    /// In words, for a person (secrets never included).
+    pub detail: Option<String>,
+}
+
+/// What a recovery pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Leases that ran out before any intent: sent to the queue again.
+    pub requeued: u64,
+    /// Leases that ran out after an intent without an answer: `unknown`, to reconcile.
+    pub unknown: u64,
+}
+
+/// The publisher's queries. See the module's comment for the protocol.
+#[derive(Debug, Clone, Copy)]
+pub struct Publishing<'a> {
+    db: &'a Db,
+}
+
+const DUE: &str = "status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+                   AND EXISTS (SELECT 1 FROM posts p \
+                   WHERE p.workspace_id = post_targets.workspace_id \
+                   AND p.id = post_targets.post_id \
+                   AND p.status IN ('scheduled', 'publishing') AND p.scheduled_at <= $1)";
+
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    workspace_id: Uuid,
+    post_id: Uuid,
+    channel_id: Uuid,
+    fence: i64,
+    attempts: i32,
+    remote_ids: Option<String>,
+    media_state: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    provider: String,
+    scheduled_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Publishing<'a> {
+    pub(crate) fn new(db: &'a Db) -> Self {
+        Self { db }
+    }
+
+    /// Marks pending targets of posts that came due before `due_before` as `missed`: published
+    /// that late, a post would be stale, so a person decides. Returns how many.
+    pub async fn sweep_missed(&self, due_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let missed = on_conn!(tx.conn(), |c| sqlx::query(
+            "UPDATE post_targets SET status = 'missed', next_attempt_at = NULL, \
+             error_class = 'missed', \
+             error = 'It came due too late to publish without a person deciding.' \
+             WHERE status = 'pending' AND EXISTS (SELECT 1 FROM posts p \
+             WHERE p.workspace_id = post_targets.workspace_id AND p.id = post_targets.post_id \
+             AND p.status = 'scheduled' AND p.scheduled_at < $1)",
+        )
+        .bind(due_before)
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()))?;
+        tx.commit().await?;
+        Ok(missed)
+    }
+
+    /// Claims up to `limit` due targets for `worker` until `lease_until`, each with a fence one
+    /// higher than its last; their posts become `publishing`, so they can no longer be edited.
+    pub async fn claim_due(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedTarget>, StoreError> {
+        let lease = Lease {
+            table: "post_targets",
+            key: "workspace_id, post_id, channel_id",
+            lease_column: "lease_expires_at",
+            due: DUE,
+            order_by: "next_attempt_at, post_id, position",
+            also_set: ", status = 'publishing', fence = fence + 1, lease_owner = $4",
+            returning: "workspace_id, post_id, channel_id, fence, attempts, remote_ids, \
+                        media_state",
+            owner: Some(worker),
+            then: Some(
+                "UPDATE posts SET status = 'publishing', version = version + 1, updated_at = $1 \
+                 WHERE status = 'scheduled' AND EXISTS (SELECT 1 FROM post_targets t \
+                 WHERE t.workspace_id = posts.workspace_id AND t.post_id = posts.id \
+                 AND t.status = 'publishing')",
+            ),
+        };
+        let rows: Vec<ClaimedRow> =
+            claim_leased(self.db, Some(Scope::CrossTenant), &lease, now, lease_until, limit)
+                .await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = TargetKey {
+                workspace: WorkspaceId::from_uuid(row.workspace_id),
+                post: PostId::from_uuid(row.post_id),
+                channel: ChannelId::from_uuid(row.channel_id),
+            };
+            let detail = self.detail(&key).await?;
+            let provider = detail.provider.parse().map_err(|_| StoreError::CorruptRow {
+                table: "channels",
+                reason: format!("provider `{}`", detail.provider),
+            })?;
+            claimed.push(ClaimedTarget {
+                key,
+                fence: row.fence,
+                lease_expires_at: lease_until,
+                provider,
+                due_at: detail.scheduled_at.unwrap_or(now),
+                attempts: row.attempts,
+                remote_ids: row.remote_ids,
+                media_state: row.media_state,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn detail(&self, key: &TargetKey) -> Result<DetailRow, StoreError> {
+        let mut tx = self.db.begin_read_in(Scope::Workspace(key.workspace)).await?;
+        let row: DetailRow = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "SELECT c.provider, p.scheduled_at \
+             FROM posts p \
+             JOIN channels c ON c.workspace_id = p.workspace_id AND c.id = $3 \
+             WHERE p.workspace_id = $1 AND p.id = $2",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(key.post.as_uuid())
+        .bind(key.channel.as_uuid())
+        .fetch_one(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Commits the intent to call the platform: an attempt in phase `sending`, but only while
+    /// `fence` still holds the target and its lease lasts until at least `must_hold_until` (now
+    /// plus the call's timeout and a margin). `None` means: do not call.
+    pub async fn begin_attempt(
+        &self,
+        key: &TargetKey,
+        fence: i64,
+        worker: &str,
+        now: DateTime<Utc>,
+        must_hold_until: DateTime<Utc>,
+    ) -> Result<Option<AttemptId>, StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
+        let attempt_no: Option<(i32,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "UPDATE post_targets SET attempts = attempts + 1, last_attempt_at = $5 \
+             WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4 \
+             AND status = 'publishing' AND lease_expires_at >= $6 \
+             RETURNING attempts",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(key.post.as_uuid())
+        .bind(key.channel.as_uuid())
+        .bind(fence)
+        .bind(now)
+        .bind(must_hold_until)
+        .fetch_optional(&mut *c)
+        .await)?;
+        let Some((attempt_no,)) = attempt_no else { return Ok(None) };
+        let id = Uuid::now_v7();
+        on_conn!(tx.conn(), |c| sqlx::query(
+            "INSERT INTO publish_attempts (workspace_id, id, post_id, channel_id, fence, \
+             attempt_no, worker, phase, occurred_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8)",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(id)
+        .bind(key.post.as_uuid())
+        .bind(key.channel.as_uuid())
+        .bind(fence)
+        .bind(attempt_no)
+        .bind(worker)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(drop))?;
+        tx.commit().await?;
+        Ok(Some(AttemptId(id)))
+    }
+
+    /// Records what the platform answered to `attempt`, always (a platform id is never lost),
+    /// and applies `outcome` to the target only while `fence` still holds it: `false` means
+    /// the lease was lost, and the worker that holds the target now will find this answer when
+    /// it reconciles.
+    pub async fn record_answer(
+        &self,
+        key: &TargetKey,
+        fence: i64,
+        attempt: AttemptId,
+        answer: &Answer,
+        outcome: &TargetOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
+        on_conn!(tx.conn(), |c| sqlx::query(
+            "INSERT INTO publish_attempts (workspace_id, id, post_id, channel_id, fence, \
+             attempt_no, worker, phase, answers, occurred_at, outcome_class, http_status, \
+             platform_code, platform_post_id, platform_request_id, detail) \
+             SELECT workspace_id, $2, post_id, channel_id, fence, attempt_no, worker, 'answered', \
+             id, $4, $5, $6, $7, $8, $9, $10 \
+             FROM publish_attempts WHERE workspace_id = $1 AND id = $3 AND phase = 'sending'",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(Uuid::now_v7())
+        .bind(attempt.0)
+        .bind(now)
+        .bind(&answer.class)
+        .bind(answer.http_status.map(i32::from))
+        .bind(answer.platform_code.as_deref())
+        .bind(answer.platform_post_id.as_deref())
+        .bind(answer.platform_request_id.as_deref())
+        .bind(answer.detail.as_deref())
+        .execute(&mut *c)
+        .await
+        .map(drop))?;
+        let (platform_post_id, url, published_at, next_attempt_at) = match outcome {
+            TargetOutcome::Published { platform_post_id, url } => {
+                (Some(platform_post_id.as_str()), url.as_deref(), Some(now), None)
+            }
+            TargetOutcome::RetryAt { at } => (None, None, None, Some(*at)),
+            TargetOutcome::Failed | TargetOutcome::Unknown => (None, None, None, None),
+        };
+        let applied = on_conn!(tx.conn(), |c| sqlx::query(
+            "UPDATE post_targets SET status = $5, platform_post_id = COALESCE($6, \
+             platform_post_id), url = COALESCE($7, url), published_at = COALESCE($8, \
+             published_at), next_attempt_at = $9, error_class = $10, error_code = $11, \
+             error = $12, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(key.post.as_uuid())
+        .bind(key.channel.as_uuid())
+        .bind(fence)
+        .bind(outcome.status())
+        .bind(platform_post_id)
+        .bind(url)
+        .bind(published_at)
+        .bind(next_attempt_at)
+        .bind(
+            Some(answer.class.as_str())
+                .filter(|_| !matches!(outcome, TargetOutcome::Published { .. }))
+        )
+        .bind(answer.platform_code.as_deref())
+        .bind(
+            answer
+                .detail
+                .as_deref()
+                .filter(|_| !matches!(outcome, TargetOutcome::Published { .. }))
+        )
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()))?;
+        tx.commit().await?;
+        Ok(applied == 1)
+    }
+
+    /// Takes back targets whose lease ran out while `publishing`: with no intent under their
+    /// fence, nothing can have reached the platform and they go back to the queue; with an
+    /// intent that has no answer, the call may have happened, and they become `unknown`.
+    pub async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
+        let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
+        let intent = "EXISTS (SELECT 1 FROM publish_attempts a \
+                      WHERE a.workspace_id = post_targets.workspace_id \
+                      AND a.post_id = post_targets.post_id \
+                      AND a.channel_id = post_targets.channel_id \
+                      AND a.fence = post_targets.fence AND a.phase = 'sending' \
+                      AND NOT EXISTS (SELECT 1 FROM publish_attempts b \
+                      WHERE b.workspace_id = a.workspace_id AND b.answers = a.id))";
+        let any_attempt = "EXISTS (SELECT 1 FROM publish_attempts a \
+                           WHERE a.workspace_id = post_targets.workspace_id \
+                           AND a.post_id = post_targets.post_id \
+                           AND a.channel_id = post_targets.channel_id \
+                           AND a.fence = post_targets.fence)";
+        let expired = "status = 'publishing' AND lease_expires_at < $1";
+        let unknown_sql = format!(
+            "UPDATE post_targets SET status = 'unknown', error_class = 'lease_expired', \
+             error = 'The worker stopped while the platform was being called; checking whether \
+             the post went out.', lease_owner = NULL, lease_expires_at = NULL \
+             WHERE {expired} AND {intent}"
+        );
+        let requeue_sql = format!(
+            "UPDATE post_targets SET status = 'pending', lease_owner = NULL, \
+             lease_expires_at = NULL WHERE {expired} AND NOT {any_attempt}"
+        );
+        let mut counts = [0; 2];
+        for (count, sql) in counts.iter_mut().zip([&unknown_sql, &requeue_sql]) {
+            *count = on_conn!(tx.conn(), |c| sqlx::query(sql)
+                .bind(now)
+                .execute(&mut *c)
+                .await
+                .map(|done| done.rows_affected()))?;
+        }
+        tx.commit().await?;
+        Ok(Recovered { unknown: counts[0], requeued: counts[1] })
+    }
+}
+
+#[cfg(test)]
+mod tests;

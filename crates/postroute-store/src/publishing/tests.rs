@@ -1,0 +1,340 @@
+//! The publisher's claim, intent and recovery on both databases: what makes a target go out
+//! exactly once however many workers run and whenever one of them dies.
+
+use chrono::{DateTime, Duration, Utc};
+use postroute_domain::{ChannelId, PostId, UserId, WorkspaceId};
+use postroute_test_db::{Backend, db_test};
+
+use super::{Answer, TargetKey, TargetOutcome};
+use crate::Store;
+use crate::pool::Scope;
+use crate::tenant::tests::{store_on, user, workspace};
+
+const LEASE: Duration = Duration::seconds(60);
+
+/// Runs `sql` with `binds` in `workspace`'s scope.
+async fn execute(store: &Store, workspace: WorkspaceId, sql: &str, binds: Binds) -> u64 {
+    let mut tx = store.db.begin_in(Scope::Workspace(workspace)).await.unwrap();
+    let done = on_conn!(tx.conn(), |c| {
+        let mut query = sqlx::query(sql);
+        for uuid in &binds.uuids {
+            query = query.bind(*uuid);
+        }
+        for time in &binds.times {
+            query = query.bind(*time);
+        }
+        query.execute(&mut *c).await.map(|done| done.rows_affected())
+    })
+    .unwrap();
+    tx.commit().await.unwrap();
+    done
+}
+
+/// Values for `$1…`: the uuids first, then the times.
+#[derive(Default)]
+struct Binds {
+    uuids: Vec<uuid::Uuid>,
+    times: Vec<DateTime<Utc>>,
+}
+
+/// A workspace with an X channel and a post scheduled at `due`, its one target pending.
+async fn scheduled_post(store: &Store, due: DateTime<Utc>) -> (TargetKey, UserId) {
+    let owner = user(store, &format!("owner-{}@example.com", uuid::Uuid::now_v7())).await;
+    let workspace = workspace(store, owner).await;
+    let (post, channel) = (PostId::new(), ChannelId::new());
+    let now = Utc::now();
+    execute(
+        store,
+        workspace,
+        "INSERT INTO channels (workspace_id, id, provider, external_id, display_name, status, \
+         connected_at, updated_at) \
+         VALUES ($1, $2, 'x', 'x-1', '@one', 'active', $3, $3)",
+        Binds { uuids: vec![workspace.as_uuid(), channel.as_uuid()], times: vec![now] },
+    )
+    .await;
+    execute(
+        store,
+        workspace,
+        "INSERT INTO posts (workspace_id, id, status, content, scheduled_at, version, \
+         created_at, updated_at) \
+         VALUES ($1, $2, 'scheduled', 'Hello', $3, 1, $4, $4)",
+        Binds { uuids: vec![workspace.as_uuid(), post.as_uuid()], times: vec![due, now] },
+    )
+    .await;
+    execute(
+        store,
+        workspace,
+        "INSERT INTO post_targets (workspace_id, post_id, channel_id, position) \
+         VALUES ($1, $2, $3, 0)",
+        Binds {
+            uuids: vec![workspace.as_uuid(), post.as_uuid(), channel.as_uuid()],
+            times: vec![],
+        },
+    )
+    .await;
+    (TargetKey { workspace, post, channel }, owner)
+}
+
+/// The target's status, fence and attempts, and its post's status.
+async fn state(store: &Store, key: &TargetKey) -> (String, i64, i32, String) {
+    let mut tx = store.db.begin_read_in(Scope::Workspace(key.workspace)).await.unwrap();
+    let row = on_conn!(tx.conn(), |c| sqlx::query_as(
+        "SELECT t.status, t.fence, t.attempts, p.status \
+         FROM post_targets t JOIN posts p ON p.workspace_id = t.workspace_id AND p.id = t.post_id \
+         WHERE t.workspace_id = $1 AND t.post_id = $2 AND t.channel_id = $3",
+    )
+    .bind(key.workspace.as_uuid())
+    .bind(key.post.as_uuid())
+    .bind(key.channel.as_uuid())
+    .fetch_one(&mut *c)
+    .await)
+    .unwrap();
+    tx.commit().await.unwrap();
+    row
+}
+
+/// Attempt rows of `key` in `phase`.
+async fn attempts(store: &Store, key: &TargetKey, phase: &str) -> i64 {
+    let mut tx = store.db.begin_read_in(Scope::Workspace(key.workspace)).await.unwrap();
+    let (count,): (i64,) = on_conn!(tx.conn(), |c| sqlx::query_as(
+        "SELECT count(*) FROM publish_attempts \
+         WHERE workspace_id = $1 AND post_id = $2 AND phase = $3",
+    )
+    .bind(key.workspace.as_uuid())
+    .bind(key.post.as_uuid())
+    .bind(phase)
+    .fetch_one(&mut *c)
+    .await)
+    .unwrap();
+    tx.commit().await.unwrap();
+    count
+}
+
+#[db_test]
+async fn a_due_target_is_claimed_by_one_worker_and_its_fence_grows_with_every_claim(
+    backend: Backend,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (key, _) = scheduled_post(&store, now - Duration::seconds(5)).await;
+    let (later, _) = scheduled_post(&store, now + Duration::hours(1)).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+
+    let (first, second) = tokio::join!(
+        publishing.claim_due("worker-a", now, now + LEASE, 10),
+        publishing.claim_due("worker-b", now, now + LEASE, 10),
+    );
+    let claimed: Vec<_> = first.unwrap().into_iter().chain(second.unwrap()).collect();
+    assert_eq!(claimed.len(), 1, "one worker, once: {claimed:?}");
+    assert_eq!(claimed[0].key, key);
+    assert_eq!(claimed[0].fence, 1);
+    assert_eq!(claimed[0].provider, postroute_domain::Provider::X);
+    let (status, fence, _, post_status) = state(&store, &key).await;
+    assert_eq!((status.as_str(), fence, post_status.as_str()), ("publishing", 1, "publishing"));
+    assert_eq!(state(&store, &later).await.0, "pending", "not due yet");
+
+    // While the lease lasts nobody else takes it; once it has run out with no intent, the
+    // target is queued again and the next claim holds a higher fence.
+    assert!(publishing.claim_due("worker-b", now, now + LEASE, 10).await.unwrap().is_empty());
+    let after = now + LEASE + Duration::seconds(1);
+    let recovered = publishing.recover_expired(after).await.unwrap();
+    assert_eq!((recovered.requeued, recovered.unknown), (1, 0));
+    let again = publishing.claim_due("worker-b", after, after + LEASE, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].fence, 2);
+}
+
+#[db_test]
+async fn no_call_starts_under_a_stale_fence_or_a_lease_shorter_than_the_call(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (key, _) = scheduled_post(&store, now).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
+    let fence = claimed[0].fence;
+
+    let stale = publishing.begin_attempt(&key, fence - 1, "worker-a", now, now).await.unwrap();
+    assert_eq!(stale, None, "a fence that no longer holds the target");
+    let too_short = publishing
+        .begin_attempt(&key, fence, "worker-a", now, now + LEASE + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(too_short, None, "the lease would end before the call's timeout");
+    assert_eq!(attempts(&store, &key, "sending").await, 0);
+
+    let intent = publishing
+        .begin_attempt(&key, fence, "worker-a", now, now + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert!(intent.is_some());
+    assert_eq!(attempts(&store, &key, "sending").await, 1);
+    assert_eq!(state(&store, &key).await.2, 1, "one attempt counted");
+}
+
+#[db_test]
+async fn a_lease_that_ran_out_after_the_intent_leaves_the_target_unknown_never_resent(
+    backend: Backend,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (key, _) = scheduled_post(&store, now).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let fence = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap()[0].fence;
+    publishing
+        .begin_attempt(&key, fence, "worker-a", now, now + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The worker dies between the call and its answer.
+    let after = now + LEASE + Duration::seconds(1);
+    let recovered = publishing.recover_expired(after).await.unwrap();
+    assert_eq!((recovered.requeued, recovered.unknown), (0, 1));
+    assert_eq!(state(&store, &key).await.0, "unknown");
+    assert!(
+        publishing.claim_due("worker-b", after, after + LEASE, 10).await.unwrap().is_empty(),
+        "an unknown outcome is reconciled, never sent again blindly"
+    );
+}
+
+#[db_test]
+async fn an_answer_is_kept_even_after_the_lease_was_lost_but_changes_only_its_own_claim(
+    backend: Backend,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (key, _) = scheduled_post(&store, now).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let fence = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap()[0].fence;
+    let attempt = publishing
+        .begin_attempt(&key, fence, "worker-a", now, now + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    // Meanwhile another claim took the target (as reconciliation will).
+    execute(
+        &store,
+        key.workspace,
+        "UPDATE post_targets SET fence = fence + 1 WHERE workspace_id = $1",
+        Binds { uuids: vec![key.workspace.as_uuid()], times: vec![] },
+    )
+    .await;
+
+    let answer = Answer {
+        class: "published".to_owned(),
+        http_status: Some(201),
+        platform_post_id: Some("1850000000000000001".to_owned()),
+        platform_request_id: Some("req-1".to_owned()),
+        ..Answer::default()
+    };
+    let outcome = TargetOutcome::Published {
+        platform_post_id: "1850000000000000001".to_owned(),
+        url: Some("https://x.com/one/status/1850000000000000001".to_owned()),
+    };
+    let applied =
+        publishing.record_answer(&key, fence, attempt, &answer, &outcome, now).await.unwrap();
+    assert!(!applied, "the stale worker does not write the target");
+    assert_eq!(state(&store, &key).await.0, "publishing");
+    assert_eq!(attempts(&store, &key, "answered").await, 1, "but its answer is on record");
+
+    // The holder's answer applies.
+    let applied =
+        publishing.record_answer(&key, fence + 1, attempt, &answer, &outcome, now).await.unwrap();
+    assert!(applied);
+    assert_eq!(state(&store, &key).await.0, "published");
+}
+
+#[db_test]
+async fn a_retry_waits_for_its_time_and_is_claimed_under_a_new_fence(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (key, _) = scheduled_post(&store, now).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let fence = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap()[0].fence;
+    let attempt = publishing
+        .begin_attempt(&key, fence, "worker-a", now, now + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let retry_at = now + Duration::seconds(90);
+    let answer = Answer {
+        class: "rate_limited".to_owned(),
+        http_status: Some(429),
+        detail: Some("X asked to wait until its rate limit resets.".to_owned()),
+        ..Answer::default()
+    };
+    let outcome = TargetOutcome::RetryAt { at: retry_at };
+    assert!(publishing.record_answer(&key, fence, attempt, &answer, &outcome, now).await.unwrap());
+    assert_eq!(state(&store, &key).await.0, "pending");
+
+    let early = now + Duration::seconds(30);
+    assert!(publishing.claim_due("worker-b", early, early + LEASE, 10).await.unwrap().is_empty());
+    let due = retry_at + Duration::seconds(1);
+    let claimed = publishing.claim_due("worker-b", due, due + LEASE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].fence, claimed[0].attempts), (fence + 1, 1));
+}
+
+#[db_test]
+async fn a_target_that_came_due_long_ago_is_missed_not_published(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (stale, _) = scheduled_post(&store, now - Duration::hours(3)).await;
+    let (fresh, _) = scheduled_post(&store, now - Duration::minutes(5)).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+
+    let missed = publishing.sweep_missed(now - Duration::hours(2)).await.unwrap();
+    assert_eq!(missed, 1);
+    assert_eq!(state(&store, &stale).await.0, "missed");
+    let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|target| target.key).collect::<Vec<_>>(), [fresh]);
+}
+
+#[db_test]
+async fn publish_attempts_are_append_only_and_go_only_with_their_target(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (key, _) = scheduled_post(&store, now).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let fence = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap()[0].fence;
+    publishing
+        .begin_attempt(&key, fence, "worker-a", now, now + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+
+    for statement in
+        ["UPDATE publish_attempts SET worker = 'someone else'", "DELETE FROM publish_attempts"]
+    {
+        let mut tx = store.db.begin_in(Scope::Workspace(key.workspace)).await.unwrap();
+        let outcome = on_conn!(tx.conn(), |c| sqlx::query(statement)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected()));
+        assert!(outcome.is_err(), "{statement} refused on {}: {outcome:?}", backend.name());
+    }
+
+    // Purging the workspace takes its attempts with it.
+    execute(
+        &store,
+        key.workspace,
+        "UPDATE workspaces SET deleted_at = $2 WHERE id = $1",
+        Binds { uuids: vec![key.workspace.as_uuid()], times: vec![now] },
+    )
+    .await;
+    assert!(store.tenant(key.workspace).purge().await.unwrap());
+    let mut tx = store.db.begin_read_in(Scope::CrossTenant).await.unwrap();
+    let (left,): (i64,) =
+        on_conn!(tx.conn(), |c| sqlx::query_as("SELECT count(*) FROM publish_attempts")
+            .fetch_one(&mut *c)
+            .await)
+        .unwrap();
+    assert_eq!(left, 0);
+}
