@@ -7,6 +7,7 @@ mod api;
 mod database;
 pub mod edge;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{any, delete, get, patch, post};
 use tower_http::timeout::TimeoutLayer;
 
@@ -181,7 +182,10 @@ pub fn router(state: AppState) -> Router {
                     Duration::from_secs(config.http.upload_timeout_secs),
                 )),
         )
-        .layer(from_fn_with_state(state.store.clone(), database::fail_fast_while_away))
-        .with_state(state);
+        .layer(from_fn_with_state(state.store.clone(), database::fail_fast_while_away));
+    // Metrics need no database, so they answer even while it is away.
+    let routes =
+        if config.metrics.on_public_listener { routes.merge(metrics::routes()) } else { routes };
+    let routes = routes.route_layer(from_fn(metrics::label_route)).with_state(state);
     edge::wrap(routes, &config.http, global_limit)
 }

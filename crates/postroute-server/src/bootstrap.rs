@@ -29,6 +29,7 @@ pub enum Role {
 pub struct RunningApp {
     https_addr: Option<SocketAddr>,
     plain_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     control: Control,
     grace: Duration,
     /// Listeners and workers: they end on their own after `begin_shutdown`.
@@ -58,12 +59,37 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
     let (stop_workers, workers_stopped) = watch::channel(false);
     let mut work = JoinSet::new();
     let mut housekeeping = JoinSet::new();
+    // Installed before anything records, so the first requests and jobs are counted.
+    let metrics = postroute_http::metrics::recorder();
+    housekeeping.spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            metrics.run_upkeep();
+        }
+    });
     if role == Role::Worker || config.worker.run_in_serve {
         postroute_worker::start(&services, &workers_stopped, &mut work)?;
     }
 
     let control = Control::new();
-    let (mut https_addr, mut plain_addr) = (None, None);
+    let (mut https_addr, mut plain_addr, mut metrics_addr) = (None, None, None);
+    // Both roles: the worker's jobs have metrics of their own.
+    if let Some(address) = config.metrics.listen {
+        let listener = bind(address)?;
+        let local = listener.local_addr()?;
+        let serve = postroute_http::transport::serve_plain(
+            listener,
+            Handle::with_control(control.clone()),
+            postroute_http::metrics::routes(),
+            &config.http,
+        )?;
+        work.spawn(async move { serve.await.context("metrics listener failed") });
+        tracing::info!(
+            url = display(&format!("http://{local}/metrics")),
+            "metrics are served (plain HTTP)"
+        );
+        metrics_addr = Some(local);
+    }
     if role == Role::Serve {
         let limiter = services.limiter.clone();
         housekeeping.spawn(async move {
@@ -116,6 +142,7 @@ pub async fn start_role(config: Config, role: Role) -> anyhow::Result<RunningApp
     Ok(RunningApp {
         https_addr,
         plain_addr,
+        metrics_addr,
         control,
         grace: Duration::from_secs(config.http.shutdown_grace_secs),
         work,
@@ -138,6 +165,11 @@ impl RunningApp {
     /// The plain-HTTP listener's address, when it is enabled.
     pub fn plain_addr(&self) -> Option<SocketAddr> {
         self.plain_addr
+    }
+
+    /// The metrics listener's address, when it is enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Stops accepting connections and asks workers to stop; requests in flight and a send

@@ -218,6 +218,11 @@ impl TestApp {
         self.running().plain_addr()
     }
 
+    /// The metrics listener's address, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.running().metrics_addr()
+    }
+
     fn running(&self) -> &RunningApp {
         self.running.as_ref().expect("app is running")
     }

@@ -100,6 +100,8 @@ pub struct Config {
     pub stripe: StripeConfig,
     /// Where media files are kept.
     pub storage: StorageConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -121,6 +123,7 @@ impl Default for Config {
             meta: MetaConfig::default(),
             stripe: StripeConfig::default(),
             storage: StorageConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -605,6 +608,18 @@ impl Default for EmailConfig {
             retry_base_secs: 30,
         }
     }
+}
+
+/// Prometheus metrics (`GET /metrics`). They say how busy the service is and how publishing
+/// goes, which is nobody's business outside the operator's network: by default they are served
+/// on no listener at all, and on the public one only when asked.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A plain-HTTP listener of their own, e.g. `127.0.0.1:9464`.
+    pub listen: Option<SocketAddr>,
+    /// Also serve `/metrics` on the public listeners.
+    pub on_public_listener: bool,
 }
 
 /// Background jobs (the email outbox today).

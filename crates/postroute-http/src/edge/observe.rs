@@ -38,9 +38,12 @@ pub async fn observe_request(mut request: Request, next: Next) -> Response {
         path = display(&path),
         client_ip = client_ip.as_deref().unwrap_or("-"),
     );
+    let method = request.method().clone();
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
-    let duration_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    crate::metrics::record_request(&method, &response, elapsed);
+    let duration_ms = elapsed.as_millis() as u64;
     span.in_scope(|| {
         let status = response.status().as_u16();
         if response.status().is_server_error() {
