@@ -87,6 +87,15 @@ pub enum Refusal {
         /// The file's size.
         size: u64,
     },
+    /// Well-formed and valid field by field, but not something that can be done, for a reason
+    /// its stable snake_case `code` names (a post to queue whose channels have no slots).
+    #[error("{code}: {detail}")]
+    Unprocessable {
+        /// Stable snake_case code.
+        code: &'static str,
+        /// Human explanation.
+        detail: String,
+    },
     /// Understood and refused for a reason its stable snake_case `code` names.
     #[error("{code}: {detail}")]
     Refused {

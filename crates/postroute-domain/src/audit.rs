@@ -48,6 +48,9 @@ pub enum AuditAction {
     /// The platform refused a channel's tokens for good.
     #[serde(rename = "channel.needs_reconnect")]
     ChannelNeedsReconnect,
+    /// A channel's weekly posting slots were replaced.
+    #[serde(rename = "channel.slots_changed")]
+    ChannelSlotsChanged,
     /// A file was added to the media library.
     #[serde(rename = "media.uploaded")]
     MediaUploaded,
@@ -64,7 +67,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         Self::WorkspaceCreated,
         Self::WorkspaceUpdated,
         Self::WorkspaceDeleted,
@@ -78,6 +81,7 @@ impl AuditAction {
         Self::ChannelConnected,
         Self::ChannelDisconnected,
         Self::ChannelNeedsReconnect,
+        Self::ChannelSlotsChanged,
         Self::MediaUploaded,
         Self::MediaDeleted,
         Self::PostApproved,
@@ -100,6 +104,7 @@ impl AuditAction {
             Self::ChannelConnected => "channel.connected",
             Self::ChannelDisconnected => "channel.disconnected",
             Self::ChannelNeedsReconnect => "channel.needs_reconnect",
+            Self::ChannelSlotsChanged => "channel.slots_changed",
             Self::MediaUploaded => "media.uploaded",
             Self::MediaDeleted => "media.deleted",
             Self::PostApproved => "post.approved",

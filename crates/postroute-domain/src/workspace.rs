@@ -87,6 +87,8 @@ pub enum Action {
     ConnectChannel,
     /// Disconnect a social account.
     DisconnectChannel,
+    /// Set a channel's weekly posting slots.
+    SetChannelSlots,
     /// See the media library.
     ListMedia,
     /// Upload to the media library.
@@ -106,7 +108,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for tests that walk the whole matrix.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Self::ViewWorkspace,
         Self::UpdateWorkspace,
         Self::DeleteWorkspace,
@@ -121,6 +123,7 @@ impl Action {
         Self::ListChannels,
         Self::ConnectChannel,
         Self::DisconnectChannel,
+        Self::SetChannelSlots,
         Self::ListMedia,
         Self::UploadMedia,
         Self::DeleteMedia,
@@ -134,7 +137,7 @@ impl Action {
 use Role::{Admin, Member, Owner, Reviewer};
 
 /// The permission matrix of api.md, in one table: each action and the roles that may take it.
-const PERMISSIONS: [(Action, &[Role]); 21] = [
+const PERMISSIONS: [(Action, &[Role]); 22] = [
     (Action::ViewWorkspace, &[Owner, Admin, Member, Reviewer]),
     (Action::UpdateWorkspace, &[Owner, Admin]),
     (Action::DeleteWorkspace, &[Owner]),
@@ -149,6 +152,7 @@ const PERMISSIONS: [(Action, &[Role]); 21] = [
     (Action::ListChannels, &[Owner, Admin, Member, Reviewer]),
     (Action::ConnectChannel, &[Owner, Admin]),
     (Action::DisconnectChannel, &[Owner, Admin]),
+    (Action::SetChannelSlots, &[Owner, Admin]),
     (Action::ListMedia, &[Owner, Admin, Member, Reviewer]),
     (Action::UploadMedia, &[Owner, Admin, Member]),
     (Action::DeleteMedia, &[Owner, Admin, Member]),

@@ -29,7 +29,9 @@ use tower_http::timeout::TimeoutLayer;
 /// The largest JSON bodies the routes take: a post write, and a webhook delivery.
 pub(crate) use api::posts::POST_BODY_LIMIT;
 pub(crate) use api::webhooks::WEBHOOK_BODY_LIMIT;
-use api::{admin, auth, channels, health, me, media, posts, webhooks, well_known, workspaces};
+use api::{
+    admin, auth, channels, health, me, media, posts, slots, webhooks, well_known, workspaces,
+};
 use postroute_app::rate_limit::{Counting, Quota};
 use rate_limit::RequestLimit;
 
@@ -166,6 +168,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/workspaces/{workspace_id}/posts/{post_id}/reject", post(posts::reject))
         .route("/v1/workspaces/{workspace_id}/posts/{post_id}/schedule", post(posts::schedule))
         .route("/v1/workspaces/{workspace_id}/posts/{post_id}/cancel", post(posts::cancel))
+        .route("/v1/workspaces/{workspace_id}/posts/{post_id}/queue", post(posts::queue))
+        .route(
+            "/v1/workspaces/{workspace_id}/channels/{channel_id}/slots",
+            get(slots::get).put(slots::put),
+        )
         .route_layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.http.request_timeout_secs),

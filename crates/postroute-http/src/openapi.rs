@@ -19,7 +19,7 @@ const PUBLIC_REFUSALS: Refusals = Refusals { unauthorized: true };
 const STAFF_REFUSALS: Refusals = Refusals { unauthorized: false };
 
 use crate::api::{
-    admin, auth, channels, health, me, media, posts, webhooks, well_known, workspaces,
+    admin, auth, channels, health, me, media, posts, slots, webhooks, well_known, workspaces,
 };
 use crate::problem;
 
@@ -43,11 +43,11 @@ use crate::problem;
         workspaces::transfer_ownership, workspaces::invite, workspaces::invitations,
         workspaces::revoke_invitation, workspaces::audit_log, workspaces::accept,
         channels::list, channels::connect, channels::disconnect, channels::pending, channels::choose,
-                channels::callback, channels::complete,
+                channels::callback, channels::complete, slots::get, slots::put,
         media::list, media::upload, media::get, media::content, media::delete, media::public_link,
                 media::public_content,
         posts::list, posts::create, posts::get, posts::update, posts::delete, posts::submit,
-                posts::approve, posts::reject, posts::schedule, posts::cancel,
+                posts::approve, posts::reject, posts::schedule, posts::cancel, posts::queue,
         webhooks::stripe, webhooks::meta_verification, webhooks::meta, webhooks::x_crc, webhooks::x,
     ),
     components(

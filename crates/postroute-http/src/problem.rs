@@ -232,6 +232,9 @@ impl IntoResponse for ApiError {
             Refusal::Refused { code, detail } => {
                 Problem::new(StatusCode::BAD_REQUEST, code, detail)
             }
+            Refusal::Unprocessable { code, detail } => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+            }
             Refusal::RateLimited(decision) => return rate_limited(&decision),
             Refusal::Unavailable(reason) => {
                 tracing::warn!(reason = display(&reason), "dependency unavailable");

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// api.md's "who" column, written out independently of the code under test.
-const MATRIX: [(&str, [bool; 4]); 21] = [
+const MATRIX: [(&str, [bool; 4]); 22] = [
     //                       owner  admin  member reviewer
     ("view workspace", [true, true, true, true]),
     ("update workspace", [true, true, false, false]),
@@ -23,6 +23,7 @@ const MATRIX: [(&str, [bool; 4]); 21] = [
     ("list channels", [true, true, true, true]),
     ("connect channel", [true, true, false, false]),
     ("disconnect channel", [true, true, false, false]),
+    ("set channel slots", [true, true, false, false]),
     ("list media", [true, true, true, true]),
     ("upload media", [true, true, true, false]),
     ("delete media", [true, true, true, false]),
@@ -146,6 +147,12 @@ fn request(
         "disconnect channel" => {
             (Method::DELETE, format!("{base}/channels/{channel}"), Value::Null, 204)
         }
+        "set channel slots" => (
+            Method::PUT,
+            format!("{base}/channels/{channel}/slots"),
+            json!({"slots": [{"weekday": "mon", "time": "09:30"}]}),
+            200,
+        ),
         "list media" => (Method::GET, format!("{base}/media"), Value::Null, 200),
         // The body is a multipart upload, sent by the caller.
         "upload media" => (Method::POST, format!("{base}/media"), Value::Null, 201),

@@ -21,7 +21,7 @@ use crate::pool::Db;
 
 /// Every table, parents before children, so rows restore in this order without breaking a
 /// foreign key. A test compares it with the schema: a new table cannot be left out.
-pub const BACKUP_TABLES: [&str; 19] = [
+pub const BACKUP_TABLES: [&str; 20] = [
     "users",
     "sessions",
     "refresh_tokens",
@@ -33,6 +33,7 @@ pub const BACKUP_TABLES: [&str; 19] = [
     "invitations",
     "audit_log",
     "channels",
+    "channel_slots",
     "oauth_states",
     "pending_connections",
     "media",

@@ -4,6 +4,7 @@
 mod check;
 mod connect;
 mod platforms;
+mod slots;
 mod tokens;
 
 pub(crate) use connect::{pending_associated_data, state_associated_data};
@@ -24,6 +25,8 @@ use crate::workspaces::Caller;
 
 pub use check::CheckOutcome;
 pub use connect::{CallbackQuery, Candidate, Completion, PendingChoice};
+pub(crate) use slots::zone_of;
+pub use slots::{ChannelSlots, RequestedSlot};
 pub use tokens::TokenCipher;
 
 /// How long a started connection may take to come back.

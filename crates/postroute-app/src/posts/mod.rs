@@ -7,6 +7,7 @@
 
 mod checks;
 mod flow;
+mod queue;
 
 use crate::Refusal;
 use chrono::{DateTime, Utc};

@@ -9,6 +9,7 @@ pub(crate) mod health;
 pub(crate) mod me;
 pub(crate) mod media;
 pub(crate) mod posts;
+pub(crate) mod slots;
 pub(crate) mod webhooks;
 pub(crate) mod well_known;
 pub(crate) mod workspaces;

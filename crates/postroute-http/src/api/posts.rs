@@ -226,9 +226,14 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 
 /// The post as JSON, with its version as the ETag.
 fn with_etag(post: Post) -> Response {
-    let etag = HeaderValue::from_str(&format!("\"{}\"", post.version));
-    let mut response = Json(PostView::from(post)).into_response();
-    if let Ok(etag) = etag {
+    let version = post.version;
+    etagged(Json(PostView::from(post)), version)
+}
+
+/// `body` with the post's version as its `ETag`.
+fn etagged(body: impl IntoResponse, version: i64) -> Response {
+    let mut response = body.into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
@@ -445,6 +450,47 @@ pub(crate) async fn schedule(
     let at = stored_time(request.scheduled_at);
     let post = state.posts.schedule(&permit.member.caller, post, seen, at).await?;
     Ok(with_etag(post))
+}
+
+/// A post added to its channels' queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuedPost {
+    /// The post, scheduled at the slot it took.
+    #[serde(flatten)]
+    post: PostView,
+    /// The same time as `scheduled_at`, on the workspace's clock (RFC 3339 with its offset).
+    scheduled_at_local: String,
+    /// The workspace's IANA time zone.
+    timezone: String,
+}
+
+/// Add a post to the queue (members: their own): it is scheduled at the earliest slot time of
+/// its channels that none of them has given to another post, under the same rules as
+/// `schedule`.
+#[utoipa::path(post, operation_id = "queue_post", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/queue", tag = "posts", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("post_id" = String, Path),
+           ("If-Match" = Option<schemas::ETag>, Header, description = schemas::IF_MATCH_OPTIONAL)),
+    responses((status = 200, description = "Scheduled at the slot it took, shown in UTC and on the workspace's clock", body = QueuedPost),
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
+              (status = 409, description = "Approval required first, or a status that cannot be scheduled (`conflict`)", body = Problem),
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem),
+              (status = 422, description = "None of its channels has slots (`no_slots`), or channels whose platform would refuse the post (`validation_failed`)", body = Problem)))]
+pub(crate) async fn queue(
+    State(state): State<AppState>,
+    permit: Permit<can::EditPost>,
+    PathId(post): PathId<PostId>,
+    IfMatch(seen): IfMatch,
+) -> Result<Response, ApiError> {
+    let caller = &permit.member.caller;
+    let post = state.posts.queue(caller, post, seen).await?;
+    let timezone = caller.workspace.timezone.clone();
+    let scheduled_at_local = match (post.scheduled_at, timezone.parse::<chrono_tz::Tz>()) {
+        (Some(at), Ok(zone)) => at.with_timezone(&zone).to_rfc3339(),
+        _ => return Err(Refusal::internal("a queued post has no time in its zone").into()),
+    };
+    let version = post.version;
+    let queued = QueuedPost { post: PostView::from(post), scheduled_at_local, timezone };
+    Ok(etagged(Json(queued), version))
 }
 
 /// Take a post off the schedule: scheduled -> draft (members: their own).

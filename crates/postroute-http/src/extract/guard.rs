@@ -120,6 +120,7 @@ guarded!(
     ListChannels,
     ConnectChannel,
     DisconnectChannel,
+    SetChannelSlots,
     ListMedia,
     UploadMedia,
     DeleteMedia,

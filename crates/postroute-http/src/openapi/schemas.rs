@@ -85,6 +85,12 @@ named_schema!(
 );
 
 named_schema!(
+    Weekday,
+    "A day of the week.",
+    names(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "A day of the week, Monday first.")
+);
+
+named_schema!(
     Provider,
     "A social platform.",
     names(domain::Provider::ALL.map(domain::Provider::as_str), "A social platform.")

@@ -13,6 +13,8 @@ mod media;
 mod members;
 mod oauth;
 mod posts;
+mod slots;
+pub use slots::StoredSlot;
 
 use chrono::{DateTime, Utc};
 use postroute_domain::{NewAuditEntry, Plan, Role, UserId, WorkspaceId};
@@ -342,12 +344,13 @@ pub(crate) async fn select_workspace(
 
 /// Every tenant table (`workspaces` is the tenant itself): each has `workspace_id` in its key
 /// and row-level security enabled and forced on PostgreSQL.
-pub(crate) const TENANT_TABLES: [&str; 12] = [
+pub(crate) const TENANT_TABLES: [&str; 13] = [
     "workspaces",
     "memberships",
     "invitations",
     "audit_log",
     "channels",
+    "channel_slots",
     "oauth_states",
     "pending_connections",
     "media",
