@@ -63,6 +63,9 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
         }
         ("POST", "/channels/connect") => Some(json!({"provider": "x"})),
         ("POST", "/channels/pending/{pending_id}") => Some(json!({"external_ids": ["501"]})),
+        ("PUT", "/channels/{channel_id}/slots") => {
+            Some(json!({"slots": [{"weekday": "mon", "time": "09:30"}]}))
+        }
         ("POST", "/posts") => Some(json!({"content": "Hijack", "channel_ids": []})),
         ("PATCH", "/posts/{post_id}") => Some(json!({"content": "Hijacked"})),
         ("POST", "/posts/{post_id}/reject") => Some(json!({"reason": "Hijacked"})),
