@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 /// Where a post was published.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Platform {
     /// X.
     X,
@@ -159,12 +159,13 @@ impl PublishFaults {
         Ok(())
     }
 
-    /// The first armed fault that catches `call`, disarmed.
-    pub fn take(&mut self, call: &str) -> Option<PublishFault> {
-        let index = self
-            .armed
-            .iter()
-            .position(|armed| armed.call.as_deref().is_none_or(|wanted| wanted == call))?;
+    /// The first armed fault that catches `call`, disarmed. A fault that names no call catches
+    /// only irreversible ones: container creation or an unpublished photo must be named.
+    pub fn take(&mut self, call: &str, irreversible: bool) -> Option<PublishFault> {
+        let index = self.armed.iter().position(|armed| match armed.call.as_deref() {
+            Some(wanted) => wanted == call,
+            None => irreversible,
+        })?;
         self.armed.remove(index).map(|armed| armed.fault)
     }
 
@@ -195,10 +196,11 @@ mod tests {
         let calls = ["tweet", "delete"];
         faults.apply(&json!({"fault": "duplicate", "call": "delete"}), &classes, &calls).unwrap();
         faults.apply(&json!({"fault": "created_then_500", "times": 2}), &classes, &calls).unwrap();
-        assert_eq!(faults.take("tweet"), Some(PublishFault::CreatedThen500));
-        assert!(matches!(faults.take("delete"), Some(PublishFault::Refuse { .. })));
-        assert_eq!(faults.take("delete"), Some(PublishFault::CreatedThen500));
-        assert_eq!(faults.take("tweet"), None);
+        assert_eq!(faults.take("delete", false), None, "an unnamed fault skips reversible calls");
+        assert_eq!(faults.take("tweet", true), Some(PublishFault::CreatedThen500));
+        assert!(matches!(faults.take("delete", false), Some(PublishFault::Refuse { .. })));
+        assert_eq!(faults.take("delete", true), Some(PublishFault::CreatedThen500));
+        assert_eq!(faults.take("tweet", true), None);
         assert!(faults.apply(&json!({"fault": "nonsense"}), &classes, &calls).is_err());
         assert!(
             faults.apply(&json!({"fault": "duplicate", "call": "x"}), &classes, &calls).is_err()

@@ -3,6 +3,11 @@
 //! Enterprise-only quotes) and the faults a test arms, `DELETE /2/tweets/:id`, and the user
 //! timeline that reconciliation reads (publishing.md A.1, A.2, A.5).
 
+#![expect(
+    clippy::result_large_err,
+    reason = "the Err is X's answer itself, built once and returned at once; boxing buys nothing"
+)]
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::limits::{Endpoint, Window, caller, require_scopes, spend};
@@ -155,8 +160,20 @@ fn forbidden(detail: &str) -> Response {
     )
 }
 
-/// X's answer for an armed refusal of `class` (publishing.md A.2).
+const CREDITS_DEPLETED: &str =
+    "Your enrolled account does not have any credits to fulfill this request.";
+
+/// X's answer for an armed refusal of `class` (publishing.md A.2), with the window's headers.
 fn refusal(class: &str, details: &Value, window: Window) -> Response {
+    if class == "rate_limited" {
+        let reset_at = unix_now() + detail_u64(details, "reset_in_secs", 900).max(1);
+        return Window::spent(window.limit(), reset_at)
+            .stamp(problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"));
+    }
+    window.stamp(refusal_body(class, details))
+}
+
+fn refusal_body(class: &str, details: &Value) -> Response {
     let status = |default: u16| {
         u16::try_from(detail_u64(details, "status", u64::from(default)))
             .ok()
@@ -164,11 +181,6 @@ fn refusal(class: &str, details: &Value, window: Window) -> Response {
             .unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
     };
     match class {
-        "rate_limited" => {
-            let reset_at = unix_now() + detail_u64(details, "reset_in_secs", 900).max(1);
-            Window::spent(window.limit(), reset_at)
-                .stamp(problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"))
-        }
         "unauthorized" => problem(StatusCode::UNAUTHORIZED, "Unauthorized"),
         "duplicate" => forbidden("You are not allowed to create a Tweet with duplicate content."),
         "reply_restricted" => forbidden(
@@ -178,13 +190,13 @@ fn refusal(class: &str, details: &Value, window: Window) -> Response {
             StatusCode::PAYMENT_REQUIRED,
             json!({
                 "title": "CreditsDepleted",
-                "detail": "Your enrolled account does not have any credits to fulfill this request.",
+                "detail": CREDITS_DEPLETED,
                 "type": "https://api.twitter.com/2/problems/credits",
                 "status": 402,
             }),
         ),
         // A usage cap is a 429 whose window headers still show calls left (xdevplatform/xdk#25).
-        "usage_capped" => window.stamp(problem_body(
+        "usage_capped" => problem_body(
             StatusCode::TOO_MANY_REQUESTS,
             json!({
                 "title": "UsageCapExceeded",
@@ -194,7 +206,7 @@ fn refusal(class: &str, details: &Value, window: Window) -> Response {
                 "scope": "Product",
                 "status": 429,
             }),
-        )),
+        ),
         _ => {
             let status = status(503);
             problem(status, detail_text(details, "message").unwrap_or("Service Unavailable"))
@@ -256,9 +268,10 @@ fn create_locked(
         Ok(post) => post,
         Err(refused) => return respond(refused),
     };
-    let fault = match state.publish_faults.take("tweet") {
+    let fault = match state.publish_faults.take("tweet", true) {
         Some(PublishFault::Refuse { class, details }) => {
-            return respond(refusal(&class, &details, window));
+            // The refusal carries its own window headers: a rate limit's say nothing is left.
+            return (refusal(&class, &details, window), None);
         }
         other => other,
     };
@@ -343,7 +356,7 @@ fn parse_post(state: &XState, author: &XFakeAccount, body: &[u8]) -> Result<NewP
             // (publishing.md A.1).
             let mentioned = parent_tweet.shown_text.contains(&format!("@{}", author.username));
             if parent_tweet.author != author.id && !mentioned {
-                return Err(refusal("reply_restricted", &Value::Null, Window::spent(0, 0)));
+                return Err(refusal_body("reply_restricted", &Value::Null));
             }
             Some(parent.clone())
         }
@@ -357,7 +370,7 @@ fn parse_post(state: &XState, author: &XFakeAccount, body: &[u8]) -> Result<NewP
             .iter()
             .any(|tweet| tweet.author == author.id && !tweet.deleted && tweet.text == text);
     if duplicate {
-        return Err(refusal("duplicate", &Value::Null, Window::spent(0, 0)));
+        return Err(refusal_body("duplicate", &Value::Null));
     }
     Ok(NewPost { text, media_keys, reply_to })
 }
@@ -402,9 +415,10 @@ fn delete_locked(
     if state.tweets[index].author != issued.account.id {
         return respond(forbidden("You are not allowed to delete this Tweet."));
     }
-    let fault = match state.publish_faults.take("delete") {
+    let fault = match state.publish_faults.take("delete", true) {
         Some(PublishFault::Refuse { class, details }) => {
-            return respond(refusal(&class, &details, window));
+            // The refusal carries its own window headers: a rate limit's say nothing is left.
+            return (refusal(&class, &details, window), None);
         }
         other => other,
     };
