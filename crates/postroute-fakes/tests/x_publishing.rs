@@ -248,7 +248,11 @@ async fn images_upload_at_once_and_video_after_processing() {
         .http
         .post(x.url("2/media/upload/initialize"))
         .bearer_auth(&x.token)
-        .json(&json!({"media_type": "video/mp4", "total_bytes": MP4.len() * 2, "media_category": "tweet_video"}))
+        .json(&json!({
+            "media_type": "video/mp4",
+            "total_bytes": MP4.len() * 2,
+            "media_category": "tweet_video",
+        }))
         .send()
         .await
         .unwrap();
@@ -295,7 +299,11 @@ async fn images_upload_at_once_and_video_after_processing() {
         .http
         .post(x.url("2/media/upload/initialize"))
         .bearer_auth(&x.token)
-        .json(&json!({"media_type": "video/mp4", "total_bytes": 1000, "media_category": "tweet_video"}))
+        .json(&json!({
+            "media_type": "video/mp4",
+            "total_bytes": 1000,
+            "media_category": "tweet_video",
+        }))
         .send()
         .await
         .unwrap()

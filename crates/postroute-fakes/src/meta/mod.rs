@@ -277,6 +277,11 @@ impl FakeMeta {
         state.container_lifetime = lifetime;
     }
 
+    /// `content_publishing_limit`'s `quota_total`: posts per account per rolling 24 hours.
+    pub fn set_publishing_limit(&self, limit: u32) {
+        lock(&self.state).publishing_limit = limit;
+    }
+
     /// `media_publish` calls on an already published container so far (they are refused).
     pub fn republish_attempts(&self) -> u32 {
         lock(&self.state).republish_attempts
