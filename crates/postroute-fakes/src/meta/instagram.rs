@@ -78,6 +78,17 @@ impl Container {
     }
 }
 
+/// `children` as Graph takes it: `id1,id2` or the JSON list facebook-business sends.
+fn children_of(list: &str) -> Vec<String> {
+    if let Ok(ids) = serde_json::from_str::<Vec<Value>>(list) {
+        return ids
+            .iter()
+            .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_owned))
+            .collect();
+    }
+    list.split(',').map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()).collect()
+}
+
 fn parameter_error(message: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, 100, None, message)
 }
@@ -147,15 +158,8 @@ fn create(
     let now = Instant::now();
     let (kind, url, children) = match media_type {
         "CAROUSEL" => {
-            let children: Vec<String> = params
-                .get("children")
-                .map(|list| {
-                    list.split(',')
-                        .map(|id| id.trim().to_owned())
-                        .filter(|id| !id.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let children =
+                children_of(params.get("children").map(String::as_str).unwrap_or_default());
             if !CAROUSEL_CHILDREN.contains(&children.len()) {
                 return Err(parameter_error("(#100) A carousel needs between 2 and 10 children"));
             }
