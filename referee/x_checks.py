@@ -16,7 +16,7 @@ import tweepy
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from common import Redirect, browser, check, control, env, raises, redirect_query
+from common import JPEG, MP4, Redirect, browser, check, control, env, raises, redirect_query
 
 TOKEN_URL = "https://api.twitter.com/2/oauth2/token"
 CALLBACK = "https://referee.example/x/callback"
@@ -266,8 +266,6 @@ def an_unknown_scope_is_refused_at_the_authorize_page():
 
 # Publishing. The fake's account signs in with the scopes the publisher asks for.
 PUBLISH_SCOPES = ["tweet.read", "tweet.write", "users.read", "media.write", "offline.access"]
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00referee-jpeg"
-MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00referee-mp4-bytes"
 
 
 def publisher():

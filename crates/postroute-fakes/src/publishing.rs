@@ -194,11 +194,13 @@ mod tests {
         let mut faults = PublishFaults::default();
         let classes = ["duplicate"];
         let calls = ["tweet", "delete"];
-        faults.apply(&json!({"fault": "duplicate", "call": "delete"}), &classes, &calls).unwrap();
         faults.apply(&json!({"fault": "created_then_500", "times": 2}), &classes, &calls).unwrap();
-        assert_eq!(faults.take("delete", false), None, "an unnamed fault skips reversible calls");
-        assert_eq!(faults.take("tweet", true), Some(PublishFault::CreatedThen500));
+        faults.apply(&json!({"fault": "duplicate", "call": "delete"}), &classes, &calls).unwrap();
+        // A fault that names its call catches it even when the call is reversible...
         assert!(matches!(faults.take("delete", false), Some(PublishFault::Refuse { .. })));
+        // ...an unnamed one only an irreversible call, first armed first.
+        assert_eq!(faults.take("delete", false), None);
+        assert_eq!(faults.take("tweet", true), Some(PublishFault::CreatedThen500));
         assert_eq!(faults.take("delete", true), Some(PublishFault::CreatedThen500));
         assert_eq!(faults.take("tweet", true), None);
         assert!(faults.apply(&json!({"fault": "nonsense"}), &classes, &calls).is_err());
