@@ -468,3 +468,13 @@ async fn lost_answers_leave_the_post_and_refusals_leave_nothing() {
     let (status, _) = meta.post(&meta.user, &format!("{IG}/media"), &[("image_url", &photo)]).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn injected_latency_slows_publishing() {
+    let meta = Meta::start().await;
+    meta.fake.set_latency(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let (status, _) = meta.post(&meta.page, &format!("{PAGE}/feed"), &[("message", "slow")]).await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+}

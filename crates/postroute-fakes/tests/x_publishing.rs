@@ -333,3 +333,12 @@ async fn failed_processing_keeps_the_media_off_posts() {
     assert_eq!(status["data"]["processing_info"]["state"], "failed", "{status}");
     assert_eq!(x.tweet(json!({"text": "gif", "media": {"media_ids": [id]}})).await.status(), 400);
 }
+
+#[tokio::test]
+async fn injected_latency_slows_posting() {
+    let x = X::start().await;
+    x.fake.set_latency(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    assert_eq!(x.tweet(json!({"text": "slow"})).await.status(), 201);
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+}

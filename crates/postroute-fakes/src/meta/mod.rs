@@ -287,6 +287,11 @@ impl FakeMeta {
         lock(&self.state).republish_attempts
     }
 
+    /// Every answer waits `latency` first, publishing included.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).faults.latency = latency;
+    }
+
     /// The control API for this fake (README "Control API").
     pub fn control(&self) -> Router {
         Router::new()

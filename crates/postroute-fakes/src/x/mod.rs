@@ -303,6 +303,11 @@ impl FakeX {
         state.media_processing_fails = fails;
     }
 
+    /// Every answer waits `latency` first, publishing included.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).faults.latency = latency;
+    }
+
     /// The control API for this fake (README "Control API").
     pub fn control(&self) -> Router {
         Router::new()
