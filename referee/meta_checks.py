@@ -5,6 +5,7 @@ photos (published, and unpublished then attached_media) and resumable video, Ins
 containers with status polling and media_publish, the listings reconciliation reads, and the
 faults armed on the irreversible calls."""
 
+import json
 import time
 import urllib.parse
 
@@ -344,6 +345,14 @@ def page_feed_photos_and_albums_through_facebook_business():
     assert [item["id"] for item in record][-1] == album["id"] and record[-1]["media"] == [item["id"] for item in unpublished], record[-1]
     error = graph_error(page.create_photo, params={"url": media_url("missing.jpg")})
     assert error.api_error_code() == 324, error.body()
+
+
+@check
+def publishing_answers_carry_business_use_case_usage():
+    _, page_token = publisher()
+    answer = graph(page_token).call("POST", (PAGE_ID, "feed"), params={"message": unique("Counted")})
+    usage = json.loads(answer.headers()["x-business-use-case-usage"])
+    assert usage[PAGE_ID][0]["type"] == "pages" and "estimated_time_to_regain_access" in usage[PAGE_ID][0], usage
 
 
 @check

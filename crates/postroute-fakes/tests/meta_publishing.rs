@@ -478,3 +478,33 @@ async fn injected_latency_slows_publishing() {
     assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn page_and_instagram_answers_report_business_use_case_usage() {
+    let meta = Meta::start().await;
+    let answer = meta
+        .http
+        .post(meta.url(&format!("{PAGE}/feed")))
+        .bearer_auth(&meta.page)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("message=Counted")
+        .send()
+        .await
+        .unwrap();
+    let usage: Value =
+        serde_json::from_str(answer.headers()["x-business-use-case-usage"].to_str().unwrap())
+            .unwrap();
+    assert_eq!(usage[PAGE][0]["type"], "pages");
+    assert_eq!(usage[PAGE][0]["estimated_time_to_regain_access"], 0);
+    let limit = meta
+        .http
+        .get(meta.url(&format!("{IG}/content_publishing_limit")))
+        .bearer_auth(&meta.user)
+        .send()
+        .await
+        .unwrap();
+    let usage: Value =
+        serde_json::from_str(limit.headers()["x-business-use-case-usage"].to_str().unwrap())
+            .unwrap();
+    assert_eq!(usage[IG][0]["type"], "instagram");
+}

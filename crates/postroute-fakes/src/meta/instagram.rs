@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use super::errors::unsupported;
 use super::fields::select;
-use super::pages::Upload;
 use super::publish::{
     armed, graph_time, instagram_owner, next_id, paged, require_instagram_publish, unix_ms,
 };
+use super::uploads::Upload;
 use super::*;
 use crate::publishing::PublishFault;
 

@@ -32,12 +32,14 @@ use control::{
     control_deny, control_faults, control_kill, control_pages, control_publish_faults,
     control_published, control_settings, control_state,
 };
-use errors::{dead_token, throttled, with_usage};
+use errors::{dead_token, throttled, with_business_usage, with_usage};
 use fields::Fields;
 use instagram::{Container, IgMedia};
 use login::{access_token, check_proof, dialog, token_info};
 use nodes::route;
-use pages::{PagePost, Photo, Upload, VideoUpload};
+use pages::{PagePost, Photo, VideoUpload};
+use publish::published;
+use uploads::{Upload, fetch_named_media, multipart};
 
 mod control;
 mod errors;
@@ -47,6 +49,7 @@ mod login;
 mod nodes;
 mod pages;
 mod publish;
+mod uploads;
 
 pub use errors::graph_error;
 pub use login::appsecret_proof;
@@ -378,91 +381,6 @@ fn normalised(path: &str) -> String {
     path.trim_end_matches('/').to_owned()
 }
 
-/// Every post on the fake, oldest first.
-fn published(state: &MetaState) -> Vec<PublishedPost> {
-    let pages = state.page_posts.iter().map(|post| PublishedPost {
-        platform: Platform::Facebook,
-        account: post.page.clone(),
-        id: post.id.clone(),
-        text: post.message.clone().or_else(|| post.link.clone()),
-        media: post.media.clone(),
-        reply_to: None,
-        published_at_ms: post.created_ms,
-        deleted: false,
-    });
-    let instagram = state.ig_media.iter().map(|media| PublishedPost {
-        platform: Platform::Instagram,
-        account: media.ig_user.clone(),
-        id: media.id.clone(),
-        text: media.caption.clone(),
-        media: media.urls.clone(),
-        reply_to: None,
-        published_at_ms: media.created_ms,
-        deleted: false,
-    });
-    let mut all: Vec<PublishedPost> = pages.chain(instagram).collect();
-    all.sort_by_key(|post| post.published_at_ms);
-    all
-}
-
-/// A multipart body's text fields as parameters and its files by name (facebook-business
-/// sends `source` and `video_file_chunk` as files).
-async fn multipart(
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<(HashMap<String, String>, HashMap<String, Bytes>), String> {
-    let mut request = Request::new(Body::from(body));
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        request.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
-    }
-    let mut form =
-        Multipart::from_request(request, &()).await.map_err(|error| error.body_text())?;
-    let (mut params, mut files) = (HashMap::new(), HashMap::new());
-    while let Some(field) = form.next_field().await.map_err(|error| error.body_text())? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let is_file = field.file_name().is_some();
-        let bytes = field.bytes().await.map_err(|error| error.body_text())?;
-        if is_file {
-            files.insert(name, bytes);
-        } else {
-            params.insert(name, String::from_utf8_lossy(&bytes).into_owned());
-        }
-    }
-    Ok((params, files))
-}
-
-/// Graph fetches the media a publishing call names by URL (`image_url`, `video_url` for
-/// Instagram containers, `url` for Page photos, `file_url` for videos), and refuses one it
-/// cannot fetch; so does the fake, before it takes the lock.
-async fn fetch_named_media(
-    method: &Method,
-    path: &str,
-    params: &HashMap<String, String>,
-) -> Option<Result<Bytes, String>> {
-    if method != Method::POST {
-        return None;
-    }
-    let edge = path.rsplit_once('/').map(|(_, edge)| edge)?;
-    let url = match edge {
-        "media" => params.get("image_url").or_else(|| params.get("video_url")),
-        "photos" => params.get("url"),
-        "videos" => params.get("file_url"),
-        _ => None,
-    }?;
-    let fetched = async {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|error| error.to_string())?;
-        let response = client.get(url).send().await.map_err(|error| error.to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("the media URL answered {}", response.status()));
-        }
-        response.bytes().await.map_err(|error| error.to_string())
-    };
-    Some(fetched.await)
-}
-
 async fn dispatch(
     State(shared): State<Shared>,
     method: Method,
@@ -554,13 +472,22 @@ fn answer(
         Some((object, edge)) => (object, Some(edge)),
         None => (path, None),
     };
+    let business = state.pages.iter().find_map(|page| match &page.instagram {
+        _ if page.id == object => Some("pages"),
+        Some((ig, _)) if ig == object => Some("instagram"),
+        _ => None,
+    });
+    let stamp = |(response, fault): (Response, Option<PublishFault>)| match business {
+        Some(kind) => (with_business_usage(response, object, kind), fault),
+        None => (response, fault),
+    };
     if let Some(outcome) = pages::route(state, method, object, edge, &info, params, upload) {
-        return outcome;
+        return stamp(outcome);
     }
     if let Some(outcome) =
         instagram::route(state, method, object, edge, &info, params, upload, fields.as_ref())
     {
-        return outcome;
+        return stamp(outcome);
     }
     only(route(state, method, path, &info, params, fields.as_ref()))
 }

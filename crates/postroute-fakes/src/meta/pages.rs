@@ -10,6 +10,7 @@
 
 use super::fields::select;
 use super::publish::{armed, graph_time, next_id, page_publisher, paged, unix_ms};
+use super::uploads::Upload;
 use super::*;
 use crate::publishing::PublishFault;
 
@@ -55,14 +56,6 @@ pub(super) struct VideoUpload {
     file_size: u64,
     received: u64,
     finished: bool,
-}
-
-/// What a request uploaded: multipart files by name, and what the fake fetched from a URL the
-/// request named (Graph fetches `url`, `image_url`, `video_url` itself).
-#[derive(Debug, Default)]
-pub(super) struct Upload {
-    pub files: HashMap<String, Bytes>,
-    pub fetched: Option<Result<Bytes, String>>,
 }
 
 /// Page publishing routes, or `None` for a path that is not one.

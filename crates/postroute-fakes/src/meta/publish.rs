@@ -241,3 +241,30 @@ pub(super) fn paged(
     }
     Json(body).into_response()
 }
+
+/// Every post on the fake, oldest first.
+pub(super) fn published(state: &MetaState) -> Vec<PublishedPost> {
+    let pages = state.page_posts.iter().map(|post| PublishedPost {
+        platform: Platform::Facebook,
+        account: post.page.clone(),
+        id: post.id.clone(),
+        text: post.message.clone().or_else(|| post.link.clone()),
+        media: post.media.clone(),
+        reply_to: None,
+        published_at_ms: post.created_ms,
+        deleted: false,
+    });
+    let instagram = state.ig_media.iter().map(|media| PublishedPost {
+        platform: Platform::Instagram,
+        account: media.ig_user.clone(),
+        id: media.id.clone(),
+        text: media.caption.clone(),
+        media: media.urls.clone(),
+        reply_to: None,
+        published_at_ms: media.created_ms,
+        deleted: false,
+    });
+    let mut all: Vec<PublishedPost> = pages.chain(instagram).collect();
+    all.sort_by_key(|post| post.published_at_ms);
+    all
+}

@@ -36,6 +36,7 @@ mod control;
 mod limits;
 mod media;
 mod oauth;
+mod timeline;
 mod tweets;
 mod users;
 
@@ -199,7 +200,7 @@ impl FakeX {
             .route("/2/oauth2/token", post(token))
             .route("/2/oauth2/revoke", post(revoke))
             .route("/2/users/me", get(me))
-            .route("/2/users/{id}/tweets", get(tweets::timeline))
+            .route("/2/users/{id}/tweets", get(timeline::timeline))
             .route("/2/tweets", post(tweets::create))
             .route("/2/tweets/{id}", axum::routing::delete(tweets::delete))
             .route("/2/media/upload", post(media::upload).get(media::status))
