@@ -296,7 +296,7 @@ IG_ID = "17841400000000501"
 def publisher():
     """A long-lived user token with the publishing permissions, and the Page's token."""
     reset()
-    control("/meta/settings", {"container_ready_ms": 300, "container_lifetime_secs": 86400, "publishing_limit": 100})
+    control("/meta/settings", {"container_ready_ms": 300, "container_lifetime_secs": 86400, "publishing_limit": 50})
     app_id, secret = app()
     session = facebook_compliance_fix(OAuth2Session(app_id, redirect_uri=CALLBACK, scope=PUBLISH_SCOPES))
     adapter().mount_on(session)
@@ -325,8 +325,8 @@ def page_feed_photos_and_albums_through_facebook_business():
     _, page_token = publisher()
     page = Page(PAGE_ID, api=graph(page_token))
     message = unique("Fresh bread")
-    post = page.create_feed(params={"message": message})
-    assert post["id"].startswith(f"{PAGE_ID}_"), post
+    post = page.create_feed(fields=["id", "permalink_url"], params={"message": message})
+    assert post["id"].startswith(f"{PAGE_ID}_") and post["permalink_url"].startswith("https://www.facebook.com/"), post
     assert graph_error(page.create_feed, params={"message": message}).api_error_code() == 506
     photo = page.create_photo(params={"url": media_url("photo.jpg"), "caption": "Rye"})
     assert photo["post_id"].startswith(f"{PAGE_ID}_") and photo["id"], photo
@@ -395,7 +395,7 @@ def an_instagram_container_is_polled_to_finished_then_published():
         time.sleep(0.1)
     assert status_code(container, api) == "FINISHED"
     limit = list(account.get_content_publishing_limit(fields=["quota_usage", "config"]))[0]
-    assert limit["config"]["quota_total"] == 100 and limit["config"]["quota_duration"] == 86400, limit
+    assert limit["config"]["quota_total"] == 50 and limit["config"]["quota_duration"] == 86400, limit
     used = limit["quota_usage"]
     media = account.create_media_publish(params={"creation_id": int(container)})
     assert status_code(container, api) == "PUBLISHED"
@@ -423,6 +423,8 @@ def carousels_and_reels_publish_and_bad_media_is_refused():
     assert [item["media_product_type"] for item in listed] == ["REELS", "FEED"] and listed[1]["id"] == carousel["id"], listed
     assert listed[1]["media_type"] == "CAROUSEL_ALBUM", listed
     assert len(published()[-2]["media"]) == 3, "a carousel records its children's media"
+    long = graph_error(account.create_media, params={"image_url": media_url("photo.jpg"), "caption": "a" * 2201})
+    assert long.api_error_subcode() == 2207010, long.body()
     for url in (media_url("missing.jpg"), media_url("notes.txt")):
         error = graph_error(account.create_media, params={"image_url": url})
         assert (error.api_error_code(), error.api_error_subcode()) == (9004, 2207052), error.body()
@@ -494,5 +496,5 @@ def the_publishing_limit_is_enforced_at_media_publish():
         container = account.create_media(params={"image_url": media_url("photo.jpg")})["id"]
         error = graph_error(account.create_media_publish, params={"creation_id": int(container)})
     finally:
-        control("/meta/settings", {"publishing_limit": 100})
+        control("/meta/settings", {"publishing_limit": 50})
     assert (error.api_error_code(), error.api_error_subcode()) == (9, 2207042), error.body()

@@ -8,6 +8,7 @@ tweepy 4.17 has no v2 media upload: `API.media_upload` and `chunked_upload` spea
 the v2 reference tells clients to leave. The v2 endpoints are driven with requests-oauthlib's
 OAuth2Session instead, the session tweepy itself uses for OAuth 2.0, with the user's token."""
 
+import base64
 import time
 
 import oauthlib.oauth2.rfc6749.errors as oauth_errors
@@ -392,7 +393,9 @@ def v2_media_upload_images_at_once_and_video_in_chunks_with_status():
     session = uploader(token)
     image = session.post("https://api.x.com/2/media/upload", files={"media": ("a.jpg", JPEG)}, data={"media_category": "tweet_image"})
     assert image.status_code == 200, image.text
-    assert "processing_info" not in image.json()["data"]
+    assert "processing_info" not in image.json()["data"] and image.json()["data"]["image"]["image_type"] == "image/jpeg"
+    as_json = session.post("https://api.x.com/2/media/upload", json={"media": base64.b64encode(JPEG).decode(), "media_category": "tweet_image"})
+    assert as_json.status_code == 200 and as_json.json()["data"]["media_key"].startswith("3_"), as_json.text
     refused = session.post("https://api.x.com/2/media/upload", files={"media": ("a.jpg", JPEG)}, data={"command": "INIT"})
     assert refused.status_code == 400, "the v1.1 command form is refused here"
     control("/x/settings", {"media_processing_ms": 1200})
@@ -420,3 +423,21 @@ def v2_media_upload_images_at_once_and_video_in_chunks_with_status():
     by_id = {tweet.id: tweet for tweet in timeline.data}
     assert by_id[int(posted)].attachments == {"media_keys": [media_key]}, by_id[int(posted)].data
     assert [post["media"] for post in published() if post["id"] == posted] == [[media_key]]
+
+
+@check
+def the_posting_window_runs_out_with_x_rate_limit_reset():
+    _, client = publisher()
+    raw = api(client.bearer_token, raw=True)
+    first = raw.create_tweet(text=unique("spends the window"), user_auth=False)
+    used = 100 - int(first.headers["x-rate-limit-remaining"])
+    # A window the size of what is spent already: the next post is over it.
+    control("/x/settings", {"post_window_limit": used})
+    try:
+        error = raises(tweepy.TooManyRequests, client.create_tweet, text=unique("over the window"), user_auth=False)
+    finally:
+        control("/x/settings", {"post_window_limit": 100})
+    assert error.response.headers["x-rate-limit-limit"] == str(used) and error.response.headers["x-rate-limit-remaining"] == "0"
+    assert time.time() < error.reset_time <= time.time() + 900, error.reset_time
+    posted = raw.create_tweet(text=unique("window back"), user_auth=False)
+    assert posted.status_code == 201 and int(posted.headers["x-rate-limit-remaining"]) < 100, posted.headers

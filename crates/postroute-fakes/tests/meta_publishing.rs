@@ -248,7 +248,7 @@ async fn an_instagram_container_goes_in_progress_finished_published() {
         .await;
     assert_eq!(
         limit["data"][0],
-        json!({"quota_usage": 0, "config": {"quota_total": 100, "quota_duration": 86400}})
+        json!({"quota_usage": 0, "config": {"quota_total": 50, "quota_duration": 86400}})
     );
     let (status, published) =
         meta.post(&meta.page, &format!("{IG}/media_publish"), &[("creation_id", &id)]).await;
@@ -507,4 +507,32 @@ async fn page_and_instagram_answers_report_business_use_case_usage() {
         serde_json::from_str(limit.headers()["x-business-use-case-usage"].to_str().unwrap())
             .unwrap();
     assert_eq!(usage[IG][0]["type"], "instagram");
+}
+
+#[tokio::test]
+async fn a_feed_post_can_answer_its_permalink_and_captions_have_a_limit() {
+    let meta = Meta::start().await;
+    let (status, post) = meta
+        .post(
+            &meta.page,
+            &format!("{PAGE}/feed"),
+            &[("message", "Linked"), ("fields", "id,permalink_url")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = post["id"].as_str().unwrap();
+    assert_eq!(
+        post["permalink_url"],
+        format!("https://www.facebook.com/{}", id.replace('_', "/posts/"))
+    );
+    let (host, _server) = media_host().await;
+    let long = "a".repeat(2201);
+    let (status, refused) = meta
+        .post(
+            &meta.user,
+            &format!("{IG}/media"),
+            &[("image_url", &format!("http://{host}/photo.jpg")), ("caption", &long)],
+        )
+        .await;
+    assert_eq!((status, code(&refused)), (400, (100, Some(2_207_010))));
 }

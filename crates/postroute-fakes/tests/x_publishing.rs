@@ -342,3 +342,40 @@ async fn injected_latency_slows_posting() {
     assert_eq!(x.tweet(json!({"text": "slow"})).await.status(), 201);
     assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn the_posting_window_runs_out_and_says_when_it_resets() {
+    let x = X::start().await;
+    x.fake.set_post_window_limit(2);
+    for remaining in ["1", "0"] {
+        let posted = x.tweet(json!({"text": format!("left {remaining}")})).await;
+        assert_eq!(posted.status(), 201);
+        assert_eq!(posted.headers()["x-rate-limit-remaining"], remaining);
+        assert_eq!(posted.headers()["x-rate-limit-limit"], "2");
+    }
+    let refused = x.tweet(json!({"text": "one too many"})).await;
+    assert_eq!(refused.status(), 429);
+    let reset: u64 = refused.headers()["x-rate-limit-reset"].to_str().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!((now..=now + 900).contains(&reset), "{reset}");
+    assert_eq!(x.fake.published().len(), 2);
+}
+
+#[tokio::test]
+async fn the_one_shot_upload_takes_base64_json_and_names_the_image_type() {
+    use base64::Engine;
+    let x = X::start().await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(JPEG);
+    let uploaded = x
+        .http
+        .post(x.url("2/media/upload"))
+        .bearer_auth(&x.token)
+        .json(&json!({"media": encoded, "media_category": "tweet_image"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 200);
+    let body: Value = uploaded.json().await.unwrap();
+    assert_eq!(body["data"]["image"]["image_type"], "image/jpeg", "{body}");
+    assert!(body["data"]["media_key"].as_str().unwrap().starts_with("3_"));
+}

@@ -22,6 +22,8 @@ use crate::publishing::PublishFault;
 
 /// A carousel holds 2 to 10 children.
 const CAROUSEL_CHILDREN: std::ops::RangeInclusive<usize> = 2..=10;
+/// Instagram's caption limit (platforms.md 2.3).
+const MAX_CAPTION_CHARS: usize = 2200;
 /// The rolling window of `content_publishing_limit`.
 const QUOTA_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
 
@@ -155,6 +157,14 @@ fn create(
     let media_type = params.get("media_type").map(String::as_str).unwrap_or_default();
     let carousel_item = params.get("is_carousel_item").is_some_and(|value| value == "true");
     let caption = params.get("caption").cloned();
+    if caption.as_ref().is_some_and(|caption| caption.chars().count() > MAX_CAPTION_CHARS) {
+        return Err(graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(2_207_010),
+            "The caption is longer than 2,200 characters.",
+        ));
+    }
     let now = Instant::now();
     let (kind, url, children) = match media_type {
         "CAROUSEL" => {

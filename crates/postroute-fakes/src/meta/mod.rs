@@ -189,8 +189,9 @@ impl FakeMeta {
             ig_media: Vec::new(),
             container_ready: Duration::from_millis(1500),
             container_lifetime: Duration::from_secs(24 * 60 * 60),
-            // Meta's figure is disputed (25, 50 or 100); newer pages say 100 (publishing.md B.2).
-            publishing_limit: 100,
+            // Meta's figure is disputed (25, 50 or 100, publishing.md B.2); platforms.md §6 picks
+            // 50 for the fake, and the control API changes it.
+            publishing_limit: 50,
             republish_attempts: 0,
         }));
         let router = Router::new()

@@ -176,7 +176,12 @@ fn feed(
     let mut post = new_post(state, page, kind, media);
     post.message = message;
     post.link = link;
-    let answer = Json(json!({"id": post.id})).into_response();
+    // Postiz asks for `fields=id,permalink_url` on the POST to get the link at once.
+    let mut created = json!({"id": post.id});
+    if params.get("fields").is_some_and(|fields| fields.split(',').any(|f| f == "permalink_url")) {
+        created["permalink_url"] = json!(permalink(&post.id));
+    }
+    let answer = Json(created).into_response();
     state.page_posts.push(post);
     Ok((answer, fault))
 }
@@ -356,6 +361,11 @@ fn video(
     }
 }
 
+/// A Page post's public link: `https://www.facebook.com/{page}/posts/{post}`.
+fn permalink(id: &str) -> String {
+    format!("https://www.facebook.com/{}", id.replace('_', "/posts/"))
+}
+
 /// `GET /{page-id}/published_posts` (and `/feed`, which would add visitors' posts; the fake has
 /// none): newest first, `fields` honoured, paged.
 fn published_posts(
@@ -381,7 +391,7 @@ fn published_posts(
             PostKind::Album => Some("album"),
             PostKind::Video => Some("video"),
         };
-        let permalink = format!("https://www.facebook.com/{}", post.id.replace('_', "/posts/"));
+        let permalink = permalink(&post.id);
         let mut full = json!({
             "id": post.id,
             "created_time": graph_time(post.created_ms),

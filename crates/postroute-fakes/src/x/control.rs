@@ -71,7 +71,7 @@ pub(super) async fn control_publish_faults(
     }
 }
 
-/// `{"media_processing_ms": 1500, "media_processing_fails": false}`
+/// `{"media_processing_ms": 1500, "media_processing_fails": false, "post_window_limit": 100}`
 pub(super) async fn control_settings(
     State(shared): State<Shared>,
     Json(body): Json<Value>,
@@ -88,6 +88,12 @@ pub(super) async fn control_settings(
             return bad_control("media_processing_fails must be a boolean").into_response();
         };
         state.media_processing_fails = fails;
+    }
+    if let Some(limit) = body.get("post_window_limit") {
+        let Some(limit) = limit.as_u64().and_then(|limit| u32::try_from(limit).ok()) else {
+            return bad_control("post_window_limit must be a number").into_response();
+        };
+        state.post_window_limit = limit;
     }
     StatusCode::NO_CONTENT.into_response()
 }

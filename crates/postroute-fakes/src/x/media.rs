@@ -11,8 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::Multipart;
-use axum::extract::multipart::MultipartRejection;
+use axum::extract::{FromRequest, Multipart};
 
 use super::limits::{Endpoint, Window, caller, require_scopes, spend};
 use super::*;
@@ -101,12 +100,19 @@ fn key_prefix(category: &str) -> u8 {
     }
 }
 
-/// Whether `bytes` start like an image X takes: PNG, JPEG, GIF or WebP.
-fn looks_like_image(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"\x89PNG")
-        || bytes.starts_with(b"\xff\xd8\xff")
-        || bytes.starts_with(b"GIF8")
-        || (bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP")
+/// The image type `bytes` start like, if X takes it: PNG, JPEG, GIF or WebP.
+fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG") {
+        Some("image/png")
+    } else if bytes.starts_with(b"\xff\xd8\xff") {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"GIF8") {
+        Some("image/gif")
+    } else if bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
 }
 
 fn invalid(message: &str) -> Response {
@@ -121,11 +127,35 @@ fn invalid(message: &str) -> Response {
     )
 }
 
-/// The parts of a multipart body, by name.
-async fn parts(
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Result<HashMap<String, Bytes>, Response> {
-    let mut multipart = multipart.map_err(|_| invalid("A multipart/form-data body is required"))?;
+/// The parts of an upload body by name: multipart (`media` as raw bytes), or JSON with `media`
+/// in base64, both of which the v2 reference takes.
+async fn parts(headers: &HeaderMap, body: Bytes) -> Result<HashMap<String, Bytes>, Response> {
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    if content_type.starts_with("application/json") {
+        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+            return Err(invalid("The request body is not a JSON object"));
+        };
+        let mut parts = HashMap::new();
+        for (name, value) in fields {
+            let bytes = match (name.as_str(), value) {
+                ("media", Value::String(encoded)) => STANDARD
+                    .decode(encoded)
+                    .map_err(|_| invalid("media must be base64 in a JSON body"))?,
+                (_, Value::String(text)) => text.into_bytes(),
+                (_, other) => other.to_string().into_bytes(),
+            };
+            parts.insert(name, Bytes::from(bytes));
+        }
+        return Ok(parts);
+    }
+    let mut request = axum::http::Request::new(axum::body::Body::from(body));
+    if let Some(value) = headers.get(header::CONTENT_TYPE) {
+        request.headers_mut().insert(header::CONTENT_TYPE, value.clone());
+    }
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|_| invalid("A multipart/form-data or JSON body is required"))?;
     let mut parts = HashMap::new();
     loop {
         match multipart.next_field().await {
@@ -176,10 +206,10 @@ fn new_media(state: &mut XState, owner: &str, category: &str, total_bytes: u64) 
 pub(super) async fn upload(
     State(shared): State<Shared>,
     headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
+    body: Bytes,
 ) -> Response {
     delay(&shared).await;
-    let parts = parts(multipart).await;
+    let parts = parts(&headers, body).await;
     let mut state = lock(&shared);
     let (issued, window) = match admit(&mut state, &headers, Endpoint::MediaUpload) {
         Ok(admitted) => admitted,
@@ -208,9 +238,9 @@ pub(super) async fn upload(
         return window
             .stamp(invalid("video must be uploaded with initialize, append and finalize"));
     }
-    if !looks_like_image(media) {
+    let Some(kind) = image_type(media) else {
         return window.stamp(invalid("media type unrecognized"));
-    }
+    };
     if media.len() as u64 > limit {
         return window.stamp(invalid(&format!("media is larger than {limit} bytes")));
     }
@@ -222,7 +252,9 @@ pub(super) async fn upload(
         uploaded.processing =
             Some((Instant::now() + state.media_processing, state.media_processing_fails));
     }
-    let answer = uploaded.answer();
+    let mut answer = uploaded.answer();
+    // The reference's answer describes the image; the fake knows its type, not its size.
+    answer["data"]["image"] = json!({"image_type": kind});
     state.media.insert(uploaded.id.clone(), uploaded);
     window.stamp(Json(answer).into_response())
 }
@@ -284,10 +316,10 @@ pub(super) async fn append(
     State(shared): State<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
+    body: Bytes,
 ) -> Response {
     delay(&shared).await;
-    let parts = parts(multipart).await;
+    let parts = parts(&headers, body).await;
     let mut state = lock(&shared);
     let (issued, window) = match admit(&mut state, &headers, Endpoint::MediaChunked) {
         Ok(admitted) => admitted,

@@ -134,6 +134,8 @@ struct XState {
     /// How long video and GIFs process after finalize, and whether processing fails.
     media_processing: Duration,
     media_processing_fails: bool,
+    /// `POST /2/tweets` calls per 15-minute window.
+    post_window_limit: u32,
     refreshes: usize,
     revocations: Vec<String>,
     issued: Vec<String>,
@@ -189,6 +191,7 @@ impl FakeX {
             media: HashMap::new(),
             media_processing: Duration::from_millis(1500),
             media_processing_fails: false,
+            post_window_limit: Endpoint::CreateTweet.limit(),
             refreshes: 0,
             revocations: Vec::new(),
             issued: Vec::new(),
@@ -302,6 +305,12 @@ impl FakeX {
         let mut state = lock(&self.state);
         state.media_processing = after;
         state.media_processing_fails = fails;
+    }
+
+    /// `POST /2/tweets` allows `limit` calls per 15-minute window (100 by default, the
+    /// rate-limits table; the integration guide says 200).
+    pub fn set_post_window_limit(&self, limit: u32) {
+        lock(&self.state).post_window_limit = limit;
     }
 
     /// Every answer waits `latency` first, publishing included.
