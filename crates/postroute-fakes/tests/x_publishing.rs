@@ -359,6 +359,19 @@ async fn the_posting_window_runs_out_and_says_when_it_resets() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     assert!((now..=now + 900).contains(&reset), "{reset}");
     assert_eq!(x.fake.published().len(), 2);
+    // Windows are per user: another account still has its own.
+    x.fake.set_account("2002", "second_fan", "Second Fan");
+    let other = x_token(&x.fake, SCOPES).await;
+    let posted = x
+        .http
+        .post(x.url("2/tweets"))
+        .bearer_auth(other)
+        .json(&json!({"text": "my own window"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    assert_eq!(x.fake.published()[2].account, "2002");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Who is calling and how much of their window is left: the bearer token's account and scopes,
 //! and X's 15-minute windows with their `x-rate-limit-*` headers (rate-limits table,
-//! publishing.md A.3), one window per endpoint for the whole fake.
+//! publishing.md A.3), one window per user and endpoint, as X keeps them.
 
 #![expect(
     clippy::result_large_err,
@@ -80,26 +80,31 @@ pub(super) fn caller(state: &XState, headers: &HeaderMap) -> Result<Issued, Resp
 /// Spends one call of `endpoint`'s window, or answers X's 429 with the reset. An injected limit
 /// answers as a spent window without touching the real one, so lifting it leaves the count of
 /// calls as it was.
-pub(super) fn spend(state: &mut XState, endpoint: Endpoint) -> Result<Window, Response> {
+pub(super) fn spend(
+    state: &mut XState,
+    user: &str,
+    endpoint: Endpoint,
+) -> Result<Window, Response> {
+    let key = (user.to_owned(), endpoint);
     // The docs give 100 or 200 posts per 15 minutes (platforms.md §6): the control API decides.
     let limit = match endpoint {
         Endpoint::CreateTweet => state.post_window_limit,
         _ => endpoint.limit(),
     };
     let now = unix_now();
-    let window = state.windows.entry(endpoint).or_insert((0, now + 900));
+    let window = state.windows.entry(key.clone()).or_insert((0, now + 900));
     if window.1 <= now {
         *window = (0, now + 900);
     }
     let (used, reset_at) = match state.faults.active_rate_limit() {
         Some(injected) => (limit, injected.reset_at),
-        None => *state.windows.get(&endpoint).unwrap_or(&(0, now + 900)),
+        None => *state.windows.get(&key).unwrap_or(&(0, now + 900)),
     };
     if used >= limit {
         let refused = problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
         return Err(Window::spent(limit, reset_at).stamp(refused));
     }
-    let window = state.windows.entry(endpoint).or_insert((0, reset_at));
+    let window = state.windows.entry(key).or_insert((0, reset_at));
     window.0 += 1;
     Ok(Window { limit, remaining: limit - window.0, reset_at })
 }

@@ -181,7 +181,7 @@ fn admit(
         return Err(problem(status, "Service Unavailable"));
     }
     let issued = caller(state, headers)?;
-    let window = spend(state, endpoint)?;
+    let window = spend(state, &issued.account.id, endpoint)?;
     require_scopes(&issued, &["media.write"]).map_err(|refused| window.stamp(refused))?;
     Ok((issued, window))
 }

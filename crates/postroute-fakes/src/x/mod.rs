@@ -124,8 +124,8 @@ struct XState {
     revoked_refresh: HashSet<String>,
     token_outage: Option<StatusCode>,
     faults: Faults,
-    /// Calls in each endpoint's current 15-minute window, and when it resets.
-    windows: HashMap<Endpoint, (u32, u64)>,
+    /// Calls in each user's current 15-minute window of an endpoint, and when it resets.
+    windows: HashMap<(String, Endpoint), (u32, u64)>,
     /// Faults armed for the next `POST /2/tweets` or `DELETE /2/tweets/:id`.
     publish_faults: PublishFaults,
     tweets: Vec<Tweet>,

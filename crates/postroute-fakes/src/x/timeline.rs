@@ -91,7 +91,7 @@ pub(super) async fn timeline(
         Ok(issued) => issued,
         Err(refused) => return refused,
     };
-    let window = match spend(&mut state, Endpoint::UserTimeline) {
+    let window = match spend(&mut state, &issued.account.id, Endpoint::UserTimeline) {
         Ok(window) => window,
         Err(refused) => return refused,
     };

@@ -191,7 +191,7 @@ fn create_locked(
         Ok(issued) => issued,
         Err(refused) => return answer(refused),
     };
-    let window = match spend(state, Endpoint::CreateTweet) {
+    let window = match spend(state, &issued.account.id, Endpoint::CreateTweet) {
         Ok(window) => window,
         Err(refused) => return answer(refused),
     };
@@ -336,7 +336,7 @@ fn delete_locked(
         Ok(issued) => issued,
         Err(refused) => return answer(refused),
     };
-    let window = match spend(state, Endpoint::DeleteTweet) {
+    let window = match spend(state, &issued.account.id, Endpoint::DeleteTweet) {
         Ok(window) => window,
         Err(refused) => return answer(refused),
     };

@@ -85,7 +85,7 @@ pub(super) async fn me(
         Ok(issued) => issued,
         Err(refused) => return refused,
     };
-    let window = match spend(&mut state, Endpoint::Me) {
+    let window = match spend(&mut state, &issued.account.id, Endpoint::Me) {
         Ok(window) => window,
         Err(refused) => return refused,
     };
