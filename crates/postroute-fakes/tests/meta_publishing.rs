@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{JPEG, META_APP, MP4, media_host, meta_tokens, multipart};
-use postroute_fakes::{FakeMeta, Platform};
+use postroute_fakes::{FakeMeta, FakePage, Platform};
 use serde_json::{Value, json};
 
 const SCOPES: &str = "pages_show_list,pages_read_engagement,pages_manage_posts,instagram_basic,instagram_content_publish";
@@ -167,6 +167,18 @@ async fn only_a_page_token_with_pages_manage_posts_publishes() {
     assert_eq!((status, code(&refused).0), (403, 200));
     let (status, _) = meta.post(&meta.page, &format!("{PAGE}/feed"), &[]).await;
     assert_eq!(status, 400, "nothing to post");
+    // Another Page's token neither posts to nor reads this Page.
+    meta.fake.set_pages(vec![
+        FakePage::new(PAGE, "Corner Bakery"),
+        FakePage::new("502", "Harbour Cafe"),
+    ]);
+    let accounts = meta.get(&meta.user, "me/accounts?fields=access_token").await;
+    let other = accounts["data"][1]["access_token"].as_str().unwrap().to_owned();
+    let (status, refused) =
+        meta.post(&other, &format!("{PAGE}/feed"), &[("message", "not mine")]).await;
+    assert_eq!((status, code(&refused)), (400, (100, Some(33))));
+    let read = meta.get(&other, &format!("{PAGE}/published_posts")).await;
+    assert_eq!(code(&read), (100, Some(33)));
     assert!(meta.fake.published().is_empty());
 }
 

@@ -8,7 +8,9 @@
     reason = "the Err is Graph's answer itself, built once and returned at once; boxing buys nothing"
 )]
 
+use super::errors::unsupported;
 use super::fields::select;
+use super::nodes::readable;
 use super::publish::{armed, graph_time, next_id, page_publisher, paged, unix_ms};
 use super::uploads::Upload;
 use super::*;
@@ -75,6 +77,10 @@ pub(super) fn route(
         (&Method::POST, "feed") => feed(state, method, object, info, params),
         (&Method::POST, "photos") => photo(state, method, object, info, params, upload),
         (&Method::POST, "videos") => video(state, method, object, info, params, upload),
+        // A Page's posts are read with its own token or its manager's user token.
+        (&Method::GET, "published_posts" | "feed") if readable(state, info, object).is_none() => {
+            Err(unsupported(method, object))
+        }
         (&Method::GET, "published_posts" | "feed") => {
             Ok((published_posts(state, object, edge?, params), None))
         }
