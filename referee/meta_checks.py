@@ -10,6 +10,7 @@ import time
 import urllib.parse
 
 import oauthlib.oauth2.rfc6749.errors as oauth_errors
+from facebook_business.adobjects.igmedia import IGMedia
 from facebook_business.adobjects.iguser import IGUser
 from facebook_business.adobjects.page import Page
 from facebook_business.adobjects.shadowigmediabuilder import ShadowIGMediaBuilder
@@ -406,6 +407,9 @@ def an_instagram_container_is_polled_to_finished_then_published():
     graph_error(account.create_media_publish, params={"creation_id": int(container)})
     assert control("/meta/state", method="GET")["republish_attempts"] == before + 1
     assert published()[-1]["id"] == media["id"] and published()[-1]["platform"] == "instagram"
+    # The permalink read that follows a publish (platforms.md 2.3).
+    read = IGMedia(media["id"], api=api).api_get(fields=["permalink"])
+    assert read["permalink"] == listed[0]["permalink"], read
 
 
 @check

@@ -289,6 +289,11 @@ async fn an_instagram_container_goes_in_progress_finished_published() {
             .unwrap()
             .starts_with("https://www.instagram.com/p/")
     );
+    // The permalink read after publishing (platforms.md 2.3), with the Page token too.
+    let media_id = published["id"].as_str().unwrap();
+    let read = meta.get(&meta.page, &format!("{media_id}?fields=permalink,media_type")).await;
+    assert_eq!(read["id"], media_id);
+    assert_eq!(read["permalink"], listing["data"][0]["permalink"]);
     let record = meta.fake.published();
     assert_eq!(
         (record.len(), record[0].platform, record[0].media.clone()),
