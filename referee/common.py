@@ -1,8 +1,10 @@
 """What every referee check shares: where the fakes are, the control API, the transport adapter
 that sends a library's production URLs to a fake, and the check registry."""
 
+import http.server
 import os
 import socket
+import threading
 import traceback
 import urllib.parse
 
@@ -32,6 +34,35 @@ def control(path, body=None, method="POST"):
     response = requests.request(method, url, json=body if method == "POST" else None, timeout=10)
     assert response.status_code in (200, 204), f"control {path}: {response.status_code} {response.text}"
     return response.json() if response.content else None
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00referee-jpeg"
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00referee-mp4-bytes"
+_MEDIA = {"/photo.jpg": (JPEG, "image/jpeg"), "/clip.mp4": (MP4, "video/mp4"), "/notes.txt": (b"not a photo", "text/plain")}
+_media_host = []
+
+
+class _MediaFiles(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        body, kind = _MEDIA.get(self.path, (None, None))
+        self.send_response(200 if body else 404)
+        self.send_header("content-type", kind or "text/plain")
+        self.send_header("content-length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args):
+        pass
+
+
+def media_url(name):
+    """A public URL of a media file (`photo.jpg`, `clip.mp4`, `notes.txt`; anything else is 404),
+    as PostRoute's signed media links are: the platform fetches it."""
+    if not _media_host:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MediaFiles)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _media_host.append(f"http://127.0.0.1:{server.server_address[1]}")
+    return f"{_media_host[0]}/{name}"
 
 
 class Redirect(HTTPAdapter):

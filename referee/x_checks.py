@@ -1,5 +1,12 @@
 """X, refereed by tweepy and requests-oauthlib: OAuth 2.0 with PKCE, scopes, refresh rotation,
-get_me with user.fields and X's rate-limit headers, and what production does to a caller."""
+get_me with user.fields and X's rate-limit headers, what production does to a caller, and
+publishing: create_tweet, delete_tweet, the user timeline, media upload v2 and the faults armed
+on the irreversible call.
+
+tweepy 4.17 has no v2 media upload: `API.media_upload` and `chunked_upload` speak v1.1
+(`upload.twitter.com/1.1/media/upload.json`, `command=INIT/APPEND/FINALIZE`, OAuth 1.0a), which
+the v2 reference tells clients to leave. The v2 endpoints are driven with requests-oauthlib's
+OAuth2Session instead, the session tweepy itself uses for OAuth 2.0, with the user's token."""
 
 import time
 
@@ -9,7 +16,7 @@ import tweepy
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from common import Redirect, browser, check, control, env, raises, redirect_query
+from common import JPEG, MP4, Redirect, browser, check, control, env, raises, redirect_query
 
 TOKEN_URL = "https://api.twitter.com/2/oauth2/token"
 CALLBACK = "https://referee.example/x/callback"
@@ -255,3 +262,161 @@ def an_unknown_scope_is_refused_at_the_authorize_page():
     url, _ = session.authorization_url("https://x.com/i/oauth2/authorize")
     response = browser(adapter()).get(url, allow_redirects=False)
     assert response.status_code == 400 and "location" not in response.headers, response.status_code
+
+
+# Publishing. The fake's account signs in with the scopes the publisher asks for.
+PUBLISH_SCOPES = ["tweet.read", "tweet.write", "users.read", "media.write", "offline.access"]
+
+
+def publisher():
+    _, token = login(PUBLISH_SCOPES)
+    return token, api(token["access_token"])
+
+
+def published():
+    return control("/x/published", method="GET")
+
+
+def uploader(token):
+    """requests-oauthlib's session with the user's token, pointed at the fake."""
+    client_id, _ = credentials()
+    return adapter().mount_on(OAuth2Session(client_id, token=token))
+
+
+def unique(text):
+    # The fake refuses duplicate text per account, as X does; every check posts its own.
+    return f"{text} {time.monotonic_ns()}"
+
+
+@check
+def create_tweet_threads_and_delete_tweet_work_through_tweepy():
+    _, client = publisher()
+    first = client.create_tweet(text=unique("Part one https://postroute.example/launch"), user_auth=False)
+    first_id = first.data["id"]
+    assert "https://t.co/" in first.data["text"], first.data
+    second = client.create_tweet(text=unique("Part two"), in_reply_to_tweet_id=first_id, user_auth=False)
+    record = {post["id"]: post for post in published()}
+    assert record[second.data["id"]]["reply_to"] == first_id, record
+    deleted = client.delete_tweet(second.data["id"], user_auth=False)
+    assert deleted.data == {"deleted": True}, deleted
+    assert {post["id"]: post for post in published()}[second.data["id"]]["deleted"] is True
+    raises(tweepy.NotFound, client.delete_tweet, second.data["id"], user_auth=False)
+
+
+@check
+def the_timeline_lists_from_since_id_with_the_fields_reconciliation_needs():
+    _, client = publisher()
+    first = client.create_tweet(text=unique("Before"), user_auth=False).data["id"]
+    second = client.create_tweet(text=unique("After"), in_reply_to_tweet_id=first, user_auth=False).data["id"]
+    timeline = client.get_users_tweets(
+        1001,
+        since_id=first,
+        max_results=5,
+        exclude=["retweets"],
+        tweet_fields=["created_at", "text", "note_tweet", "referenced_tweets", "attachments"],
+        user_auth=False,
+    )
+    assert [tweet.id for tweet in timeline.data] == [int(second)], timeline
+    tweet = timeline.data[0]
+    assert tweet.created_at is not None and tweet.referenced_tweets[0].id == int(first), tweet.data
+    assert timeline.meta["result_count"] == 1 and timeline.meta["newest_id"] == second, timeline.meta
+    # tweepy's Paginator follows next_token across pages.
+    pages = list(tweepy.Paginator(client.get_users_tweets, 1001, max_results=5, user_auth=False))
+    assert sum(page.meta["result_count"] for page in pages) == sum(1 for post in published() if not post["deleted"] and post["account"] == "1001"), pages
+    error = raises(tweepy.BadRequest, client.get_users_tweets, 1001, max_results=1, user_auth=False)
+    assert error.response.json()["type"].endswith("/problems/invalid-request")
+
+
+@check
+def a_duplicate_is_a_permanent_403_without_the_existing_id():
+    _, client = publisher()
+    text = unique("Said once")
+    client.create_tweet(text=text, user_auth=False)
+    error = raises(tweepy.Forbidden, client.create_tweet, text=text, user_auth=False)
+    assert any("duplicate content" in message for message in error.api_messages), error.api_messages
+    assert "id" not in error.response.json(), error.response.text
+
+
+@check
+def armed_refusals_reach_tweepy_in_their_class_and_create_nothing():
+    _, client = publisher()
+    before = len(published())
+    cases = [
+        ({"fault": "server_error"}, tweepy.TwitterServerError),
+        ({"fault": "rate_limited", "reset_in_secs": 120}, tweepy.TooManyRequests),
+        ({"fault": "unauthorized"}, tweepy.Unauthorized),
+        ({"fault": "duplicate"}, tweepy.Forbidden),
+        ({"fault": "reply_restricted"}, tweepy.Forbidden),
+        ({"fault": "credits_depleted"}, tweepy.HTTPException),
+        ({"fault": "usage_capped"}, tweepy.TooManyRequests),
+    ]
+    for fault, kind in cases:
+        control("/x/publish-faults", fault)
+        try:
+            error = raises(kind, client.create_tweet, text=unique("refused"), user_auth=False)
+        finally:
+            control("/x/publish-faults", {"clear": True})
+        if fault["fault"] == "rate_limited":
+            assert time.time() + 100 < error.reset_time <= time.time() + 121, error.reset_time
+        if fault["fault"] == "credits_depleted":
+            assert error.response.status_code == 402 and error.response.json()["title"] == "CreditsDepleted", error.response.text
+        if fault["fault"] == "usage_capped":
+            assert error.response.json()["type"].endswith("/problems/usage-capped"), error.response.text
+    assert len(published()) == before, "a refusal before creating creates nothing"
+
+
+@check
+def created_then_500_and_created_then_timeout_leave_the_tweet_on_the_platform():
+    _, client = publisher()
+    text = unique("The answer was lost")
+    control("/x/publish-faults", {"fault": "created_then_500"})
+    raises(tweepy.TwitterServerError, client.create_tweet, text=text, user_auth=False)
+    assert [post for post in published() if post["text"] == text], "the tweet exists"
+    # A blind retry meets X's duplicate refusal.
+    raises(tweepy.Forbidden, client.create_tweet, text=text, user_auth=False)
+    late = unique("No answer in time")
+    control("/x/publish-faults", {"fault": "created_then_timeout", "hang_secs": 2})
+    started = time.monotonic()
+    try:
+        error = raises(tweepy.TwitterServerError, client.create_tweet, text=late, user_auth=False)
+    finally:
+        control("/x/publish-faults", {"clear": True, "hang_secs": 120})
+    assert time.monotonic() - started >= 2 and error.response.status_code == 504, error.response.status_code
+    timeline = client.get_users_tweets(1001, max_results=5, user_auth=False)
+    assert timeline.data[0].text == late, "reconciliation finds it on the timeline"
+
+
+@check
+def v2_media_upload_images_at_once_and_video_in_chunks_with_status():
+    token, client = publisher()
+    session = uploader(token)
+    image = session.post("https://api.x.com/2/media/upload", files={"media": ("a.jpg", JPEG)}, data={"media_category": "tweet_image"})
+    assert image.status_code == 200, image.text
+    assert "processing_info" not in image.json()["data"]
+    refused = session.post("https://api.x.com/2/media/upload", files={"media": ("a.jpg", JPEG)}, data={"command": "INIT"})
+    assert refused.status_code == 400, "the v1.1 command form is refused here"
+    control("/x/settings", {"media_processing_ms": 1200})
+    try:
+        init = session.post("https://api.x.com/2/media/upload/initialize", json={"media_type": "video/mp4", "total_bytes": len(MP4) * 2, "media_category": "tweet_video"})
+        assert init.status_code == 200, init.text
+        media_id, media_key = init.json()["data"]["id"], init.json()["data"]["media_key"]
+        for index in (0, 1):
+            append = session.post(f"https://api.x.com/2/media/upload/{media_id}/append", files={"media": ("c.mp4", MP4)}, data={"segment_index": str(index)})
+            assert append.status_code == 200, append.text
+        finalize = session.post(f"https://api.x.com/2/media/upload/{media_id}/finalize").json()["data"]
+        info = finalize["processing_info"]
+        assert info["state"] in ("pending", "in_progress") and finalize["expires_after_secs"] == 86400, finalize
+        raises(tweepy.BadRequest, client.create_tweet, text=unique("too soon"), media_ids=[media_id], user_auth=False)
+        while info["state"] in ("pending", "in_progress"):
+            time.sleep(info["check_after_secs"])
+            status = session.get("https://api.x.com/2/media/upload", params={"command": "STATUS", "media_id": media_id})
+            info = status.json()["data"]["processing_info"]
+        assert info["state"] == "succeeded", info
+    finally:
+        control("/x/settings", {"media_processing_ms": 1500})
+    posted = client.create_tweet(text=unique("With video"), media_ids=[media_id], user_auth=False).data["id"]
+    client.create_tweet(media_ids=[image.json()["data"]["id"]], user_auth=False)
+    timeline = client.get_users_tweets(1001, max_results=5, tweet_fields=["attachments"], user_auth=False)
+    by_id = {tweet.id: tweet for tweet in timeline.data}
+    assert by_id[int(posted)].attachments == {"media_keys": [media_key]}, by_id[int(posted)].data
+    assert [post["media"] for post in published() if post["id"] == posted] == [[media_key]]

@@ -7,12 +7,14 @@
 pub mod control;
 mod faults;
 pub mod meta;
+mod publishing;
 pub mod resend;
 pub mod smtp;
 pub mod x;
 
 pub use control::{FakeCredentials, FakePorts, Fakes};
 pub use meta::{FakeMeta, FakePage};
+pub use publishing::{Platform, PublishedPost};
 pub use resend::{FakeResend, ReceivedEmail};
 pub use smtp::{FakeSmtp, RelayMode, RelayedMessage};
 pub use x::{FakeX, XFakeAccount};

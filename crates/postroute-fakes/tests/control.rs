@@ -70,9 +70,36 @@ async fn the_control_api_injects_faults_and_refuses_nonsense() {
         ("meta/pages", json!({"id": "1"})),
         ("meta/settings", json!({"page_size": "one"})),
         ("smtp/mode", json!({"mode": "flaky"})),
+        ("x/publish-faults", json!({"fault": "meteor"})),
+        ("x/publish-faults", json!({"fault": "duplicate", "call": "retweet"})),
+        ("x/settings", json!({"media_processing_ms": "slow"})),
+        ("meta/publish-faults", json!({"fault": "duplicate", "times": "twice"})),
+        ("meta/settings", json!({"container_ready_ms": "soon"})),
+        ("meta/settings", json!({"publishing_limit": -1})),
     ] {
         assert_eq!(post(&fakes, path, body).await, 400, "{path}");
     }
     assert_eq!(get(&fakes, "meta/state").await["pages"], json!(["501", "502"]));
     assert_eq!(get(&fakes, "smtp/messages").await, json!([]));
+    assert_eq!(get(&fakes, "x/state").await["publish_faults_armed"], 0);
+    assert_eq!(get(&fakes, "meta/state").await["publish_faults_armed"], 0);
+}
+
+#[tokio::test]
+async fn armed_publish_faults_show_in_the_state_and_posts_in_the_record() {
+    let fakes = Fakes::start(FakePorts::default(), FakeCredentials::default()).await.unwrap();
+    let fault = json!({"fault": "created_then_500", "call": "tweet", "times": 2});
+    assert_eq!(post(&fakes, "x/publish-faults", fault).await, 204);
+    assert_eq!(get(&fakes, "x/state").await["publish_faults_armed"], 2);
+    assert_eq!(post(&fakes, "x/publish-faults", json!({"clear": true})).await, 204);
+    assert_eq!(get(&fakes, "x/state").await["publish_faults_armed"], 0);
+    let fault = json!({"fault": "graph_error", "call": "media", "code": 9004});
+    assert_eq!(post(&fakes, "meta/publish-faults", fault).await, 204);
+    assert_eq!(get(&fakes, "meta/state").await["publish_faults_armed"], 1);
+    let settings =
+        json!({"container_ready_ms": 0, "container_lifetime_secs": 60, "publishing_limit": 25});
+    assert_eq!(post(&fakes, "meta/settings", settings).await, 204);
+    assert_eq!(post(&fakes, "x/settings", json!({"media_processing_ms": 0})).await, 204);
+    assert_eq!(get(&fakes, "x/published").await, json!([]));
+    assert_eq!(get(&fakes, "meta/published").await, json!([]));
 }

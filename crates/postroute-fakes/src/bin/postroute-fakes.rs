@@ -26,6 +26,9 @@ async fn main() -> std::io::Result<()> {
         "The authorize pages approve at once and send the browser back to PostRoute's callback."
     );
     let (mut seen_resend, mut seen_smtp) = (0, 0);
+    // Posts are watched by id: a deleted tweet keeps its place in the record, and Page and
+    // Instagram posts interleave by time.
+    let mut seen_posts = std::collections::HashSet::new();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
@@ -41,6 +44,11 @@ async fn main() -> std::io::Result<()> {
                     println!("--- relayed to {:?}\n{}", message.to, message.data);
                 }
                 seen_smtp = relayed.len();
+                for post in fakes.x.published().into_iter().chain(fakes.meta.published()) {
+                    if seen_posts.insert((post.platform, post.id.clone())) {
+                        println!("--- published on {}", post.summary());
+                    }
+                }
             }
         }
     }

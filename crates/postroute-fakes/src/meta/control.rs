@@ -66,7 +66,8 @@ pub(super) async fn control_kill(
     }
 }
 
-/// `{"require_appsecret_proof": true, "page_size": 1}`
+/// `{"require_appsecret_proof": true, "page_size": 1, "container_ready_ms": 1500,
+/// "container_lifetime_secs": 86400, "publishing_limit": 100}`
 pub(super) async fn control_settings(
     State(shared): State<Shared>,
     Json(body): Json<Value>,
@@ -84,6 +85,22 @@ pub(super) async fn control_settings(
         };
         state.max_page_size = size.max(1);
     }
+    let number = |name: &'static str| body.get(name).map(|value| value.as_u64().ok_or(name));
+    match number("container_ready_ms") {
+        Some(Ok(ms)) => state.container_ready = Duration::from_millis(ms),
+        Some(Err(name)) => return bad_control(&format!("{name} must be a number")).into_response(),
+        None => {}
+    }
+    match number("container_lifetime_secs") {
+        Some(Ok(secs)) => state.container_lifetime = Duration::from_secs(secs),
+        Some(Err(name)) => return bad_control(&format!("{name} must be a number")).into_response(),
+        None => {}
+    }
+    match number("publishing_limit").map(|limit| limit.map(u32::try_from)) {
+        Some(Ok(Ok(limit))) => state.publishing_limit = limit,
+        Some(_) => return bad_control("publishing_limit must be a number").into_response(),
+        None => {}
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -95,5 +112,26 @@ pub(super) async fn control_state(State(shared): State<Shared>) -> Json<Value> {
         "user_tokens": count(|owner| *owner == Owner::User),
         "page_tokens": count(|owner| matches!(owner, Owner::Page(_))),
         "pages": state.pages.iter().map(|page| page.id.clone()).collect::<Vec<_>>(),
+        "containers": state.containers.len(),
+        "republish_attempts": state.republish_attempts,
+        "publish_faults_armed": state.publish_faults.pending(),
     }))
+}
+
+/// Arms or clears faults for the next publishing calls (README "Publishing faults").
+pub(super) async fn control_publish_faults(
+    State(shared): State<Shared>,
+    Json(body): Json<Value>,
+) -> Response {
+    match lock(&shared).publish_faults.apply(&body, super::publish::CLASSES, super::publish::CALLS)
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(message) => bad_control(&message).into_response(),
+    }
+}
+
+/// Everything published on the fake, oldest first.
+pub(super) async fn control_published(State(shared): State<Shared>) -> Json<Value> {
+    let state = lock(&shared);
+    Json(Value::Array(published(&state).iter().map(PublishedPost::to_json).collect()))
 }

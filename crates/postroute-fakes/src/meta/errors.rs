@@ -104,3 +104,25 @@ pub(super) fn with_usage(mut response: Response) -> Response {
     }
     response
 }
+
+/// Page and Instagram calls report the business use case's usage, keyed by the Page or account
+/// (publishing.md B.3); a throttling answer has already said more and keeps its own.
+pub(super) fn with_business_usage(mut response: Response, id: &str, kind: &str) -> Response {
+    if response.headers().contains_key("x-business-use-case-usage") {
+        return response;
+    }
+    let usage = json!({
+        id: [{
+            "type": kind,
+            "call_count": 1,
+            "total_cputime": 1,
+            "total_time": 1,
+            "estimated_time_to_regain_access": 0,
+        }],
+    })
+    .to_string();
+    if let Ok(value) = usage.parse() {
+        response.headers_mut().insert("x-business-use-case-usage", value);
+    }
+    response
+}

@@ -12,6 +12,10 @@ const KNOWN_BUT_ABSENT: &[&str] = &[
     "access_token",
     "about",
     "website",
+    "message",
+    "attachments",
+    "caption",
+    "children",
 ];
 
 /// A parsed `fields` list.

@@ -2,7 +2,9 @@
 //! code, long-lived and app token exchanges (GET or POST), `/me/accounts` with Page tokens and
 //! linked Instagram accounts (paged with opaque cursors and `next`), object reads that honour
 //! `fields`, `debug_token`, `appsecret_proof`, and Graph's error bodies with their types
-//! (platforms.md 2.1, 2.4). Paths are accepted with any `vNN.N` prefix or none, with or without
+//! (platforms.md 2.1, 2.4), and publishing: Page feed, photos and videos, Instagram containers
+//! and `media_publish`, the listings reconciliation reads, with the faults a test arms
+//! (publishing.md B, C). Paths are accepted with any `vNN.N` prefix or none, with or without
 //! the trailing slash `facebook-business` sends.
 
 use std::collections::HashMap;
@@ -12,9 +14,9 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use base64::Engine;
@@ -25,19 +27,29 @@ use sha2::Sha256;
 use url::Url;
 
 use crate::faults::{Faults, RateLimit, bad_control, unix_now};
+use crate::publishing::{Platform, PublishFault, PublishFaults, PublishedPost};
 use control::{
-    control_deny, control_faults, control_kill, control_pages, control_settings, control_state,
+    control_deny, control_faults, control_kill, control_pages, control_publish_faults,
+    control_published, control_settings, control_state,
 };
-use errors::{dead_token, throttled, with_usage};
+use errors::{dead_token, throttled, with_business_usage, with_usage};
 use fields::Fields;
+use instagram::{Container, IgMedia};
 use login::{access_token, check_proof, dialog, token_info};
 use nodes::route;
+use pages::{PagePost, Photo, VideoUpload};
+use publish::published;
+use uploads::{Upload, fetch_named_media, multipart};
 
 mod control;
 mod errors;
 mod fields;
+mod instagram;
 mod login;
 mod nodes;
+mod pages;
+mod publish;
+mod uploads;
 
 pub use errors::graph_error;
 pub use login::appsecret_proof;
@@ -108,6 +120,21 @@ struct MetaState {
     throttle_code: i64,
     faults: Faults,
     counter: u64,
+    /// Faults armed for the next publishing calls.
+    publish_faults: PublishFaults,
+    page_posts: Vec<PagePost>,
+    photos: HashMap<String, Photo>,
+    video_uploads: HashMap<String, VideoUpload>,
+    containers: HashMap<String, Container>,
+    ig_media: Vec<IgMedia>,
+    /// How long a new container stays IN_PROGRESS.
+    container_ready: Duration,
+    /// How long an unpublished container lives before it is EXPIRED (24 hours at Instagram).
+    container_lifetime: Duration,
+    /// `content_publishing_limit`'s `quota_total`: posts per rolling 24 hours.
+    publishing_limit: u32,
+    /// `media_publish` calls on a container that was already published.
+    republish_attempts: u32,
 }
 
 type Shared = Arc<Mutex<MetaState>>;
@@ -154,8 +181,23 @@ impl FakeMeta {
             throttle_code: 4,
             faults: Faults::default(),
             counter: 0,
+            publish_faults: PublishFaults::default(),
+            page_posts: Vec::new(),
+            photos: HashMap::new(),
+            video_uploads: HashMap::new(),
+            containers: HashMap::new(),
+            ig_media: Vec::new(),
+            container_ready: Duration::from_millis(1500),
+            container_lifetime: Duration::from_secs(24 * 60 * 60),
+            // Meta's figure is disputed (25, 50 or 100); newer pages say 100 (publishing.md B.2).
+            publishing_limit: 100,
+            republish_attempts: 0,
         }));
-        let router = Router::new().route("/{*path}", any(dispatch)).with_state(state.clone());
+        let router = Router::new()
+            .route("/{*path}", any(dispatch))
+            // Photos and video chunks come in one request each.
+            .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+            .with_state(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -219,10 +261,46 @@ impl FakeMeta {
         lock(&self.state).max_page_size = size.max(1);
     }
 
+    /// Everything published on the fake, Page posts and Instagram media, oldest first: tests
+    /// count posts on the "platform" with it.
+    pub fn published(&self) -> Vec<PublishedPost> {
+        published(&lock(&self.state))
+    }
+
+    /// Arms a fault for the next publishing calls, with the control API's body (README
+    /// "Publishing faults"): `{"fault": "created_then_500", "call": "media_publish"}`.
+    pub fn arm_publish_fault(&self, body: &Value) -> Result<(), String> {
+        lock(&self.state).publish_faults.apply(body, publish::CLASSES, publish::CALLS)
+    }
+
+    /// New containers are FINISHED after `ready`, and EXPIRED `lifetime` after creation.
+    pub fn set_container_timing(&self, ready: Duration, lifetime: Duration) {
+        let mut state = lock(&self.state);
+        state.container_ready = ready;
+        state.container_lifetime = lifetime;
+    }
+
+    /// `content_publishing_limit`'s `quota_total`: posts per account per rolling 24 hours.
+    pub fn set_publishing_limit(&self, limit: u32) {
+        lock(&self.state).publishing_limit = limit;
+    }
+
+    /// `media_publish` calls on an already published container so far (they are refused).
+    pub fn republish_attempts(&self) -> u32 {
+        lock(&self.state).republish_attempts
+    }
+
+    /// Every answer waits `latency` first, publishing included.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).faults.latency = latency;
+    }
+
     /// The control API for this fake (README "Control API").
     pub fn control(&self) -> Router {
         Router::new()
             .route("/faults", post(control_faults))
+            .route("/publish-faults", post(control_publish_faults))
+            .route("/published", get(control_published))
             .route("/deny-next-login", post(control_deny))
             .route("/pages", post(control_pages))
             .route("/kill-tokens", post(control_kill))
@@ -316,47 +394,100 @@ async fn dispatch(
         tokio::time::sleep(latency).await;
     }
     let path = normalised(&path);
-    let params = parameters(query, &headers, &body);
-    let mut state = lock(&shared);
+    let is_multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
+    let mut upload = Upload::default();
+    let params = if is_multipart {
+        match multipart(&headers, body).await {
+            Ok((fields, files)) => {
+                upload.files = files;
+                let mut params = query;
+                params.extend(fields);
+                params
+            }
+            Err(message) => return graph_error(StatusCode::BAD_REQUEST, 100, None, &message),
+        }
+    } else {
+        parameters(query, &headers, &body)
+    };
+    upload.fetched = fetch_named_media(&method, &path, &params).await;
+    let (response, fault) = {
+        let mut state = lock(&shared);
+        answer(&mut state, &method, &path, &headers, &params, &upload)
+    };
+    with_usage(publish::deliver(&shared, response, fault).await)
+}
+
+fn answer(
+    state: &mut MetaState,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+    upload: &Upload,
+) -> (Response, Option<PublishFault>) {
+    let only = |response: Response| (response, None);
     if let Some(status) = state.faults.outage {
-        return graph_error(status, 2, None, "Service temporarily unavailable");
+        return only(graph_error(status, 2, None, "Service temporarily unavailable"));
     }
-    match (&method, path.as_str()) {
-        (&Method::GET, "dialog/oauth") => return dialog(&mut state, &params),
+    match (method, path) {
+        (&Method::GET, "dialog/oauth") => return only(dialog(state, params)),
         (&Method::GET | &Method::POST, "oauth/access_token") => {
-            return access_token(&mut state, &headers, &params);
+            return only(access_token(state, headers, params));
         }
         _ => {}
     }
-    let Some(token) = token_of(&headers, &params) else {
-        return graph_error(
+    let Some(token) = token_of(headers, params) else {
+        return only(graph_error(
             StatusCode::BAD_REQUEST,
             2500,
             None,
             "An active access token must be used to query information about the current user.",
-        );
+        ));
     };
-    let Some(info) = token_info(&state, &token) else {
-        return graph_error(
+    let Some(info) = token_info(state, &token) else {
+        return only(graph_error(
             StatusCode::BAD_REQUEST,
             190,
             None,
             "Invalid OAuth access token - Cannot parse access token",
-        );
+        ));
     };
-    if let Some(refused) = check_proof(&state, &token, &info, &params) {
-        return refused;
+    if let Some(refused) = check_proof(state, &token, &info, params) {
+        return only(refused);
     }
     if let Some(refused) = dead_token(&info) {
-        return refused;
+        return only(refused);
     }
     if let Some(limit) = state.faults.active_rate_limit() {
-        return throttled(state.throttle_code, limit.seconds_left());
+        return only(throttled(state.throttle_code, limit.seconds_left()));
     }
     let fields = match params.get("fields").map(|text| Fields::parse(text)).transpose() {
         Ok(fields) => fields,
-        Err(message) => return graph_error(StatusCode::BAD_REQUEST, 100, None, &message),
+        Err(message) => return only(graph_error(StatusCode::BAD_REQUEST, 100, None, &message)),
     };
-    let response = route(&mut state, &method, &path, &info, &params, fields.as_ref());
-    with_usage(response)
+    let (object, edge) = match path.split_once('/') {
+        Some((object, edge)) => (object, Some(edge)),
+        None => (path, None),
+    };
+    let business = state.pages.iter().find_map(|page| match &page.instagram {
+        _ if page.id == object => Some("pages"),
+        Some((ig, _)) if ig == object => Some("instagram"),
+        _ => None,
+    });
+    let stamp = |(response, fault): (Response, Option<PublishFault>)| match business {
+        Some(kind) => (with_business_usage(response, object, kind), fault),
+        None => (response, fault),
+    };
+    if let Some(outcome) = pages::route(state, method, object, edge, &info, params, upload) {
+        return stamp(outcome);
+    }
+    if let Some(outcome) =
+        instagram::route(state, method, object, edge, &info, params, upload, fields.as_ref())
+    {
+        return stamp(outcome);
+    }
+    only(route(state, method, path, &info, params, fields.as_ref()))
 }

@@ -30,7 +30,7 @@ pub(super) fn route(
     match (method, object.as_str(), edge) {
         (&Method::GET, "debug_token", None) => debug_token(state, params),
         (&Method::GET, USER_ID, Some("accounts")) if info.owner == Owner::User => {
-            accounts(state, params, fields)
+            accounts(state, params, fields, &info.scopes)
         }
         (&Method::GET, USER_ID, Some("permissions")) if info.owner == Owner::User => {
             let data: Vec<Value> = info
@@ -46,7 +46,7 @@ pub(super) fn route(
             Json(json!({"success": true})).into_response()
         }
         (&Method::GET, id, None) => match readable(state, info, id) {
-            Some(node) => read_node(state, &node, fields),
+            Some(node) => read_node(state, &node, fields, &info.scopes),
             None => unsupported(method, id),
         },
         (&Method::GET, id, Some(edge)) if readable(state, info, id).is_some() => graph_error(
@@ -101,7 +101,14 @@ pub(super) fn instagram_object(page: &FakePage) -> Option<Value> {
     })
 }
 
-pub(super) fn page_object(state: &mut MetaState, page: &FakePage, with_token: bool) -> Value {
+/// A Page's fields; a Page token minted here carries the caller's permissions, as a Page token
+/// derived from a user token does.
+pub(super) fn page_object(
+    state: &mut MetaState,
+    page: &FakePage,
+    with_token: bool,
+    scopes: &[String],
+) -> Value {
     let mut object = json!({
         "id": page.id,
         "name": page.name,
@@ -125,7 +132,7 @@ pub(super) fn page_object(state: &mut MetaState, page: &FakePage, with_token: bo
             token.clone(),
             TokenInfo {
                 owner: Owner::Page(page.id.clone()),
-                scopes: Vec::new(),
+                scopes: scopes.to_vec(),
                 expires_at: None,
                 dead: None,
             },
@@ -138,13 +145,18 @@ pub(super) fn page_object(state: &mut MetaState, page: &FakePage, with_token: bo
     object
 }
 
-pub(super) fn read_node(state: &mut MetaState, node: &Node, fields: Option<&Fields>) -> Response {
+pub(super) fn read_node(
+    state: &mut MetaState,
+    node: &Node,
+    fields: Option<&Fields>,
+    scopes: &[String],
+) -> Response {
     let (full, kind) = match node {
         Node::User => (json!({"id": USER_ID, "name": USER_NAME}), "User"),
         Node::Page(page) => {
             // Minting a Page token only when it is asked for keeps the token list honest.
             let with_token = fields.is_some_and(|fields| fields.contains("access_token"));
-            (page_object(state, page, with_token), "Page")
+            (page_object(state, page, with_token, scopes), "Page")
         }
         Node::Instagram(page) => (instagram_object(page).unwrap_or_default(), "ShadowIGUser"),
     };
@@ -173,6 +185,7 @@ pub(super) fn accounts(
     state: &mut MetaState,
     params: &HashMap<String, String>,
     fields: Option<&Fields>,
+    scopes: &[String],
 ) -> Response {
     // 25 a page unless `limit` says otherwise, never more than the cap.
     let limit: usize = params
@@ -201,7 +214,7 @@ pub(super) fn accounts(
     let pages: Vec<FakePage> = state.pages.iter().skip(offset).take(limit).cloned().collect();
     let mut data = Vec::new();
     for page in &pages {
-        let full = page_object(state, page, fields.contains("access_token"));
+        let full = page_object(state, page, fields.contains("access_token"), scopes);
         match select(&full, fields, "Page") {
             Ok(selected) => data.push(selected),
             Err(message) => return graph_error(StatusCode::BAD_REQUEST, 100, None, &message),

@@ -55,5 +55,45 @@ pub(super) async fn control_state(State(shared): State<Shared>) -> Json<Value> {
         "revoked_tokens": state.revocations,
         "verifiers_seen": state.verifiers,
         "live_refresh_tokens": state.refresh.len(),
+        "publish_faults_armed": state.publish_faults.pending(),
+        "media": state.media.len(),
     }))
+}
+
+/// Arms or clears faults for the next irreversible calls (README "Publishing faults").
+pub(super) async fn control_publish_faults(
+    State(shared): State<Shared>,
+    Json(body): Json<Value>,
+) -> Response {
+    match lock(&shared).publish_faults.apply(&body, super::tweets::CLASSES, super::tweets::CALLS) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(message) => bad_control(&message).into_response(),
+    }
+}
+
+/// `{"media_processing_ms": 1500, "media_processing_fails": false}`
+pub(super) async fn control_settings(
+    State(shared): State<Shared>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut state = lock(&shared);
+    if let Some(after) = body.get("media_processing_ms") {
+        let Some(after) = after.as_u64() else {
+            return bad_control("media_processing_ms must be a number").into_response();
+        };
+        state.media_processing = Duration::from_millis(after);
+    }
+    if let Some(fails) = body.get("media_processing_fails") {
+        let Some(fails) = fails.as_bool() else {
+            return bad_control("media_processing_fails must be a boolean").into_response();
+        };
+        state.media_processing_fails = fails;
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Every tweet created on the fake, oldest first.
+pub(super) async fn control_published(State(shared): State<Shared>) -> Json<Value> {
+    let state = lock(&shared);
+    Json(Value::Array(state.tweets.iter().map(|tweet| tweet.record().to_json()).collect()))
 }

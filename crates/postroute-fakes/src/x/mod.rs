@@ -1,14 +1,16 @@
 //! A fake X: the OAuth 2.0 authorize page (which approves at once, or denies when told to), the
-//! token endpoint with PKCE (S256 or plain), the scopes asked for and rotating refresh tokens, `/2/users/me`
-//! with `user.fields` and X's rate-limit headers, and token revocation, in X's wire format
-//! (platforms.md 1.1, 1.4).
+//! token endpoint with PKCE (S256 or plain), the scopes asked for and rotating refresh tokens,
+//! `/2/users/me` with `user.fields`, token revocation, and publishing: `POST /2/tweets`, `DELETE
+//! /2/tweets/:id`, the user timeline and media upload v2, with X's rate-limit headers on every
+//! API answer and the faults a test arms (platforms.md 1.1-1.4, publishing.md A).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Query, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,14 +22,22 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::faults::{Faults, RateLimit, bad_control, unix_now};
+use crate::publishing::{Platform, PublishFaults, PublishedPost};
 use control::{
-    control_account, control_deny, control_expire, control_faults, control_revoke, control_state,
+    control_account, control_deny, control_expire, control_faults, control_publish_faults,
+    control_published, control_revoke, control_settings, control_state,
 };
+use limits::Endpoint;
+use media::Media;
 use oauth::{authorize, revoke, token};
 use users::me;
 
 mod control;
+mod limits;
+mod media;
 mod oauth;
+mod timeline;
+mod tweets;
 mod users;
 
 /// The X account that signs in at the fake's authorize page.
@@ -70,6 +80,36 @@ struct RefreshGrant {
     scopes: Vec<String>,
 }
 
+/// A tweet on the fake, deleted ones included: the record of what was published.
+#[derive(Debug, Clone)]
+struct Tweet {
+    id: String,
+    author: String,
+    /// The text as posted, for duplicate detection.
+    text: Option<String>,
+    /// The text as X shows it: links shortened to t.co, a link in place of no text.
+    shown_text: String,
+    media_keys: Vec<String>,
+    reply_to: Option<String>,
+    created_at_ms: u64,
+    deleted: bool,
+}
+
+impl Tweet {
+    fn record(&self) -> PublishedPost {
+        PublishedPost {
+            platform: Platform::X,
+            account: self.author.clone(),
+            id: self.id.clone(),
+            text: self.text.clone(),
+            media: self.media_keys.clone(),
+            reply_to: self.reply_to.clone(),
+            published_at_ms: self.created_at_ms,
+            deleted: self.deleted,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct XState {
     client_id: String,
@@ -84,8 +124,16 @@ struct XState {
     revoked_refresh: HashSet<String>,
     token_outage: Option<StatusCode>,
     faults: Faults,
-    /// Calls to `/2/users/me` in the current 15-minute window, and when it resets.
-    me_window: (u32, u64),
+    /// Calls in each endpoint's current 15-minute window, and when it resets.
+    windows: HashMap<Endpoint, (u32, u64)>,
+    /// Faults armed for the next `POST /2/tweets` or `DELETE /2/tweets/:id`.
+    publish_faults: PublishFaults,
+    tweets: Vec<Tweet>,
+    last_tweet_id: u64,
+    media: HashMap<String, Media>,
+    /// How long video and GIFs process after finalize, and whether processing fails.
+    media_processing: Duration,
+    media_processing_fails: bool,
     refreshes: usize,
     revocations: Vec<String>,
     issued: Vec<String>,
@@ -134,7 +182,13 @@ impl FakeX {
             revoked_refresh: HashSet::new(),
             token_outage: None,
             faults: Faults::default(),
-            me_window: (0, 0),
+            windows: HashMap::new(),
+            publish_faults: PublishFaults::default(),
+            tweets: Vec::new(),
+            last_tweet_id: 0,
+            media: HashMap::new(),
+            media_processing: Duration::from_millis(1500),
+            media_processing_fails: false,
             refreshes: 0,
             revocations: Vec::new(),
             issued: Vec::new(),
@@ -146,6 +200,15 @@ impl FakeX {
             .route("/2/oauth2/token", post(token))
             .route("/2/oauth2/revoke", post(revoke))
             .route("/2/users/me", get(me))
+            .route("/2/users/{id}/tweets", get(timeline::timeline))
+            .route("/2/tweets", post(tweets::create))
+            .route("/2/tweets/{id}", axum::routing::delete(tweets::delete))
+            .route("/2/media/upload", post(media::upload).get(media::status))
+            .route("/2/media/upload/initialize", post(media::initialize))
+            .route("/2/media/upload/{id}/append", post(media::append))
+            .route("/2/media/upload/{id}/finalize", post(media::finalize))
+            // GIFs are up to 15 MB in one request, append segments up to 8 MB.
+            .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
@@ -197,7 +260,7 @@ impl FakeX {
         lock(&self.state).faults.outage = status;
     }
 
-    /// `/2/users/me` answers 429 until `reset_in` has passed, with X's reset headers.
+    /// Every API endpoint answers 429 until `reset_in` has passed, with X's reset headers.
     pub fn exhaust_rate_limit(&self, reset_in: Duration) {
         lock(&self.state).faults.rate_limit = Some(RateLimit::spent(ME_WINDOW_LIMIT, reset_in));
     }
@@ -222,10 +285,37 @@ impl FakeX {
         lock(&self.state).revocations.clone()
     }
 
+    /// Every tweet created on the fake, oldest first, deleted ones marked: tests count posts
+    /// on the "platform" with it.
+    pub fn published(&self) -> Vec<PublishedPost> {
+        lock(&self.state).tweets.iter().map(Tweet::record).collect()
+    }
+
+    /// Arms a fault for the next irreversible calls, with the control API's body (README
+    /// "Publishing faults"): `{"fault": "created_then_timeout", "call": "tweet", "times": 1}`.
+    pub fn arm_publish_fault(&self, body: &Value) -> Result<(), String> {
+        lock(&self.state).publish_faults.apply(body, tweets::CLASSES, tweets::CALLS)
+    }
+
+    /// Video and GIFs finish processing `after` finalize, successfully unless `fails`.
+    pub fn set_media_processing(&self, after: Duration, fails: bool) {
+        let mut state = lock(&self.state);
+        state.media_processing = after;
+        state.media_processing_fails = fails;
+    }
+
+    /// Every answer waits `latency` first, publishing included.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).faults.latency = latency;
+    }
+
     /// The control API for this fake (README "Control API").
     pub fn control(&self) -> Router {
         Router::new()
             .route("/faults", post(control_faults))
+            .route("/publish-faults", post(control_publish_faults))
+            .route("/settings", post(control_settings))
+            .route("/published", get(control_published))
             .route("/deny-next-login", post(control_deny))
             .route("/account", post(control_account))
             .route("/revoke", post(control_revoke))

@@ -1,6 +1,7 @@
 //! `GET /2/users/me`: the default fields or those `user.fields` asks for, the scopes it needs,
 //! and X's rate-limit headers on every answer (platforms.md 1.4).
 
+use super::limits::{Endpoint, caller, require_scopes, spend};
 use super::*;
 
 /// The `user.fields` values X accepts (OpenAPI `UserFields`).
@@ -70,15 +71,6 @@ pub(super) fn user_object(account: &XFakeAccount) -> Value {
     })
 }
 
-/// X's rate-limit headers for the `/2/users/me` window: the limit, what is left, the reset time.
-pub(super) fn with_rate_headers(mut response: Response, remaining: u32, reset_at: u64) -> Response {
-    let headers = response.headers_mut();
-    headers.insert("x-rate-limit-limit", ME_WINDOW_LIMIT.into());
-    headers.insert("x-rate-limit-remaining", remaining.into());
-    headers.insert("x-rate-limit-reset", reset_at.into());
-    response
-}
-
 pub(super) async fn me(
     State(shared): State<Shared>,
     Query(query): Query<HashMap<String, String>>,
@@ -89,42 +81,17 @@ pub(super) async fn me(
     if let Some(status) = state.faults.outage {
         return problem(status, "Service Unavailable");
     }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let Some(issued) = token.and_then(|token| state.access.get(token)).cloned() else {
-        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    let issued = match caller(&state, &headers) {
+        Ok(issued) => issued,
+        Err(refused) => return refused,
     };
-    if issued.expired {
-        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
-    }
-    // One 15-minute window per fake (X keeps one per user and endpoint).
-    let now = unix_now();
-    if state.me_window.1 <= now {
-        state.me_window = (0, now + 900);
-    }
-    // An injected limit answers as a spent window without touching the real one, so lifting
-    // it leaves the count of calls as it was.
-    let (used, reset_at) = match state.faults.active_rate_limit() {
-        Some(limit) => (ME_WINDOW_LIMIT, limit.reset_at),
-        None => state.me_window,
+    let window = match spend(&mut state, Endpoint::Me) {
+        Ok(window) => window,
+        Err(refused) => return refused,
     };
-    if used >= ME_WINDOW_LIMIT {
-        return with_rate_headers(
-            problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
-            0,
-            reset_at,
-        );
-    }
-    state.me_window.0 += 1;
-    let remaining = ME_WINDOW_LIMIT - state.me_window.0;
-    let respond = |response: Response| with_rate_headers(response, remaining, reset_at);
-    if !["tweet.read", "users.read"]
-        .iter()
-        .all(|needed| issued.scopes.iter().any(|scope| scope == needed))
-    {
-        return respond(problem(StatusCode::FORBIDDEN, "Forbidden"));
+    let respond = |response: Response| window.stamp(response);
+    if let Err(refused) = require_scopes(&issued, &["tweet.read", "users.read"]) {
+        return respond(refused);
     }
     for name in query.keys() {
         if !["user.fields", "expansions", "tweet.fields"].contains(&name.as_str()) {

@@ -1,0 +1,373 @@
+//! Media upload v2 (publishing.md A.4): the one-shot `POST /2/media/upload` for images and GIFs,
+//! the chunked `initialize` (JSON) / `append` (multipart, `segment_index`) / `finalize` flow,
+//! and `GET /2/media/upload?command=STATUS`, whose `processing_info.state` goes pending →
+//! in_progress → succeeded (or failed) over a time the control API sets. A tweet may attach a
+//! media id only once it is ready.
+
+#![expect(
+    clippy::result_large_err,
+    reason = "the Err is X's answer itself, built once and returned at once; boxing buys nothing"
+)]
+
+use std::collections::BTreeMap;
+
+use axum::extract::Multipart;
+use axum::extract::multipart::MultipartRejection;
+
+use super::limits::{Endpoint, Window, caller, require_scopes, spend};
+use super::*;
+
+/// Finalize says the id is good for a day (`expires_after_secs` in the reference example).
+const MEDIA_LIFETIME_SECS: u64 = 86_400;
+/// The largest `append` segment the server takes (clients should keep to 5 MB).
+const MAX_SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// An uploaded (or uploading) media object.
+#[derive(Clone, Debug)]
+pub(super) struct Media {
+    pub id: String,
+    pub key: String,
+    pub owner: String,
+    category: String,
+    total_bytes: u64,
+    segments: BTreeMap<u64, usize>,
+    finalized: bool,
+    /// When processing ends, and whether it fails; `None` needs none (images).
+    processing: Option<(Instant, bool)>,
+    expires_at: u64,
+}
+
+impl Media {
+    /// Whether a tweet may attach it: finalized, processed, not expired.
+    pub fn ready(&self) -> bool {
+        self.finalized
+            && self.expires_at > unix_now()
+            && self.processing.is_none_or(|(done_at, fails)| Instant::now() >= done_at && !fails)
+    }
+
+    fn processing_info(&self) -> Option<Value> {
+        let (done_at, fails) = self.processing?;
+        let left = done_at.saturating_duration_since(Instant::now());
+        Some(if !left.is_zero() {
+            json!({
+                "state": "in_progress",
+                "check_after_secs": left.as_secs().max(1),
+                "progress_percent": 50,
+            })
+        } else if fails {
+            json!({
+                "state": "failed",
+                "progress_percent": 100,
+                "error": {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"},
+            })
+        } else {
+            json!({"state": "succeeded", "progress_percent": 100})
+        })
+    }
+
+    fn answer(&self) -> Value {
+        let mut data = json!({
+            "id": self.id,
+            "media_key": self.key,
+            "size": self.total_bytes,
+            "expires_after_secs": self.expires_at.saturating_sub(unix_now()),
+        });
+        if let Some(info) = self.processing_info() {
+            data["processing_info"] = info;
+        }
+        json!({ "data": data })
+    }
+}
+
+/// Media categories and the most bytes each takes (initialize reference: 8 GB video for
+/// default accounts, 5 MB images, 15 MB GIFs).
+fn category_limit(category: &str) -> Option<u64> {
+    match category {
+        "tweet_image" | "dm_image" => Some(5 * 1024 * 1024),
+        "tweet_gif" | "dm_gif" => Some(15 * 1024 * 1024),
+        "tweet_video" | "amplify_video" | "dm_video" => Some(8 * 1024 * 1024 * 1024),
+        "subtitles" => Some(1024 * 1024),
+        _ => None,
+    }
+}
+
+/// The media key's type prefix: 3 photo, 7 video, 13 amplify video, 16 GIF.
+fn key_prefix(category: &str) -> u8 {
+    match category {
+        "tweet_video" | "dm_video" => 7,
+        "amplify_video" => 13,
+        "tweet_gif" | "dm_gif" => 16,
+        _ => 3,
+    }
+}
+
+/// Whether `bytes` start like an image X takes: PNG, JPEG, GIF or WebP.
+fn looks_like_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x89PNG")
+        || bytes.starts_with(b"\xff\xd8\xff")
+        || bytes.starts_with(b"GIF8")
+        || (bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP")
+}
+
+fn invalid(message: &str) -> Response {
+    problem_body(
+        StatusCode::BAD_REQUEST,
+        json!({
+            "errors": [{"message": message}],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+        }),
+    )
+}
+
+/// The parts of a multipart body, by name.
+async fn parts(
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<HashMap<String, Bytes>, Response> {
+    let mut multipart = multipart.map_err(|_| invalid("A multipart/form-data body is required"))?;
+    let mut parts = HashMap::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                let bytes =
+                    field.bytes().await.map_err(|_| invalid("The multipart body is malformed"))?;
+                parts.insert(name, bytes);
+            }
+            Ok(None) => return Ok(parts),
+            Err(_) => return Err(invalid("The multipart body is malformed")),
+        }
+    }
+}
+
+/// Outage, token, window and `media.write`, in X's order; the window for the answer's headers.
+fn admit(
+    state: &mut XState,
+    headers: &HeaderMap,
+    endpoint: Endpoint,
+) -> Result<(Issued, Window), Response> {
+    if let Some(status) = state.faults.outage {
+        return Err(problem(status, "Service Unavailable"));
+    }
+    let issued = caller(state, headers)?;
+    let window = spend(state, endpoint)?;
+    require_scopes(&issued, &["media.write"]).map_err(|refused| window.stamp(refused))?;
+    Ok((issued, window))
+}
+
+fn new_media(state: &mut XState, owner: &str, category: &str, total_bytes: u64) -> Media {
+    state.counter += 1;
+    let id = (1_880_000_000_000_000_000_u64 + state.counter).to_string();
+    Media {
+        key: format!("{}_{id}", key_prefix(category)),
+        id,
+        owner: owner.to_owned(),
+        category: category.to_owned(),
+        total_bytes,
+        segments: BTreeMap::new(),
+        finalized: false,
+        processing: None,
+        expires_at: unix_now() + MEDIA_LIFETIME_SECS,
+    }
+}
+
+/// `POST /2/media/upload`: an image or GIF in one multipart request.
+pub(super) async fn upload(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    delay(&shared).await;
+    let parts = parts(multipart).await;
+    let mut state = lock(&shared);
+    let (issued, window) = match admit(&mut state, &headers, Endpoint::MediaUpload) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let parts = match parts {
+        Ok(parts) => parts,
+        Err(refused) => return window.stamp(refused),
+    };
+    // The v1.1 `command=INIT` form: the v2 reference says not to send it here.
+    if parts.contains_key("command") {
+        return window
+            .stamp(invalid("command is not accepted here; use /2/media/upload/initialize"));
+    }
+    let category = parts
+        .get("media_category")
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+        .unwrap_or_else(|| "tweet_image".to_owned());
+    let Some(media) = parts.get("media").filter(|media| !media.is_empty()) else {
+        return window.stamp(invalid("media is required"));
+    };
+    let Some(limit) = category_limit(&category) else {
+        return window.stamp(invalid(&format!("media_category [{category}] is not valid")));
+    };
+    if !["tweet_image", "tweet_gif", "dm_image", "dm_gif"].contains(&category.as_str()) {
+        return window
+            .stamp(invalid("video must be uploaded with initialize, append and finalize"));
+    }
+    if !looks_like_image(media) {
+        return window.stamp(invalid("media type unrecognized"));
+    }
+    if media.len() as u64 > limit {
+        return window.stamp(invalid(&format!("media is larger than {limit} bytes")));
+    }
+    let mut uploaded = new_media(&mut state, &issued.account.id, &category, media.len() as u64);
+    uploaded.segments.insert(0, media.len());
+    uploaded.finalized = true;
+    // GIFs are transcoded, images are not.
+    if category.ends_with("gif") {
+        uploaded.processing =
+            Some((Instant::now() + state.media_processing, state.media_processing_fails));
+    }
+    let answer = uploaded.answer();
+    state.media.insert(uploaded.id.clone(), uploaded);
+    window.stamp(Json(answer).into_response())
+}
+
+/// `POST /2/media/upload/initialize` with a JSON body.
+pub(super) async fn initialize(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    delay(&shared).await;
+    let mut state = lock(&shared);
+    let (issued, window) = match admit(&mut state, &headers, Endpoint::MediaChunked) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return window.stamp(invalid("The request body must be JSON"));
+    };
+    let (Some(media_type), Some(total_bytes)) = (
+        body.get("media_type").and_then(Value::as_str),
+        body.get("total_bytes").and_then(Value::as_u64),
+    ) else {
+        return window.stamp(invalid("media_type and total_bytes are required"));
+    };
+    let category = body.get("media_category").and_then(Value::as_str).unwrap_or("tweet_image");
+    let Some(limit) = category_limit(category) else {
+        return window.stamp(invalid(&format!("media_category [{category}] is not valid")));
+    };
+    if !media_type.contains('/') {
+        return window.stamp(invalid(&format!("media_type [{media_type}] is not valid")));
+    }
+    if total_bytes == 0 || total_bytes > limit {
+        return window.stamp(invalid(&format!("total_bytes must be between 1 and {limit}")));
+    }
+    let media = new_media(&mut state, &issued.account.id, category, total_bytes);
+    let answer = json!({
+        "data": {
+            "id": media.id,
+            "media_key": media.key,
+            "expires_after_secs": MEDIA_LIFETIME_SECS,
+        },
+    });
+    state.media.insert(media.id.clone(), media);
+    window.stamp(Json(answer).into_response())
+}
+
+/// The caller's media that is still being uploaded, or X's answer for any other id.
+fn uploading<'a>(state: &'a mut XState, owner: &str, id: &str) -> Result<&'a mut Media, Response> {
+    match state.media.get_mut(id) {
+        Some(media) if media.owner == owner && !media.finalized => Ok(media),
+        Some(media) if media.owner == owner => Err(invalid("The media was already finalized")),
+        _ => Err(invalid(&format!("media_id [{id}] is not valid"))),
+    }
+}
+
+/// `POST /2/media/upload/{id}/append`: one segment, multipart `media` and `segment_index`.
+pub(super) async fn append(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    delay(&shared).await;
+    let parts = parts(multipart).await;
+    let mut state = lock(&shared);
+    let (issued, window) = match admit(&mut state, &headers, Endpoint::MediaChunked) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let parts = match parts {
+        Ok(parts) => parts,
+        Err(refused) => return window.stamp(refused),
+    };
+    let media = match uploading(&mut state, &issued.account.id, &id) {
+        Ok(media) => media,
+        Err(refused) => return window.stamp(refused),
+    };
+    let index = parts
+        .get("segment_index")
+        .and_then(|bytes| String::from_utf8_lossy(bytes).parse::<u64>().ok());
+    let (Some(index @ 0..=999), Some(segment)) = (index, parts.get("media")) else {
+        return window.stamp(invalid("media and a segment_index from 0 to 999 are required"));
+    };
+    if segment.is_empty() || segment.len() > MAX_SEGMENT_BYTES {
+        return window.stamp(invalid("a segment holds between 1 byte and 8 MB"));
+    }
+    media.segments.insert(index, segment.len());
+    window.stamp(Json(json!({"data": {"expires_at": media.expires_at}})).into_response())
+}
+
+/// `POST /2/media/upload/{id}/finalize`: the segments must add up to `total_bytes`; video and
+/// GIFs then process for the configured time.
+pub(super) async fn finalize(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    delay(&shared).await;
+    let mut guard = lock(&shared);
+    let state = &mut *guard;
+    let (issued, window) = match admit(state, &headers, Endpoint::MediaChunked) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let (processing_time, fails) = (state.media_processing, state.media_processing_fails);
+    let media = match uploading(state, &issued.account.id, &id) {
+        Ok(media) => media,
+        Err(refused) => return window.stamp(refused),
+    };
+    let contiguous = media.segments.keys().copied().eq(0..media.segments.len() as u64);
+    let received: u64 = media.segments.values().map(|len| *len as u64).sum();
+    if !contiguous || received != media.total_bytes {
+        return window.stamp(invalid(&format!(
+            "The segments hold {received} bytes, not the {} initialize announced",
+            media.total_bytes
+        )));
+    }
+    media.finalized = true;
+    if !media.category.ends_with("image") {
+        media.processing = Some((Instant::now() + processing_time, fails));
+    }
+    window.stamp(Json(media.answer()).into_response())
+}
+
+/// `GET /2/media/upload?command=STATUS&media_id=...`, the one remaining use of `command`.
+pub(super) async fn status(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    delay(&shared).await;
+    let mut state = lock(&shared);
+    let (issued, window) = match admit(&mut state, &headers, Endpoint::MediaStatus) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    if query.get("command").map(String::as_str) != Some("STATUS") {
+        return window.stamp(invalid("command must be STATUS"));
+    }
+    let id = query.get("media_id").cloned().unwrap_or_default();
+    match state.media.get(&id) {
+        Some(media) if media.owner == issued.account.id && media.finalized => {
+            window.stamp(Json(media.answer()).into_response())
+        }
+        _ => window.stamp(invalid(&format!("media_id [{id}] is not valid"))),
+    }
+}
