@@ -10,6 +10,8 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use url::Url;
 
+use postroute_domain::publish::Outcome;
+
 use crate::error::{PlatformError, http_client};
 
 /// Scopes PostRoute asks for: read the account, post, upload media, stay connected.
@@ -249,6 +251,139 @@ impl XClient {
             Err(classify_token_error(status, &headers, &error))
         }
     }
+}
+
+/// A post to create: `POST /2/tweets`.
+#[derive(Clone, Debug, Default)]
+pub struct NewTweet<'a> {
+    /// The text; left out of the body when empty (X refuses an empty `text`).
+    pub text: &'a str,
+    /// The post this one replies to (the previous part of a thread).
+    pub reply_to: Option<&'a str>,
+    /// Uploaded media, 1 to 4.
+    pub media_ids: &'a [String],
+}
+
+/// What X answered to a create, when it created something.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedTweet {
+    /// The new post's id.
+    pub id: String,
+}
+
+/// A create that did not (knowingly) succeed: what it means for the target, and what X said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishFailure {
+    /// The outcome class (publishing.md A.2).
+    pub outcome: Outcome,
+    /// The HTTP status, when an answer came.
+    pub http_status: Option<u16>,
+    /// X's problem `title` (e.g. `CreditsDepleted`), when it sent one.
+    pub platform_code: Option<String>,
+}
+
+impl XClient {
+    /// Creates a post. Irreversible: X has no idempotency key, so anything after the request
+    /// left (a 5xx, a timeout, a dropped connection) is [`Outcome::Ambiguous`], never retried
+    /// blindly; only a failure to connect is [`Outcome::Transient`].
+    pub async fn create_tweet(
+        &self,
+        access_token: &str,
+        tweet: &NewTweet<'_>,
+    ) -> Result<CreatedTweet, PublishFailure> {
+        let unsent = |detail: String| PublishFailure {
+            outcome: Outcome::Transient { detail },
+            http_status: None,
+            platform_code: None,
+        };
+        let url = self
+            .url(&self.endpoints.api_base, "/2/tweets")
+            .map_err(|error| unsent(error.to_string()))?;
+        let mut body = serde_json::Map::new();
+        if !tweet.text.is_empty() {
+            body.insert("text".to_owned(), tweet.text.into());
+        }
+        if let Some(parent) = tweet.reply_to {
+            body.insert("reply".to_owned(), serde_json::json!({ "in_reply_to_tweet_id": parent }));
+        }
+        if !tweet.media_ids.is_empty() {
+            body.insert("media".to_owned(), serde_json::json!({ "media_ids": tweet.media_ids }));
+        }
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(access_token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|error| network_failure(error))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let answer = match response.bytes().await {
+            Ok(body) => body,
+            // The answer was cut off: X may have created the post.
+            Err(error) => return Err(network_failure(error)),
+        };
+        if status.is_success() {
+            let created: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+            return match created["data"]["id"].as_str() {
+                Some(id) => Ok(CreatedTweet { id: id.to_owned() }),
+                None => Err(PublishFailure {
+                    outcome: Outcome::Ambiguous {
+                        detail: format!("X answered {status} without a post id"),
+                    },
+                    http_status: Some(status.as_u16()),
+                    platform_code: None,
+                }),
+            };
+        }
+        Err(classify_publish_error(status, &headers, &answer))
+    }
+}
+
+/// Sent or not: only a refused connection proves nothing reached X.
+fn network_failure(error: reqwest::Error) -> PublishFailure {
+    let sent = !error.is_connect();
+    let detail = format!("network: {}", error.without_url());
+    let outcome = if sent { Outcome::Ambiguous { detail } } else { Outcome::Transient { detail } };
+    PublishFailure { outcome, http_status: None, platform_code: None }
+}
+
+/// publishing.md A.2, for `POST /2/tweets`.
+fn classify_publish_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> PublishFailure {
+    let problem: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let title = problem["title"].as_str().unwrap_or_default();
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    let kind = problem["type"].as_str().unwrap_or_default();
+    let message =
+        if detail.is_empty() { format!("X answered {status}") } else { detail.to_owned() };
+    let outcome = match status {
+        StatusCode::UNAUTHORIZED => Outcome::Unauthorized,
+        StatusCode::PAYMENT_REQUIRED => Outcome::CreditsDepleted { message },
+        StatusCode::TOO_MANY_REQUESTS if kind.ends_with("/usage-capped") => {
+            Outcome::Permanent { message }
+        }
+        StatusCode::TOO_MANY_REQUESTS => {
+            Outcome::RateLimited { reset_at: rate_limit_reset_at(headers) }
+        }
+        status if status.is_server_error() => {
+            Outcome::Ambiguous { detail: format!("X answered {status} after the post was sent") }
+        }
+        // Duplicate content, reply restrictions, video length, an app not enrolled, a body X
+        // refuses: repeating the same request cannot succeed.
+        _ => Outcome::Permanent { message },
+    };
+    PublishFailure {
+        outcome,
+        http_status: Some(status.as_u16()),
+        platform_code: Some(title.to_owned()).filter(|title| !title.is_empty()),
+    }
+}
+
+/// `x-rate-limit-reset` (Unix seconds) as an instant.
+fn rate_limit_reset_at(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
+    let reset: i64 = headers.get("x-rate-limit-reset")?.to_str().ok()?.parse().ok()?;
+    chrono::DateTime::from_timestamp(reset, 0)
 }
 
 /// `x-rate-limit-reset` is a Unix time; the wait is until then.

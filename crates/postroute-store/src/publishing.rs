@@ -14,7 +14,8 @@
 //!   again, since nothing can have reached the platform.
 
 use chrono::{DateTime, Utc};
-use postroute_domain::{ChannelId, PostId, Provider, WorkspaceId};
+use postroute_domain::publish::post_status_from_targets;
+use postroute_domain::{ChannelId, PostId, PostStatus, Provider, TargetStatus, WorkspaceId};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -157,7 +158,6 @@ impl<'a> Publishing<'a> {
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
         let missed = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE post_targets SET status = 'missed', next_attempt_at = NULL, \
-             error_class = 'missed', \
              error = 'It came due too late to publish without a person deciding.' \
              WHERE status = 'pending' AND EXISTS (SELECT 1 FROM posts p \
              WHERE p.workspace_id = post_targets.workspace_id AND p.id = post_targets.post_id \
@@ -305,27 +305,7 @@ impl<'a> Publishing<'a> {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
-        on_conn!(tx.conn(), |c| sqlx::query(
-            "INSERT INTO publish_attempts (workspace_id, id, post_id, channel_id, fence, \
-             attempt_no, worker, phase, answers, occurred_at, outcome_class, http_status, \
-             platform_code, platform_post_id, platform_request_id, detail) \
-             SELECT workspace_id, $2, post_id, channel_id, fence, attempt_no, worker, 'answered', \
-             id, $4, $5, $6, $7, $8, $9, $10 \
-             FROM publish_attempts WHERE workspace_id = $1 AND id = $3 AND phase = 'sending'",
-        )
-        .bind(key.workspace.as_uuid())
-        .bind(Uuid::now_v7())
-        .bind(attempt.0)
-        .bind(now)
-        .bind(&answer.class)
-        .bind(answer.http_status.map(i32::from))
-        .bind(answer.platform_code.as_deref())
-        .bind(answer.platform_post_id.as_deref())
-        .bind(answer.platform_request_id.as_deref())
-        .bind(answer.detail.as_deref())
-        .execute(&mut *c)
-        .await
-        .map(drop))?;
+        insert_answer(&mut tx, key, attempt, answer, now).await?;
         let (platform_post_id, url, published_at, next_attempt_at) = match outcome {
             TargetOutcome::Published { platform_post_id, url } => {
                 (Some(platform_post_id.as_str()), url.as_deref(), Some(now), None)
@@ -367,6 +347,109 @@ impl<'a> Publishing<'a> {
         Ok(applied == 1)
     }
 
+    /// Records the answer to one part of a thread and the ids posted so far, while `fence`
+    /// holds the target; the target stays `publishing` for the next part. `false` means the
+    /// lease was lost (the answer is kept all the same).
+    pub async fn record_part(
+        &self,
+        key: &TargetKey,
+        fence: i64,
+        attempt: AttemptId,
+        answer: &Answer,
+        remote_ids: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
+        insert_answer(&mut tx, key, attempt, answer, now).await?;
+        let saved = on_conn!(tx.conn(), |c| sqlx::query(
+            "UPDATE post_targets SET remote_ids = $5 \
+             WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4 \
+             AND status = 'publishing'",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(key.post.as_uuid())
+        .bind(key.channel.as_uuid())
+        .bind(fence)
+        .bind(remote_ids)
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()))?;
+        tx.commit().await?;
+        Ok(saved == 1)
+    }
+
+    /// Gives a claimed target back without calling the platform (nothing was sent): it waits
+    /// until `until`, with `reason` on it for people to read.
+    pub async fn defer(
+        &self,
+        key: &TargetKey,
+        fence: i64,
+        until: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
+        let deferred = on_conn!(tx.conn(), |c| sqlx::query(
+            "UPDATE post_targets SET status = 'pending', next_attempt_at = $5, error = $6, \
+             lease_owner = NULL, lease_expires_at = NULL \
+             WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4 \
+             AND status = 'publishing'",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(key.post.as_uuid())
+        .bind(key.channel.as_uuid())
+        .bind(fence)
+        .bind(until)
+        .bind(reason)
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()))?;
+        tx.commit().await?;
+        Ok(deferred == 1)
+    }
+
+    /// Brings a post's status in line with its targets once none is still on its way
+    /// (`published`, `partially_published` or `failed`); returns the status it now has.
+    pub async fn settle_post(
+        &self,
+        workspace: WorkspaceId,
+        post: PostId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PostStatus>, StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(workspace)).await?;
+        let rows: Vec<(String,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "SELECT status FROM post_targets WHERE workspace_id = $1 AND post_id = $2",
+        )
+        .bind(workspace.as_uuid())
+        .bind(post.as_uuid())
+        .fetch_all(&mut *c)
+        .await)?;
+        let statuses = rows
+            .iter()
+            .map(|(status,)| {
+                TargetStatus::parse(status).ok_or_else(|| StoreError::CorruptRow {
+                    table: "post_targets",
+                    reason: format!("status `{status}`"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(status) = post_status_from_targets(statuses) else { return Ok(None) };
+        if status != PostStatus::Publishing {
+            on_conn!(tx.conn(), |c| sqlx::query(
+                "UPDATE posts SET status = $3, version = version + 1, updated_at = $4 \
+                 WHERE workspace_id = $1 AND id = $2 AND status = 'publishing'",
+            )
+            .bind(workspace.as_uuid())
+            .bind(post.as_uuid())
+            .bind(status.as_str())
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(drop))?;
+        }
+        tx.commit().await?;
+        Ok(Some(status))
+    }
+
     /// Takes back targets whose lease ran out while `publishing`: with no intent under their
     /// fence, nothing can have reached the platform and they go back to the queue; with an
     /// intent that has no answer, the call may have happened, and they become `unknown`.
@@ -386,7 +469,7 @@ impl<'a> Publishing<'a> {
                            AND a.fence = post_targets.fence)";
         let expired = "status = 'publishing' AND lease_expires_at < $1";
         let unknown_sql = format!(
-            "UPDATE post_targets SET status = 'unknown', error_class = 'lease_expired', \
+            "UPDATE post_targets SET status = 'unknown', error_class = 'ambiguous', \
              error = 'The worker stopped while the platform was being called; checking whether \
              the post went out.', lease_owner = NULL, lease_expires_at = NULL \
              WHERE {expired} AND {intent}"
@@ -406,6 +489,38 @@ impl<'a> Publishing<'a> {
         tx.commit().await?;
         Ok(Recovered { unknown: counts[0], requeued: counts[1] })
     }
+}
+
+/// The attempt row in phase `answered` that records what the platform said to `attempt`.
+async fn insert_answer(
+    tx: &mut crate::pool::Tx,
+    key: &TargetKey,
+    attempt: AttemptId,
+    answer: &Answer,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_conn!(tx.conn(), |c| sqlx::query(
+        "INSERT INTO publish_attempts (workspace_id, id, post_id, channel_id, fence, \
+             attempt_no, worker, phase, answers, occurred_at, outcome_class, http_status, \
+             platform_code, platform_post_id, platform_request_id, detail) \
+             SELECT workspace_id, $2, post_id, channel_id, fence, attempt_no, worker, 'answered', \
+             id, $4, $5, $6, $7, $8, $9, $10 \
+             FROM publish_attempts WHERE workspace_id = $1 AND id = $3 AND phase = 'sending'",
+    )
+    .bind(key.workspace.as_uuid())
+    .bind(Uuid::now_v7())
+    .bind(attempt.0)
+    .bind(now)
+    .bind(&answer.class)
+    .bind(answer.http_status.map(i32::from))
+    .bind(answer.platform_code.as_deref())
+    .bind(answer.platform_post_id.as_deref())
+    .bind(answer.platform_request_id.as_deref())
+    .bind(answer.detail.as_deref())
+    .execute(&mut *c)
+    .await
+    .map(drop))?;
+    Ok(())
 }
 
 #[cfg(test)]

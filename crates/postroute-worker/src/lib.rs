@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 pub use runner::Job;
 
 use jobs::mail_delivery::MailDelivery;
+use jobs::publish::PublishJob;
 use jobs::purge::PurgeJob;
 use jobs::retention::RetentionJob;
 use jobs::token_refresh::TokenRefresh;
@@ -40,6 +41,14 @@ pub fn start(
         TokenRefresh::new(store.clone(), services.channels.clone(), services.composer.clone());
     spawn(work, tokens, Duration::from_secs(worker.token_check_interval_secs), stop);
 
+    let publish = PublishJob::new(
+        store.clone(),
+        services.channels.clone(),
+        chrono::Duration::seconds(i64::try_from(worker.publish_lease_secs).unwrap_or(i64::MAX)),
+        chrono::Duration::minutes(i64::from(worker.missed_after_mins)),
+    );
+    spawn(work, publish, Duration::from_millis(worker.poll_interval_ms), stop);
+
     let housekeeping = Duration::from_secs(worker.retention_interval_secs);
     spawn(work, RetentionJob::new(store.clone()), housekeeping, stop);
 
@@ -49,7 +58,8 @@ pub fn start(
 
     tracing::info!(
         provider = debug(&config.email.provider),
-        "worker running: email delivery, channel tokens, event retention, workspace purge"
+        "worker running: publishing, email delivery, channel tokens, event retention, \
+         workspace purge"
     );
     Ok(())
 }

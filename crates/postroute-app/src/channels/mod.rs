@@ -4,6 +4,7 @@
 mod check;
 mod connect;
 mod platforms;
+mod publish;
 mod slots;
 mod tokens;
 
@@ -25,6 +26,7 @@ use crate::workspaces::Caller;
 
 pub use check::CheckOutcome;
 pub use connect::{CallbackQuery, Candidate, Completion, PendingChoice};
+pub use publish::{CALL_TIMEOUT, Published, lag};
 pub(crate) use slots::zone_of;
 pub use slots::{ChannelSlots, RequestedSlot};
 pub use tokens::TokenCipher;

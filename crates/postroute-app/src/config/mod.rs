@@ -637,6 +637,12 @@ pub struct WorkerConfig {
     pub retention_interval_secs: u64,
     /// Days a deleted workspace waits before its rows and media objects are purged for good.
     pub workspace_purge_after_days: u32,
+    /// How long a claimed post target belongs to its worker, in seconds; a target whose worker
+    /// died is taken up again within it. At least three platform-call timeouts (60).
+    pub publish_lease_secs: u64,
+    /// A target that comes due this many minutes late (after an outage, say) is `missed`: a
+    /// person decides, rather than stale content going out. At least 1.
+    pub missed_after_mins: u32,
 }
 
 impl Default for WorkerConfig {
@@ -647,6 +653,8 @@ impl Default for WorkerConfig {
             token_check_interval_secs: 60,
             retention_interval_secs: 3600,
             workspace_purge_after_days: 30,
+            publish_lease_secs: 60,
+            missed_after_mins: 120,
         }
     }
 }

@@ -381,6 +381,7 @@ impl Config {
             ("worker.poll_interval_ms", self.worker.poll_interval_ms),
             ("worker.token_check_interval_secs", self.worker.token_check_interval_secs),
             ("worker.retention_interval_secs", self.worker.retention_interval_secs),
+            ("worker.missed_after_mins", u64::from(self.worker.missed_after_mins)),
             (
                 "worker.workspace_purge_after_days",
                 u64::from(self.worker.workspace_purge_after_days),
@@ -411,6 +412,21 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::invalid(key, "must be greater than 0"));
             }
+        }
+        // A platform call never starts unless the lease outlasts it with a margin; a shorter
+        // lease would leave every target to lapse unsent.
+        let call = crate::channels::CALL_TIMEOUT;
+        let lease = chrono::TimeDelta::seconds(
+            i64::try_from(self.worker.publish_lease_secs).unwrap_or(i64::MAX),
+        );
+        if !postroute_domain::publish::lease_outlasts_calls(lease, call) {
+            return Err(ConfigError::invalid(
+                "worker.publish_lease_secs",
+                format!(
+                    "must be at least {} (three platform-call timeouts)",
+                    3 * call.num_seconds()
+                ),
+            ));
         }
         Ok(())
     }

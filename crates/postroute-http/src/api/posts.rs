@@ -78,6 +78,11 @@ pub struct TargetView {
     pub attempts: i32,
     /// When it went out.
     pub published_at: Option<DateTime<Utc>>,
+    /// The class of its last failure, while it has one.
+    #[schema(value_type = Option<schemas::ErrorClass>)]
+    pub error_class: Option<String>,
+    /// When it was last sent to its platform.
+    pub last_attempt_at: Option<DateTime<Utc>>,
 }
 
 impl From<Target> for TargetView {
@@ -90,6 +95,8 @@ impl From<Target> for TargetView {
             error: target.error,
             attempts: target.attempts,
             published_at: target.published_at,
+            error_class: target.error_class,
+            last_attempt_at: target.last_attempt_at,
         }
     }
 }

@@ -85,6 +85,18 @@ named_schema!(
 );
 
 named_schema!(
+    ErrorClass,
+    "Why a target's last attempt did not publish.",
+    names(
+        domain::publish::ErrorClass::ALL.map(domain::publish::ErrorClass::as_str),
+        "`rate_limited`: the platform asked to wait; `auth_dead`: the channel must be connected \
+         again; `permanent`: the platform refused the post; `transient`: nothing was created, a \
+         retry is safe; `ambiguous`: the platform may have created it, so it is checked, never \
+         sent again blindly.",
+    )
+);
+
+named_schema!(
     Weekday,
     "A day of the week.",
     names(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "A day of the week, Monday first.")

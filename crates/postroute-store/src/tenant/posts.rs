@@ -78,6 +78,11 @@ pub struct Target {
     pub attempts: i32,
     /// When it went out.
     pub published_at: Option<DateTime<Utc>>,
+    /// The class of its last failure (`rate_limited`, `auth_dead`, `permanent`, `transient`,
+    /// `ambiguous`), while it has one.
+    pub error_class: Option<String>,
+    /// When it was last sent to its platform.
+    pub last_attempt_at: Option<DateTime<Utc>>,
 }
 
 impl Target {
@@ -91,6 +96,8 @@ impl Target {
             error: None,
             attempts: 0,
             published_at: None,
+            error_class: None,
+            last_attempt_at: None,
         }
     }
 }
@@ -157,6 +164,8 @@ struct TargetRow {
     error: Option<String>,
     attempts: i32,
     published_at: Option<DateTime<Utc>>,
+    error_class: Option<String>,
+    last_attempt_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -207,6 +216,8 @@ impl TryFrom<TargetRow> for Target {
             error: row.error,
             attempts: row.attempts,
             published_at: row.published_at,
+            error_class: row.error_class,
+            last_attempt_at: row.last_attempt_at,
         })
     }
 }
@@ -585,7 +596,7 @@ impl Tenant<'_> {
         );
         let target_sql = format!(
             "SELECT post_id, channel_id, status, platform_post_id, url, error, attempts, \
-             published_at \
+             published_at, error_class, last_attempt_at \
              FROM post_targets \
              WHERE workspace_id = $1 AND post_id IN ({list}) \
              ORDER BY post_id, position"

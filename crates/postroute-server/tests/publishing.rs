@@ -1,0 +1,135 @@
+//! The publisher end to end (issue 13): a scheduled post goes out to the fake X on time and
+//! exactly once, a thread goes out part by part, and an answer that never came is never
+//! followed by a second post.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use postroute_test_support::{Backend, TestApp, TestUser, db_test};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// A workspace with an X channel connected through the fake's OAuth flow.
+async fn connected(app: &TestApp) -> (TestUser, String, String) {
+    let owner = app.signed_in_user("owner@example.com").await;
+    let workspace = app.workspace(&owner, "Team").await;
+    let channel = app.connect_x(&owner, &workspace).await;
+    (owner, workspace, channel)
+}
+
+/// Creates `body` as a post and schedules it two seconds from now.
+async fn scheduled(app: &TestApp, owner: &TestUser, workspace: &str, body: Value) -> String {
+    let posts = format!("/v1/workspaces/{workspace}/posts");
+    let post = app.json_as(owner, Method::POST, &posts, body, 201).await;
+    let id = post["id"].as_str().unwrap().to_owned();
+    let at =
+        (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    app.json_as(
+        owner,
+        Method::POST,
+        &format!("{posts}/{id}/schedule"),
+        json!({ "scheduled_at": at }),
+        200,
+    )
+    .await;
+    format!("{posts}/{id}")
+}
+
+/// The post once `settled` says so, within 20 s.
+async fn until(
+    app: &TestApp,
+    owner: &TestUser,
+    post: &str,
+    settled: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..400 {
+        let current = app.json_as(owner, Method::GET, post, Value::Null, 200).await;
+        if settled(&current) {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{post} did not settle: {}",
+        app.json_as(owner, Method::GET, post, Value::Null, 200).await
+    );
+}
+
+#[db_test]
+async fn a_scheduled_post_goes_out_to_x_on_time_and_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Launch day", "channel_ids": [channel] }),
+    )
+    .await;
+
+    let published = until(&app, &owner, &post, |post| post["status"] == "published").await;
+    let target = &published["targets"][0];
+    assert_eq!(target["status"], "published", "{published}");
+    assert_eq!(target["attempts"], 1);
+    let tweets = app.fake_x().published();
+    assert_eq!(tweets.len(), 1, "{tweets:?}");
+    assert_eq!(tweets[0].text.as_deref(), Some("Launch day"));
+    assert_eq!(target["platform_post_id"], tweets[0].id.as_str());
+    assert_eq!(target["url"], format!("https://x.com/i/web/status/{}", tweets[0].id));
+
+    // Later passes find nothing more to do.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.fake_x().published().len(), 1);
+}
+
+#[db_test]
+async fn a_thread_goes_out_part_by_part_each_replying_to_the_one_before(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let body = json!({
+        "content": "Thread, 1/3",
+        "channel_ids": [channel],
+        "variants": { "x": { "thread": ["2/3", "3/3"] } },
+    });
+    let post = scheduled(&app, &owner, &workspace, body).await;
+
+    let published = until(&app, &owner, &post, |post| post["status"] == "published").await;
+    let tweets = app.fake_x().published();
+    let texts: Vec<_> = tweets.iter().map(|tweet| tweet.text.clone().unwrap()).collect();
+    assert_eq!(texts, ["Thread, 1/3", "2/3", "3/3"]);
+    assert_eq!(tweets[0].reply_to, None);
+    assert_eq!(tweets[1].reply_to.as_deref(), Some(tweets[0].id.as_str()));
+    assert_eq!(tweets[2].reply_to.as_deref(), Some(tweets[1].id.as_str()));
+    assert_eq!(published["targets"][0]["platform_post_id"], tweets[0].id.as_str());
+}
+
+#[db_test]
+async fn a_post_x_created_without_answering_is_unknown_and_never_sent_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    app.fake_x()
+        .arm_publish_fault(&json!({ "fault": "created_then_500", "call": "tweet", "times": 1 }))
+        .unwrap();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Maybe out", "channel_ids": [channel] }),
+    )
+    .await;
+
+    let settled =
+        until(&app, &owner, &post, |post| post["targets"][0]["status"] == "unknown").await;
+    let target = &settled["targets"][0];
+    assert_eq!(target["error_class"], "ambiguous", "{settled}");
+    assert!(target["error"].as_str().unwrap().contains("did not confirm"), "{target}");
+    assert_eq!(settled["status"], "publishing", "an unknown target keeps the post open");
+
+    // The post exists on X; nothing is sent again while nobody knows.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.fake_x().published().len(), 1);
+    let again = app.json_as(&owner, Method::GET, &post, Value::Null, 200).await;
+    assert_eq!(again["targets"][0]["attempts"], 1, "{again}");
+}

@@ -1,0 +1,97 @@
+//! The publisher: claims due post targets and publishes each through the channel service.
+//!
+//! A pass first marks as missed what came due too long ago, takes back targets whose worker's
+//! lease ran out (requeued when nothing was sent, unknown when a call may have happened), then
+//! claims what is due. Any number of workers run this at once: the claim, the fence and the
+//! intent in the store keep each target's call to one worker (see `postroute_store::Publishing`).
+
+use chrono::TimeDelta;
+use postroute_app::channels::{ChannelService, Published, lag};
+use postroute_app::clock;
+use postroute_store::{ClaimedTarget, Publishing, Store, StoreError};
+
+use crate::Job;
+
+/// Targets claimed per pass.
+const BATCH: u32 = 16;
+
+/// The publish job.
+#[derive(Debug, Clone)]
+pub struct PublishJob {
+    store: Store,
+    channels: ChannelService,
+    /// This process, in attempt rows: `host-pid-…`, unique per start.
+    worker: String,
+    lease: TimeDelta,
+    missed_after: TimeDelta,
+}
+
+impl PublishJob {
+    /// A job over `store`, claiming for `lease` and missing what is `missed_after` late.
+    pub fn new(
+        store: Store,
+        channels: ChannelService,
+        lease: TimeDelta,
+        missed_after: TimeDelta,
+    ) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
+        let worker = format!("{host}-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+        Self { store, channels, worker, lease, missed_after }
+    }
+
+    async fn publish(&self, publishing: &Publishing<'_>, target: &ClaimedTarget) {
+        let lag_secs = lag(target, clock::now()).num_milliseconds() as f64 / 1000.0;
+        let platform = target.provider.as_str();
+        metrics::histogram!("postroute_publish_lag_seconds", "platform" => platform)
+            .record(lag_secs.max(0.0));
+        let class = match self.channels.publish(publishing, target, &self.worker).await {
+            Ok(Published::Out(_)) => "published",
+            Ok(Published::NotOut(class)) => class,
+            Ok(Published::Untouched) => "untouched",
+            Err(error) => {
+                // The claim lapses with its lease and recovery decides what the target becomes.
+                tracing::error!(
+                    post.id = display(&target.key.post),
+                    channel.id = display(&target.key.channel),
+                    error = display(&error),
+                    "publishing failed"
+                );
+                "error"
+            }
+        };
+        metrics::counter!("postroute_publish_outcomes_total", "platform" => platform, "class" => class)
+            .increment(1);
+    }
+}
+
+impl Job for PublishJob {
+    const NAME: &'static str = "publish";
+
+    /// Sweeps, recovers, claims and publishes; returns how many targets it handled.
+    async fn run_once(&self) -> Result<usize, StoreError> {
+        let publishing = self.store.cross_tenant_unscoped().publishing();
+        let now = clock::now();
+        let missed = publishing.sweep_missed(now - self.missed_after).await?;
+        if missed > 0 {
+            tracing::warn!(targets = missed, "targets came due too late and were marked missed");
+        }
+        let recovered = publishing.recover_expired(now).await?;
+        if recovered.unknown > 0 {
+            tracing::warn!(
+                targets = recovered.unknown,
+                "workers stopped mid-call: targets are unknown until reconciled"
+            );
+        }
+        let started = std::time::Instant::now();
+        let claimed = publishing.claim_due(&self.worker, now, now + self.lease, BATCH).await?;
+        metrics::histogram!("postroute_publish_claim_seconds")
+            .record(started.elapsed().as_secs_f64());
+        // One target at a time per worker pass keeps a slow platform from holding the others'
+        // leases; more workers give more throughput.
+        for target in &claimed {
+            self.publish(&publishing, target).await;
+        }
+        Ok(claimed.len()
+            + usize::try_from(missed + recovered.unknown + recovered.requeued).unwrap_or(0))
+    }
+}
