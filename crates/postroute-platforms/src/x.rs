@@ -316,7 +316,7 @@ impl XClient {
             .json(&body)
             .send()
             .await
-            .map_err(|error| network_failure(error))?;
+            .map_err(network_failure)?;
         let status = response.status();
         let headers = response.headers().clone();
         let answer = match response.bytes().await {

@@ -129,6 +129,8 @@ async fn a_post_goes_from_draft_through_review_to_the_schedule(backend: Backend)
             "error": null,
             "attempts": 0,
             "published_at": null,
+            "error_class": null,
+            "last_attempt_at": null,
         }])
     );
     let path = team.post(&id_of(&draft));

@@ -59,8 +59,12 @@ impl PublishJob {
                 "error"
             }
         };
-        metrics::counter!("postroute_publish_outcomes_total", "platform" => platform, "class" => class)
-            .increment(1);
+        metrics::counter!(
+            "postroute_publish_outcomes_total",
+            "platform" => platform,
+            "class" => class
+        )
+        .increment(1);
     }
 }
 
