@@ -63,11 +63,20 @@ pub enum AuditAction {
     /// A post in review was sent back to its author.
     #[serde(rename = "post.rejected")]
     PostRejected,
+    /// A person sent a failed or missed target to its platform again.
+    #[serde(rename = "post.retried")]
+    PostRetried,
+    /// A person checked an unknown target and found it on its platform.
+    #[serde(rename = "post.marked_published")]
+    PostMarkedPublished,
+    /// A person left an unknown or missed target unpublished.
+    #[serde(rename = "post.dismissed")]
+    PostDismissed,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 21] = [
         Self::WorkspaceCreated,
         Self::WorkspaceUpdated,
         Self::WorkspaceDeleted,
@@ -86,6 +95,9 @@ impl AuditAction {
         Self::MediaDeleted,
         Self::PostApproved,
         Self::PostRejected,
+        Self::PostRetried,
+        Self::PostMarkedPublished,
+        Self::PostDismissed,
     ];
 
     /// The stored name, e.g. `member.role_changed`.
@@ -109,6 +121,9 @@ impl AuditAction {
             Self::MediaDeleted => "media.deleted",
             Self::PostApproved => "post.approved",
             Self::PostRejected => "post.rejected",
+            Self::PostRetried => "post.retried",
+            Self::PostMarkedPublished => "post.marked_published",
+            Self::PostDismissed => "post.dismissed",
         }
     }
 

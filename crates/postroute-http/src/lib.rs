@@ -170,6 +170,22 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/workspaces/{workspace_id}/posts/{post_id}/cancel", post(posts::cancel))
         .route("/v1/workspaces/{workspace_id}/posts/{post_id}/queue", post(posts::queue))
         .route(
+            "/v1/workspaces/{workspace_id}/posts/{post_id}/publish-now",
+            post(posts::publish_now),
+        )
+        .route(
+            "/v1/workspaces/{workspace_id}/posts/{post_id}/targets/{channel_id}/retry",
+            post(posts::retry_target),
+        )
+        .route(
+            "/v1/workspaces/{workspace_id}/posts/{post_id}/targets/{channel_id}/mark-published",
+            post(posts::mark_target_published),
+        )
+        .route(
+            "/v1/workspaces/{workspace_id}/posts/{post_id}/targets/{channel_id}/dismiss",
+            post(posts::dismiss_target),
+        )
+        .route(
             "/v1/workspaces/{workspace_id}/channels/{channel_id}/slots",
             get(slots::get).put(slots::put),
         )

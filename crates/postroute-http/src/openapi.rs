@@ -48,6 +48,8 @@ use crate::problem;
                 media::public_content,
         posts::list, posts::create, posts::get, posts::update, posts::delete, posts::submit,
                 posts::approve, posts::reject, posts::schedule, posts::cancel, posts::queue,
+                posts::publish_now, posts::retry_target, posts::mark_target_published,
+                posts::dismiss_target,
         webhooks::stripe, webhooks::meta_verification, webhooks::meta, webhooks::x_crc, webhooks::x,
     ),
     components(

@@ -63,6 +63,9 @@ fn valid_body(method: &Method, template: &str) -> Option<Value> {
         }
         ("POST", "/channels/connect") => Some(json!({"provider": "x"})),
         ("POST", "/channels/pending/{pending_id}") => Some(json!({"external_ids": ["501"]})),
+        ("POST", "/posts/{post_id}/targets/{channel_id}/mark-published") => {
+            Some(json!({"url": "https://x.com/i/web/status/1"}))
+        }
         ("PUT", "/channels/{channel_id}/slots") => {
             Some(json!({"slots": [{"weekday": "mon", "time": "09:30"}]}))
         }

@@ -133,3 +133,101 @@ async fn a_post_x_created_without_answering_is_unknown_and_never_sent_again(back
     let again = app.json_as(&owner, Method::GET, &post, Value::Null, 200).await;
     assert_eq!(again["targets"][0]["attempts"], 1, "{again}");
 }
+
+#[db_test]
+async fn publish_now_is_accepted_and_goes_out_on_the_next_pass(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let posts = format!("/v1/workspaces/{workspace}/posts");
+    let body = json!({ "content": "Right now", "channel_ids": [channel] });
+    let post = app.json_as(&owner, Method::POST, &posts, body, 201).await;
+    let path = format!("{posts}/{}", post["id"].as_str().unwrap());
+    let accepted =
+        app.json_as(&owner, Method::POST, &format!("{path}/publish-now"), Value::Null, 202).await;
+    assert_eq!(accepted["status"], "scheduled", "{accepted}");
+
+    until(&app, &owner, &path, |post| post["status"] == "published").await;
+    assert_eq!(app.fake_x().published().len(), 1);
+}
+
+#[db_test]
+async fn a_person_settles_what_the_publisher_could_not(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let target = |post: &str, action: &str| format!("{post}/targets/{channel}/{action}");
+
+    // A refusal fails the target with X's words; a person retries once the cause is gone.
+    app.fake_x().arm_publish_fault(&json!({ "fault": "duplicate", "times": 1 })).unwrap();
+    let refused = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Once more", "channel_ids": [channel] }),
+    )
+    .await;
+    let failed = until(&app, &owner, &refused, |post| post["status"] == "failed").await;
+    assert_eq!(failed["targets"][0]["error_class"], "permanent", "{failed}");
+    assert!(failed["targets"][0]["error"].as_str().unwrap().starts_with("X refused the post"));
+    let wrong = app
+        .json_as(
+            &owner,
+            Method::POST,
+            &target(&refused, "mark-published"),
+            json!({ "url": "https://x.com/i/web/status/1" }),
+            409,
+        )
+        .await;
+    assert_eq!(wrong["code"], "conflict");
+    app.json_as(&owner, Method::POST, &target(&refused, "retry"), Value::Null, 202).await;
+    until(&app, &owner, &refused, |post| post["status"] == "published").await;
+    assert_eq!(app.fake_x().published().len(), 1, "the refused attempt created nothing");
+
+    // An unknown target is settled by a person who looked: marked published with its URL.
+    app.fake_x()
+        .arm_publish_fault(&json!({ "fault": "created_then_500", "call": "tweet", "times": 1 }))
+        .unwrap();
+    let unsure = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Did it?", "channel_ids": [channel] }),
+    )
+    .await;
+    until(&app, &owner, &unsure, |post| post["targets"][0]["status"] == "unknown").await;
+    app.json_as(&owner, Method::POST, &target(&unsure, "retry"), Value::Null, 409).await;
+    app.json_as(
+        &owner,
+        Method::POST,
+        &target(&unsure, "mark-published"),
+        json!({ "url": "http://x.com/plain" }),
+        422,
+    )
+    .await;
+    let tweet = app.fake_x().published().last().unwrap().id.clone();
+    let url = format!("https://x.com/one/status/{tweet}");
+    let marked = app
+        .json_as(
+            &owner,
+            Method::POST,
+            &target(&unsure, "mark-published"),
+            json!({ "url": url }),
+            200,
+        )
+        .await;
+    assert_eq!(marked["status"], "published", "{marked}");
+    assert_eq!(marked["targets"][0]["url"], url);
+    assert_eq!(app.fake_x().published().len(), 2, "nothing was sent again");
+
+    // The audit log comes with a paid plan.
+    app.set_plan(&workspace, "studio").await;
+    let audit = app
+        .json_as(
+            &owner,
+            Method::GET,
+            &format!("/v1/workspaces/{workspace}/audit-log?action=post.marked_published"),
+            Value::Null,
+            200,
+        )
+        .await;
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
+}

@@ -43,7 +43,7 @@ pub use tenant::{
     AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,
     Invited, Media, MediaInserted, MediaRemoval, Member, MemberChangeError, NewInvitation,
     NewWorkspace, OAuthState, PendingConnection, Post, PostFilter, PostSaved, Saved, SealedTokens,
-    StoredSlot, Target, Tenant, Workspace, WorkspaceChanges,
+    StoredSlot, Target, TargetDecision, Tenant, Workspace, WorkspaceChanges,
 };
 pub use user_scope::UserScope;
 pub use webhooks::WebhookEvents;

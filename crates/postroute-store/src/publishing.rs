@@ -14,8 +14,7 @@
 //!   again, since nothing can have reached the platform.
 
 use chrono::{DateTime, Utc};
-use postroute_domain::publish::post_status_from_targets;
-use postroute_domain::{ChannelId, PostId, PostStatus, Provider, TargetStatus, WorkspaceId};
+use postroute_domain::{ChannelId, PostId, PostStatus, Provider, WorkspaceId};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -415,39 +414,11 @@ impl<'a> Publishing<'a> {
         post: PostId,
         now: DateTime<Utc>,
     ) -> Result<Option<PostStatus>, StoreError> {
+        let tenant = crate::Tenant::new(self.db, workspace);
         let mut tx = self.db.begin_in(Scope::Workspace(workspace)).await?;
-        let rows: Vec<(String,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
-            "SELECT status FROM post_targets WHERE workspace_id = $1 AND post_id = $2",
-        )
-        .bind(workspace.as_uuid())
-        .bind(post.as_uuid())
-        .fetch_all(&mut *c)
-        .await)?;
-        let statuses = rows
-            .iter()
-            .map(|(status,)| {
-                TargetStatus::parse(status).ok_or_else(|| StoreError::CorruptRow {
-                    table: "post_targets",
-                    reason: format!("status `{status}`"),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let Some(status) = post_status_from_targets(statuses) else { return Ok(None) };
-        if status != PostStatus::Publishing {
-            on_conn!(tx.conn(), |c| sqlx::query(
-                "UPDATE posts SET status = $3, version = version + 1, updated_at = $4 \
-                 WHERE workspace_id = $1 AND id = $2 AND status = 'publishing'",
-            )
-            .bind(workspace.as_uuid())
-            .bind(post.as_uuid())
-            .bind(status.as_str())
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map(drop))?;
-        }
+        let status = crate::tenant::targets::settle(tx.conn(), &tenant, post, now).await?;
         tx.commit().await?;
-        Ok(Some(status))
+        Ok(status)
     }
 
     /// Takes back targets whose lease ran out while `publishing`: with no intent under their

@@ -63,14 +63,24 @@ async fn write_to_outbox_directory(
 ) -> Result<String, DeliveryError> {
     let path = directory.join(format!("{}.eml", email.idempotency_key));
     let message = format!(
-        "From: {}\r\nTo: {}\r\nSubject: {}\r\nMessage-ID: <{}@postroute>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
+        "From: {}\r\nTo: {}\r\nSubject: {}\r\nMessage-ID: <{}@postroute>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{}",
         email.from, email.to, email.subject, email.idempotency_key, email.text
     );
-    tokio::fs::create_dir_all(directory).await.map_err(|error| {
-        DeliveryError::Transient(format!("cannot create {}: {error}", directory.display()))
+    // Written beside the outbox and renamed into it, so that whoever watches the outbox (a
+    // person, a test) never reads half a message.
+    let partial = directory.with_extension("partial");
+    for dir in [directory, partial.as_path()] {
+        tokio::fs::create_dir_all(dir).await.map_err(|error| {
+            DeliveryError::Transient(format!("cannot create {}: {error}", dir.display()))
+        })?;
+    }
+    let writing = partial.join(format!("{}.eml", email.idempotency_key));
+    tokio::fs::write(&writing, message).await.map_err(|error| {
+        DeliveryError::Transient(format!("cannot write {}: {error}", writing.display()))
     })?;
-    tokio::fs::write(&path, message).await.map_err(|error| {
-        DeliveryError::Transient(format!("cannot write {}: {error}", path.display()))
+    tokio::fs::rename(&writing, &path).await.map_err(|error| {
+        DeliveryError::Transient(format!("cannot move a message to {}: {error}", path.display()))
     })?;
     tracing::info!(
         path = display(&path.display()),

@@ -1,6 +1,6 @@
 //! The approval flow and the schedule: submit, approve, reject, schedule, cancel.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use postroute_domain::post::{self, parse_rejection_reason, transition};
 use postroute_domain::{AuditAction, PostCommand, PostId, PostStatus, TransitionError};
 use postroute_store::{Post, Workspace};
@@ -142,6 +142,24 @@ impl PostService {
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
         let scheduled = Post { status, scheduled_at: Some(at), updated_at: now, ..current };
         saved(tenant.save_post(&scheduled, None).await?)
+    }
+
+    /// Schedules a post for now, under the same rules as [`PostService::schedule`]: the
+    /// publisher takes it on its next pass.
+    pub async fn publish_now(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+    ) -> Result<Post, Refusal> {
+        // To the microsecond, as both databases keep times.
+        let now = clock::now().trunc_subsecs(6);
+        let current = self.editable(caller, id, seen, Precondition::Optional).await?;
+        let status = next(&caller.workspace, &current, PostCommand::Schedule)?;
+        let tenant = self.store.tenant(caller.workspace.id);
+        super::checks::check_targets(&tenant, &body_of(&current)).await?;
+        let due = Post { status, scheduled_at: Some(now), updated_at: now, ..current };
+        saved(tenant.save_post(&due, None).await?)
     }
 
     /// Takes a post off the schedule: scheduled -> draft. Its time is kept for next time.

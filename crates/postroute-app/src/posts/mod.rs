@@ -8,6 +8,7 @@
 mod checks;
 mod flow;
 mod queue;
+mod targets;
 
 use crate::Refusal;
 use chrono::{DateTime, Utc};

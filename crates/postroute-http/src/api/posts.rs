@@ -13,10 +13,10 @@ use postroute_store::{Post, PostFilter, Target};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::extract::PathId;
 use crate::extract::guard::{Permit, can};
 use crate::extract::json::JsonBody;
 use crate::extract::pagination::{ListQuery, Page, PageParams};
+use crate::extract::{PathId, PathIds};
 use crate::openapi::schemas;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -456,6 +456,91 @@ pub(crate) async fn schedule(
 ) -> Result<Response, ApiError> {
     let at = stored_time(request.scheduled_at);
     let post = state.posts.schedule(&permit.member.caller, post, seen, at).await?;
+    Ok(with_etag(post))
+}
+
+/// Publish a post now (members: their own), under the same rules as `schedule`: 202, and the
+/// publisher takes it on its next pass; its targets show how it went.
+#[utoipa::path(post, operation_id = "publish_post_now", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/publish-now", tag = "posts", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("post_id" = String, Path),
+           ("If-Match" = Option<schemas::ETag>, Header, description = schemas::IF_MATCH_OPTIONAL)),
+    responses((status = 202, description = "Due now; the publisher takes it next", body = PostView),
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
+              (status = 409, description = "Approval required first, or a status that cannot be scheduled (`conflict`)", body = Problem),
+              (status = 412, description = "`If-Match` names a version the post has moved on from, or is not a post's ETag (`precondition_failed`)", body = Problem),
+              (status = 422, description = "Channels whose platform would refuse the post (`validation_failed`)", body = Problem)))]
+pub(crate) async fn publish_now(
+    State(state): State<AppState>,
+    permit: Permit<can::EditPost>,
+    PathId(post): PathId<PostId>,
+    IfMatch(seen): IfMatch,
+) -> Result<Response, ApiError> {
+    let post = state.posts.publish_now(&permit.member.caller, post, seen).await?;
+    let mut response = with_etag(post);
+    *response.status_mut() = StatusCode::ACCEPTED;
+    Ok(response)
+}
+
+/// Where a person found a post the publisher could not confirm.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkPublishedRequest {
+    /// The post's https:// address on its platform.
+    #[schema(pattern = r"^https://[^\s]+$", max_length = 2048)]
+    url: String,
+}
+
+/// Send a `failed` or `missed` target to its platform again, now (author, admin, owner).
+#[utoipa::path(post, operation_id = "retry_target", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/targets/{channel_id}/retry", tag = "posts", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("post_id" = String, Path), ("channel_id" = String, Path)),
+    responses((status = 202, description = "Due again now; the publisher takes it next", body = PostView),
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
+              (status = 404, description = "No such post, or it has no target on that channel", body = Problem),
+              (status = 409, description = "The target is neither failed nor missed (`conflict`)", body = Problem)))]
+pub(crate) async fn retry_target(
+    State(state): State<AppState>,
+    permit: Permit<can::EditPost>,
+    PathIds(post, channel): PathIds<PostId, ChannelId>,
+) -> Result<Response, ApiError> {
+    let post = state.posts.retry_target(&permit.member.caller, post, channel).await?;
+    let mut response = with_etag(post);
+    *response.status_mut() = StatusCode::ACCEPTED;
+    Ok(response)
+}
+
+/// Record that an `unknown` target is on its platform, at `url` (author, admin, owner).
+#[utoipa::path(post, operation_id = "mark_target_published", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/targets/{channel_id}/mark-published", tag = "posts", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("post_id" = String, Path), ("channel_id" = String, Path)),
+    request_body = MarkPublishedRequest,
+    responses((status = 200, description = "Published, with the address given", body = PostView),
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
+              (status = 404, description = "No such post, or it has no target on that channel", body = Problem),
+              (status = 409, description = "The target is not unknown (`conflict`)", body = Problem),
+              (status = 422, description = "Not an https:// address (`validation_failed`)", body = Problem)))]
+pub(crate) async fn mark_target_published(
+    State(state): State<AppState>,
+    permit: Permit<can::EditPost>,
+    PathIds(post, channel): PathIds<PostId, ChannelId>,
+    JsonBody(request): JsonBody<MarkPublishedRequest>,
+) -> Result<Response, ApiError> {
+    let caller = &permit.member.caller;
+    let post = state.posts.mark_published(caller, post, channel, &request.url).await?;
+    Ok(with_etag(post))
+}
+
+/// Leave an `unknown` or `missed` target unpublished (author, admin, owner).
+#[utoipa::path(post, operation_id = "dismiss_target", path = "/v1/workspaces/{workspace_id}/posts/{post_id}/targets/{channel_id}/dismiss", tag = "posts", security(("bearer" = [])),
+    params(("workspace_id" = String, Path), ("post_id" = String, Path), ("channel_id" = String, Path)),
+    responses((status = 200, description = "Left unpublished", body = PostView),
+              (status = 403, description = "A reviewer, or a member acting on another's post (`forbidden`)", body = Problem),
+              (status = 404, description = "No such post, or it has no target on that channel", body = Problem),
+              (status = 409, description = "The target is neither unknown nor missed (`conflict`)", body = Problem)))]
+pub(crate) async fn dismiss_target(
+    State(state): State<AppState>,
+    permit: Permit<can::EditPost>,
+    PathIds(post, channel): PathIds<PostId, ChannelId>,
+) -> Result<Response, ApiError> {
+    let post = state.posts.dismiss_target(&permit.member.caller, post, channel).await?;
     Ok(with_etag(post))
 }
 

@@ -14,7 +14,9 @@ mod members;
 mod oauth;
 mod posts;
 mod slots;
+pub(crate) mod targets;
 pub use slots::StoredSlot;
+pub use targets::TargetDecision;
 
 use chrono::{DateTime, Utc};
 use postroute_domain::{NewAuditEntry, Plan, Role, UserId, WorkspaceId};
