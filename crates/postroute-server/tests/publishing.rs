@@ -231,3 +231,45 @@ async fn a_person_settles_what_the_publisher_could_not(backend: Backend) {
         .await;
     assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
 }
+
+#[db_test]
+async fn a_post_still_in_review_when_its_time_comes_returns_to_draft_and_its_author_is_told(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    app.set_plan(&workspace, "studio").await;
+    let member = app.signed_in_user("member@example.com").await;
+    app.add_member(&workspace, &member.id, "member").await;
+    let settings = json!({ "approval_required": true });
+    app.json_as(&owner, Method::PATCH, &format!("/v1/workspaces/{workspace}"), settings, 200).await;
+
+    let posts = format!("/v1/workspaces/{workspace}/posts");
+    let at =
+        (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let body = json!({ "content": "Needs a yes", "channel_ids": [channel], "scheduled_at": at });
+    let post = app.json_as(&member, Method::POST, &posts, body, 201).await;
+    let path = format!("{posts}/{}", post["id"].as_str().unwrap());
+    let submitted =
+        app.json_as(&member, Method::POST, &format!("{path}/submit"), Value::Null, 200).await;
+    assert_eq!(submitted["status"], "in_review");
+
+    let lapsed = until(&app, &member, &path, |post| post["status"] == "draft").await;
+    assert_eq!(lapsed["status_reason"], "approval_expired", "{lapsed}");
+    assert!(app.fake_x().published().is_empty(), "nothing unapproved goes out");
+    let mut told = Vec::new();
+    for _ in 0..100 {
+        told = app
+            .resend()
+            .accepted()
+            .into_iter()
+            .filter(|email| email.subject.contains("was not published"))
+            .collect();
+        if !told.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(told.len(), 1, "one email");
+    assert_eq!(told[0].to, ["member@example.com"]);
+}

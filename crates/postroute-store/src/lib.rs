@@ -33,7 +33,7 @@ pub use dialect::postgres_connection_is_private;
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use publishing::{
-    Answer, AttemptId, ClaimedTarget, Publishing, Recovered, TargetKey, TargetOutcome,
+    Answer, AttemptId, ClaimedTarget, LapsedReview, Publishing, Recovered, TargetKey, TargetOutcome,
 };
 pub use sealed::{SealedKind, SealedPlace, SealedValue};
 pub use sessions::{LogoutOutcome, NewSession, RefreshOutcome, Session, Sessions};

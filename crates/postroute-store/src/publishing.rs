@@ -14,7 +14,7 @@
 //!   again, since nothing can have reached the platform.
 
 use chrono::{DateTime, Utc};
-use postroute_domain::{ChannelId, PostId, PostStatus, Provider, WorkspaceId};
+use postroute_domain::{ChannelId, PostId, PostStatus, Provider, UserId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -106,6 +106,35 @@ pub struct Answer {
     pub platform_request_id: Option<String>,
     /// In words, for a person (secrets never included).
     pub detail: Option<String>,
+}
+
+/// A post still in review when its time came: it goes back to draft, and its author is told.
+#[derive(Clone, Debug)]
+pub struct LapsedReview {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// Its name, for the email.
+    pub workspace_name: String,
+    /// The post.
+    pub post: PostId,
+    /// The version it was seen at: the lapse applies only if it is still that one.
+    pub version: i64,
+    /// When it was to be published.
+    pub scheduled_at: DateTime<Utc>,
+    /// Its author's account, address and name, while the account exists.
+    pub author: Option<(UserId, String, String)>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LapsedRow {
+    workspace_id: Uuid,
+    workspace_name: String,
+    id: Uuid,
+    version: i64,
+    scheduled_at: DateTime<Utc>,
+    author_id: Option<Uuid>,
+    email: Option<String>,
+    name: Option<String>,
 }
 
 /// What a recovery pass did.
@@ -419,6 +448,45 @@ impl<'a> Publishing<'a> {
         let status = crate::tenant::targets::settle(tx.conn(), &tenant, post, now).await?;
         tx.commit().await?;
         Ok(status)
+    }
+
+    /// Up to `limit` posts still in review whose time has come (`now` or before).
+    pub async fn reviews_past_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<LapsedReview>, StoreError> {
+        let mut tx = self.db.begin_read_in(Scope::CrossTenant).await?;
+        let rows: Vec<LapsedRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "SELECT p.workspace_id, w.name AS workspace_name, p.id, p.version, p.scheduled_at, \
+             p.author_id, u.email, u.name \
+             FROM posts p \
+             JOIN workspaces w ON w.id = p.workspace_id \
+             LEFT JOIN users u ON u.id = p.author_id \
+             WHERE p.status = 'in_review' AND p.scheduled_at <= $1 \
+             ORDER BY p.scheduled_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| LapsedReview {
+                workspace: WorkspaceId::from_uuid(row.workspace_id),
+                workspace_name: row.workspace_name,
+                post: PostId::from_uuid(row.id),
+                version: row.version,
+                scheduled_at: row.scheduled_at,
+                author: match (row.author_id, row.email, row.name) {
+                    (Some(id), Some(email), Some(name)) => {
+                        Some((UserId::from_uuid(id), email, name))
+                    }
+                    _ => None,
+                },
+            })
+            .collect())
     }
 
     /// Takes back targets whose lease ran out while `publishing`: with no intent under their

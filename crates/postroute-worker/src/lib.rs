@@ -44,6 +44,7 @@ pub fn start(
     let publish = PublishJob::new(
         store.clone(),
         services.channels.clone(),
+        services.composer.clone(),
         chrono::Duration::seconds(i64::try_from(worker.publish_lease_secs).unwrap_or(i64::MAX)),
         chrono::Duration::minutes(i64::from(worker.missed_after_mins)),
     );

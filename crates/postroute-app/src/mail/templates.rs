@@ -67,6 +67,19 @@ pub enum Template<'a> {
         /// Days the link stays valid.
         valid_days: u64,
     },
+    /// A post was still in review when its time came, so it went back to draft unpublished.
+    ApprovalExpired {
+        /// The author's name.
+        name: &'a str,
+        /// The workspace's id (for the link).
+        workspace_id: &'a str,
+        /// The workspace's name.
+        workspace: &'a str,
+        /// The post's id (for the link).
+        post_id: &'a str,
+        /// When it was to be published, RFC 3339 in UTC.
+        scheduled_at: &'a str,
+    },
 }
 
 impl Template<'_> {
@@ -78,6 +91,7 @@ impl Template<'_> {
             Self::AccountExists { .. } => "account_exists",
             Self::Invitation { .. } => "invitation",
             Self::ChannelNeedsReconnect { .. } => "channel_needs_reconnect",
+            Self::ApprovalExpired { .. } => "approval_expired",
         }
     }
 
@@ -135,6 +149,20 @@ impl Template<'_> {
                     )],
                     Some(("Reconnect the channel", &url)),
                     "You receive this because you are an owner or admin of the workspace.",
+                )
+            }
+            Self::ApprovalExpired { name, workspace_id, workspace, post_id, scheduled_at } => {
+                let url = link(&format!("/workspaces/{workspace_id}/posts/{post_id}"), None);
+                message(
+                    &format!("Your post in {workspace} was not published"),
+                    name,
+                    &[&format!(
+                        "Your post was to go out at {scheduled_at} (UTC), but nobody had \
+                         approved it by then, so it was not published. It is back in your drafts \
+                         in {workspace}: submit it again with a new time."
+                    )],
+                    Some(("Open the post", &url)),
+                    "You receive this because you wrote the post.",
                 )
             }
             Self::AccountExists { name } => {

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use postroute_domain::post::{self, parse_rejection_reason, transition};
-use postroute_domain::{AuditAction, PostCommand, PostId, PostStatus, TransitionError};
+use postroute_domain::{
+    AuditAction, PostCommand, PostId, PostStatus, StatusReason, TransitionError,
+};
 use postroute_store::{Post, Workspace};
 
 use super::{PostService, Precondition, body_of, saved};
@@ -66,8 +68,13 @@ impl PostService {
         let status = next(&caller.workspace, &current, PostCommand::Submit)?;
         let tenant = self.store.tenant(caller.workspace.id);
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
-        let submitted =
-            Post { status, submitted_by: Some(caller.user), updated_at: clock::now(), ..current };
+        let submitted = Post {
+            status,
+            submitted_by: Some(caller.user),
+            status_reason: None,
+            updated_at: clock::now(),
+            ..current
+        };
         saved(tenant.save_post(&submitted, None).await?)
     }
 
@@ -87,6 +94,7 @@ impl PostService {
         // Channels and files may have changed since it was submitted.
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
         let approved = Post {
+            status_reason: None,
             status,
             rejection_reason: None,
             reviewed_by: Some(caller.user),
@@ -113,6 +121,7 @@ impl PostService {
         let status = next(&caller.workspace, &current, PostCommand::Reject)?;
         let now = clock::now();
         let rejected = Post {
+            status_reason: Some(StatusReason::Rejected.as_str().to_owned()),
             status,
             rejection_reason: Some(reason),
             reviewed_by: Some(caller.user),
@@ -140,7 +149,13 @@ impl PostService {
         let status = next(&caller.workspace, &current, PostCommand::Schedule)?;
         let tenant = self.store.tenant(caller.workspace.id);
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
-        let scheduled = Post { status, scheduled_at: Some(at), updated_at: now, ..current };
+        let scheduled = Post {
+            status,
+            scheduled_at: Some(at),
+            status_reason: None,
+            updated_at: now,
+            ..current
+        };
         saved(tenant.save_post(&scheduled, None).await?)
     }
 
@@ -158,7 +173,13 @@ impl PostService {
         let status = next(&caller.workspace, &current, PostCommand::Schedule)?;
         let tenant = self.store.tenant(caller.workspace.id);
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
-        let due = Post { status, scheduled_at: Some(now), updated_at: now, ..current };
+        let due = Post {
+            status,
+            scheduled_at: Some(now),
+            status_reason: None,
+            updated_at: now,
+            ..current
+        };
         saved(tenant.save_post(&due, None).await?)
     }
 
@@ -171,7 +192,7 @@ impl PostService {
     ) -> Result<Post, Refusal> {
         let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         let status = next(&caller.workspace, &current, PostCommand::Cancel)?;
-        let cancelled = Post { status, updated_at: clock::now(), ..current };
+        let cancelled = Post { status, status_reason: None, updated_at: clock::now(), ..current };
         saved(self.store.tenant(caller.workspace.id).save_post(&cancelled, None).await?)
     }
 }

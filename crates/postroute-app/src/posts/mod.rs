@@ -7,6 +7,8 @@
 
 mod checks;
 mod flow;
+mod lapse;
+pub use lapse::lapse_review;
 mod queue;
 mod targets;
 
@@ -75,6 +77,7 @@ impl PostService {
             edited_by: None,
             submitted_by: None,
             rejection_reason: None,
+            status_reason: None,
             reviewed_by: None,
             reviewed_at: None,
             approved_at: None,
@@ -148,6 +151,7 @@ impl PostService {
         }
         let edited = Post {
             status,
+            status_reason: None,
             // What was approved is not what the post now says.
             approved_at: None,
             content: body.content,

@@ -30,6 +30,9 @@ pub struct PostView {
     /// Where the post is in its life.
     #[schema(value_type = schemas::PostStatus)]
     pub status: PostStatus,
+    /// Why it is there, in a word, when that needs saying.
+    #[schema(value_type = Option<schemas::StatusReason>)]
+    pub status_reason: Option<String>,
     /// The text, used wherever no variant replaces it.
     pub content: String,
     /// Per-platform text: `{"x":{"content":"…","thread":["…"]},"instagram":{"content":"…"}}`.
@@ -106,6 +109,7 @@ impl From<Post> for PostView {
         Self {
             id: post.id.to_string(),
             status: post.status,
+            status_reason: post.status_reason,
             channel_ids: post.targets.iter().map(|target| target.channel_id.to_string()).collect(),
             media_ids: post.media_ids.iter().map(ToString::to_string).collect(),
             content: post.content,

@@ -85,6 +85,16 @@ named_schema!(
 );
 
 named_schema!(
+    StatusReason,
+    "Why a post is where it is.",
+    names(
+        domain::StatusReason::ALL.map(domain::StatusReason::as_str),
+        "`rejected`: a reviewer sent it back; `approval_expired`: its time came while it was \
+         still in review, so it returned to draft.",
+    )
+);
+
+named_schema!(
     ErrorClass,
     "Why a target's last attempt did not publish.",
     names(

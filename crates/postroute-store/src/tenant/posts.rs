@@ -36,6 +36,9 @@ pub struct Post {
     pub submitted_by: Option<UserId>,
     /// Why a reviewer last sent it back.
     pub rejection_reason: Option<String>,
+    /// Why it is where it is, in a word (`rejected`, `approval_expired`), when that needs
+    /// saying.
+    pub status_reason: Option<String>,
     /// Who last approved or rejected it.
     pub reviewed_by: Option<UserId>,
     /// When.
@@ -142,6 +145,7 @@ struct PostRow {
     edited_by: Option<Uuid>,
     submitted_by: Option<Uuid>,
     rejection_reason: Option<String>,
+    status_reason: Option<String>,
     reviewed_by: Option<Uuid>,
     reviewed_at: Option<DateTime<Utc>>,
     approved_at: Option<DateTime<Utc>>,
@@ -151,8 +155,8 @@ struct PostRow {
 }
 
 const POST_COLUMNS: &str = "id, status, content, variants, scheduled_at, author_id, edited_by, \
-          submitted_by, rejection_reason, reviewed_by, reviewed_at, approved_at, version, \
-          created_at, updated_at";
+          submitted_by, rejection_reason, status_reason, reviewed_by, reviewed_at, approved_at, \
+          version, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct TargetRow {
@@ -191,6 +195,7 @@ impl PostRow {
             edited_by: self.edited_by.map(UserId::from_uuid),
             submitted_by: self.submitted_by.map(UserId::from_uuid),
             rejection_reason: self.rejection_reason,
+            status_reason: self.status_reason,
             reviewed_by: self.reviewed_by.map(UserId::from_uuid),
             reviewed_at: self.reviewed_at,
             approved_at: self.approved_at,
@@ -253,8 +258,9 @@ impl Tenant<'_> {
             sqlx::query(
                 "INSERT INTO posts (workspace_id, id, status, content, variants, scheduled_at, \
                  author_id, rejection_reason, reviewed_by, reviewed_at, version, created_at, \
-                 updated_at, approved_at, edited_by, submitted_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 updated_at, approved_at, edited_by, submitted_by, status_reason) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17)",
             )
             .bind(self.workspace.as_uuid())
             .bind(post.id.as_uuid())
@@ -272,6 +278,7 @@ impl Tenant<'_> {
             .bind(post.approved_at)
             .bind(post.edited_by.map(|user| user.as_uuid()))
             .bind(post.submitted_by.map(|user| user.as_uuid()))
+            .bind(post.status_reason.as_deref())
             .execute(&mut *c)
             .await
             .map(drop)
@@ -320,7 +327,8 @@ impl Tenant<'_> {
             "UPDATE posts \
              SET status = $3, content = $4, variants = $5, scheduled_at = $6, \
              rejection_reason = $7, reviewed_by = $8, reviewed_at = $9, updated_at = $10, \
-             approved_at = $12, edited_by = $15, submitted_by = $16, version = version + 1 \
+             approved_at = $12, edited_by = $15, submitted_by = $16, status_reason = $17, \
+             version = version + 1 \
              WHERE workspace_id = $1 AND id = $2 AND version = $11 AND status IN ({}) AND (NOT $13 \
              OR NOT (SELECT approval_required \
              FROM workspaces \
@@ -355,6 +363,7 @@ impl Tenant<'_> {
             .bind(review)
             .bind(post.edited_by.map(|user| user.as_uuid()))
             .bind(post.submitted_by.map(|user| user.as_uuid()))
+            .bind(post.status_reason.as_deref())
             .execute(&mut *c)
             .await
             .map(|done| done.rows_affected()))?;

@@ -6,8 +6,8 @@ use postroute_domain::publish::post_status_from_targets;
 use postroute_domain::{ChannelId, NewAuditEntry, PostId, PostStatus, TargetStatus};
 
 use super::{Tenant, audit};
-use crate::StoreError;
 use crate::pool::Conn;
+use crate::{NewOutboxEmail, StoreError};
 
 /// A person's decision on one target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +112,43 @@ impl Tenant<'_> {
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         tx.commit().await?;
         Ok(Some(true))
+    }
+}
+
+impl Tenant<'_> {
+    /// Returns a post still in review whose time has come to draft, with the reason
+    /// `approval_expired` and the email that tells its author, in one transaction: a post
+    /// nobody approved is never published. `false` when it changed meanwhile (approved,
+    /// edited, moved), and then nothing is sent.
+    pub async fn lapse_review(
+        &self,
+        post: PostId,
+        version: i64,
+        email: Option<&NewOutboxEmail<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let lapsed = on_conn!(tx.conn(), |c| sqlx::query(
+            "UPDATE posts SET status = 'draft', status_reason = 'approval_expired', \
+             version = version + 1, updated_at = $4 \
+             WHERE workspace_id = $1 AND id = $2 AND version = $3 AND status = 'in_review' \
+             AND scheduled_at <= $4",
+        )
+        .bind(self.workspace.as_uuid())
+        .bind(post.as_uuid())
+        .bind(version)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()))?;
+        if lapsed == 0 {
+            return Ok(false);
+        }
+        if let Some(email) = email {
+            crate::outbox::insert_email(tx.conn(), email).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

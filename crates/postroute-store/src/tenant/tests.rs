@@ -257,6 +257,7 @@ fn draft(media: Vec<postroute_domain::MediaId>) -> crate::Post {
         edited_by: None,
         submitted_by: None,
         rejection_reason: None,
+        status_reason: None,
         reviewed_by: None,
         reviewed_at: None,
         approved_at: None,

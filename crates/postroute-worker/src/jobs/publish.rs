@@ -5,9 +5,13 @@
 //! claims what is due. Any number of workers run this at once: the claim, the fence and the
 //! intent in the store keep each target's call to one worker (see `postroute_store::Publishing`).
 
+use std::sync::Arc;
+
 use chrono::TimeDelta;
 use postroute_app::channels::{ChannelService, Published, lag};
 use postroute_app::clock;
+use postroute_app::mail::MailComposer;
+use postroute_app::posts::lapse_review;
 use postroute_store::{ClaimedTarget, Publishing, Store, StoreError};
 
 use crate::Job;
@@ -20,6 +24,7 @@ const BATCH: u32 = 16;
 pub struct PublishJob {
     store: Store,
     channels: ChannelService,
+    composer: Arc<MailComposer>,
     /// This process, in attempt rows: `host-pid-…`, unique per start.
     worker: String,
     lease: TimeDelta,
@@ -31,12 +36,13 @@ impl PublishJob {
     pub fn new(
         store: Store,
         channels: ChannelService,
+        composer: Arc<MailComposer>,
         lease: TimeDelta,
         missed_after: TimeDelta,
     ) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
         let worker = format!("{host}-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        Self { store, channels, worker, lease, missed_after }
+        Self { store, channels, composer, worker, lease, missed_after }
     }
 
     async fn publish(&self, publishing: &Publishing<'_>, target: &ClaimedTarget) {
@@ -75,6 +81,19 @@ impl Job for PublishJob {
     async fn run_once(&self) -> Result<usize, StoreError> {
         let publishing = self.store.cross_tenant_unscoped().publishing();
         let now = clock::now();
+        // A post nobody approved in time is never published: it goes back to its author first.
+        let mut lapsed = 0;
+        for review in publishing.reviews_past_due(now, BATCH).await? {
+            match lapse_review(&self.store, &self.composer, &review).await {
+                Ok(true) => lapsed += 1,
+                Ok(false) => {}
+                Err(error) => tracing::error!(
+                    post.id = display(&review.post),
+                    error = display(&error),
+                    "could not return a lapsed review to draft"
+                ),
+            }
+        }
         let missed = publishing.sweep_missed(now - self.missed_after).await?;
         if missed > 0 {
             tracing::warn!(targets = missed, "targets came due too late and were marked missed");
@@ -95,7 +114,7 @@ impl Job for PublishJob {
         for target in &claimed {
             self.publish(&publishing, target).await;
         }
-        Ok(claimed.len()
-            + usize::try_from(missed + recovered.unknown + recovered.requeued).unwrap_or(0))
+        let swept = missed + recovered.unknown + recovered.requeued;
+        Ok(claimed.len() + lapsed + usize::try_from(swept).unwrap_or(0))
     }
 }
