@@ -68,10 +68,14 @@ impl ChannelService {
         let tenant = self.store.tenant(key.workspace);
         let post = tenant.post(key.post).await?.ok_or(Refusal::NotFound)?;
         let (Provider::X, Some(x)) = (target.provider, self.x.as_ref()) else {
-            let reason = format!(
-                "Publishing to {} is not available yet; this target waits.",
-                target.provider.as_str()
-            );
+            let reason = if target.provider == Provider::X {
+                "X is not configured on this server; this target waits until it is.".to_owned()
+            } else {
+                format!(
+                    "Publishing to {} is not available yet; this target waits.",
+                    target.provider.as_str()
+                )
+            };
             publishing
                 .defer(key, target.fence, clock::now() + NOT_YET_SUPPORTED_WAIT, &reason)
                 .await?;
