@@ -27,8 +27,8 @@ use crate::workspaces::Caller;
 pub use check::CheckOutcome;
 pub use connect::{CallbackQuery, Candidate, Completion, PendingChoice};
 pub use publish::{CALL_TIMEOUT, Published, lag};
-pub(crate) use slots::zone_of;
 pub use slots::{ChannelSlots, RequestedSlot};
+pub(crate) use slots::{stored_week, zone_of};
 pub use tokens::TokenCipher;
 
 /// How long a started connection may take to come back.

@@ -40,14 +40,10 @@ impl ChannelService {
             .channel_slots(channel)
             .await?
             .ok_or(Refusal::NotFound)?;
-        let slots = stored
-            .iter()
-            .map(|(weekday, time)| Slot::parse(weekday, time))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| Refusal::internal(format!("a stored slot does not parse: {error}")))?;
-        let slots = WeeklySlots::new(slots)
-            .map_err(|error| Refusal::internal(format!("stored slots: {error}")))?;
-        Ok(ChannelSlots { timezone: caller.workspace.timezone.clone(), slots })
+        Ok(ChannelSlots {
+            timezone: caller.workspace.timezone.clone(),
+            slots: stored_week(&stored)?,
+        })
     }
 
     /// Replaces the slots of `channel` (owners and admins).
@@ -91,6 +87,17 @@ impl ChannelService {
         }
         Ok(ChannelSlots { timezone: caller.workspace.timezone.clone(), slots })
     }
+}
+
+/// Slots as the store keeps them, as a week; they were checked on the way in, so one that does
+/// not parse is a fault of ours.
+pub(crate) fn stored_week(stored: &[(String, String)]) -> Result<WeeklySlots, Refusal> {
+    let slots = stored
+        .iter()
+        .map(|(weekday, time)| Slot::parse(weekday, time))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| Refusal::internal(format!("a stored slot does not parse: {error}")))?;
+    WeeklySlots::new(slots).map_err(|error| Refusal::internal(format!("stored slots: {error}")))
 }
 
 /// The workspace's zone, which its settings already checked.

@@ -143,20 +143,8 @@ impl PostService {
         seen: Option<i64>,
         at: DateTime<Utc>,
     ) -> Result<Post, Refusal> {
-        let now = clock::now();
-        super::checks::check_time(at, now)?;
-        let current = self.editable(caller, id, seen, Precondition::Optional).await?;
-        let status = next(&caller.workspace, &current, PostCommand::Schedule)?;
-        let tenant = self.store.tenant(caller.workspace.id);
-        super::checks::check_targets(&tenant, &body_of(&current)).await?;
-        let scheduled = Post {
-            status,
-            scheduled_at: Some(at),
-            status_reason: None,
-            updated_at: now,
-            ..current
-        };
-        saved(tenant.save_post(&scheduled, None).await?)
+        super::checks::check_time(at, clock::now())?;
+        self.schedule_at(caller, id, seen, at).await
     }
 
     /// Schedules a post for now, under the same rules as [`PostService::schedule`]: the
@@ -168,19 +156,28 @@ impl PostService {
         seen: Option<i64>,
     ) -> Result<Post, Refusal> {
         // To the microsecond, as both databases keep times.
-        let now = clock::now().trunc_subsecs(6);
+        self.schedule_at(caller, id, seen, clock::now().trunc_subsecs(6)).await
+    }
+
+    async fn schedule_at(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        seen: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<Post, Refusal> {
         let current = self.editable(caller, id, seen, Precondition::Optional).await?;
         let status = next(&caller.workspace, &current, PostCommand::Schedule)?;
         let tenant = self.store.tenant(caller.workspace.id);
         super::checks::check_targets(&tenant, &body_of(&current)).await?;
-        let due = Post {
+        let scheduled = Post {
             status,
-            scheduled_at: Some(now),
+            scheduled_at: Some(at),
             status_reason: None,
-            updated_at: now,
+            updated_at: clock::now(),
             ..current
         };
-        saved(tenant.save_post(&due, None).await?)
+        saved(tenant.save_post(&scheduled, None).await?)
     }
 
     /// Takes a post off the schedule: scheduled -> draft. Its time is kept for next time.

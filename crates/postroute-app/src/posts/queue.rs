@@ -4,11 +4,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use postroute_domain::PostId;
-use postroute_domain::schedule::{Slot, WeeklySlots, next_free_slot};
+use postroute_domain::schedule::next_free_slot;
 use postroute_store::Post;
 
 use super::PostService;
-use crate::channels::zone_of;
+use crate::channels::{stored_week, zone_of};
 use crate::workspaces::Caller;
 use crate::{Refusal, clock};
 
@@ -25,13 +25,7 @@ impl PostService {
         let channels = post.channel_ids();
         let tenant = self.store.tenant(caller.workspace.id);
         let stored = tenant.slots_of_channels(&channels).await?;
-        let slots = stored
-            .iter()
-            .map(|(weekday, time)| Slot::parse(weekday, time))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| Refusal::internal(format!("a stored slot does not parse: {error}")))?;
-        let slots = WeeklySlots::new(slots)
-            .map_err(|error| Refusal::internal(format!("stored slots: {error}")))?;
+        let slots = stored_week(&stored)?;
         let now = clock::now();
         let taken: BTreeSet<DateTime<Utc>> =
             tenant.times_taken_on(&channels, id, now).await?.into_iter().collect();

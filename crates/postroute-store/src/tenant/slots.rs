@@ -90,15 +90,25 @@ impl Tenant<'_> {
         Ok(true)
     }
 
-    /// The slots of every channel in `channels` together.
+    /// The slots of every channel in `channels` together, read in one transaction.
     pub async fn slots_of_channels(
         &self,
         channels: &[ChannelId],
     ) -> Result<Vec<StoredSlot>, StoreError> {
         let mut slots = Vec::new();
+        let mut tx = self.begin_read().await?;
         for channel in channels {
-            slots.extend(self.channel_slots(*channel).await?.unwrap_or_default());
+            let rows: Vec<StoredSlot> = on_conn!(tx.conn(), |c| sqlx::query_as(
+                "SELECT weekday, time FROM channel_slots \
+                 WHERE workspace_id = $1 AND channel_id = $2",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(channel.as_uuid())
+            .fetch_all(&mut *c)
+            .await)?;
+            slots.extend(rows);
         }
+        tx.commit().await?;
         Ok(slots)
     }
 
