@@ -273,3 +273,31 @@ async fn a_post_still_in_review_when_its_time_comes_returns_to_draft_and_its_aut
     assert_eq!(told.len(), 1, "one email");
     assert_eq!(told[0].to, ["member@example.com"]);
 }
+
+#[db_test]
+async fn two_instances_publishing_at_once_post_each_target_exactly_once(backend: Backend) {
+    let first = TestApp::spawn(backend.clone()).await;
+    // Signed up before the second instance starts, whose worker would deliver the
+    // confirmation to its own fake Resend.
+    let (owner, workspace, channel) = connected(&first).await;
+    let second = TestApp::builder(backend).x_of(first.fake_x()).spawn_beside(&first).await;
+    let posts: Vec<String> = {
+        let mut posts = Vec::new();
+        for n in 0..12 {
+            let body = json!({ "content": format!("Post {n}"), "channel_ids": [channel] });
+            posts.push(scheduled(&first, &owner, &workspace, body).await);
+        }
+        posts
+    };
+    for post in &posts {
+        until(&second, &owner, post, |post| post["status"] == "published").await;
+    }
+    // Later passes of either instance find nothing more to send.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut texts: Vec<String> =
+        first.fake_x().published().into_iter().map(|tweet| tweet.text.unwrap()).collect();
+    assert_eq!(texts.len(), 12, "{texts:?}");
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), 12, "no post went out twice");
+}

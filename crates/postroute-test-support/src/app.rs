@@ -31,9 +31,17 @@ pub struct TestAppBuilder {
     shared_redis_prefix: Option<String>,
     without_fake_resend: bool,
     own_oauth_key: bool,
+    x_of: Option<url::Url>,
 }
 
 impl TestAppBuilder {
+    /// Talks to `fake` instead of a fake X of its own: instances of one deployment publish to
+    /// one platform, so a test can count what they published together.
+    pub fn x_of(mut self, fake: &FakeX) -> Self {
+        self.x_of = Some(fake.base_url());
+        self
+    }
+
     /// Changes the configuration the app starts with.
     pub fn configure(mut self, change: impl FnOnce(&mut Config)) -> Self {
         change(&mut self.config);
@@ -109,8 +117,9 @@ impl TestAppBuilder {
         config.auth.jwt_secret = Some(base64_secret(&self.jwt_secret));
         config.x.client_id = Some(X_CLIENT.0.to_owned());
         config.x.client_secret = Some(secrecy::SecretString::from(X_CLIENT.1.to_owned()));
-        config.x.auth_base_url = fake_x.base_url();
-        config.x.api_base_url = fake_x.base_url();
+        let x_base = self.x_of.clone().unwrap_or_else(|| fake_x.base_url());
+        config.x.auth_base_url = x_base.clone();
+        config.x.api_base_url = x_base;
         config.meta.app_id = Some(META_APP.0.to_owned());
         config.meta.app_secret = Some(secrecy::SecretString::from(META_APP.1.to_owned()));
         config.meta.graph_base_url = fake_meta.graph_url();
@@ -205,6 +214,7 @@ impl TestApp {
             shared_redis_prefix: None,
             without_fake_resend: false,
             own_oauth_key: false,
+            x_of: None,
         }
     }
 
