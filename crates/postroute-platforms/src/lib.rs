@@ -5,6 +5,8 @@
 pub mod email;
 mod error;
 pub mod meta;
+mod publish;
 pub mod x;
 
 pub use error::PlatformError;
+pub use publish::PublishFailure;

@@ -12,6 +12,7 @@ use url::Url;
 
 use postroute_domain::publish::Outcome;
 
+use crate::PublishFailure;
 use crate::error::{PlatformError, http_client};
 
 /// Scopes PostRoute asks for: read the account, post, upload media, stay connected.
@@ -271,17 +272,6 @@ pub struct CreatedTweet {
     pub id: String,
 }
 
-/// A create that did not (knowingly) succeed: what it means for the target, and what X said.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublishFailure {
-    /// The outcome class (publishing.md A.2).
-    pub outcome: Outcome,
-    /// The HTTP status, when an answer came.
-    pub http_status: Option<u16>,
-    /// X's problem `title` (e.g. `CreditsDepleted`), when it sent one.
-    pub platform_code: Option<String>,
-}
-
 impl XClient {
     /// Creates a post. Irreversible: X has no idempotency key, so anything after the request
     /// left (a 5xx, a timeout, a dropped connection) is [`Outcome::Ambiguous`], never retried
@@ -291,14 +281,9 @@ impl XClient {
         access_token: &str,
         tweet: &NewTweet<'_>,
     ) -> Result<CreatedTweet, PublishFailure> {
-        let unsent = |detail: String| PublishFailure {
-            outcome: Outcome::Transient { detail },
-            http_status: None,
-            platform_code: None,
-        };
         let url = self
             .url(&self.endpoints.api_base, "/2/tweets")
-            .map_err(|error| unsent(error.to_string()))?;
+            .map_err(|error| PublishFailure::unsent(error.to_string()))?;
         let mut body = serde_json::Map::new();
         if !tweet.text.is_empty() {
             body.insert("text".to_owned(), tweet.text.into());
@@ -316,13 +301,13 @@ impl XClient {
             .json(&body)
             .send()
             .await
-            .map_err(network_failure)?;
+            .map_err(|error| PublishFailure::network(error, true))?;
         let status = response.status();
         let headers = response.headers().clone();
         let answer = match response.bytes().await {
             Ok(body) => body,
             // The answer was cut off: X may have created the post.
-            Err(error) => return Err(network_failure(error)),
+            Err(error) => return Err(PublishFailure::network(error, true)),
         };
         if status.is_success() {
             let created: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
@@ -334,6 +319,7 @@ impl XClient {
                     },
                     http_status: Some(status.as_u16()),
                     platform_code: None,
+                    request_id: request_id(&headers),
                 }),
             };
         }
@@ -341,12 +327,9 @@ impl XClient {
     }
 }
 
-/// Sent or not: only a refused connection proves nothing reached X.
-fn network_failure(error: reqwest::Error) -> PublishFailure {
-    let sent = !error.is_connect();
-    let detail = format!("network: {}", error.without_url());
-    let outcome = if sent { Outcome::Ambiguous { detail } } else { Outcome::Transient { detail } };
-    PublishFailure { outcome, http_status: None, platform_code: None }
+/// X's id of the request, which its support asks for.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-transaction-id")?.to_str().ok().map(str::to_owned)
 }
 
 /// publishing.md A.2, for `POST /2/tweets`.
@@ -377,6 +360,7 @@ fn classify_publish_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) 
         outcome,
         http_status: Some(status.as_u16()),
         platform_code: Some(title.to_owned()).filter(|title| !title.is_empty()),
+        request_id: request_id(headers),
     }
 }
 

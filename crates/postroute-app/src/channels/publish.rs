@@ -11,7 +11,8 @@ use postroute_domain::publish::{
     Jitter, NextStep, Outcome, RetryPolicy, SEND_MARGIN, Spent, may_start_call,
 };
 use postroute_domain::{PostStatus, Provider};
-use postroute_platforms::x::{NewTweet, PublishFailure};
+use postroute_platforms::PublishFailure;
+use postroute_platforms::x::NewTweet;
 use postroute_store::{Answer, ClaimedTarget, Publishing, TargetOutcome};
 
 use super::ChannelService;
@@ -205,6 +206,7 @@ async fn record_failure(
         class: class.to_owned(),
         http_status: failure.http_status,
         platform_code: failure.platform_code.clone(),
+        platform_request_id: failure.request_id.clone(),
         detail: Some(detail),
         ..Answer::default()
     };
