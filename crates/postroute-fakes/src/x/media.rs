@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{FromRequest, Multipart};
+use axum::http::Extensions;
 
 use super::limits::{Endpoint, Window, caller, require_scopes, spend};
 use super::*;
@@ -128,8 +129,14 @@ fn invalid(message: &str) -> Response {
 }
 
 /// The parts of an upload body by name: multipart (`media` as raw bytes), or JSON with `media`
-/// in base64, both of which the v2 reference takes.
-async fn parts(headers: &HeaderMap, body: Bytes) -> Result<HashMap<String, Bytes>, Response> {
+/// in base64, both of which the v2 reference takes. `extensions` are the request's: they carry
+/// the router's body limit, without which multipart stops at axum's default 2 MB, well under
+/// the 8 MB segments X takes.
+async fn parts(
+    headers: &HeaderMap,
+    extensions: Extensions,
+    body: Bytes,
+) -> Result<HashMap<String, Bytes>, Response> {
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
     if content_type.starts_with("application/json") {
@@ -150,6 +157,7 @@ async fn parts(headers: &HeaderMap, body: Bytes) -> Result<HashMap<String, Bytes
         return Ok(parts);
     }
     let mut request = axum::http::Request::new(axum::body::Body::from(body));
+    *request.extensions_mut() = extensions;
     if let Some(value) = headers.get(header::CONTENT_TYPE) {
         request.headers_mut().insert(header::CONTENT_TYPE, value.clone());
     }
@@ -206,10 +214,11 @@ fn new_media(state: &mut XState, owner: &str, category: &str, total_bytes: u64) 
 pub(super) async fn upload(
     State(shared): State<Shared>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Response {
     delay(&shared).await;
-    let parts = parts(&headers, body).await;
+    let parts = parts(&headers, extensions, body).await;
     let mut state = lock(&shared);
     let (issued, window) = match admit(&mut state, &headers, Endpoint::MediaUpload) {
         Ok(admitted) => admitted,
@@ -316,10 +325,11 @@ pub(super) async fn append(
     State(shared): State<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Response {
     delay(&shared).await;
-    let parts = parts(&headers, body).await;
+    let parts = parts(&headers, extensions, body).await;
     let mut state = lock(&shared);
     let (issued, window) = match admit(&mut state, &headers, Endpoint::MediaChunked) {
         Ok(admitted) => admitted,
