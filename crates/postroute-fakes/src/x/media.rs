@@ -21,6 +21,9 @@ use super::*;
 const MEDIA_LIFETIME_SECS: u64 = 86_400;
 /// The largest `append` segment the server takes (clients should keep to 5 MB).
 const MAX_SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+/// The fields of the initialize schema, which allows no others.
+const INITIALIZE_FIELDS: &[&str] =
+    &["media_type", "total_bytes", "media_category", "additional_owners", "shared"];
 
 /// An uploaded (or uploading) media object.
 #[derive(Clone, Debug)]
@@ -233,10 +236,12 @@ pub(super) async fn upload(
         return window
             .stamp(invalid("command is not accepted here; use /2/media/upload/initialize"));
     }
-    let category = parts
-        .get("media_category")
-        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-        .unwrap_or_else(|| "tweet_image".to_owned());
+    // The reference marks `media_category` required on the one-shot upload (platforms.md 1.3).
+    let Some(category) =
+        parts.get("media_category").map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+    else {
+        return window.stamp(invalid("media_category is required"));
+    };
     let Some(media) = parts.get("media").filter(|media| !media.is_empty()) else {
         return window.stamp(invalid("media is required"));
     };
@@ -280,9 +285,16 @@ pub(super) async fn initialize(
         Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return window.stamp(invalid("The request body must be JSON"));
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return window.stamp(invalid("The request body must be a JSON object"));
     };
+    // The initialize schema allows no other fields (platforms.md 1.3): a `command` or a v1.1
+    // field here is a 400, not ignored.
+    if let Some(extra) = body.keys().find(|key| !INITIALIZE_FIELDS.contains(&key.as_str())) {
+        return window.stamp(invalid(&format!(
+            "$.{extra}: is not defined in the schema and the schema does not allow additional properties"
+        )));
+    }
     let (Some(media_type), Some(total_bytes)) = (
         body.get("media_type").and_then(Value::as_str),
         body.get("total_bytes").and_then(Value::as_u64),
