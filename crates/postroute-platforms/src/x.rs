@@ -15,6 +15,8 @@ use postroute_domain::publish::Outcome;
 use crate::PublishFailure;
 use crate::error::{PlatformError, http_client};
 
+pub mod media;
+
 /// Scopes PostRoute asks for: read the account, post, upload media, stay connected.
 pub const SCOPES: &str = "tweet.read tweet.write users.read media.write offline.access";
 
