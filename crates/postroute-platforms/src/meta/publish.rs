@@ -25,9 +25,11 @@ use crate::{PlatformError, PublishFailure};
 
 mod instagram;
 mod page;
+mod reconcile;
 
 pub use instagram::{ContainerStatus, IgContainer, PublishingLimit};
 pub use page::{PublishedPagePhoto, PublishedPagePost, PublishedPageVideo, facebook_url};
+pub use reconcile::{IgMediaSummary, IgMediaType, PageAttachmentType, PagePostSummary};
 
 /// One Graph call of a publish attempt: what it is decides what a failure means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
