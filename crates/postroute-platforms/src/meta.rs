@@ -1,5 +1,6 @@
 //! Meta Graph API: Facebook Login (manual flow), long-lived user tokens, Page tokens and the
 //! Instagram professional accounts linked to Pages. Wire formats: platforms.md 2.1, 2.3, 2.4.
+//! Publishing to both lives in [`publish`].
 
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use sha2::Sha256;
 use url::Url;
 
 use crate::error::{PlatformError, http_client};
+
+pub mod publish;
 
 /// Permissions for publishing to Facebook Pages.
 pub const FACEBOOK_SCOPES: &[&str] =
@@ -143,6 +146,9 @@ struct GraphError {
     error_subcode: Option<i64>,
     #[serde(default)]
     is_transient: Option<bool>,
+    /// Graph's support id of the request, which a publishing failure keeps.
+    #[serde(default)]
+    fbtrace_id: Option<String>,
 }
 
 /// A Graph API client for one app (app id and secret).
