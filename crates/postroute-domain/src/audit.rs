@@ -72,11 +72,20 @@ pub enum AuditAction {
     /// A person left an unknown or missed target unpublished.
     #[serde(rename = "post.dismissed")]
     PostDismissed,
+    /// The publisher put a post on a channel.
+    #[serde(rename = "post.published")]
+    PostPublished,
+    /// The publisher could not put a post on a channel.
+    #[serde(rename = "post.failed")]
+    PostFailed,
+    /// A post came due too late to go out without a person deciding.
+    #[serde(rename = "post.missed")]
+    PostMissed,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 24] = [
         Self::WorkspaceCreated,
         Self::WorkspaceUpdated,
         Self::WorkspaceDeleted,
@@ -98,6 +107,9 @@ impl AuditAction {
         Self::PostRetried,
         Self::PostMarkedPublished,
         Self::PostDismissed,
+        Self::PostPublished,
+        Self::PostFailed,
+        Self::PostMissed,
     ];
 
     /// The stored name, e.g. `member.role_changed`.
@@ -124,6 +136,9 @@ impl AuditAction {
             Self::PostRetried => "post.retried",
             Self::PostMarkedPublished => "post.marked_published",
             Self::PostDismissed => "post.dismissed",
+            Self::PostPublished => "post.published",
+            Self::PostFailed => "post.failed",
+            Self::PostMissed => "post.missed",
         }
     }
 

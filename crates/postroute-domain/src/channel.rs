@@ -30,6 +30,15 @@ impl Provider {
         }
     }
 
+    /// The platform's name, as people write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::X => "X",
+            Self::Facebook => "Facebook",
+            Self::Instagram => "Instagram",
+        }
+    }
+
     /// Facebook and Instagram connect through one Meta login.
     pub const fn is_meta(self) -> bool {
         matches!(self, Self::Facebook | Self::Instagram)

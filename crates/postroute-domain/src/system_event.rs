@@ -72,6 +72,12 @@ pub enum SystemEventKind {
     StaffGranted,
     /// An account stopped being staff (`postroute admin revoke-staff`).
     StaffRevoked,
+    /// X answered 402: the app's credits are spent, and X publishing is paused for every
+    /// workspace until they are topped up.
+    XCreditsDepleted,
+    /// An operator resumed a provider's paused publishing (`postroute admin
+    /// resume-publishing`).
+    PublishingResumed,
 }
 
 impl SystemEventKind {
@@ -87,6 +93,8 @@ impl SystemEventKind {
             Self::SessionsRevokedByStaff => "sessions_revoked_by_staff",
             Self::StaffGranted => "staff_granted",
             Self::StaffRevoked => "staff_revoked",
+            Self::XCreditsDepleted => "x_credits_depleted",
+            Self::PublishingResumed => "publishing_resumed",
         }
     }
 
@@ -99,7 +107,8 @@ impl SystemEventKind {
             | Self::AdminAccessDenied
             | Self::SessionsRevokedByStaff
             | Self::StaffRevoked => Severity::Warning,
-            Self::StaffGranted => Severity::Critical,
+            Self::StaffGranted | Self::XCreditsDepleted => Severity::Critical,
+            Self::PublishingResumed => Severity::Warning,
             Self::RefreshTokenReused | Self::WebhookSignatureInvalid => Severity::Critical,
         }
     }
@@ -109,7 +118,7 @@ impl SystemEventKind {
     /// Rate-limit trips are high-volume noise on their own; the failed logins behind a
     /// credential-endpoint trip are recorded separately and are security events.
     pub const fn is_security(self) -> bool {
-        !matches!(self, Self::RateLimited)
+        !matches!(self, Self::RateLimited | Self::XCreditsDepleted | Self::PublishingResumed)
     }
 }
 

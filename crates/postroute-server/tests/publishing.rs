@@ -301,3 +301,280 @@ async fn two_instances_publishing_at_once_post_each_target_exactly_once(backend:
     texts.dedup();
     assert_eq!(texts.len(), 12, "no post went out twice");
 }
+
+/// An app whose reconciliation looks twice, a second apart, instead of over twelve minutes.
+async fn quick_to_reconcile(backend: Backend) -> TestApp {
+    TestApp::builder(backend)
+        .configure(|config| config.worker.reconcile_looks_secs = vec![1, 1])
+        .spawn()
+        .await
+}
+
+/// The emails the fake Resend accepted whose subject contains `subject`, once at least
+/// `expected` arrived (or after 5 s).
+async fn emails_about(
+    app: &TestApp,
+    subject: &str,
+    expected: usize,
+) -> Vec<postroute_fakes::ReceivedEmail> {
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = app
+            .resend()
+            .accepted()
+            .into_iter()
+            .filter(|email| email.subject.contains(subject))
+            .collect();
+        if found.len() >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    found
+}
+
+/// How many audit entries of `action` the workspace has (read as its owner, on a paid plan).
+async fn audited(app: &TestApp, owner: &TestUser, workspace: &str, action: &str) -> usize {
+    app.set_plan(workspace, "studio").await;
+    let path = format!("/v1/workspaces/{workspace}/audit-log?action={action}");
+    let audit = app.json_as(owner, Method::GET, &path, Value::Null, 200).await;
+    audit["items"].as_array().map_or(0, Vec::len)
+}
+
+#[db_test]
+async fn an_unanswered_post_is_found_on_x_and_recorded_without_a_second_post(backend: Backend) {
+    let app = quick_to_reconcile(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    app.fake_x()
+        .arm_publish_fault(&json!({ "fault": "created_then_500", "call": "tweet", "times": 1 }))
+        .unwrap();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Out, but unconfirmed https://example.com/launch", "channel_ids": [channel] }),
+    )
+    .await;
+
+    let published = until(&app, &owner, &post, |post| post["status"] == "published").await;
+    let tweets = app.fake_x().published();
+    assert_eq!(tweets.len(), 1, "reconciled, never sent again: {tweets:?}");
+    let target = &published["targets"][0];
+    assert_eq!(target["platform_post_id"], tweets[0].id.as_str(), "{published}");
+    assert_eq!(target["url"], format!("https://x.com/i/web/status/{}", tweets[0].id));
+    assert_eq!(target["attempts"], 1);
+    let looked = app
+        .count("SELECT COUNT(*) FROM publish_attempts WHERE phase = 'reconciled' AND outcome_class = 'published'")
+        .await;
+    assert_eq!(looked, 1);
+    assert_eq!(audited(&app, &owner, &workspace, "post.published").await, 1);
+    assert!(emails_about(&app, "was not published", 1).await.is_empty(), "no incident");
+}
+
+#[db_test]
+async fn proof_that_nothing_was_created_allows_one_retry_and_the_post_goes_out_once(
+    backend: Backend,
+) {
+    let app = quick_to_reconcile(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    // A 500 that created nothing: the publisher cannot know that, and looks before resending.
+    app.fake_x()
+        .arm_publish_fault(&json!({ "fault": "server_error", "call": "tweet", "times": 1 }))
+        .unwrap();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Second time lucky", "channel_ids": [channel] }),
+    )
+    .await;
+
+    let published = until(&app, &owner, &post, |post| post["status"] == "published").await;
+    assert_eq!(app.fake_x().published().len(), 1);
+    assert_eq!(published["targets"][0]["attempts"], 2, "{published}");
+    let absent = app
+        .count("SELECT COUNT(*) FROM publish_attempts WHERE phase = 'reconciled' AND outcome_class = 'absent'")
+        .await;
+    assert_eq!(absent, 1, "one retry, after the looks found nothing");
+}
+
+#[db_test]
+async fn a_second_unanswered_call_asks_a_person_once_and_sends_nothing_more(backend: Backend) {
+    let app = quick_to_reconcile(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    app.fake_x()
+        .arm_publish_fault(&json!({ "fault": "server_error", "call": "tweet", "times": 2 }))
+        .unwrap();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Nobody can tell", "channel_ids": [channel] }),
+    )
+    .await;
+
+    let asked = until(&app, &owner, &post, |post| {
+        post["targets"][0]["status"] == "unknown"
+            && post["targets"][0]["error"].as_str().is_some_and(|error| error.contains("twice"))
+    })
+    .await;
+    assert_eq!(asked["targets"][0]["attempts"], 2, "{asked}");
+    let told = emails_about(&app, "was not published", 1).await;
+    assert_eq!(told.len(), 1, "one email for the incident, not one per attempt");
+    assert_eq!(told[0].to, ["owner@example.com"]);
+    assert!(told[0].text.as_str().contains("may or may not"));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(app.fake_x().published().is_empty());
+    assert_eq!(emails_about(&app, "was not published", 2).await.len(), 1);
+}
+
+#[db_test]
+async fn a_refused_post_fails_with_one_email_and_an_audit_entry(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    app.fake_x().arm_publish_fault(&json!({ "fault": "duplicate", "times": 1 })).unwrap();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Said before", "channel_ids": [channel] }),
+    )
+    .await;
+
+    let failed = until(&app, &owner, &post, |post| post["status"] == "failed").await;
+    assert_eq!(failed["targets"][0]["error_class"], "permanent");
+    let told = emails_about(&app, "was not published", 1).await;
+    assert_eq!(told.len(), 1);
+    let text = told[0].text.clone();
+    assert!(text.contains("“Said before”") && text.contains("X refused the post"), "{text}");
+    assert_eq!(audited(&app, &owner, &workspace, "post.failed").await, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(emails_about(&app, "was not published", 2).await.len(), 1, "reported once");
+}
+
+#[db_test]
+async fn an_expired_access_token_is_refreshed_once_and_the_post_goes_out(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let refreshes = app.fake_x().refresh_count();
+    app.fake_x().expire_access_tokens();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Fresh token", "channel_ids": [channel] }),
+    )
+    .await;
+
+    let published = until(&app, &owner, &post, |post| post["status"] == "published").await;
+    assert_eq!(app.fake_x().published().len(), 1);
+    assert_eq!(app.fake_x().refresh_count(), refreshes + 1, "one forced refresh");
+    assert_eq!(published["targets"][0]["attempts"], 2, "the 401, then the post: {published}");
+}
+
+#[db_test]
+async fn a_dead_grant_marks_the_channel_and_fails_its_waiting_posts_in_one_email(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let channels = app
+        .json_as(
+            &owner,
+            Method::GET,
+            &format!("/v1/workspaces/{workspace}/channels"),
+            Value::Null,
+            200,
+        )
+        .await;
+    let account = channels["items"][0]["external_id"].as_str().unwrap().to_owned();
+    let posts = format!("/v1/workspaces/{workspace}/posts");
+    let later_at =
+        (Utc::now() + chrono::Duration::hours(3)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let body = json!({ "content": "Next week's news", "channel_ids": [channel] });
+    let later = app.json_as(&owner, Method::POST, &posts, body, 201).await;
+    let later = format!("{posts}/{}", later["id"].as_str().unwrap());
+    app.json_as(
+        &owner,
+        Method::POST,
+        &format!("{later}/schedule"),
+        json!({ "scheduled_at": later_at }),
+        200,
+    )
+    .await;
+    app.fake_x().revoke_account(&account);
+    let now = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Today's news", "channel_ids": [channel] }),
+    )
+    .await;
+
+    let failed = until(&app, &owner, &now, |post| post["status"] == "failed").await;
+    assert_eq!(failed["targets"][0]["error_class"], "auth_dead", "{failed}");
+    // The post due in three hours fails now, visibly, not at its time.
+    let waiting = until(&app, &owner, &later, |post| post["status"] == "failed").await;
+    assert!(waiting["targets"][0]["error"].as_str().unwrap().contains("Reconnect"), "{waiting}");
+    let channels = app
+        .json_as(
+            &owner,
+            Method::GET,
+            &format!("/v1/workspaces/{workspace}/channels"),
+            Value::Null,
+            200,
+        )
+        .await;
+    assert_eq!(channels["items"][0]["status"], "needs_reconnect");
+
+    let told = emails_about(&app, "Reconnect", 1).await;
+    assert_eq!(told.len(), 1, "one incident, one email: {told:?}");
+    let text = told[0].text.clone();
+    assert!(text.contains("Today's news") && text.contains("Next week's news"), "{text}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(emails_about(&app, "was not published", 1).await.is_empty(), "no second email");
+    assert!(app.fake_x().published().is_empty());
+    // Retrying onto a channel that cannot publish is refused with the reason.
+    let retry = format!("{later}/targets/{channel}/retry");
+    let refused = app.json_as(&owner, Method::POST, &retry, Value::Null, 409).await;
+    assert!(refused["detail"].as_str().unwrap().contains("needs reconnect"), "{refused}");
+}
+
+#[db_test]
+async fn spent_x_credits_pause_x_publishing_until_an_operator_resumes_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    app.fake_x().arm_publish_fault(&json!({ "fault": "credits_depleted", "times": 1 })).unwrap();
+    let first = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "No credits", "channel_ids": [channel] }),
+    )
+    .await;
+    let failed = until(&app, &owner, &first, |post| post["status"] == "failed").await;
+    assert!(failed["targets"][0]["error"].as_str().unwrap().contains("paused"), "{failed}");
+    let alarms = app
+        .count("SELECT COUNT(*) FROM system_events WHERE event_type = 'x_credits_depleted'")
+        .await;
+    assert_eq!(alarms, 1);
+
+    // Nothing else goes to X while paused, though X would take it now.
+    let second = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "After the top-up", "channel_ids": [channel] }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let held = app.json_as(&owner, Method::GET, &second, Value::Null, 200).await;
+    assert_eq!(held["targets"][0]["status"], "pending", "{held}");
+    assert!(app.fake_x().published().is_empty());
+
+    assert!(postroute_app::admin::publishing::resume_publishing(app.store(), "x").await.unwrap());
+    until(&app, &owner, &second, |post| post["status"] == "published").await;
+    assert_eq!(app.fake_x().published().len(), 1);
+    let resumed = app
+        .count("SELECT COUNT(*) FROM system_events WHERE event_type = 'publishing_resumed'")
+        .await;
+    assert_eq!(resumed, 1);
+}

@@ -21,7 +21,7 @@ use crate::pool::Db;
 
 /// Every table, parents before children, so rows restore in this order without breaking a
 /// foreign key. A test compares it with the schema: a new table cannot be left out.
-pub const BACKUP_TABLES: [&str; 20] = [
+pub const BACKUP_TABLES: [&str; 21] = [
     "users",
     "sessions",
     "refresh_tokens",
@@ -42,6 +42,7 @@ pub const BACKUP_TABLES: [&str; 20] = [
     "post_targets",
     "publish_attempts",
     "webhook_events",
+    "provider_pauses",
 ];
 
 /// Ends a table's rows. Neither format can produce it as a row: COPY text escapes a leading

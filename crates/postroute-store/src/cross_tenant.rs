@@ -142,28 +142,35 @@ impl<'a> CrossTenant<'a> {
         let rows: Vec<DueRow> =
             claim_leased(self.db, Some(Scope::CrossTenant), &lease, now, lease_until, limit)
                 .await?;
-        rows.into_iter()
-            .filter_map(|row| {
-                let provider = match row.provider.parse() {
-                    Ok(provider) => provider,
-                    Err(_) => {
-                        return Some(Err(StoreError::CorruptRow {
-                            table: "channels",
-                            reason: format!("provider `{}`", row.provider),
-                        }));
-                    }
-                };
-                Some(Ok(DueChannel {
-                    workspace: WorkspaceId::from_uuid(row.workspace_id),
-                    id: ChannelId::from_uuid(row.id),
-                    provider,
-                    external_id: row.external_id,
-                    display_name: row.display_name,
-                    check_failures: row.check_failures,
-                    tokens: row.tokens.sealed()?,
-                }))
-            })
-            .collect()
+        due_channels(rows)
+    }
+
+    /// Claims one active channel for a refresh now, as [`Self::claim_due_channels`] would
+    /// when it is due: the publisher's forced refresh after a 401 takes the same claim as the
+    /// token job, so the two never refresh one account at once. `None` while another holds it.
+    pub async fn claim_channel_now(
+        &self,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<DueChannel>, StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(workspace)).await?;
+        let row: Option<DueRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "UPDATE channels SET check_locked_until = $4 \
+             WHERE workspace_id = $1 AND id = $2 AND status = 'active' \
+             AND (check_locked_until IS NULL OR check_locked_until <= $3) \
+             RETURNING workspace_id, id, provider, external_id, display_name, check_failures, \
+             access_token, refresh_token, token_key_id, token_expires_at",
+        )
+        .bind(workspace.as_uuid())
+        .bind(channel.as_uuid())
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(due_channels(row.into_iter().collect())?.pop())
     }
 
     /// Up to `limit` channels whose tokens are sealed under a key other than `current_key_id`.
@@ -212,4 +219,30 @@ impl<'a> CrossTenant<'a> {
         tx.commit().await?;
         Ok(swapped)
     }
+}
+
+/// Claimed rows as channels to check.
+fn due_channels(rows: Vec<DueRow>) -> Result<Vec<DueChannel>, StoreError> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let provider = match row.provider.parse() {
+                Ok(provider) => provider,
+                Err(_) => {
+                    return Some(Err(StoreError::CorruptRow {
+                        table: "channels",
+                        reason: format!("provider `{}`", row.provider),
+                    }));
+                }
+            };
+            Some(Ok(DueChannel {
+                workspace: WorkspaceId::from_uuid(row.workspace_id),
+                id: ChannelId::from_uuid(row.id),
+                provider,
+                external_id: row.external_id,
+                display_name: row.display_name,
+                check_failures: row.check_failures,
+                tokens: row.tokens.sealed()?,
+            }))
+        })
+        .collect()
 }

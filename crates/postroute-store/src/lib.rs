@@ -33,7 +33,8 @@ pub use dialect::postgres_connection_is_private;
 pub use error::StoreError;
 pub use outbox::{NewOutboxEmail, Outbox, OutboxEmail, OutboxStatus};
 pub use publishing::{
-    Answer, AttemptId, ClaimedTarget, LapsedReview, Publishing, Recovered, TargetKey, TargetOutcome,
+    Answer, AttemptId, ClaimedTarget, LapsedReview, OutcomeReport, ProviderPause, Publishing,
+    Reconciliation, Recovered, TargetKey, TargetOutcome, UnknownTarget,
 };
 pub use sealed::{SealedKind, SealedPlace, SealedValue};
 pub use sessions::{LogoutOutcome, NewSession, RefreshOutcome, Session, Sessions};
@@ -41,9 +42,10 @@ pub use store::{Dialect, Store, StoreOptions};
 pub use system_events::{StoredSystemEvent, SystemEventFilter, SystemEvents};
 pub use tenant::{
     AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,
-    Invited, Media, MediaInserted, MediaRemoval, Member, MemberChangeError, NewInvitation,
-    NewWorkspace, OAuthState, PendingConnection, Post, PostFilter, PostSaved, Saved, SealedTokens,
-    StoredSlot, Target, TargetDecision, Tenant, Workspace, WorkspaceChanges,
+    Invited, LOST_TO_DISCONNECT, LOST_TO_RECONNECT, Media, MediaInserted, MediaRemoval, Member,
+    MemberChangeError, NewInvitation, NewWorkspace, OAuthState, PendingConnection, Post,
+    PostFilter, PostSaved, Saved, SealedTokens, StoredSlot, Target, TargetDecision, Tenant,
+    WaitingPost, Workspace, WorkspaceChanges,
 };
 pub use user_scope::UserScope;
 pub use webhooks::WebhookEvents;

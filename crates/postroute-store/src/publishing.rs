@@ -75,8 +75,12 @@ pub enum TargetOutcome {
     },
     /// The platform refused it for good.
     Failed,
-    /// The call may or may not have created the post: reconcile, never resend blindly.
-    Unknown,
+    /// The call may or may not have created the post: reconcile, never resend blindly; the
+    /// first look at the platform comes at `look_at`.
+    Unknown {
+        /// When reconciliation first looks.
+        look_at: DateTime<Utc>,
+    },
 }
 
 impl TargetOutcome {
@@ -85,7 +89,7 @@ impl TargetOutcome {
             Self::Published { .. } => "published",
             Self::RetryAt { .. } => "pending",
             Self::Failed => "failed",
-            Self::Unknown => "unknown",
+            Self::Unknown { .. } => "unknown",
         }
     }
 }
@@ -152,11 +156,19 @@ pub struct Publishing<'a> {
     db: &'a Db,
 }
 
+// Due: its post's time has come, and its channel may publish now (connected, not held back by
+// the platform's rate limit, its provider not paused for the deployment).
 const DUE: &str = "status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
                    AND EXISTS (SELECT 1 FROM posts p \
                    WHERE p.workspace_id = post_targets.workspace_id \
                    AND p.id = post_targets.post_id \
-                   AND p.status IN ('scheduled', 'publishing') AND p.scheduled_at <= $1)";
+                   AND p.status IN ('scheduled', 'publishing') AND p.scheduled_at <= $1) \
+                   AND EXISTS (SELECT 1 FROM channels c \
+                   WHERE c.workspace_id = post_targets.workspace_id \
+                   AND c.id = post_targets.channel_id AND c.status = 'active' \
+                   AND (c.publish_blocked_until IS NULL OR c.publish_blocked_until <= $1) \
+                   AND NOT EXISTS (SELECT 1 FROM provider_pauses pp \
+                   WHERE pp.provider = c.provider AND pp.paused_until > $1))";
 
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
@@ -186,6 +198,7 @@ impl<'a> Publishing<'a> {
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
         let missed = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE post_targets SET status = 'missed', next_attempt_at = NULL, \
+             needs_report = true, \
              error = 'It came due too late to publish without a person deciding.' \
              WHERE status = 'pending' AND EXISTS (SELECT 1 FROM posts p \
              WHERE p.workspace_id = post_targets.workspace_id AND p.id = post_targets.post_id \
@@ -230,28 +243,34 @@ impl<'a> Publishing<'a> {
                 .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
-            let key = TargetKey {
-                workspace: WorkspaceId::from_uuid(row.workspace_id),
-                post: PostId::from_uuid(row.post_id),
-                channel: ChannelId::from_uuid(row.channel_id),
-            };
-            let detail = self.detail(&key).await?;
-            let provider = detail.provider.parse().map_err(|_| StoreError::CorruptRow {
-                table: "channels",
-                reason: format!("provider `{}`", detail.provider),
-            })?;
-            claimed.push(ClaimedTarget {
-                key,
-                fence: row.fence,
-                lease_expires_at: lease_until,
-                provider,
-                due_at: detail.scheduled_at.unwrap_or(now),
-                attempts: row.attempts,
-                remote_ids: row.remote_ids,
-                media_state: row.media_state,
-            });
+            claimed.push(self.claimed(row, now, lease_until).await?);
         }
         Ok(claimed)
+    }
+
+    /// A claimed row with what the worker needs to know of its post and channel.
+    async fn claimed(
+        &self,
+        row: ClaimedRow,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<ClaimedTarget, StoreError> {
+        let key = reconcile::key_of(row.workspace_id, row.post_id, row.channel_id);
+        let detail = self.detail(&key).await?;
+        let provider = detail.provider.parse().map_err(|_| StoreError::CorruptRow {
+            table: "channels",
+            reason: format!("provider `{}`", detail.provider),
+        })?;
+        Ok(ClaimedTarget {
+            key,
+            fence: row.fence,
+            lease_expires_at: lease_until,
+            provider,
+            due_at: detail.scheduled_at.unwrap_or(now),
+            attempts: row.attempts,
+            remote_ids: row.remote_ids,
+            media_state: row.media_state,
+        })
     }
 
     async fn detail(&self, key: &TargetKey) -> Result<DetailRow, StoreError> {
@@ -339,13 +358,18 @@ impl<'a> Publishing<'a> {
                 (Some(platform_post_id.as_str()), url.as_deref(), Some(now), None)
             }
             TargetOutcome::RetryAt { at } => (None, None, None, Some(*at)),
-            TargetOutcome::Failed | TargetOutcome::Unknown => (None, None, None, None),
+            TargetOutcome::Unknown { look_at } => (None, None, None, Some(*look_at)),
+            TargetOutcome::Failed => (None, None, None, None),
         };
+        // Published and failed are told at once; unknown only once reconciliation gives up.
+        let needs_report =
+            matches!(outcome, TargetOutcome::Published { .. } | TargetOutcome::Failed);
         let applied = on_conn!(tx.conn(), |c| sqlx::query(
             "UPDATE post_targets SET status = $5, platform_post_id = COALESCE($6, \
              platform_post_id), url = COALESCE($7, url), published_at = COALESCE($8, \
              published_at), next_attempt_at = $9, error_class = $10, error_code = $11, \
-             error = $12, lease_owner = NULL, lease_expires_at = NULL \
+             error = $12, lease_owner = NULL, lease_expires_at = NULL, needs_report = $13, \
+             reconcile_looks = 0 \
              WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4",
         )
         .bind(key.workspace.as_uuid())
@@ -368,11 +392,28 @@ impl<'a> Publishing<'a> {
                 .as_deref()
                 .filter(|_| !matches!(outcome, TargetOutcome::Published { .. }))
         )
+        .bind(needs_report)
         .execute(&mut *c)
         .await
         .map(|done| done.rows_affected()))?;
         tx.commit().await?;
         Ok(applied == 1)
+    }
+
+    /// Records what the platform answered to `attempt` and nothing else: the target stays as it
+    /// is, in the hands of the worker that holds it (a 401 answered by a refresh, say, before
+    /// the same call is made again).
+    pub async fn record_answer_only(
+        &self,
+        key: &TargetKey,
+        attempt: AttemptId,
+        answer: &Answer,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
+        insert_answer(&mut tx, key, attempt, answer, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records the answer to one part of a thread and the ids posted so far, while `fence`
@@ -489,10 +530,15 @@ impl<'a> Publishing<'a> {
             .collect())
     }
 
-    /// Takes back targets whose lease ran out while `publishing`: with no intent under their
-    /// fence, nothing can have reached the platform and they go back to the queue; with an
-    /// intent that has no answer, the call may have happened, and they become `unknown`.
-    pub async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
+    /// Takes back targets whose lease ran out while `publishing`: with an intent that has no
+    /// answer, the call may have happened, and they become `unknown`; otherwise nothing
+    /// unrecorded can have reached the platform and they go back to the queue.
+    /// Reconciliation first looks at `look_at`.
+    pub async fn recover_expired(
+        &self,
+        now: DateTime<Utc>,
+        look_at: DateTime<Utc>,
+    ) -> Result<Recovered, StoreError> {
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
         let intent = "EXISTS (SELECT 1 FROM publish_attempts a \
                       WHERE a.workspace_id = post_targets.workspace_id \
@@ -501,32 +547,33 @@ impl<'a> Publishing<'a> {
                       AND a.fence = post_targets.fence AND a.phase = 'sending' \
                       AND NOT EXISTS (SELECT 1 FROM publish_attempts b \
                       WHERE b.workspace_id = a.workspace_id AND b.answers = a.id))";
-        let any_attempt = "EXISTS (SELECT 1 FROM publish_attempts a \
-                           WHERE a.workspace_id = post_targets.workspace_id \
-                           AND a.post_id = post_targets.post_id \
-                           AND a.channel_id = post_targets.channel_id \
-                           AND a.fence = post_targets.fence)";
         let expired = "status = 'publishing' AND lease_expires_at < $1";
         let unknown_sql = format!(
             "UPDATE post_targets SET status = 'unknown', error_class = 'ambiguous', \
              error = 'The worker stopped while the platform was being called; checking whether \
-             the post went out.', lease_owner = NULL, lease_expires_at = NULL \
+             the post went out.', lease_owner = NULL, lease_expires_at = NULL, \
+             next_attempt_at = $2, reconcile_looks = 0 \
              WHERE {expired} AND {intent}"
         );
+        // Every call this claim began was answered (none, or a thread's parts, whose ids are
+        // stored): the next claim resumes where it stopped.
         let requeue_sql = format!(
             "UPDATE post_targets SET status = 'pending', lease_owner = NULL, \
-             lease_expires_at = NULL WHERE {expired} AND NOT {any_attempt}"
+             lease_expires_at = NULL WHERE {expired} AND NOT {intent}"
         );
-        let mut counts = [0; 2];
-        for (count, sql) in counts.iter_mut().zip([&unknown_sql, &requeue_sql]) {
-            *count = on_conn!(tx.conn(), |c| sqlx::query(sql)
-                .bind(now)
-                .execute(&mut *c)
-                .await
-                .map(|done| done.rows_affected()))?;
-        }
+        let unknown = on_conn!(tx.conn(), |c| sqlx::query(&unknown_sql)
+            .bind(now)
+            .bind(look_at)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected()))?;
+        let requeued = on_conn!(tx.conn(), |c| sqlx::query(&requeue_sql)
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|done| done.rows_affected()))?;
         tx.commit().await?;
-        Ok(Recovered { unknown: counts[0], requeued: counts[1] })
+        Ok(Recovered { unknown, requeued })
     }
 }
 
@@ -561,6 +608,12 @@ async fn insert_answer(
     .map(drop))?;
     Ok(())
 }
+
+mod reconcile;
+mod reports;
+
+pub use reconcile::{Reconciliation, UnknownTarget};
+pub use reports::{OutcomeReport, ProviderPause};
 
 #[cfg(test)]
 mod tests;

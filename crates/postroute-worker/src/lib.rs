@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use postroute_app::Services;
+use postroute_app::channels::PublishSettings;
 use postroute_app::mail::MailSender;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -45,8 +46,7 @@ pub fn start(
         store.clone(),
         services.channels.clone(),
         services.composer.clone(),
-        chrono::Duration::seconds(i64::try_from(worker.publish_lease_secs).unwrap_or(i64::MAX)),
-        chrono::Duration::minutes(i64::from(worker.missed_after_mins)),
+        PublishSettings::from_config(worker),
     );
     spawn(work, publish, Duration::from_millis(worker.poll_interval_ms), stop);
 

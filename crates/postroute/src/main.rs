@@ -86,6 +86,12 @@ enum AdminCommand {
         /// The account's email address.
         email: String,
     },
+    /// End the pause on a platform's publishing now (after X answered 402 and the app's
+    /// credits were topped up), instead of waiting for worker.x_credits_pause_mins.
+    ResumePublishing {
+        /// The platform: x, facebook or instagram.
+        provider: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +144,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin { command: AdminCommand::RevokeStaff { email } } => {
             runtime()?.block_on(set_staff(config, &email, false))
+        }
+        Command::Admin { command: AdminCommand::ResumePublishing { provider } } => {
+            runtime()?.block_on(resume_publishing(config, &provider))
         }
         Command::Keys { command: KeysCommand::Generate } => {
             unreachable!("handled before loading configuration")
@@ -237,6 +246,24 @@ async fn set_staff(config: Config, email: &str, staff: bool) -> anyhow::Result<(
         Ok(()) => println!("{email} is no longer staff"),
         Err(Refusal::NotFound) => anyhow::bail!("no account is registered with {email}"),
         Err(Refusal::Invalid(_)) => anyhow::bail!("{email} is not an email address"),
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
+}
+
+async fn resume_publishing(config: Config, provider: &str) -> anyhow::Result<()> {
+    use postroute_app::{Refusal, admin::publishing};
+    telemetry::init(&config.log);
+    postroute_app::migrate(&config).await?;
+    let store = postroute_app::open_store(&config).await?;
+    let outcome = publishing::resume_publishing(&store, provider).await;
+    store.close().await;
+    match outcome {
+        Ok(true) => println!("{provider} publishing resumed"),
+        Ok(false) => println!("{provider} publishing was not paused"),
+        Err(Refusal::Invalid(_)) => {
+            anyhow::bail!("{provider} is not a platform: use x, facebook or instagram")
+        }
         Err(error) => return Err(error.into()),
     }
     Ok(())

@@ -56,6 +56,14 @@ impl FirstCheck {
     }
 }
 
+/// A channel whose grant died.
+struct LostChannel<'a> {
+    workspace: WorkspaceId,
+    id: postroute_domain::ChannelId,
+    display_name: &'a str,
+    provider: postroute_domain::Provider,
+}
+
 /// What one check did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckOutcome {
@@ -84,6 +92,17 @@ impl ChannelService {
         due: &DueChannel,
         composer: &MailComposer,
     ) -> Result<CheckOutcome, Refusal> {
+        self.check_for(due, composer, None).await
+    }
+
+    /// [`Self::check`], on behalf of the post whose publishing call was refused: should the
+    /// grant be dead, the channel's email names it with the others.
+    pub(super) async fn check_for(
+        &self,
+        due: &DueChannel,
+        composer: &MailComposer,
+        refused: Option<&postroute_store::TargetKey>,
+    ) -> Result<CheckOutcome, Refusal> {
         let tokens = self.cipher.open(due.workspace, due.id, &due.tokens)?;
         let result = match self.platform(due.provider) {
             Ok(platform) => platform.check(due, &tokens).await.map(|checked| (platform, checked)),
@@ -102,7 +121,7 @@ impl ChannelService {
                 Ok(CheckOutcome::Healthy)
             }
             Err(PlatformError::AuthDead(reason)) => {
-                self.needs_reconnect(due, &reason, composer).await?;
+                self.needs_reconnect(due, &reason, composer, refused).await?;
                 Ok(CheckOutcome::NeedsReconnect)
             }
             Err(error) => {
@@ -174,13 +193,87 @@ impl ChannelService {
         due: &DueChannel,
         reason: &str,
         composer: &MailComposer,
+        refused: Option<&postroute_store::TargetKey>,
     ) -> Result<(), Refusal> {
-        let tenant = self.store.tenant(due.workspace);
+        let lost = LostChannel {
+            workspace: due.workspace,
+            id: due.id,
+            display_name: &due.display_name,
+            provider: due.provider,
+        };
+        let failed = match refused {
+            Some(key) => self.refused_post(key).await?,
+            None => None,
+        };
+        self.mark_lost(&lost, reason, composer, failed).await
+    }
+
+    /// The post whose call was refused, as the channel's email names it.
+    async fn refused_post(
+        &self,
+        key: &postroute_store::TargetKey,
+    ) -> Result<Option<postroute_store::WaitingPost>, Refusal> {
+        let tenant = self.store.tenant(key.workspace);
+        let Some(post) = tenant.post(key.post).await? else { return Ok(None) };
+        Ok(Some(postroute_store::WaitingPost {
+            post: post.id,
+            content: post.content,
+            scheduled_at: post.scheduled_at,
+            author: tenant.post_author(key.post).await?,
+        }))
+    }
+
+    /// A publishing call found the channel's grant dead: the channel needs reconnecting, and
+    /// the email names the post whose call found it, with the others.
+    pub(super) async fn lose_grant(
+        &self,
+        key: &postroute_store::TargetKey,
+        reason: &str,
+        composer: &MailComposer,
+    ) -> Result<(), Refusal> {
+        let tenant = self.store.tenant(key.workspace);
+        let Some(channel) = tenant.channel(key.channel).await? else {
+            return Ok(());
+        };
+        let failed = self.refused_post(key).await?;
+        let lost = LostChannel {
+            workspace: key.workspace,
+            id: channel.id,
+            display_name: &channel.display_name,
+            provider: channel.provider,
+        };
+        self.mark_lost(&lost, reason, composer, failed).await
+    }
+
+    /// Marks the channel `needs_reconnect`, fails its pending targets, and tells the owner and
+    /// admins, and the authors of those posts, in one email each that names the posts: one
+    /// incident, one notice.
+    async fn mark_lost(
+        &self,
+        lost: &LostChannel<'_>,
+        reason: &str,
+        composer: &MailComposer,
+        failed: Option<postroute_store::WaitingPost>,
+    ) -> Result<(), Refusal> {
+        let tenant = self.store.tenant(lost.workspace);
         let Some(workspace) = tenant.workspace().await? else {
             return Ok(());
         };
-        let recipients = self.reconnect_recipients(due.workspace).await?;
-        let workspace_id = due.workspace.to_string();
+        let mut waiting = tenant.posts_waiting_on(lost.id).await?;
+        if let Some(failed) = failed {
+            waiting.insert(0, failed);
+        }
+        let mut recipients = self.reconnect_recipients(lost.workspace).await?;
+        for author in waiting.iter().filter_map(|post| post.author.clone()) {
+            if !recipients.iter().any(|(user, ..)| *user == author.0) {
+                recipients.push(author);
+            }
+        }
+        let posts: Vec<String> = waiting
+            .iter()
+            .map(|post| crate::posts::describe_post(&post.content, post.scheduled_at))
+            .collect();
+        let workspace_id = lost.workspace.to_string();
         let mut prepared = Vec::new();
         for (user, email, name) in &recipients {
             prepared.push(composer.prepare(
@@ -190,24 +283,27 @@ impl ChannelService {
                     name,
                     workspace_id: &workspace_id,
                     workspace: &workspace.name,
-                    channel: &due.display_name,
-                    provider: due.provider.as_str(),
+                    channel: lost.display_name,
+                    provider: lost.provider.name(),
+                    posts: &posts,
                 },
             )?);
         }
         let now = clock::now();
         let emails: Vec<_> = prepared.iter().map(|email| email.outbox_row(now)).collect();
         let audit = NewAuditEntry::by_system(AuditAction::ChannelNeedsReconnect)
-            .target("channel", due.id)
+            .target("channel", lost.id)
             .details(json!({
-                "provider": due.provider.as_str(),
-                "display_name": due.display_name,
+                "provider": lost.provider.as_str(),
+                "display_name": lost.display_name,
                 "reason": reason,
+                "posts_failed": waiting.len(),
             }));
-        if tenant.mark_needs_reconnect(due.id, reason, now, &audit, &emails).await? {
+        if tenant.mark_needs_reconnect(lost.id, reason, now, &audit, &emails).await? {
             tracing::warn!(
-                workspace.id = display(&due.workspace),
-                channel.id = display(&due.id),
+                workspace.id = display(&lost.workspace),
+                channel.id = display(&lost.id),
+                posts_failed = waiting.len(),
                 "channel needs reconnecting"
             );
         }

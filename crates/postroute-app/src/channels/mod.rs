@@ -5,6 +5,7 @@ mod check;
 mod connect;
 mod platforms;
 mod publish;
+mod reconcile;
 mod slots;
 mod tokens;
 
@@ -26,7 +27,7 @@ use crate::workspaces::Caller;
 
 pub use check::CheckOutcome;
 pub use connect::{CallbackQuery, Candidate, Completion, PendingChoice};
-pub use publish::{CALL_TIMEOUT, Published, lag};
+pub use publish::{CALL_TIMEOUT, PublishContext, PublishSettings, Published, lag};
 pub use slots::{ChannelSlots, RequestedSlot};
 pub(crate) use slots::{stored_week, zone_of};
 pub use tokens::TokenCipher;

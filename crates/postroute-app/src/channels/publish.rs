@@ -5,17 +5,25 @@
 //! Today X text posts and threads go out. A target on another platform, or an X post with
 //! files, is given back untouched (nothing sent) with a reason people can read, and waits for
 //! its publisher; the missed sweep and the person who sees it decide what becomes of it.
+//!
+//! An answer's meaning beyond its target is carried out here too: a rate limit holds back the
+//! channel until its reset, a dead grant marks the channel `needs_reconnect` (failing its
+//! other pending targets, with one email), X's 402 pauses X publishing for the deployment,
+//! and a 401 earns one forced token refresh before the same call is made again.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use postroute_domain::publish::{
-    Jitter, NextStep, Outcome, RetryPolicy, SEND_MARGIN, Spent, may_start_call,
+    Consequence, Jitter, NextStep, Outcome, RetryPolicy, SEND_MARGIN, Spent, may_start_call,
 };
-use postroute_domain::{PostStatus, Provider};
+use postroute_domain::{NewSystemEvent, PostStatus, Provider, SystemEventKind};
 use postroute_platforms::PublishFailure;
 use postroute_platforms::x::NewTweet;
-use postroute_store::{Answer, ClaimedTarget, Publishing, TargetOutcome};
+use postroute_store::{Answer, ClaimedTarget, Post, Publishing, TargetKey, TargetOutcome};
 
 use super::ChannelService;
+use super::check::CheckOutcome;
+use crate::config::WorkerConfig;
+use crate::mail::MailComposer;
 use crate::{Refusal, clock};
 
 /// How long one platform call may take: the platforms' HTTP timeout.
@@ -23,6 +31,51 @@ pub const CALL_TIMEOUT: TimeDelta = TimeDelta::seconds(20);
 
 /// How long a target that cannot be published yet waits before it is looked at again.
 const NOT_YET_SUPPORTED_WAIT: TimeDelta = TimeDelta::hours(1);
+
+/// How the publisher behaves, from `worker.*` in the configuration.
+#[derive(Clone, Debug)]
+pub struct PublishSettings {
+    /// How long a claim lasts.
+    pub lease: TimeDelta,
+    /// How late a target may still go out on its own.
+    pub missed_after: TimeDelta,
+    /// How long X publishing pauses after a 402.
+    pub x_credits_pause: TimeDelta,
+    /// The waits before each look at the platform when reconciling.
+    pub looks: Vec<TimeDelta>,
+}
+
+impl PublishSettings {
+    /// The settings `worker` configures.
+    pub fn from_config(worker: &WorkerConfig) -> Self {
+        let seconds = |secs: u64| TimeDelta::seconds(i64::try_from(secs).unwrap_or(i64::MAX));
+        Self {
+            lease: seconds(worker.publish_lease_secs),
+            missed_after: TimeDelta::minutes(i64::from(worker.missed_after_mins)),
+            x_credits_pause: TimeDelta::minutes(i64::from(worker.x_credits_pause_mins)),
+            looks: worker.reconcile_looks_secs.iter().map(|&secs| seconds(secs)).collect(),
+        }
+    }
+
+    /// When reconciliation first looks, for a call left unanswered at `now`.
+    pub fn first_look(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + self.looks.first().copied().unwrap_or(TimeDelta::seconds(20))
+    }
+}
+
+/// What the publisher needs besides the claim: its settings, and the composer for the emails
+/// a dead grant sends.
+#[derive(Clone, Copy, Debug)]
+pub struct PublishContext<'a> {
+    /// The worker's claims.
+    pub publishing: &'a Publishing<'a>,
+    /// This worker, in attempt rows.
+    pub worker: &'a str,
+    /// The settings.
+    pub settings: &'a PublishSettings,
+    /// For the emails.
+    pub composer: &'a MailComposer,
+}
 
 /// What became of one claimed target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,34 +90,37 @@ pub enum Published {
 }
 
 impl ChannelService {
-    /// Publishes `target`, claimed by `worker` through `publishing` (the worker's handle on the
-    /// claims), and settles its post's status.
+    /// Publishes `target`, claimed through `context`, and settles its post's status.
     pub async fn publish(
         &self,
-        publishing: &Publishing<'_>,
+        context: &PublishContext<'_>,
         target: &ClaimedTarget,
-        worker: &str,
     ) -> Result<Published, Refusal> {
-        let outcome = self.publish_target(publishing, target, worker).await?;
-        if let Some(status) =
-            publishing.settle_post(target.key.workspace, target.key.post, clock::now()).await?
+        let outcome = self.publish_target(context, target).await?;
+        self.settle(context.publishing, &target.key).await?;
+        Ok(outcome)
+    }
+
+    /// Brings the post's status in line with its targets.
+    pub(super) async fn settle(
+        &self,
+        publishing: &Publishing<'_>,
+        key: &TargetKey,
+    ) -> Result<(), Refusal> {
+        if let Some(status) = publishing.settle_post(key.workspace, key.post, clock::now()).await?
             && status != PostStatus::Publishing
         {
-            tracing::info!(
-                post.id = display(&target.key.post),
-                status = status.as_str(),
-                "post settled"
-            );
+            tracing::info!(post.id = display(&key.post), status = status.as_str(), "post settled");
         }
-        Ok(outcome)
+        Ok(())
     }
 
     async fn publish_target(
         &self,
-        publishing: &Publishing<'_>,
+        context: &PublishContext<'_>,
         target: &ClaimedTarget,
-        worker: &str,
     ) -> Result<Published, Refusal> {
+        let PublishContext { publishing, worker, .. } = *context;
         let key = &target.key;
         let tenant = self.store.tenant(key.workspace);
         let post = tenant.post(key.post).await?.ok_or(Refusal::NotFound)?;
@@ -90,18 +146,10 @@ impl ChannelService {
             return Ok(Published::Untouched);
         }
         let sealed = tenant.channel_tokens(key.channel).await?.ok_or(Refusal::NotFound)?;
-        let tokens = self.cipher.open(key.workspace, key.channel, &sealed)?;
-        let variant = post.variants.for_provider(Provider::X);
-        let first =
-            variant.and_then(|variant| variant.content.clone()).unwrap_or(post.content.clone());
-        let parts: Vec<String> = std::iter::once(first)
-            .chain(variant.map(|variant| variant.thread.clone()).unwrap_or_default())
-            .collect();
-        let mut posted: Vec<String> = target
-            .remote_ids
-            .as_deref()
-            .and_then(|ids| serde_json::from_str(ids).ok())
-            .unwrap_or_default();
+        let mut tokens = self.cipher.open(key.workspace, key.channel, &sealed)?;
+        let parts = thread_parts(&post);
+        let mut posted = posted_parts(target.remote_ids.as_deref());
+        let mut refreshed = false;
 
         while posted.len() < parts.len() {
             let now = clock::now();
@@ -120,7 +168,43 @@ impl ChannelService {
                 reply_to: posted.last().map(String::as_str),
                 media_ids: &[],
             };
-            match x.create_tweet(tokens.access_token.expose(), &tweet).await {
+            let result = x.create_tweet(tokens.access_token.expose(), &tweet).await;
+            if let Err(failure) = &result
+                && failure.outcome == Outcome::Unauthorized
+                && !refreshed
+            {
+                // Refused before anything happened, perhaps with a token that expired early:
+                // one forced refresh, then the same call again under a new intent.
+                let failure = match self.refresh_now(key, context.composer).await? {
+                    Refresh::Fresh(fresh) => {
+                        let detail = "X refused the access token; it was renewed and the post \
+                                      is sent again."
+                            .to_owned();
+                        let answer = answer_of(failure, "transient", detail);
+                        publishing.record_answer_only(key, attempt, &answer, clock::now()).await?;
+                        tokens = fresh;
+                        refreshed = true;
+                        continue;
+                    }
+                    Refresh::Dead => PublishFailure {
+                        outcome: Outcome::AuthDead {
+                            message: "the access was refused and could not be renewed".to_owned(),
+                        },
+                        ..failure.clone()
+                    },
+                    // The token job is renewing the tokens right now: retry shortly with them.
+                    Refresh::Busy => PublishFailure {
+                        outcome: Outcome::Transient {
+                            detail: "the access token is being renewed".to_owned(),
+                        },
+                        ..failure.clone()
+                    },
+                };
+                let spent = Spent { token_refreshed: true, ..spent_of(target) };
+                let class = self.record_failure(context, target, attempt, &failure, spent).await?;
+                return Ok(Published::NotOut(class));
+            }
+            match result {
                 Ok(created) => {
                     posted.push(created.id.clone());
                     let answer = Answer {
@@ -132,7 +216,7 @@ impl ChannelService {
                     if posted.len() < parts.len() {
                         // The part's id is stored before the next part is sent, so a crash
                         // resumes the thread instead of posting it again.
-                        let ids = serde_json::to_string(&posted).unwrap_or_default();
+                        let ids = remote_ids_json(&posted);
                         publishing
                             .record_part(key, target.fence, attempt, &answer, &ids, now)
                             .await?;
@@ -140,7 +224,7 @@ impl ChannelService {
                     }
                     let first = posted[0].clone();
                     let outcome = TargetOutcome::Published {
-                        url: Some(format!("https://x.com/i/web/status/{first}")),
+                        url: Some(x_url(&first)),
                         platform_post_id: first.clone(),
                     };
                     publishing
@@ -155,8 +239,9 @@ impl ChannelService {
                     return Ok(Published::Out(first));
                 }
                 Err(failure) => {
+                    let spent = Spent { token_refreshed: refreshed, ..spent_of(target) };
                     let class =
-                        record_failure(publishing, target, attempt, &failure, &posted).await?;
+                        self.record_failure(context, target, attempt, &failure, spent).await?;
                     return Ok(Published::NotOut(class));
                 }
             }
@@ -165,59 +250,172 @@ impl ChannelService {
     }
 }
 
-/// Applies the domain's verdict on a failed call to the target.
-async fn record_failure(
-    publishing: &Publishing<'_>,
-    target: &ClaimedTarget,
-    attempt: postroute_store::AttemptId,
-    failure: &PublishFailure,
-    posted: &[String],
-) -> Result<&'static str, Refusal> {
-    let now = clock::now();
-    let spent = Spent {
-        retries: u32::try_from(target.attempts).unwrap_or(u32::MAX),
-        token_refreshed: false,
-    };
-    let verdict = failure.outcome.verdict(spent, &RetryPolicy::default(), now, jitter());
-    let class = verdict.class.map_or("published", |class| class.as_str());
-    let detail = describe(&failure.outcome);
-    let outcome = match verdict.step {
-        NextStep::Published => TargetOutcome::Published {
-            platform_post_id: posted.first().cloned().unwrap_or_default(),
-            url: None,
-        },
-        NextStep::RetryAt { at, .. } => TargetOutcome::RetryAt { at },
-        // No forced refresh yet: the token job refreshes the channel on its next check,
-        // and the retry comes after it.
-        NextStep::RefreshTokenThenRetry => {
-            TargetOutcome::RetryAt { at: now + TimeDelta::seconds(60) }
-        }
-        NextStep::Fail => TargetOutcome::Failed,
-        NextStep::Reconcile => TargetOutcome::Unknown,
-    };
-    if let Some(consequence) = verdict.consequence {
+impl ChannelService {
+    /// Applies the domain's verdict on a failed call to the target, and carries out what it
+    /// means beyond the target.
+    async fn record_failure(
+        &self,
+        context: &PublishContext<'_>,
+        target: &ClaimedTarget,
+        attempt: postroute_store::AttemptId,
+        failure: &PublishFailure,
+        spent: Spent,
+    ) -> Result<&'static str, Refusal> {
+        let publishing = context.publishing;
+        let now = clock::now();
+        let verdict = failure.outcome.verdict(spent, &RetryPolicy::default(), now, jitter());
+        let class = verdict.class.map_or("published", |class| class.as_str());
+        let outcome = match verdict.step {
+            // A failure's verdict is never "published"; kept total all the same.
+            NextStep::Published | NextStep::Reconcile => {
+                TargetOutcome::Unknown { look_at: context.settings.first_look(now) }
+            }
+            NextStep::RetryAt { at, .. } => TargetOutcome::RetryAt { at },
+            // The refresh already happened in the loop; a second 401 arrives as auth dead.
+            NextStep::RefreshTokenThenRetry => TargetOutcome::RetryAt { at: now },
+            NextStep::Fail => TargetOutcome::Failed,
+        };
+        let answer = answer_of(failure, class, describe(&failure.outcome));
+        publishing
+            .record_answer(&target.key, target.fence, attempt, &answer, &outcome, now)
+            .await?;
         tracing::warn!(
+            post.id = display(&target.key.post),
             channel.id = display(&target.key.channel),
-            consequence = debug(&consequence),
-            "a publishing consequence is not carried out yet"
+            class,
+            "publishing to X did not succeed"
         );
+        match verdict.consequence {
+            None => {}
+            Some(Consequence::BlockChannelUntil(until)) => {
+                publishing.block_channel(target.key.workspace, target.key.channel, until).await?;
+            }
+            Some(Consequence::ChannelNeedsReconnect) => {
+                let reason = match &failure.outcome {
+                    Outcome::AuthDead { message } => message.clone(),
+                    _ => "the platform refused the channel's access".to_owned(),
+                };
+                self.lose_grant(&target.key, &reason, context.composer).await?;
+            }
+            Some(Consequence::PauseProvider) => {
+                let message = match &failure.outcome {
+                    Outcome::CreditsDepleted { message } => message.clone(),
+                    _ => "the platform refused every post of this app".to_owned(),
+                };
+                self.pause_provider(publishing, target.provider, &message, context.settings)
+                    .await?;
+            }
+        }
+        Ok(class)
     }
-    let answer = Answer {
+
+    /// Pauses `provider` for every workspace; the first worker to see it raises the critical
+    /// system event, the rest only extend the pause.
+    async fn pause_provider(
+        &self,
+        publishing: &Publishing<'_>,
+        provider: Provider,
+        message: &str,
+        settings: &PublishSettings,
+    ) -> Result<(), Refusal> {
+        let now = clock::now();
+        let until = now + settings.x_credits_pause;
+        if publishing.pause_provider(provider, until, message, now).await? {
+            tracing::error!(
+                provider = provider.as_str(),
+                until = display(until.to_rfc3339()),
+                "publishing paused for every workspace: the app's credits are spent"
+            );
+            crate::system_events::record(
+                &self.store,
+                NewSystemEvent::new(SystemEventKind::XCreditsDepleted).details(serde_json::json!({
+                    "provider": provider.as_str(),
+                    "paused_until": until.to_rfc3339(),
+                    "message": message,
+                })),
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Refreshes the channel's tokens now, under the token job's claim on the channel, after a
+    /// 401 on a publishing call.
+    async fn refresh_now(
+        &self,
+        key: &TargetKey,
+        composer: &MailComposer,
+    ) -> Result<Refresh, Refusal> {
+        let now = clock::now();
+        let claimed = self
+            .store
+            .cross_tenant_unscoped()
+            .claim_channel_now(key.workspace, key.channel, now, now + CALL_TIMEOUT * 2)
+            .await?;
+        let Some(due) = claimed else {
+            // The token job holds the channel, refreshing it: its new tokens will be there.
+            return Ok(Refresh::Busy);
+        };
+        match self.check_for(&due, composer, Some(key)).await? {
+            CheckOutcome::Healthy => {}
+            CheckOutcome::NeedsReconnect => return Ok(Refresh::Dead),
+            CheckOutcome::RetryLater => return Ok(Refresh::Busy),
+        }
+        let tenant = self.store.tenant(key.workspace);
+        let Some(sealed) = tenant.channel_tokens(key.channel).await? else {
+            return Ok(Refresh::Dead);
+        };
+        Ok(Refresh::Fresh(self.cipher.open(key.workspace, key.channel, &sealed)?))
+    }
+}
+
+/// What a forced refresh came to.
+enum Refresh {
+    /// New tokens, stored.
+    Fresh(super::tokens::PlainTokens),
+    /// The grant is dead: the channel now needs reconnecting.
+    Dead,
+    /// Not now: the token job holds the channel, or the platform could not be reached.
+    Busy,
+}
+
+/// The texts a post sends to X: its text (or X variant), then the thread's parts.
+pub(super) fn thread_parts(post: &Post) -> Vec<String> {
+    let variant = post.variants.for_provider(Provider::X);
+    let first = variant.and_then(|variant| variant.content.clone()).unwrap_or(post.content.clone());
+    std::iter::once(first)
+        .chain(variant.map(|variant| variant.thread.clone()).unwrap_or_default())
+        .collect()
+}
+
+/// The ids of a thread's parts already posted, as stored.
+pub(super) fn posted_parts(remote_ids: Option<&str>) -> Vec<String> {
+    remote_ids.and_then(|ids| serde_json::from_str(ids).ok()).unwrap_or_default()
+}
+
+/// The stored form of posted parts' ids.
+pub(super) fn remote_ids_json(posted: &[String]) -> String {
+    serde_json::to_string(posted).unwrap_or_default()
+}
+
+/// Where an X post can be seen.
+pub(super) fn x_url(id: &str) -> String {
+    format!("https://x.com/i/web/status/{id}")
+}
+
+fn spent_of(target: &ClaimedTarget) -> Spent {
+    Spent { retries: u32::try_from(target.attempts).unwrap_or(u32::MAX), token_refreshed: false }
+}
+
+fn answer_of(failure: &PublishFailure, class: &str, detail: String) -> Answer {
+    Answer {
         class: class.to_owned(),
         http_status: failure.http_status,
         platform_code: failure.platform_code.clone(),
         platform_request_id: failure.request_id.clone(),
         detail: Some(detail),
         ..Answer::default()
-    };
-    publishing.record_answer(&target.key, target.fence, attempt, &answer, &outcome, now).await?;
-    tracing::warn!(
-        post.id = display(&target.key.post),
-        channel.id = display(&target.key.channel),
-        class,
-        "publishing to X did not succeed"
-    );
-    Ok(class)
+    }
 }
 
 /// The words a person reads on the target.

@@ -643,6 +643,13 @@ pub struct WorkerConfig {
     /// A target that comes due this many minutes late (after an outage, say) is `missed`: a
     /// person decides, rather than stale content going out. At least 1.
     pub missed_after_mins: u32,
+    /// How long X publishing pauses for every workspace after X answers 402 (the app's credits
+    /// are spent), unless an operator runs `postroute admin resume-publishing x` first.
+    pub x_credits_pause_mins: u32,
+    /// The waits, in seconds, before each look at the platform for a post whose publishing
+    /// call went unanswered: a new post can take a while to show in the account's listing,
+    /// so absence is concluded only after the last look.
+    pub reconcile_looks_secs: Vec<u64>,
 }
 
 impl Default for WorkerConfig {
@@ -655,6 +662,8 @@ impl Default for WorkerConfig {
             workspace_purge_after_days: 30,
             publish_lease_secs: 60,
             missed_after_mins: 120,
+            x_credits_pause_mins: 60,
+            reconcile_looks_secs: vec![20, 120, 600],
         }
     }
 }

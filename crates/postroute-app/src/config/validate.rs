@@ -382,6 +382,7 @@ impl Config {
             ("worker.token_check_interval_secs", self.worker.token_check_interval_secs),
             ("worker.retention_interval_secs", self.worker.retention_interval_secs),
             ("worker.missed_after_mins", u64::from(self.worker.missed_after_mins)),
+            ("worker.x_credits_pause_mins", u64::from(self.worker.x_credits_pause_mins)),
             (
                 "worker.workspace_purge_after_days",
                 u64::from(self.worker.workspace_purge_after_days),
@@ -412,6 +413,16 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::invalid(key, "must be greater than 0"));
             }
+        }
+        let looks = &self.worker.reconcile_looks_secs;
+        if looks.is_empty()
+            || looks.len() > 10
+            || looks.iter().any(|&secs| secs == 0 || secs > 86_400)
+        {
+            return Err(ConfigError::invalid(
+                "worker.reconcile_looks_secs",
+                "must list 1 to 10 waits, each from 1 to 86400 seconds",
+            ));
         }
         // A platform call never starts unless the lease outlasts it with a margin; a shorter
         // lease would leave every target to lapse unsent.

@@ -53,6 +53,8 @@ pub enum Template<'a> {
         channel: &'a str,
         /// The platform, e.g. `x`.
         provider: &'a str,
+        /// The posts that were waiting to go out on it and failed, described.
+        posts: &'a [String],
     },
     /// An invitation to join a workspace.
     Invitation {
@@ -66,6 +68,21 @@ pub enum Template<'a> {
         token: &'a str,
         /// Days the link stays valid.
         valid_days: u64,
+    },
+    /// A post's publishing needs a person: it failed, was missed, or may or may not be out.
+    PublishingIncident {
+        /// The recipient's name.
+        name: &'a str,
+        /// The workspace's id (for the link).
+        workspace_id: &'a str,
+        /// The workspace's name.
+        workspace: &'a str,
+        /// The post's id (for the link).
+        post_id: &'a str,
+        /// The post, described.
+        post: &'a str,
+        /// One line per target that needs attention: channel, what happened, and why.
+        targets: &'a [String],
     },
     /// A post was still in review when its time came, so it went back to draft unpublished.
     ApprovalExpired {
@@ -92,6 +109,7 @@ impl Template<'_> {
             Self::Invitation { .. } => "invitation",
             Self::ChannelNeedsReconnect { .. } => "channel_needs_reconnect",
             Self::ApprovalExpired { .. } => "approval_expired",
+            Self::PublishingIncident { .. } => "publishing_incident",
         }
     }
 
@@ -139,16 +157,31 @@ impl Template<'_> {
                     "If you did not expect this, ignore this email.",
                 )
             }
-            Self::ChannelNeedsReconnect { name, workspace_id, workspace, channel, provider } => {
+            Self::ChannelNeedsReconnect {
+                name,
+                workspace_id,
+                workspace,
+                channel,
+                provider,
+                posts,
+            } => {
                 let url = link(&format!("/workspaces/{workspace_id}/channels"), None);
+                let mut paragraphs = vec![format!(
+                    "{provider} no longer accepts PostRoute's access to {channel} in the workspace {workspace} (the access was revoked, the password changed, or the app was removed). Nothing more can be published to it until someone connects it again."
+                )];
+                if !posts.is_empty() {
+                    paragraphs.push(format!(
+                        "These posts were waiting to go out on {channel} and were not published; once the channel is connected again, retry each of them: {}",
+                        posts.join("; ")
+                    ));
+                }
+                let paragraphs: Vec<&str> = paragraphs.iter().map(String::as_str).collect();
                 message(
                     &format!("Reconnect {channel} in {workspace}"),
                     name,
-                    &[&format!(
-                        "{provider} no longer accepts PostRoute's access to {channel} in the workspace {workspace} (the access was revoked, the password changed, or the app was removed). Scheduled posts to it cannot be published until someone connects it again."
-                    )],
+                    &paragraphs,
                     Some(("Reconnect the channel", &url)),
-                    "You receive this because you are an owner or admin of the workspace.",
+                    "You receive this because you are an owner or admin of the workspace, or wrote one of these posts.",
                 )
             }
             Self::ApprovalExpired { name, workspace_id, workspace, post_id, scheduled_at } => {
@@ -163,6 +196,24 @@ impl Template<'_> {
                     )],
                     Some(("Open the post", &url)),
                     "You receive this because you wrote the post.",
+                )
+            }
+            Self::PublishingIncident { name, workspace_id, workspace, post_id, post, targets } => {
+                let url = link(&format!("/workspaces/{workspace_id}/posts/{post_id}"), None);
+                let mut paragraphs =
+                    vec![format!("A post in {workspace} needs your attention: {post}.")];
+                paragraphs.extend(targets.iter().cloned());
+                paragraphs.push(
+                    "Open the post to retry it, to mark it published if you find it on the platform, or to leave it unpublished. PostRoute never sends it again by itself when it cannot tell whether it went out."
+                        .to_owned(),
+                );
+                let paragraphs: Vec<&str> = paragraphs.iter().map(String::as_str).collect();
+                message(
+                    &format!("A post in {workspace} was not published"),
+                    name,
+                    &paragraphs,
+                    Some(("Open the post", &url)),
+                    "You receive this because you wrote the post or are an owner or admin of the workspace.",
                 )
             }
             Self::AccountExists { name } => {

@@ -10,6 +10,8 @@ mod flow;
 mod lapse;
 pub use lapse::lapse_review;
 mod queue;
+mod reports;
+pub use reports::{describe_post, report_outcomes};
 mod targets;
 
 use crate::Refusal;

@@ -20,6 +20,17 @@ impl PostService {
         id: PostId,
         channel: ChannelId,
     ) -> Result<Post, Refusal> {
+        // Sent again to a channel that cannot publish, it would only wait to be missed.
+        let tenant = self.store.tenant(caller.workspace.id);
+        if let Some(found) = tenant.channel(channel).await?
+            && found.status != postroute_domain::ChannelStatus::Active
+        {
+            return Err(Refusal::Conflict(format!(
+                "The channel {} is {}: connect it again before retrying.",
+                found.display_name,
+                found.status.as_str().replace('_', " ")
+            )));
+        }
         self.decide(caller, id, channel, &TargetDecision::Retry, AuditAction::PostRetried).await
     }
 

@@ -2,10 +2,12 @@
 //! means for it, and the post's status that follows its targets. The store claims and writes,
 //! the worker calls the platforms; both ask this module what the next state is.
 
+mod matching;
 mod outcome;
 mod post_status;
 mod target;
 
+pub use matching::{ListedPost, Sought, matching, normalise};
 pub use outcome::{
     Consequence, ErrorClass, Jitter, NextStep, Outcome, RESET_SPREAD, RetryPolicy, Spent, Verdict,
 };

@@ -138,7 +138,7 @@ async fn a_due_target_is_claimed_by_one_worker_and_its_fence_grows_with_every_cl
     // target is queued again and the next claim holds a higher fence.
     assert!(publishing.claim_due("worker-b", now, now + LEASE, 10).await.unwrap().is_empty());
     let after = now + LEASE + Duration::seconds(1);
-    let recovered = publishing.recover_expired(after).await.unwrap();
+    let recovered = publishing.recover_expired(after, after).await.unwrap();
     assert_eq!((recovered.requeued, recovered.unknown), (1, 0));
     let again = publishing.claim_due("worker-b", after, after + LEASE, 10).await.unwrap();
     assert_eq!(again.len(), 1);
@@ -191,7 +191,7 @@ async fn a_lease_that_ran_out_after_the_intent_leaves_the_target_unknown_never_r
 
     // The worker dies between the call and its answer.
     let after = now + LEASE + Duration::seconds(1);
-    let recovered = publishing.recover_expired(after).await.unwrap();
+    let recovered = publishing.recover_expired(after, after).await.unwrap();
     assert_eq!((recovered.requeued, recovered.unknown), (0, 1));
     assert_eq!(state(&store, &key).await.0, "unknown");
     assert!(

@@ -153,6 +153,10 @@ pub enum Saved {
     LimitReached,
 }
 
+/// What a target failed because its channel's grant died says.
+const LOST_GRANT: &str = "The platform no longer accepts this channel's access, so this post \
+                          could not go out. Reconnect the channel, then retry.";
+
 impl Tenant<'_> {
     /// Every channel, oldest first.
     pub async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
@@ -387,6 +391,16 @@ impl Tenant<'_> {
             .await
             .map(drop)
         })?;
+        super::targets::fail_for_lost_channel(
+            &mut tx,
+            self,
+            id,
+            "The channel was disconnected before this post went out. Connect it again, then \
+             retry.",
+            super::targets::LOST_TO_DISCONNECT,
+            now,
+        )
+        .await?;
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         tx.commit().await?;
         Ok(Some(tokens.sealed()))
@@ -470,9 +484,10 @@ impl Tenant<'_> {
         tx.commit().await
     }
 
-    /// The platform refused the channel's grant for good: marks it `needs_reconnect`. Only the
-    /// transition from active writes the audit entry and queues `emails` (one incident, one
-    /// notice); returns whether this call made the transition.
+    /// The platform refused the channel's grant for good: marks it `needs_reconnect` and fails
+    /// its pending targets. Only the transition from active writes the audit entry and queues
+    /// `emails` (one incident, one notice naming the posts); returns whether this call made the
+    /// transition.
     pub async fn mark_needs_reconnect(
         &self,
         id: ChannelId,
@@ -500,6 +515,16 @@ impl Tenant<'_> {
         if changed == 0 {
             return Ok(false);
         }
+        // The channel's email names these posts: their reports add audit entries, no email.
+        super::targets::fail_for_lost_channel(
+            &mut tx,
+            self,
+            id,
+            LOST_GRANT,
+            super::targets::LOST_TO_RECONNECT,
+            now,
+        )
+        .await?;
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         for email in emails {
             insert_email(tx.conn(), email).await?;

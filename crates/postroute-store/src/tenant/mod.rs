@@ -16,7 +16,7 @@ mod posts;
 mod slots;
 pub(crate) mod targets;
 pub use slots::StoredSlot;
-pub use targets::TargetDecision;
+pub use targets::{LOST_TO_DISCONNECT, LOST_TO_RECONNECT, TargetDecision, WaitingPost};
 
 use chrono::{DateTime, Utc};
 use postroute_domain::{NewAuditEntry, Plan, Role, UserId, WorkspaceId};

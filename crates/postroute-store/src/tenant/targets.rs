@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use postroute_domain::publish::post_status_from_targets;
-use postroute_domain::{ChannelId, NewAuditEntry, PostId, PostStatus, TargetStatus};
+use postroute_domain::{ChannelId, NewAuditEntry, PostId, PostStatus, TargetStatus, UserId};
 
 use super::{Tenant, audit};
 use crate::pool::Conn;
@@ -34,7 +34,89 @@ impl TargetDecision<'_> {
     }
 }
 
+/// The `error_code` of a target failed because its channel needs reconnecting: the channel's
+/// email named it, so its report is an audit entry only.
+pub const LOST_TO_RECONNECT: &str = "channel_needs_reconnect";
+/// The `error_code` of a target failed because its channel was disconnected.
+pub const LOST_TO_DISCONNECT: &str = "channel_disconnected";
+
+/// A post waiting to go out on a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingPost {
+    /// The post.
+    pub post: PostId,
+    /// Its text.
+    pub content: String,
+    /// When it is to go out.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Its author, while the account exists: id, address, name.
+    pub author: Option<(UserId, String, String)>,
+}
+
+#[derive(sqlx::FromRow)]
+struct WaitingRow {
+    id: uuid::Uuid,
+    content: String,
+    scheduled_at: Option<DateTime<Utc>>,
+    author_id: Option<uuid::Uuid>,
+    email: Option<String>,
+    name: Option<String>,
+}
+
 impl Tenant<'_> {
+    /// The author of `post`, while the account exists: id, address, name.
+    pub async fn post_author(
+        &self,
+        post: PostId,
+    ) -> Result<Option<(UserId, String, String)>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let row: Option<(uuid::Uuid, String, String)> = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "SELECT u.id, u.email, u.name FROM posts p JOIN users u ON u.id = p.author_id \
+             WHERE p.workspace_id = $1 AND p.id = $2",
+        )
+        .bind(self.workspace.as_uuid())
+        .bind(post.as_uuid())
+        .fetch_optional(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(row.map(|(id, email, name)| (UserId::from_uuid(id), email, name)))
+    }
+
+    /// The posts with a pending target on `channel`, soonest first.
+    pub async fn posts_waiting_on(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Vec<WaitingPost>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let rows: Vec<WaitingRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "SELECT p.id, p.content, p.scheduled_at, p.author_id, u.email, u.name \
+             FROM post_targets t \
+             JOIN posts p ON p.workspace_id = t.workspace_id AND p.id = t.post_id \
+             LEFT JOIN users u ON u.id = p.author_id \
+             WHERE t.workspace_id = $1 AND t.channel_id = $2 AND t.status = 'pending' \
+             ORDER BY p.scheduled_at, p.id",
+        )
+        .bind(self.workspace.as_uuid())
+        .bind(channel.as_uuid())
+        .fetch_all(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| WaitingPost {
+                post: PostId::from_uuid(row.id),
+                content: row.content,
+                scheduled_at: row.scheduled_at,
+                author: match (row.author_id, row.email, row.name) {
+                    (Some(id), Some(email), Some(name)) => {
+                        Some((UserId::from_uuid(id), email, name))
+                    }
+                    _ => None,
+                },
+            })
+            .collect())
+    }
+
     /// Applies `decision` to the target of `post` on `channel`, with its audit entry, and
     /// brings the post's status in line. `None` when there is no such target; `Some(false)`
     /// when the target's status does not allow the decision (nothing changes then).
@@ -61,7 +143,8 @@ impl Tenant<'_> {
         }
         let set = match decision {
             TargetDecision::Retry => {
-                "status = 'pending', next_attempt_at = $4, error = NULL, error_class = NULL"
+                "status = 'pending', next_attempt_at = $4, error = NULL, error_class = NULL, \
+                 reconcile_looks = 0, absence_retried = false"
             }
             TargetDecision::MarkPublished { .. } => {
                 "status = 'published', url = $5, published_at = $4, error = NULL, \
@@ -72,8 +155,11 @@ impl Tenant<'_> {
                  error = 'Left unpublished by a person.'"
             }
         };
+        // A person's decision fences out any reconciler still looking at the target, and
+        // reports itself (its own audit entry).
         let sql = format!(
-            "UPDATE post_targets SET {set} \
+            "UPDATE post_targets SET {set}, fence = fence + 1, lease_owner = NULL, \
+             lease_expires_at = NULL, needs_report = false \
              WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 \
              AND status IN ({})",
             decision.applies_to()
@@ -180,7 +266,7 @@ pub(crate) async fn settle(
     if status != PostStatus::Publishing {
         on_conn!(&mut conn, |c| sqlx::query(
             "UPDATE posts SET status = $3, version = version + 1, updated_at = $4 \
-             WHERE workspace_id = $1 AND id = $2 AND status = 'publishing'",
+             WHERE workspace_id = $1 AND id = $2 AND status IN ('publishing', 'scheduled')",
         )
         .bind(tenant.workspace.as_uuid())
         .bind(post.as_uuid())
@@ -191,4 +277,37 @@ pub(crate) async fn settle(
         .map(drop))?;
     }
     Ok(Some(status))
+}
+
+/// Fails the pending targets of `channel`, which can no longer publish (disconnected, or its
+/// grant is dead), with `error` for people to read, and settles their posts: a post none of
+/// whose targets can go out shows `failed` now, before its time, not after it. Returns the
+/// posts concerned. `why` goes in `error_code`: [`LOST_TO_RECONNECT`] tells the report pass
+/// that the channel's own email already named the post.
+pub(crate) async fn fail_for_lost_channel(
+    tx: &mut crate::pool::Tx,
+    tenant: &Tenant<'_>,
+    channel: ChannelId,
+    error: &str,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<PostId>, StoreError> {
+    let posts: Vec<(uuid::Uuid,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
+        "UPDATE post_targets SET status = 'failed', error = $3, error_code = $4, \
+         error_class = CASE WHEN $4 = 'channel_needs_reconnect' THEN 'auth_dead' \
+         ELSE 'permanent' END, next_attempt_at = NULL, needs_report = true \
+         WHERE workspace_id = $1 AND channel_id = $2 AND status = 'pending' \
+         RETURNING post_id",
+    )
+    .bind(tenant.workspace.as_uuid())
+    .bind(channel.as_uuid())
+    .bind(error)
+    .bind(why)
+    .fetch_all(&mut *c)
+    .await)?;
+    let posts: Vec<PostId> = posts.into_iter().map(|(id,)| PostId::from_uuid(id)).collect();
+    for post in &posts {
+        settle(tx.conn(), tenant, *post, now).await?;
+    }
+    Ok(posts)
 }

@@ -1,17 +1,18 @@
 //! The publisher: claims due post targets and publishes each through the channel service.
 //!
 //! A pass first marks as missed what came due too long ago, takes back targets whose worker's
-//! lease ran out (requeued when nothing was sent, unknown when a call may have happened), then
-//! claims what is due. Any number of workers run this at once: the claim, the fence and the
-//! intent in the store keep each target's call to one worker (see `postroute_store::Publishing`).
+//! lease ran out (requeued when nothing was sent, unknown when a call may have happened),
+//! reconciles unknown targets whose next look is due, then claims what is due, and last reports
+//! every outcome reached (audit entries, and one email per incident). Any number of workers run
+//! this at once: the claim, the fence and the intent in the store keep each target's call to
+//! one worker (see `postroute_store::Publishing`).
 
 use std::sync::Arc;
 
-use chrono::TimeDelta;
-use postroute_app::channels::{ChannelService, Published, lag};
+use postroute_app::channels::{ChannelService, PublishContext, PublishSettings, Published, lag};
 use postroute_app::clock;
 use postroute_app::mail::MailComposer;
-use postroute_app::posts::lapse_review;
+use postroute_app::posts::{lapse_review, report_outcomes};
 use postroute_store::{ClaimedTarget, Publishing, Store, StoreError};
 
 use crate::Job;
@@ -27,22 +28,29 @@ pub struct PublishJob {
     composer: Arc<MailComposer>,
     /// This process, in attempt rows: `host-pid-…`, unique per start.
     worker: String,
-    lease: TimeDelta,
-    missed_after: TimeDelta,
+    settings: PublishSettings,
 }
 
 impl PublishJob {
-    /// A job over `store`, claiming for `lease` and missing what is `missed_after` late.
+    /// A job over `store`, publishing as `settings` say.
     pub fn new(
         store: Store,
         channels: ChannelService,
         composer: Arc<MailComposer>,
-        lease: TimeDelta,
-        missed_after: TimeDelta,
+        settings: PublishSettings,
     ) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
         let worker = format!("{host}-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        Self { store, channels, composer, worker, lease, missed_after }
+        Self { store, channels, composer, worker, settings }
+    }
+
+    fn context<'a>(&'a self, publishing: &'a Publishing<'a>) -> PublishContext<'a> {
+        PublishContext {
+            publishing,
+            worker: &self.worker,
+            settings: &self.settings,
+            composer: &self.composer,
+        }
     }
 
     async fn publish(&self, publishing: &Publishing<'_>, target: &ClaimedTarget) {
@@ -50,7 +58,7 @@ impl PublishJob {
         let platform = target.provider.as_str();
         metrics::histogram!("postroute_publish_lag_seconds", "platform" => platform)
             .record(lag_secs.max(0.0));
-        let class = match self.channels.publish(publishing, target, &self.worker).await {
+        let class = match self.channels.publish(&self.context(publishing), target).await {
             Ok(Published::Out(_)) => "published",
             Ok(Published::NotOut(class)) => class,
             Ok(Published::Untouched) => "untouched",
@@ -94,19 +102,32 @@ impl Job for PublishJob {
                 ),
             }
         }
-        let missed = publishing.sweep_missed(now - self.missed_after).await?;
+        let missed = publishing.sweep_missed(now - self.settings.missed_after).await?;
         if missed > 0 {
             tracing::warn!(targets = missed, "targets came due too late and were marked missed");
         }
-        let recovered = publishing.recover_expired(now).await?;
+        let recovered = publishing.recover_expired(now, self.settings.first_look(now)).await?;
         if recovered.unknown > 0 {
             tracing::warn!(
                 targets = recovered.unknown,
                 "workers stopped mid-call: targets are unknown until reconciled"
             );
         }
+        let lease_until = now + self.settings.lease;
+        let unknown = publishing.claim_unknown(&self.worker, now, lease_until, BATCH).await?;
+        for target in &unknown {
+            if let Err(error) = self.channels.reconcile(&self.context(&publishing), target).await {
+                // The claim lapses with its lease, and the next pass looks again.
+                tracing::error!(
+                    post.id = display(&target.claim.key.post),
+                    channel.id = display(&target.claim.key.channel),
+                    error = display(&error),
+                    "reconciliation failed"
+                );
+            }
+        }
         let started = std::time::Instant::now();
-        let claimed = publishing.claim_due(&self.worker, now, now + self.lease, BATCH).await?;
+        let claimed = publishing.claim_due(&self.worker, now, lease_until, BATCH).await?;
         metrics::histogram!("postroute_publish_claim_seconds")
             .record(started.elapsed().as_secs_f64());
         // One target at a time per worker pass keeps a slow platform from holding the others'
@@ -114,7 +135,15 @@ impl Job for PublishJob {
         for target in &claimed {
             self.publish(&publishing, target).await;
         }
+        let reported = match report_outcomes(&self.store, &publishing, &self.composer).await {
+            Ok(reported) => reported,
+            Err(error) => {
+                // The flags stay set: the next pass reports them.
+                tracing::error!(error = display(&error), "could not report publishing outcomes");
+                0
+            }
+        };
         let swept = missed + recovered.unknown + recovered.requeued;
-        Ok(claimed.len() + lapsed + usize::try_from(swept).unwrap_or(0))
+        Ok(claimed.len() + unknown.len() + lapsed + reported + usize::try_from(swept).unwrap_or(0))
     }
 }
