@@ -32,7 +32,7 @@ pub struct DueChannel {
 }
 
 #[derive(sqlx::FromRow)]
-struct DueRow {
+pub(crate) struct DueRow {
     workspace_id: Uuid,
     id: Uuid,
     provider: String,
@@ -145,34 +145,6 @@ impl<'a> CrossTenant<'a> {
         due_channels(rows)
     }
 
-    /// Claims one active channel for a refresh now, as [`Self::claim_due_channels`] would
-    /// when it is due: the publisher's forced refresh after a 401 takes the same claim as the
-    /// token job, so the two never refresh one account at once. `None` while another holds it.
-    pub async fn claim_channel_now(
-        &self,
-        workspace: WorkspaceId,
-        channel: ChannelId,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Option<DueChannel>, StoreError> {
-        let mut tx = self.db.begin_in(Scope::Workspace(workspace)).await?;
-        let row: Option<DueRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
-            "UPDATE channels SET check_locked_until = $4 \
-             WHERE workspace_id = $1 AND id = $2 AND status = 'active' \
-             AND (check_locked_until IS NULL OR check_locked_until <= $3) \
-             RETURNING workspace_id, id, provider, external_id, display_name, check_failures, \
-             access_token, refresh_token, token_key_id, token_expires_at",
-        )
-        .bind(workspace.as_uuid())
-        .bind(channel.as_uuid())
-        .bind(now)
-        .bind(lease_until)
-        .fetch_optional(&mut *c)
-        .await)?;
-        tx.commit().await?;
-        Ok(due_channels(row.into_iter().collect())?.pop())
-    }
-
     /// Up to `limit` channels whose tokens are sealed under a key other than `current_key_id`.
     pub async fn channels_sealed_with_other_keys(
         &self,
@@ -222,7 +194,7 @@ impl<'a> CrossTenant<'a> {
 }
 
 /// Claimed rows as channels to check.
-fn due_channels(rows: Vec<DueRow>) -> Result<Vec<DueChannel>, StoreError> {
+pub(crate) fn due_channels(rows: Vec<DueRow>) -> Result<Vec<DueChannel>, StoreError> {
     rows.into_iter()
         .filter_map(|row| {
             let provider = match row.provider.parse() {

@@ -349,8 +349,8 @@ impl ChannelService {
         let now = clock::now();
         let claimed = self
             .store
-            .cross_tenant_unscoped()
-            .claim_channel_now(key.workspace, key.channel, now, now + CALL_TIMEOUT * 2)
+            .tenant(key.workspace)
+            .claim_channel_now(key.channel, now, now + CALL_TIMEOUT * 2)
             .await?;
         let Some(due) = claimed else {
             // The token job holds the channel, refreshing it: its new tokens will be there.

@@ -484,6 +484,33 @@ impl Tenant<'_> {
         tx.commit().await
     }
 
+    /// Claims one active channel for a refresh now, as `CrossTenant::claim_due_channels` would
+    /// when it is due: the publisher's forced refresh after a 401 takes the same claim as the
+    /// token job, so the two never refresh one account at once. `None` while another holds it.
+    pub async fn claim_channel_now(
+        &self,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<crate::DueChannel>, StoreError> {
+        let mut tx = self.begin().await?;
+        let row: Option<crate::cross_tenant::DueRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "UPDATE channels SET check_locked_until = $4 \
+             WHERE workspace_id = $1 AND id = $2 AND status = 'active' \
+             AND (check_locked_until IS NULL OR check_locked_until <= $3) \
+             RETURNING workspace_id, id, provider, external_id, display_name, check_failures, \
+             access_token, refresh_token, token_key_id, token_expires_at",
+        )
+        .bind(self.workspace.as_uuid())
+        .bind(channel.as_uuid())
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(crate::cross_tenant::due_channels(row.into_iter().collect())?.pop())
+    }
+
     /// The platform refused the channel's grant for good: marks it `needs_reconnect` and fails
     /// its pending targets. Only the transition from active writes the audit entry and queues
     /// `emails` (one incident, one notice naming the posts); returns whether this call made the
