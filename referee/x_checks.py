@@ -398,6 +398,11 @@ def v2_media_upload_images_at_once_and_video_in_chunks_with_status():
     assert as_json.status_code == 200 and as_json.json()["data"]["media_key"].startswith("3_"), as_json.text
     refused = session.post("https://api.x.com/2/media/upload", files={"media": ("a.jpg", JPEG)}, data={"command": "INIT"})
     assert refused.status_code == 400, "the v1.1 command form is refused here"
+    # platforms.md 1.3: media_category is required, and initialize takes only its schema's fields.
+    uncategorised = session.post("https://api.x.com/2/media/upload", files={"media": ("a.jpg", JPEG)})
+    assert uncategorised.status_code == 400, uncategorised.text
+    extra = session.post("https://api.x.com/2/media/upload/initialize", json={"media_type": "video/mp4", "total_bytes": len(MP4), "media_category": "tweet_video", "command": "INIT"})
+    assert extra.status_code == 400, extra.text
     control("/x/settings", {"media_processing_ms": 1200})
     try:
         init = session.post("https://api.x.com/2/media/upload/initialize", json={"media_type": "video/mp4", "total_bytes": len(MP4) * 2, "media_category": "tweet_video"})

@@ -520,12 +520,7 @@ impl<'a> Publishing<'a> {
                 post: PostId::from_uuid(row.id),
                 version: row.version,
                 scheduled_at: row.scheduled_at,
-                author: match (row.author_id, row.email, row.name) {
-                    (Some(id), Some(email), Some(name)) => {
-                        Some((UserId::from_uuid(id), email, name))
-                    }
-                    _ => None,
-                },
+                author: author(row.author_id, row.email, row.name),
             })
             .collect())
     }
@@ -574,6 +569,19 @@ impl<'a> Publishing<'a> {
             .map(|done| done.rows_affected()))?;
         tx.commit().await?;
         Ok(Recovered { unknown, requeued })
+    }
+}
+
+/// A post's author from a `LEFT JOIN users`: their id, address and name while the account
+/// exists.
+pub(crate) fn author(
+    id: Option<Uuid>,
+    email: Option<String>,
+    name: Option<String>,
+) -> Option<(UserId, String, String)> {
+    match (id, email, name) {
+        (Some(id), Some(email), Some(name)) => Some((UserId::from_uuid(id), email, name)),
+        _ => None,
     }
 }
 

@@ -81,33 +81,30 @@ impl ChannelService {
             (provider, _) => Err(format!("PostRoute cannot look at {} yet", provider.as_str())),
         };
         if let Ok((listed, since)) = &looked {
-            {
-                let Some(text) = parts.get(posted.len()) else {
-                    // Every part is stored: the post is out.
-                    return Ok((found(&posted, parts.len()), "every part is recorded".to_owned()));
-                };
-                let sought = Sought {
-                    text,
-                    reply_to: posted.last().map(String::as_str),
-                    media_keys: &[],
-                    not_before: *since,
-                };
-                let mut matches: Vec<&ListedPost> = matching(&sought, listed);
-                matches.sort_by_key(|post| post.id.parse::<u64>().unwrap_or(u64::MAX));
-                if let Some(first) = matches.first() {
-                    if matches.len() > 1 {
-                        let ids: Vec<&str> = matches.iter().map(|post| post.id.as_str()).collect();
-                        tracing::error!(
-                            post.id = display(&key.post),
-                            ids = debug(&ids),
-                            "the post is on X more than once; the earliest is kept, none deleted"
-                        );
-                    }
-                    posted.push(first.id.clone());
-                    let ids: Vec<&str> = matches.iter().map(|post| post.id.as_str()).collect();
-                    let detail = format!("found on X: {}", ids.join(", "));
-                    return Ok((found(&posted, parts.len()), detail));
+            let Some(text) = parts.get(posted.len()) else {
+                // Every part is stored: the post is out.
+                return Ok((found(&posted, parts.len()), "every part is recorded".to_owned()));
+            };
+            let sought = Sought {
+                text,
+                reply_to: posted.last().map(String::as_str),
+                media_keys: &[],
+                not_before: *since,
+            };
+            let mut matches: Vec<&ListedPost> = matching(&sought, listed);
+            matches.sort_by_key(|post| post.id.parse::<u64>().unwrap_or(u64::MAX));
+            if let Some(first) = matches.first() {
+                let ids: Vec<&str> = matches.iter().map(|post| post.id.as_str()).collect();
+                if ids.len() > 1 {
+                    tracing::error!(
+                        post.id = display(&key.post),
+                        ids = debug(&ids),
+                        "the post is on X more than once; the earliest is kept, none deleted"
+                    );
                 }
+                posted.push(first.id.clone());
+                let detail = format!("found on X: {}", ids.join(", "));
+                return Ok((found(&posted, parts.len()), detail));
             }
         }
         // Nothing found (or no look possible) this time.

@@ -116,12 +116,7 @@ impl Publishing<'_> {
                     workspace_name: row.workspace_name,
                     content: row.content,
                     scheduled_at: row.scheduled_at,
-                    author: match (row.author_id, row.email, row.name) {
-                        (Some(id), Some(email), Some(name)) => {
-                            Some((UserId::from_uuid(id), email, name))
-                        }
-                        _ => None,
-                    },
+                    author: crate::publishing::author(row.author_id, row.email, row.name),
                 })
             })
             .collect()

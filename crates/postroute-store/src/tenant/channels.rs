@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use postroute_domain::{ChannelId, ChannelStatus, NewAuditEntry, Provider, UserId, WorkspaceId};
 use uuid::Uuid;
 
+use super::targets::ChannelLoss;
 use super::{Tenant, audit};
 use crate::StoreError;
 use crate::dialect::RowLock;
@@ -152,10 +153,6 @@ pub enum Saved {
     /// The plan's channel limit is reached; nothing was written.
     LimitReached,
 }
-
-/// What a target failed because its channel's grant died says.
-const LOST_GRANT: &str = "The platform no longer accepts this channel's access, so this post \
-                          could not go out. Reconnect the channel, then retry.";
 
 impl Tenant<'_> {
     /// Every channel, oldest first.
@@ -391,16 +388,8 @@ impl Tenant<'_> {
             .await
             .map(drop)
         })?;
-        super::targets::fail_for_lost_channel(
-            &mut tx,
-            self,
-            id,
-            "The channel was disconnected before this post went out. Connect it again, then \
-             retry.",
-            super::targets::LOST_TO_DISCONNECT,
-            now,
-        )
-        .await?;
+        super::targets::fail_for_lost_channel(&mut tx, self, id, ChannelLoss::Disconnected, now)
+            .await?;
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         tx.commit().await?;
         Ok(Some(tokens.sealed()))
@@ -543,15 +532,8 @@ impl Tenant<'_> {
             return Ok(false);
         }
         // The channel's email names these posts: their reports add audit entries, no email.
-        super::targets::fail_for_lost_channel(
-            &mut tx,
-            self,
-            id,
-            LOST_GRANT,
-            super::targets::LOST_TO_RECONNECT,
-            now,
-        )
-        .await?;
+        super::targets::fail_for_lost_channel(&mut tx, self, id, ChannelLoss::NeedsReconnect, now)
+            .await?;
         audit::insert_entry(tx.conn(), self.workspace, audit, now).await?;
         for email in emails {
             insert_email(tx.conn(), email).await?;

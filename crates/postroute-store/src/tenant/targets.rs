@@ -40,6 +40,35 @@ pub const LOST_TO_RECONNECT: &str = "channel_needs_reconnect";
 /// The `error_code` of a target failed because its channel was disconnected.
 pub const LOST_TO_DISCONNECT: &str = "channel_disconnected";
 
+/// Why a channel can no longer publish: what its failed targets say and how they are classed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChannelLoss {
+    /// Its grant died: reconnecting it restores it.
+    NeedsReconnect,
+    /// Someone disconnected it.
+    Disconnected,
+}
+
+impl ChannelLoss {
+    /// `error`, `error_code` and `error_class` of the targets it fails.
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::NeedsReconnect => (
+                "The platform no longer accepts this channel's access, so this post could not \
+                 go out. Reconnect the channel, then retry.",
+                LOST_TO_RECONNECT,
+                "auth_dead",
+            ),
+            Self::Disconnected => (
+                "The channel was disconnected before this post went out. Connect it again, then \
+                 retry.",
+                LOST_TO_DISCONNECT,
+                "permanent",
+            ),
+        }
+    }
+}
+
 /// A post waiting to go out on a channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WaitingPost {
@@ -107,12 +136,7 @@ impl Tenant<'_> {
                 post: PostId::from_uuid(row.id),
                 content: row.content,
                 scheduled_at: row.scheduled_at,
-                author: match (row.author_id, row.email, row.name) {
-                    (Some(id), Some(email), Some(name)) => {
-                        Some((UserId::from_uuid(id), email, name))
-                    }
-                    _ => None,
-                },
+                author: crate::publishing::author(row.author_id, row.email, row.name),
             })
             .collect())
     }
@@ -279,30 +303,28 @@ pub(crate) async fn settle(
     Ok(Some(status))
 }
 
-/// Fails the pending targets of `channel`, which can no longer publish (disconnected, or its
-/// grant is dead), with `error` for people to read, and settles their posts: a post none of
-/// whose targets can go out shows `failed` now, before its time, not after it. Returns the
-/// posts concerned. `why` goes in `error_code`: [`LOST_TO_RECONNECT`] tells the report pass
-/// that the channel's own email already named the post.
+/// Fails the pending targets of `channel`, which can no longer publish, with the reason for
+/// people to read, and settles their posts: a post none of whose targets can go out shows
+/// `failed` now, before its time, not after it. Returns the posts concerned.
 pub(crate) async fn fail_for_lost_channel(
     tx: &mut crate::pool::Tx,
     tenant: &Tenant<'_>,
     channel: ChannelId,
-    error: &str,
-    why: &str,
+    loss: ChannelLoss,
     now: DateTime<Utc>,
 ) -> Result<Vec<PostId>, StoreError> {
+    let (error, code, class) = loss.columns();
     let posts: Vec<(uuid::Uuid,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
         "UPDATE post_targets SET status = 'failed', error = $3, error_code = $4, \
-         error_class = CASE WHEN $4 = 'channel_needs_reconnect' THEN 'auth_dead' \
-         ELSE 'permanent' END, next_attempt_at = NULL, needs_report = true \
+         error_class = $5, next_attempt_at = NULL, needs_report = true \
          WHERE workspace_id = $1 AND channel_id = $2 AND status = 'pending' \
          RETURNING post_id",
     )
     .bind(tenant.workspace.as_uuid())
     .bind(channel.as_uuid())
     .bind(error)
-    .bind(why)
+    .bind(code)
+    .bind(class)
     .fetch_all(&mut *c)
     .await)?;
     let posts: Vec<PostId> = posts.into_iter().map(|(id,)| PostId::from_uuid(id)).collect();
