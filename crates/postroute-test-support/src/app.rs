@@ -218,6 +218,53 @@ impl TestApp {
         }
     }
 
+    /// The environment a separate `postroute worker` process needs to work beside this app:
+    /// its database, keys, fakes and worker settings, as `POSTROUTE_*` variables.
+    pub fn worker_env(&self) -> Vec<(String, String)> {
+        use secrecy::ExposeSecret;
+        let config = &self.config;
+        let secret = |value: &Option<secrecy::SecretString>| {
+            value.as_ref().map(|value| value.expose_secret().to_owned()).unwrap_or_default()
+        };
+        let worker = &config.worker;
+        let looks: Vec<String> =
+            worker.reconcile_looks_secs.iter().map(ToString::to_string).collect();
+        let mut env = vec![
+            ("POSTROUTE_DATABASE__URL", self.database_url.clone()),
+            ("POSTROUTE_ENCRYPTION__OAUTH_KEY", secret(&config.encryption.oauth_key)),
+            ("POSTROUTE_AUTH__JWT_SECRET", secret(&config.auth.jwt_secret)),
+            ("POSTROUTE_BACKUP__KEY", secret(&config.backup.key)),
+            ("POSTROUTE_HTTP__PUBLIC_URL", config.http.public_url.to_string()),
+            ("POSTROUTE_X__CLIENT_ID", config.x.client_id.clone().unwrap_or_default()),
+            ("POSTROUTE_X__CLIENT_SECRET", secret(&config.x.client_secret)),
+            ("POSTROUTE_X__AUTH_BASE_URL", config.x.auth_base_url.to_string()),
+            ("POSTROUTE_X__API_BASE_URL", config.x.api_base_url.to_string()),
+            ("POSTROUTE_META__APP_ID", config.meta.app_id.clone().unwrap_or_default()),
+            ("POSTROUTE_META__APP_SECRET", secret(&config.meta.app_secret)),
+            ("POSTROUTE_META__GRAPH_BASE_URL", config.meta.graph_base_url.to_string()),
+            ("POSTROUTE_META__DIALOG_BASE_URL", config.meta.dialog_base_url.to_string()),
+            ("POSTROUTE_WORKER__POLL_INTERVAL_MS", worker.poll_interval_ms.to_string()),
+            (
+                "POSTROUTE_WORKER__TOKEN_CHECK_INTERVAL_SECS",
+                worker.token_check_interval_secs.to_string(),
+            ),
+            ("POSTROUTE_WORKER__PUBLISH_LEASE_SECS", worker.publish_lease_secs.to_string()),
+            ("POSTROUTE_WORKER__MISSED_AFTER_MINS", worker.missed_after_mins.to_string()),
+            ("POSTROUTE_WORKER__RECONCILE_LOOKS_SECS", format!("[{}]", looks.join(","))),
+            ("POSTROUTE_EMAIL__RETRY_BASE_SECS", config.email.retry_base_secs.to_string()),
+            ("POSTROUTE_LOG__LEVEL", "warn".to_owned()),
+        ];
+        if config.email.provider == EmailProvider::Resend {
+            env.push(("POSTROUTE_EMAIL__PROVIDER", "resend".to_owned()));
+            env.push((
+                "POSTROUTE_EMAIL__RESEND_BASE_URL",
+                config.email.resend_base_url.to_string(),
+            ));
+            env.push(("POSTROUTE_EMAIL__RESEND_API_KEY", secret(&config.email.resend_api_key)));
+        }
+        env.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
+    }
+
     /// The HTTPS listener's address.
     pub fn https_addr(&self) -> SocketAddr {
         self.running().https_addr().expect("HTTPS listener is enabled")
