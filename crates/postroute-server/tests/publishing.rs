@@ -578,3 +578,84 @@ async fn spent_x_credits_pause_x_publishing_until_an_operator_resumes_it(backend
         .await;
     assert_eq!(resumed, 1);
 }
+
+#[db_test]
+async fn a_rate_limit_holds_the_channel_until_x_resets_it_then_both_posts_go_out(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    app.fake_x()
+        .arm_publish_fault(&json!({ "fault": "rate_limited", "call": "tweet", "reset_in_secs": 3 }))
+        .unwrap();
+    let limited_at = Utc::now();
+    let first = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Over the limit", "channel_ids": [channel] }),
+    )
+    .await;
+    let waiting =
+        until(&app, &owner, &first, |post| post["targets"][0]["error_class"] == "rate_limited")
+            .await;
+    assert_eq!(waiting["targets"][0]["status"], "pending", "{waiting}");
+    // Another post on the channel, due now, waits for the same reset instead of spending the
+    // channel's calls on refusals.
+    let second = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Behind it", "channel_ids": [channel] }),
+    )
+    .await;
+    for post in [&first, &second] {
+        until(&app, &owner, post, |post| post["status"] == "published").await;
+    }
+    let tweets = app.fake_x().published();
+    assert_eq!(tweets.len(), 2, "{tweets:?}");
+    // The reset is a whole second, at least two seconds after the refusal.
+    let reset_ms =
+        u64::try_from((limited_at + chrono::Duration::seconds(2)).timestamp_millis()).unwrap();
+    for tweet in &tweets {
+        assert!(tweet.published_at_ms >= reset_ms, "published before X's reset: {tweet:?}");
+    }
+}
+
+#[db_test]
+async fn a_post_that_came_due_during_an_outage_is_missed_not_published_and_a_person_is_told(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let posts = format!("/v1/workspaces/{workspace}/posts");
+    let body = json!({ "content": "Old news", "channel_ids": [channel] });
+    let post = app.json_as(&owner, Method::POST, &posts, body, 201).await;
+    let id = post["id"].as_str().unwrap().to_owned();
+    let path = format!("{posts}/{id}");
+    let at = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    app.json_as(
+        &owner,
+        Method::POST,
+        &format!("{path}/schedule"),
+        json!({ "scheduled_at": at }),
+        200,
+    )
+    .await;
+    // As after three hours with no worker running: the post's time is long past.
+    let three_hours_ago =
+        (Utc::now() - chrono::Duration::hours(3)).to_rfc3339_opts(SecondsFormat::Secs, false);
+    let moved = app
+        .execute_sql(&format!(
+            "UPDATE posts SET scheduled_at = '{three_hours_ago}' WHERE id = {}",
+            app.uuid_literal(&id)
+        ))
+        .await;
+    assert_eq!(moved, 1);
+
+    let missed = until(&app, &owner, &path, |post| post["status"] == "failed").await;
+    assert_eq!(missed["targets"][0]["status"], "missed", "{missed}");
+    let told = emails_about(&app, "was not published", 1).await;
+    assert_eq!(told.len(), 1);
+    assert!(told[0].text.contains("missed its time"), "{}", told[0].text);
+    assert_eq!(audited(&app, &owner, &workspace, "post.missed").await, 1);
+    assert!(app.fake_x().published().is_empty(), "stale content never goes out by itself");
+}

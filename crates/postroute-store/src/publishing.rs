@@ -193,23 +193,37 @@ impl<'a> Publishing<'a> {
     }
 
     /// Marks pending targets of posts that came due before `due_before` as `missed`: published
-    /// that late, a post would be stale, so a person decides. Returns how many.
-    pub async fn sweep_missed(&self, due_before: DateTime<Utc>) -> Result<u64, StoreError> {
+    /// that late, a post would be stale, so a person decides. Their posts' status follows (a
+    /// post none of whose targets went out is `failed`). Returns how many targets.
+    pub async fn sweep_missed(
+        &self,
+        now: DateTime<Utc>,
+        due_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.db.begin_in(Scope::CrossTenant).await?;
-        let missed = on_conn!(tx.conn(), |c| sqlx::query(
+        let missed: Vec<(Uuid, Uuid)> = on_conn!(tx.conn(), |c| sqlx::query_as(
             "UPDATE post_targets SET status = 'missed', next_attempt_at = NULL, \
              needs_report = true, \
              error = 'It came due too late to publish without a person deciding.' \
              WHERE status = 'pending' AND EXISTS (SELECT 1 FROM posts p \
              WHERE p.workspace_id = post_targets.workspace_id AND p.id = post_targets.post_id \
-             AND p.status = 'scheduled' AND p.scheduled_at < $1)",
+             AND p.status = 'scheduled' AND p.scheduled_at < $1) \
+             RETURNING workspace_id, post_id",
         )
         .bind(due_before)
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected()))?;
+        .fetch_all(&mut *c)
+        .await)?;
+        let count = u64::try_from(missed.len()).unwrap_or(u64::MAX);
+        let mut posts = missed;
+        posts.sort_unstable();
+        posts.dedup();
+        for (workspace, post) in posts {
+            let tenant = crate::Tenant::new(self.db, WorkspaceId::from_uuid(workspace));
+            crate::tenant::targets::settle(tx.conn(), &tenant, PostId::from_uuid(post), now)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(missed)
+        Ok(count)
     }
 
     /// Claims up to `limit` due targets for `worker` until `lease_until`, each with a fence one

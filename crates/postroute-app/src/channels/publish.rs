@@ -43,6 +43,8 @@ pub struct PublishSettings {
     pub x_credits_pause: TimeDelta,
     /// The waits before each look at the platform when reconciling.
     pub looks: Vec<TimeDelta>,
+    /// Targets one worker publishes at once.
+    pub concurrency: usize,
 }
 
 impl PublishSettings {
@@ -54,6 +56,7 @@ impl PublishSettings {
             missed_after: TimeDelta::minutes(i64::from(worker.missed_after_mins)),
             x_credits_pause: TimeDelta::minutes(i64::from(worker.x_credits_pause_mins)),
             looks: worker.reconcile_looks_secs.iter().map(|&secs| seconds(secs)).collect(),
+            concurrency: usize::try_from(worker.publish_concurrency).unwrap_or(1).max(1),
         }
     }
 

@@ -643,6 +643,9 @@ pub struct WorkerConfig {
     /// A target that comes due this many minutes late (after an outage, say) is `missed`: a
     /// person decides, rather than stale content going out. At least 1.
     pub missed_after_mins: u32,
+    /// Targets one worker process publishes at once (1 to 1024). A call waits on the platform,
+    /// not on this machine: throughput is this many calls per platform round trip.
+    pub publish_concurrency: u32,
     /// How long X publishing pauses for every workspace after X answers 402 (the app's credits
     /// are spent), unless an operator runs `postroute admin resume-publishing x` first.
     pub x_credits_pause_mins: u32,
@@ -662,6 +665,7 @@ impl Default for WorkerConfig {
             workspace_purge_after_days: 30,
             publish_lease_secs: 60,
             missed_after_mins: 120,
+            publish_concurrency: 64,
             x_credits_pause_mins: 60,
             reconcile_looks_secs: vec![20, 120, 600],
         }

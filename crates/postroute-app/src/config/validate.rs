@@ -414,6 +414,12 @@ impl Config {
                 return Err(ConfigError::invalid(key, "must be greater than 0"));
             }
         }
+        if !(1..=1024).contains(&self.worker.publish_concurrency) {
+            return Err(ConfigError::invalid(
+                "worker.publish_concurrency",
+                "must be from 1 to 1024",
+            ));
+        }
         let looks = &self.worker.reconcile_looks_secs;
         if looks.is_empty()
             || looks.len() > 10

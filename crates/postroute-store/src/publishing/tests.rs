@@ -289,9 +289,10 @@ async fn a_target_that_came_due_long_ago_is_missed_not_published(backend: Backen
     let (fresh, _) = scheduled_post(&store, now - Duration::minutes(5)).await;
     let publishing = store.cross_tenant_unscoped().publishing();
 
-    let missed = publishing.sweep_missed(now - Duration::hours(2)).await.unwrap();
+    let missed = publishing.sweep_missed(now, now - Duration::hours(2)).await.unwrap();
     assert_eq!(missed, 1);
-    assert_eq!(state(&store, &stale).await.0, "missed");
+    let (status, _, _, post_status) = state(&store, &stale).await;
+    assert_eq!((status.as_str(), post_status.as_str()), ("missed", "failed"), "the post follows");
     let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|target| target.key).collect::<Vec<_>>(), [fresh]);
 }
@@ -337,4 +338,97 @@ async fn publish_attempts_are_append_only_and_go_only_with_their_target(backend:
             .await)
         .unwrap();
     assert_eq!(left, 0);
+}
+
+#[db_test]
+async fn a_persons_decision_fences_out_a_reconciler_still_looking(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (key, owner) = scheduled_post(&store, now).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let fence = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap()[0].fence;
+    publishing
+        .begin_attempt(&key, fence, "worker-a", now, now + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let after = now + LEASE + Duration::seconds(1);
+    publishing.recover_expired(after, after).await.unwrap();
+
+    let looking = publishing.claim_unknown("worker-b", after, after + LEASE, 10).await.unwrap();
+    assert_eq!(looking.len(), 1);
+    assert_eq!(looking[0].claim.fence, fence + 1, "reconciliation claims under a new fence");
+    let sent_at = looking[0].sent_at.unwrap();
+    // PostgreSQL keeps microseconds.
+    assert!((sent_at - now).abs() < Duration::milliseconds(1), "the search starts at the call");
+    assert!(
+        publishing.claim_unknown("worker-c", after, after + LEASE, 10).await.unwrap().is_empty(),
+        "one reconciler at a time"
+    );
+
+    let audit = postroute_domain::NewAuditEntry::new(
+        postroute_domain::AuditAction::PostMarkedPublished,
+        owner,
+        std::net::IpAddr::from([127, 0, 0, 1]),
+    );
+    let decision = crate::TargetDecision::MarkPublished { url: "https://x.com/i/web/status/1" };
+    let tenant = store.tenant(key.workspace);
+    let decided = tenant.decide_target(key.post, key.channel, &decision, &audit, after);
+    assert_eq!(decided.await.unwrap(), Some(true));
+    let late = publishing
+        .record_reconciled(
+            &key,
+            looking[0].claim.fence,
+            "worker-b",
+            &crate::Reconciliation::Retry,
+            "nothing found",
+            after,
+        )
+        .await
+        .unwrap();
+    assert!(!late, "the person's decision stands");
+    assert_eq!(state(&store, &key).await.0, "published");
+}
+
+#[db_test]
+async fn an_outcome_is_reported_once_and_a_paused_provider_is_not_claimed(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (stale, _) = scheduled_post(&store, now - Duration::hours(3)).await;
+    let (due, _) = scheduled_post(&store, now).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+    publishing.sweep_missed(now, now - Duration::hours(2)).await.unwrap();
+
+    let reports = publishing.reports_due(10).await.unwrap();
+    assert_eq!(reports.iter().map(|report| report.key).collect::<Vec<_>>(), [stale]);
+    let seen = [(stale, reports[0].status)];
+    let entry =
+        postroute_domain::NewAuditEntry::by_system(postroute_domain::AuditAction::PostMissed);
+    let entries = [entry];
+    let reported = publishing.mark_reported(stale.workspace, &seen, &entries, &[], now);
+    assert_eq!(reported.await.unwrap(), 1);
+    assert!(publishing.reports_due(10).await.unwrap().is_empty());
+    let again = publishing.mark_reported(stale.workspace, &seen, &entries, &[], now);
+    assert_eq!(again.await.unwrap(), 0, "a second report writes nothing");
+
+    let provider = postroute_domain::Provider::X;
+    assert!(
+        publishing
+            .pause_provider(provider, now + Duration::hours(1), "credits", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !publishing
+            .pause_provider(provider, now + Duration::hours(1), "credits", now)
+            .await
+            .unwrap(),
+        "only the first to pause raises the alarm"
+    );
+    assert!(publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap().is_empty());
+    assert!(publishing.resume_provider(provider, now).await.unwrap());
+    let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|target| target.key).collect::<Vec<_>>(), [due]);
 }

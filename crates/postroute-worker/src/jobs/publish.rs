@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use postroute_app::channels::{ChannelService, PublishContext, PublishSettings, Published, lag};
 use postroute_app::clock;
 use postroute_app::mail::MailComposer;
@@ -17,7 +18,7 @@ use postroute_store::{ClaimedTarget, Publishing, Store, StoreError};
 
 use crate::Job;
 
-/// Targets claimed per pass.
+/// Reviews lapsed and unknown targets reconciled per pass.
 const BATCH: u32 = 16;
 
 /// The publish job.
@@ -102,7 +103,7 @@ impl Job for PublishJob {
                 ),
             }
         }
-        let missed = publishing.sweep_missed(now - self.settings.missed_after).await?;
+        let missed = publishing.sweep_missed(now, now - self.settings.missed_after).await?;
         if missed > 0 {
             tracing::warn!(targets = missed, "targets came due too late and were marked missed");
         }
@@ -127,14 +128,19 @@ impl Job for PublishJob {
             }
         }
         let started = std::time::Instant::now();
-        let claimed = publishing.claim_due(&self.worker, now, lease_until, BATCH).await?;
+        // As many as are published at once, and no more: a target claimed but left waiting
+        // would spend its lease before its call.
+        let concurrency = self.settings.concurrency;
+        let claimed = publishing
+            .claim_due(&self.worker, now, lease_until, u32::try_from(concurrency).unwrap_or(1))
+            .await?;
         metrics::histogram!("postroute_publish_claim_seconds")
             .record(started.elapsed().as_secs_f64());
-        // One target at a time per worker pass keeps a slow platform from holding the others'
-        // leases; more workers give more throughput.
-        for target in &claimed {
-            self.publish(&publishing, target).await;
-        }
+        // The calls wait on the platforms, not on this machine, so they run side by side; no
+        // database connection is held across a call (the intent commits before it).
+        futures_util::stream::iter(&claimed)
+            .for_each_concurrent(concurrency, |target| self.publish(&publishing, target))
+            .await;
         let reported = match report_outcomes(&self.store, &publishing, &self.composer).await {
             Ok(reported) => reported,
             Err(error) => {
