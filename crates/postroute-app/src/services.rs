@@ -121,6 +121,7 @@ impl Services {
         let posts = PostService::new(store.clone());
         let staff = StaffService::new(store.clone());
         let webhooks = WebhookService::new(store.clone(), limiter.clone(), &config);
+        let channels = channels.with_media(media.clone());
         Ok(Services {
             config,
             store,

@@ -659,3 +659,121 @@ async fn a_post_that_came_due_during_an_outage_is_missed_not_published_and_a_per
     assert_eq!(audited(&app, &owner, &workspace, "post.missed").await, 1);
     assert!(app.fake_x().published().is_empty(), "stale content never goes out by itself");
 }
+
+/// An app whose signed media links the fake platforms can fetch.
+async fn with_reachable_links(backend: Backend) -> TestApp {
+    TestApp::builder(backend)
+        .reachable_public_url()
+        .configure(|config| config.worker.reconcile_looks_secs = vec![1, 1])
+        .spawn()
+        .await
+}
+
+/// Uploads a small JPEG to `workspace`'s library; returns its id.
+async fn photo(app: &TestApp, owner: &TestUser, workspace: &str) -> String {
+    let uploaded =
+        app.upload(owner, workspace, &postroute_test_support::corpus::jpeg(64, 48), 201).await;
+    uploaded.json()["id"].as_str().unwrap().to_owned()
+}
+
+#[db_test]
+async fn a_post_with_a_photo_goes_to_x_with_the_photo_uploaded_at_publish_time(backend: Backend) {
+    let app = with_reachable_links(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let file = photo(&app, &owner, &workspace).await;
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "With a picture", "channel_ids": [channel], "media_ids": [file] }),
+    )
+    .await;
+
+    until(&app, &owner, &post, |post| post["status"] == "published").await;
+    let tweets = app.fake_x().published();
+    assert_eq!(tweets.len(), 1, "{tweets:?}");
+    assert_eq!(tweets[0].media.len(), 1, "the photo is attached: {tweets:?}");
+    assert!(tweets[0].media[0].starts_with("3_"), "an image's media key: {tweets:?}");
+}
+
+#[db_test]
+async fn facebook_pages_get_a_text_post_and_a_photo_post_once_each(backend: Backend) {
+    let app = with_reachable_links(backend).await;
+    let owner = app.signed_in_user("owner@example.com").await;
+    let workspace = app.workspace(&owner, "Team").await;
+    let page = app.connect_meta(&owner, &workspace, "facebook").await;
+    let text = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Fresh bread at eight", "channel_ids": [page] }),
+    )
+    .await;
+    let file = photo(&app, &owner, &workspace).await;
+    let pictured = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Rye, today", "channel_ids": [page], "media_ids": [file] }),
+    )
+    .await;
+
+    let first = until(&app, &owner, &text, |post| post["status"] == "published").await;
+    let second = until(&app, &owner, &pictured, |post| post["status"] == "published").await;
+    let posts = app.fake_meta().published();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    for (settled, text) in [(&first, "Fresh bread at eight"), (&second, "Rye, today")] {
+        let record = posts.iter().find(|post| post.text.as_deref() == Some(text)).unwrap();
+        let target = &settled["targets"][0];
+        assert_eq!(target["platform_post_id"], record.id.as_str(), "{settled}");
+        assert_eq!(target["url"], format!("https://www.facebook.com/{}", record.id));
+    }
+}
+
+#[db_test]
+async fn a_page_post_meta_created_without_answering_is_found_not_sent_again(backend: Backend) {
+    let app = with_reachable_links(backend).await;
+    let owner = app.signed_in_user("owner@example.com").await;
+    let workspace = app.workspace(&owner, "Team").await;
+    let page = app.connect_meta(&owner, &workspace, "facebook").await;
+    app.fake_meta()
+        .arm_publish_fault(&json!({ "fault": "created_then_500", "call": "feed", "times": 1 }))
+        .unwrap();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Did Meta take it?", "channel_ids": [page] }),
+    )
+    .await;
+
+    let published = until(&app, &owner, &post, |post| post["status"] == "published").await;
+    let posts = app.fake_meta().published();
+    assert_eq!(posts.len(), 1, "reconciled from the Page's posts, not sent again: {posts:?}");
+    assert_eq!(published["targets"][0]["platform_post_id"], posts[0].id.as_str(), "{published}");
+}
+
+#[db_test]
+async fn an_instagram_photo_goes_out_through_one_container(backend: Backend) {
+    let app = with_reachable_links(backend).await;
+    let owner = app.signed_in_user("owner@example.com").await;
+    let workspace = app.workspace(&owner, "Team").await;
+    let account = app.connect_meta(&owner, &workspace, "instagram").await;
+    let file = photo(&app, &owner, &workspace).await;
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Morning light", "channel_ids": [account], "media_ids": [file] }),
+    )
+    .await;
+
+    let published = until(&app, &owner, &post, |post| post["status"] == "published").await;
+    let posts = app.fake_meta().published();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].platform, postroute_fakes::Platform::Instagram);
+    assert_eq!(published["targets"][0]["platform_post_id"], posts[0].id.as_str(), "{published}");
+    let containers =
+        app.count("SELECT COUNT(*) FROM post_targets WHERE media_state LIKE '%container%'").await;
+    assert_eq!(containers, 1, "the container was saved before it was published");
+}

@@ -461,6 +461,33 @@ impl<'a> Publishing<'a> {
         Ok(saved == 1)
     }
 
+    /// Saves what was made on the platform for this target before the call that publishes it
+    /// (X media keys, an Instagram container), while `fence` holds it: a resumed attempt
+    /// continues from it, and reconciliation looks for it. `false` when the claim was lost.
+    pub async fn save_media_state(
+        &self,
+        key: &TargetKey,
+        fence: i64,
+        state: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
+        let saved = on_conn!(tx.conn(), |c| sqlx::query(
+            "UPDATE post_targets SET media_state = $5 \
+             WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4 \
+             AND status = 'publishing'",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(key.post.as_uuid())
+        .bind(key.channel.as_uuid())
+        .bind(fence)
+        .bind(state)
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()))?;
+        tx.commit().await?;
+        Ok(saved == 1)
+    }
+
     /// Gives a claimed target back without calling the platform (nothing was sent): it waits
     /// until `until`, with `reason` on it for people to read.
     pub async fn defer(

@@ -213,6 +213,29 @@ impl TestApp {
         .json()
     }
 
+    /// Connects the fake Meta's first Page (`facebook`) or the Instagram account linked to it
+    /// (`instagram`) to `workspace`; returns the channel id.
+    pub async fn connect_meta(&self, user: &TestUser, workspace: &str, provider: &str) -> String {
+        let query = self.authorize_at_platform(user, workspace, provider).await;
+        let answer = self.oauth_callback(user, provider, &query, 200).await;
+        if let Some(id) = answer["channel_ids"][0].as_str() {
+            return id.to_owned();
+        }
+        let pending = string(&answer, "pending_id");
+        let first = answer["candidates"][0]["external_id"].as_str().expect("a candidate");
+        let created = self
+            .send_json_as(
+                &user.access_token,
+                reqwest::Method::POST,
+                &format!("/v1/workspaces/{workspace}/channels/pending/{pending}"),
+                &json!({"external_ids": [first]}),
+                201,
+            )
+            .await
+            .json();
+        string(&created["items"][0], "id")
+    }
+
     /// Connects the fake X account to `workspace`; returns the channel id.
     pub async fn connect_x(&self, user: &TestUser, workspace: &str) -> String {
         let query = self.authorize_at_platform(user, workspace, "x").await;

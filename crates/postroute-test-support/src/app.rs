@@ -66,6 +66,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// Listens on a port chosen now and names it as the public URL, so that links the app
+    /// hands out (signed media links a fake platform fetches) reach it.
+    pub fn reachable_public_url(mut self) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        self.config.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+        self.config.http.public_url =
+            url::Url::parse(&format!("https://127.0.0.1:{port}")).expect("a URL");
+        self
+    }
+
     /// Delivers mail as the configuration says (the development `log` provider unless the test
     /// configures another) instead of to the fake Resend.
     pub fn without_fake_resend(mut self) -> Self {

@@ -43,6 +43,8 @@ pub struct ChannelService {
     x: Option<XClient>,
     meta: Option<MetaClient>,
     public_url: Url,
+    /// The media library, for the files a post carries to its platform.
+    media: Option<crate::media::MediaService>,
 }
 
 impl ChannelService {
@@ -54,7 +56,13 @@ impl ChannelService {
         meta: Option<MetaClient>,
         public_url: Url,
     ) -> Self {
-        Self { store, cipher: TokenCipher::new(keyring), x, meta, public_url }
+        Self { store, cipher: TokenCipher::new(keyring), x, meta, public_url, media: None }
+    }
+
+    /// The service, publishing posts' files from `media`.
+    pub fn with_media(mut self, media: crate::media::MediaService) -> Self {
+        self.media = Some(media);
+        self
     }
 
     /// Every channel of the workspace (never any token material).

@@ -1,17 +1,22 @@
 //! Reconciliation (publishing.md C): a target whose call went unanswered is `unknown`, and
 //! nothing is sent again until a look at the platform says whether the post is there. Our own
 //! records come first (a worker that lost its claim may still have written the platform's
-//! answer); then X's timeline is searched from the call's start for a post that matches what
-//! we sent. Found: published. Absent after every look: the one retry that proof allows, while
+//! answer); then the platform is looked at: X's timeline and a Page's published posts are
+//! searched from the call's start for a post that matches what we sent (media keys, parent,
+//! normalised text), and an Instagram target's saved container says for itself whether it
+//! was published. Found: published. Absent after every look: the one retry that proof allows, while
 //! the post is still timely. Neither: a person decides, and is told.
 
-use chrono::TimeDelta;
-use postroute_domain::publish::{Finding, ListedPost, Sought, TargetState, matching};
+use chrono::{DateTime, TimeDelta, Utc};
+use postroute_domain::publish::{Finding, ListedPost, Sought, TargetState, matching, normalise};
 use postroute_domain::{Provider, TargetStatus};
+use postroute_platforms::meta::publish::{ContainerStatus, facebook_url};
 use postroute_store::{Reconciliation, UnknownTarget};
 
 use super::ChannelService;
-use super::publish::{PublishContext, posted_parts, remote_ids_json, thread_parts, x_url};
+use super::publish::{
+    IgState, PublishContext, XMediaState, posted_parts, remote_ids_json, thread_parts, x_url,
+};
 use crate::{Refusal, clock};
 
 /// How far before the call began a post of ours may seem to have been created: the clocks of
@@ -50,77 +55,106 @@ impl ChannelService {
         unknown: &UnknownTarget,
     ) -> Result<(Reconciliation, String), Refusal> {
         let key = &unknown.claim.key;
+        let provider = unknown.claim.provider;
         let tenant = self.store.tenant(key.workspace);
         let post = tenant.post(key.post).await?.ok_or(Refusal::NotFound)?;
         let mut posted = posted_parts(unknown.claim.remote_ids.as_deref());
-        let parts =
-            if unknown.claim.provider == Provider::X { thread_parts(&post) } else { vec![] };
+        // X sends a thread part by part; the others send the post's text once.
+        let parts = match provider {
+            Provider::X => thread_parts(&post),
+            other => vec![
+                post.variants
+                    .for_provider(other)
+                    .and_then(|variant| variant.content.clone())
+                    .unwrap_or_else(|| post.content.clone()),
+            ],
+        };
 
         // Our own records first: an answer that came back after the claim was lost.
         if let Some(id) = unknown.recorded_ids.iter().rev().find(|id| !posted.contains(id)) {
             posted.push(id.clone());
-            return Ok((found(&posted, parts.len()), format!("our records hold post {id}")));
+            let detail = format!("our records hold post {id}");
+            return Ok((found(provider, &posted, parts.len(), None), detail));
         }
-
-        let looked = match (unknown.claim.provider, self.x.as_ref()) {
-            (Provider::X, Some(x)) => {
-                let channel = tenant.channel(key.channel).await?.ok_or(Refusal::NotFound)?;
-                let sealed = tenant.channel_tokens(key.channel).await?;
-                match sealed {
-                    None => Err("the channel has no tokens to look with".to_owned()),
-                    Some(sealed) => {
-                        let tokens = self.cipher.open(key.workspace, key.channel, &sealed)?;
-                        let since = unknown.sent_at.unwrap_or(unknown.claim.due_at) - CLOCK_SKEW;
-                        x.recent_posts(tokens.access_token.expose(), &channel.external_id, since)
-                            .await
-                            .map(|listed| (listed, since))
-                            .map_err(|error| error.to_string())
-                    }
-                }
-            }
-            (provider, _) => Err(format!("PostRoute cannot look at {} yet", provider.as_str())),
-        };
-        if let Ok((listed, since)) = &looked {
-            let Some(text) = parts.get(posted.len()) else {
-                // Every part is stored: the post is out.
-                return Ok((found(&posted, parts.len()), "every part is recorded".to_owned()));
-            };
-            let sought = Sought {
-                text,
-                reply_to: posted.last().map(String::as_str),
-                media_keys: &[],
-                not_before: *since,
-            };
-            let mut matches: Vec<&ListedPost> = matching(&sought, listed);
-            matches.sort_by_key(|post| post.id.parse::<u64>().unwrap_or(u64::MAX));
-            if let Some(first) = matches.first() {
-                let ids: Vec<&str> = matches.iter().map(|post| post.id.as_str()).collect();
-                if ids.len() > 1 {
-                    tracing::error!(
-                        post.id = display(&key.post),
-                        ids = debug(&ids),
-                        "the post is on X more than once; the earliest is kept, none deleted"
-                    );
-                }
-                posted.push(first.id.clone());
-                let detail = format!("found on X: {}", ids.join(", "));
-                return Ok((found(&posted, parts.len()), detail));
-            }
-        }
-        // Nothing found (or no look possible) this time.
-        let looks_done = unknown.looks.saturating_add(1);
-        let now = clock::now();
-        if let Some(wait) =
-            context.settings.looks.get(usize::try_from(looks_done).unwrap_or(usize::MAX))
-            && looked.is_ok()
-        {
+        let Some(text) = parts.get(posted.len()) else {
             return Ok((
-                Reconciliation::LookAgain { at: now + *wait },
-                format!("not on the account yet (look {looks_done})"),
+                found(provider, &posted, parts.len(), None),
+                "every part is recorded".to_owned(),
             ));
-        }
-        // Absence is proven only by a look that worked and found nothing.
-        let finding = if looked.is_ok() { Finding::Absent } else { Finding::Inconclusive };
+        };
+        let since = unknown.sent_at.unwrap_or(unknown.claim.due_at) - CLOCK_SKEW;
+        let looked = self.look(unknown, since, text).await?;
+        let finding = match &looked {
+            Ok(Look::Listed(listed)) => {
+                let media_keys = match (provider, posted.is_empty()) {
+                    (Provider::X, true) => unknown
+                        .claim
+                        .media_state
+                        .as_deref()
+                        .and_then(|state| serde_json::from_str::<XMediaState>(state).ok())
+                        .map(|state| state.media_keys)
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                let sought = Sought {
+                    text,
+                    reply_to: posted.last().map(String::as_str),
+                    media_keys: &media_keys,
+                    not_before: since,
+                };
+                let mut matches: Vec<&ListedPost> = matching(&sought, listed);
+                matches.sort_by_key(|post| post.id.parse::<u64>().unwrap_or(u64::MAX));
+                match matches.first() {
+                    Some(first) => {
+                        let ids: Vec<&str> = matches.iter().map(|post| post.id.as_str()).collect();
+                        if ids.len() > 1 {
+                            tracing::error!(
+                                post.id = display(&key.post),
+                                ids = debug(&ids),
+                                "the post is on its platform more than once; the earliest is \
+                                 kept, none deleted"
+                            );
+                        }
+                        posted.push(first.id.clone());
+                        let detail = format!("found on {}: {}", provider.name(), ids.join(", "));
+                        return Ok((found(provider, &posted, parts.len(), None), detail));
+                    }
+                    None => None,
+                }
+            }
+            Ok(Look::Found { id, url }) => {
+                posted.push(id.clone());
+                let detail = format!("found on {}: {id}", provider.name());
+                return Ok((found(provider, &posted, parts.len(), url.clone()), detail));
+            }
+            // Proof: the container that would have been published is not.
+            Ok(Look::Absent) => Some(Finding::Absent),
+            Ok(Look::NotYet) | Err(_) => None,
+        };
+        let now = clock::now();
+        let finding = match finding {
+            Some(finding) => finding,
+            None => {
+                // Nothing found (or no look possible) this time.
+                let looks_done = unknown.looks.saturating_add(1);
+                let next =
+                    context.settings.looks.get(usize::try_from(looks_done).unwrap_or(usize::MAX));
+                if let Some(wait) = next
+                    && looked.is_ok()
+                {
+                    return Ok((
+                        Reconciliation::LookAgain { at: now + *wait },
+                        format!("not on the account yet (look {looks_done})"),
+                    ));
+                }
+                // Absence is proven only by looks that worked and found nothing.
+                if matches!(looked, Ok(Look::Listed(_))) {
+                    Finding::Absent
+                } else {
+                    Finding::Inconclusive
+                }
+            }
+        };
         let mut state = TargetState::new(unknown.claim.due_at);
         state.status = TargetStatus::Unknown;
         state.absence_retried = unknown.absence_retried;
@@ -130,6 +164,7 @@ impl ChannelService {
         .unwrap_or_default();
         let reconciled = state.reconciled(finding, now, window).map_err(Refusal::internal)?;
         let looked_detail = match &looked {
+            Ok(Look::Absent) => "the platform shows it was not published".to_owned(),
             Ok(_) => "not on the account after every look".to_owned(),
             Err(error) => format!("could not look: {error}"),
         };
@@ -157,17 +192,114 @@ impl ChannelService {
         };
         Ok((decision, looked_detail))
     }
+
+    /// One look at the platform for `unknown`'s post of `text`, made after `since`.
+    async fn look(
+        &self,
+        unknown: &UnknownTarget,
+        since: DateTime<Utc>,
+        text: &str,
+    ) -> Result<Result<Look, String>, Refusal> {
+        let key = &unknown.claim.key;
+        let tenant = self.store.tenant(key.workspace);
+        let channel = tenant.channel(key.channel).await?.ok_or(Refusal::NotFound)?;
+        let Some(sealed) = tenant.channel_tokens(key.channel).await? else {
+            return Ok(Err("the channel has no tokens to look with".to_owned()));
+        };
+        let tokens = self.cipher.open(key.workspace, key.channel, &sealed)?;
+        let token = tokens.access_token.expose();
+        let account = channel.external_id.as_str();
+        Ok(match (unknown.claim.provider, self.x.as_ref(), self.meta.as_ref()) {
+            (Provider::X, Some(x), _) => x
+                .recent_posts(token, account, since)
+                .await
+                .map(Look::Listed)
+                .map_err(|error| error.to_string()),
+            (Provider::Facebook, _, Some(meta)) => meta
+                .page_published_posts(account, token)
+                .await
+                .map(|posts| {
+                    Look::Listed(
+                        posts
+                            .into_iter()
+                            .map(|post| ListedPost {
+                                id: post.id,
+                                text: post.message.unwrap_or_default(),
+                                replied_to: None,
+                                media_keys: Vec::new(),
+                                created_at: Some(post.created_time),
+                            })
+                            .collect(),
+                    )
+                })
+                .map_err(|error| error.to_string()),
+            (Provider::Instagram, _, Some(meta)) => {
+                let saved: IgState = unknown
+                    .claim
+                    .media_state
+                    .as_deref()
+                    .and_then(|state| serde_json::from_str(state).ok())
+                    .unwrap_or_default();
+                // Without a saved container nothing can have been published: media_publish
+                // names one, and it is saved before anything else happens.
+                let Some(container) = saved.container else { return Ok(Ok(Look::Absent)) };
+                match meta.ig_container_status(&container, token).await {
+                    Ok(ContainerStatus::Published) => {
+                        // The media's own id, from the account's recent media by caption and
+                        // time; the container's id stands in when it cannot be found.
+                        let caption = normalise(text);
+                        let media = meta.ig_recent_media(account, token).await.unwrap_or_default();
+                        let ours = media.into_iter().find(|item| {
+                            item.timestamp >= since
+                                && item.caption.as_deref().map(normalise).as_deref()
+                                    == Some(caption.as_str())
+                        });
+                        Ok(match ours {
+                            Some(item) => Look::Found { id: item.id, url: item.permalink },
+                            None => Look::Found { id: container, url: None },
+                        })
+                    }
+                    Ok(ContainerStatus::InProgress) => Ok(Look::NotYet),
+                    Ok(_) => Ok(Look::Absent),
+                    Err(failure) => Err(format!("{:?}", failure.outcome)),
+                }
+            }
+            (provider, ..) => Err(format!("{} is not configured on this server", provider.name())),
+        })
+    }
+}
+
+/// What one look at the platform saw.
+enum Look {
+    /// The account's recent posts, to match against what was sent.
+    Listed(Vec<ListedPost>),
+    /// The platform says the post exists (an Instagram container that is PUBLISHED).
+    Found { id: String, url: Option<String> },
+    /// The platform proves it was not published (a container still FINISHED, or unusable).
+    Absent,
+    /// Not decided yet (a container still processing).
+    NotYet,
 }
 
 /// The post's parts found up to `posted`: published once all `parts` are out, else the rest of
 /// the thread is sent.
-fn found(posted: &[String], parts: usize) -> Reconciliation {
+fn found(
+    provider: Provider,
+    posted: &[String],
+    parts: usize,
+    url: Option<String>,
+) -> Reconciliation {
     if posted.len() < parts {
         return Reconciliation::ThreadContinues { remote_ids: remote_ids_json(posted) };
     }
     let first = posted.first().cloned().unwrap_or_default();
+    let url = url.or_else(|| match provider {
+        Provider::X => Some(x_url(&first)),
+        Provider::Facebook => Some(facebook_url(&first)),
+        Provider::Instagram => None,
+    });
     Reconciliation::Published {
-        url: Some(x_url(&first)),
+        url,
         remote_ids: (posted.len() > 1).then(|| remote_ids_json(posted)),
         platform_post_id: first,
     }

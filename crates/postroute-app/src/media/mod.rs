@@ -355,6 +355,28 @@ impl MediaService {
         Ok(())
     }
 
+    /// A file of `workspace` for the publisher: its record, a signed public link the platform
+    /// fetches it from (Meta), and, when `with_bytes`, its bytes (X takes uploads; the library
+    /// caps a file at 50 MiB, so it fits in memory).
+    pub async fn for_publishing(
+        &self,
+        workspace: WorkspaceId,
+        id: MediaId,
+        with_bytes: bool,
+    ) -> Result<(Media, PublicLink, Option<Vec<u8>>), Refusal> {
+        use futures_util::TryStreamExt;
+        let media = self.get(workspace, id).await?;
+        let link = self.links.link(workspace, media.id, clock::now());
+        let bytes = if with_bytes {
+            let chunks: Vec<bytes::Bytes> =
+                self.storage.get(&media.object_key).await?.try_collect().await?;
+            Some(chunks.concat())
+        } else {
+            None
+        };
+        Ok((media, link, bytes))
+    }
+
     /// A signed, expiring public link to a file.
     pub async fn public_link(&self, caller: &Caller, id: MediaId) -> Result<PublicLink, Refusal> {
         let media = self.get(caller.workspace.id, id).await?;

@@ -2,9 +2,10 @@
 //! and the outcome the domain's rules give its answer. The service that keeps a channel's
 //! tokens is the one that spends them.
 //!
-//! Today X text posts and threads go out. A target on another platform, or an X post with
-//! files, is given back untouched (nothing sent) with a reason people can read, and waits for
-//! its publisher; the missed sweep and the person who sees it decide what becomes of it.
+//! The platforms' own steps are in `x.rs` (text, threads, images, video) and `meta.rs`
+//! (Facebook Pages, Instagram containers); what they share is here: the intent before each
+//! irreversible call, the record of its answer, and the verdict on a failure. A target whose
+//! platform is not configured on this server is given back untouched with a reason on it.
 //!
 //! An answer's meaning beyond its target is carried out here too: a rate limit holds back the
 //! channel until its reset, a dead grant marks the channel `needs_reconnect` (failing its
@@ -17,8 +18,13 @@ use postroute_domain::publish::{
 };
 use postroute_domain::{NewSystemEvent, PostStatus, Provider, SystemEventKind};
 use postroute_platforms::PublishFailure;
-use postroute_platforms::x::NewTweet;
 use postroute_store::{Answer, ClaimedTarget, Post, Publishing, TargetKey, TargetOutcome};
+
+mod meta;
+mod x;
+
+pub(super) use meta::IgState;
+pub(super) use x::XMediaState;
 
 use super::ChannelService;
 use super::check::CheckOutcome;
@@ -29,8 +35,8 @@ use crate::{Refusal, clock};
 /// How long one platform call may take: the platforms' HTTP timeout.
 pub const CALL_TIMEOUT: TimeDelta = TimeDelta::seconds(20);
 
-/// How long a target that cannot be published yet waits before it is looked at again.
-const NOT_YET_SUPPORTED_WAIT: TimeDelta = TimeDelta::hours(1);
+/// How long a target whose platform is not configured here waits before it is looked at again.
+const NOT_CONFIGURED_WAIT: TimeDelta = TimeDelta::hours(1);
 
 /// How the publisher behaves, from `worker.*` in the configuration.
 #[derive(Clone, Debug)]
@@ -123,133 +129,119 @@ impl ChannelService {
         context: &PublishContext<'_>,
         target: &ClaimedTarget,
     ) -> Result<Published, Refusal> {
-        let PublishContext { publishing, worker, .. } = *context;
         let key = &target.key;
         let tenant = self.store.tenant(key.workspace);
         let post = tenant.post(key.post).await?.ok_or(Refusal::NotFound)?;
-        let (Provider::X, Some(x)) = (target.provider, self.x.as_ref()) else {
-            let reason = if target.provider == Provider::X {
-                "X is not configured on this server; this target waits until it is.".to_owned()
-            } else {
-                format!(
-                    "Publishing to {} is not available yet; this target waits.",
-                    target.provider.as_str()
-                )
-            };
-            publishing
-                .defer(key, target.fence, clock::now() + NOT_YET_SUPPORTED_WAIT, &reason)
-                .await?;
-            return Ok(Published::Untouched);
-        };
-        if !post.media_ids.is_empty() {
-            let reason = "Posts with files cannot be published to X yet; this target waits.";
-            publishing
-                .defer(key, target.fence, clock::now() + NOT_YET_SUPPORTED_WAIT, reason)
-                .await?;
-            return Ok(Published::Untouched);
-        }
+        let channel = tenant.channel(key.channel).await?.ok_or(Refusal::NotFound)?;
         let sealed = tenant.channel_tokens(key.channel).await?.ok_or(Refusal::NotFound)?;
-        let mut tokens = self.cipher.open(key.workspace, key.channel, &sealed)?;
-        let parts = thread_parts(&post);
-        let mut posted = posted_parts(target.remote_ids.as_deref());
-        let mut refreshed = false;
-
-        while posted.len() < parts.len() {
-            let now = clock::now();
-            if !may_start_call(target.lease_expires_at, now, CALL_TIMEOUT) {
-                // The lease ends before the call could: it lapses, and the next claim resumes.
-                return Ok(Published::Untouched);
+        let tokens = self.cipher.open(key.workspace, key.channel, &sealed)?;
+        let job = Job { context, target, post: &post, channel: &channel };
+        match (target.provider, self.x.as_ref(), self.meta.as_ref()) {
+            (Provider::X, Some(x), _) => self.publish_x(&job, x, tokens).await,
+            (Provider::Facebook, _, Some(meta)) => self.publish_facebook(&job, meta, &tokens).await,
+            (Provider::Instagram, _, Some(meta)) => {
+                self.publish_instagram(&job, meta, &tokens).await
             }
-            let Some(attempt) = publishing
-                .begin_attempt(key, target.fence, worker, now, now + CALL_TIMEOUT + SEND_MARGIN)
-                .await?
-            else {
-                return Ok(Published::Untouched);
-            };
-            let tweet = NewTweet {
-                text: &parts[posted.len()],
-                reply_to: posted.last().map(String::as_str),
-                media_ids: &[],
-            };
-            let result = x.create_tweet(tokens.access_token.expose(), &tweet).await;
-            if let Err(failure) = &result
-                && failure.outcome == Outcome::Unauthorized
-                && !refreshed
-            {
-                // Refused before anything happened, perhaps with a token that expired early:
-                // one forced refresh, then the same call again under a new intent.
-                let failure = match self.refresh_now(key, context.composer).await? {
-                    Refresh::Fresh(fresh) => {
-                        let detail = "X refused the access token; it was renewed and the post \
-                                      is sent again."
-                            .to_owned();
-                        let answer = answer_of(failure, "transient", detail);
-                        publishing.record_answer_only(key, attempt, &answer, clock::now()).await?;
-                        tokens = fresh;
-                        refreshed = true;
-                        continue;
-                    }
-                    Refresh::Dead => PublishFailure {
-                        outcome: Outcome::AuthDead {
-                            message: "the access was refused and could not be renewed".to_owned(),
-                        },
-                        ..failure.clone()
-                    },
-                    // The token job is renewing the tokens right now: retry shortly with them.
-                    Refresh::Busy => PublishFailure {
-                        outcome: Outcome::Transient {
-                            detail: "the access token is being renewed".to_owned(),
-                        },
-                        ..failure.clone()
-                    },
-                };
-                let spent = Spent { token_refreshed: true, ..spent_of(target) };
-                let class = self.record_failure(context, target, attempt, &failure, spent).await?;
-                return Ok(Published::NotOut(class));
-            }
-            match result {
-                Ok(created) => {
-                    posted.push(created.id.clone());
-                    let answer = Answer {
-                        class: "published".to_owned(),
-                        http_status: Some(201),
-                        platform_post_id: Some(created.id.clone()),
-                        ..Answer::default()
-                    };
-                    if posted.len() < parts.len() {
-                        // The part's id is stored before the next part is sent, so a crash
-                        // resumes the thread instead of posting it again.
-                        let ids = remote_ids_json(&posted);
-                        publishing
-                            .record_part(key, target.fence, attempt, &answer, &ids, now)
-                            .await?;
-                        continue;
-                    }
-                    let first = posted[0].clone();
-                    let outcome = TargetOutcome::Published {
-                        url: Some(x_url(&first)),
-                        platform_post_id: first.clone(),
-                    };
-                    publishing
-                        .record_answer(key, target.fence, attempt, &answer, &outcome, clock::now())
-                        .await?;
-                    tracing::info!(
-                        post.id = display(&key.post),
-                        channel.id = display(&key.channel),
-                        tweet.id = display(&first),
-                        "published to X"
-                    );
-                    return Ok(Published::Out(first));
-                }
-                Err(failure) => {
-                    let spent = Spent { token_refreshed: refreshed, ..spent_of(target) };
-                    let class =
-                        self.record_failure(context, target, attempt, &failure, spent).await?;
-                    return Ok(Published::NotOut(class));
-                }
+            (provider, ..) => {
+                let reason = format!(
+                    "{} is not configured on this server; this target waits until it is.",
+                    provider.name()
+                );
+                let until = clock::now() + NOT_CONFIGURED_WAIT;
+                context.publishing.defer(key, target.fence, until, &reason).await?;
+                Ok(Published::Untouched)
             }
         }
-        Ok(Published::Untouched)
+    }
+
+    /// Commits the intent for the next call of `job`, unless the lease would end before the
+    /// call could: `None` means do not call (the lease lapses, and the next claim resumes).
+    pub(super) async fn intent(
+        &self,
+        job: &Job<'_>,
+    ) -> Result<Option<postroute_store::AttemptId>, Refusal> {
+        let now = clock::now();
+        if !may_start_call(job.target.lease_expires_at, now, CALL_TIMEOUT) {
+            return Ok(None);
+        }
+        let PublishContext { publishing, worker, .. } = *job.context;
+        let key = &job.target.key;
+        let fence = job.target.fence;
+        Ok(publishing
+            .begin_attempt(key, fence, worker, now, now + CALL_TIMEOUT + SEND_MARGIN)
+            .await?)
+    }
+
+    /// Records that `job`'s target is on its platform as `id`, seen at `url`.
+    pub(super) async fn record_published(
+        &self,
+        job: &Job<'_>,
+        attempt: postroute_store::AttemptId,
+        id: &str,
+        url: Option<String>,
+    ) -> Result<Published, Refusal> {
+        let answer = Answer {
+            class: "published".to_owned(),
+            platform_post_id: Some(id.to_owned()),
+            ..Answer::default()
+        };
+        let outcome = TargetOutcome::Published { url, platform_post_id: id.to_owned() };
+        let (key, fence) = (&job.target.key, job.target.fence);
+        job.context
+            .publishing
+            .record_answer(key, fence, attempt, &answer, &outcome, clock::now())
+            .await?;
+        tracing::info!(
+            post.id = display(&key.post),
+            channel.id = display(&key.channel),
+            platform = job.target.provider.as_str(),
+            platform_post_id = id,
+            "published"
+        );
+        Ok(Published::Out(id.to_owned()))
+    }
+
+    /// Records a failure of a step before the irreversible call (an upload, a container), which
+    /// created nothing anyone sees: under an attempt of its own, so the verdict is the same as
+    /// for any call, and no intent is left open.
+    pub(super) async fn record_unsent(
+        &self,
+        job: &Job<'_>,
+        failure: &PublishFailure,
+    ) -> Result<Published, Refusal> {
+        let Some(attempt) = self.intent(job).await? else { return Ok(Published::Untouched) };
+        self.record_failed(job, attempt, failure).await
+    }
+
+    /// Records a failed call of `job` and returns what it was.
+    pub(super) async fn record_failed(
+        &self,
+        job: &Job<'_>,
+        attempt: postroute_store::AttemptId,
+        failure: &PublishFailure,
+    ) -> Result<Published, Refusal> {
+        let spent = spent_of(job.target);
+        let class = self.record_failure(job.context, job.target, attempt, failure, spent).await?;
+        Ok(Published::NotOut(class))
+    }
+}
+
+/// One claimed target being published: the claim, its post and its channel.
+pub(super) struct Job<'a> {
+    pub context: &'a PublishContext<'a>,
+    pub target: &'a ClaimedTarget,
+    pub post: &'a Post,
+    pub channel: &'a postroute_store::Channel,
+}
+
+impl Job<'_> {
+    /// The text for the target's platform: its variant's, or the post's.
+    pub fn text(&self) -> &str {
+        self.post
+            .variants
+            .for_provider(self.target.provider)
+            .and_then(|variant| variant.content.as_deref())
+            .unwrap_or(&self.post.content)
     }
 }
 
@@ -278,7 +270,8 @@ impl ChannelService {
             NextStep::RefreshTokenThenRetry => TargetOutcome::RetryAt { at: now },
             NextStep::Fail => TargetOutcome::Failed,
         };
-        let answer = answer_of(failure, class, describe(&failure.outcome));
+        let platform = target.provider.name();
+        let answer = answer_of(failure, class, describe(platform, &failure.outcome));
         publishing
             .record_answer(&target.key, target.fence, attempt, &answer, &outcome, now)
             .await?;
@@ -286,7 +279,8 @@ impl ChannelService {
             post.id = display(&target.key.post),
             channel.id = display(&target.key.channel),
             class,
-            "publishing to X did not succeed"
+            platform,
+            "publishing did not succeed"
         );
         match verdict.consequence {
             None => {}
@@ -422,22 +416,30 @@ fn answer_of(failure: &PublishFailure, class: &str, detail: String) -> Answer {
 }
 
 /// The words a person reads on the target.
-fn describe(outcome: &Outcome) -> String {
+fn describe(platform: &str, outcome: &Outcome) -> String {
     match outcome {
         Outcome::Created => "Published.".to_owned(),
-        Outcome::Transient { detail } => format!("X could not be reached ({detail}); retrying."),
+        Outcome::Transient { detail } => {
+            format!("{platform} could not be reached or refused for now ({detail}); retrying.")
+        }
         Outcome::RateLimited { reset_at } => match reset_at {
-            Some(at) => format!("X asked to wait until {}; retrying then.", at.to_rfc3339()),
-            None => "X asked to slow down; retrying later.".to_owned(),
+            Some(at) => {
+                format!("{platform} asked to wait until {}; retrying then.", at.to_rfc3339())
+            }
+            None => format!("{platform} asked to slow down; retrying later."),
         },
         Outcome::Unauthorized => {
-            "X refused the channel's access token; retrying after a refresh.".to_owned()
+            format!("{platform} refused the channel's access token; retrying after a refresh.")
         }
-        Outcome::AuthDead { message } => format!("X no longer accepts this channel: {message}"),
-        Outcome::Permanent { message } => format!("X refused the post: {message}"),
-        Outcome::CreditsDepleted { message } => format!("X publishing is paused: {message}"),
+        Outcome::AuthDead { message } => {
+            format!("{platform} no longer accepts this channel: {message}")
+        }
+        Outcome::Permanent { message } => format!("{platform} refused the post: {message}"),
+        Outcome::CreditsDepleted { message } => {
+            format!("{platform} publishing is paused: {message}")
+        }
         Outcome::Ambiguous { detail } => format!(
-            "X did not confirm the post ({detail}); checking whether it went out before \
+            "{platform} did not confirm the post ({detail}); checking whether it went out before \
              anything is sent again."
         ),
     }
