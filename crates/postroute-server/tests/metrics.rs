@@ -44,6 +44,43 @@ async fn metrics_are_served_on_their_own_listener_and_count_requests_by_route(ba
 }
 
 #[db_test]
+async fn publishing_is_measured_by_outcome_lag_claim_time_and_backlog(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .configure(|config| config.metrics.listen = Some("127.0.0.1:0".parse().unwrap()))
+        .spawn()
+        .await;
+    let owner = app.signed_in_user("owner@example.com").await;
+    let workspace = app.workspace(&owner, "Team").await;
+    let channel = app.connect_x(&owner, &workspace).await;
+    let posts = format!("/v1/workspaces/{workspace}/posts");
+    let body = serde_json::json!({ "content": "Measured", "channel_ids": [channel] });
+    let post = app.json_as(&owner, reqwest::Method::POST, &posts, body, 201).await;
+    let path = format!("{posts}/{}", post["id"].as_str().unwrap());
+    let now = format!("{path}/publish-now");
+    app.json_as(&owner, reqwest::Method::POST, &now, serde_json::Value::Null, 202).await;
+
+    let address = app.metrics_addr().expect("metrics listener");
+    let mut text = String::new();
+    for _ in 0..200 {
+        text =
+            reqwest::get(format!("http://{address}/metrics")).await.unwrap().text().await.unwrap();
+        if text.contains(r#"postroute_publish_outcomes_total{platform="x",class="published"}"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for series in [
+        r#"postroute_publish_outcomes_total{platform="x",class="published"}"#,
+        r#"postroute_publish_lag_seconds_bucket{platform="x",le="#,
+        "postroute_publish_claim_seconds_bucket",
+        r#"postroute_publish_targets{state="due"}"#,
+        r#"postroute_publish_targets{state="unknown"}"#,
+    ] {
+        assert!(text.contains(series), "{series} missing from:\n{text}");
+    }
+}
+
+#[db_test]
 async fn metrics_are_on_the_public_listener_only_when_configured(backend: Backend) {
     let app = TestApp::builder(backend)
         .configure(|config| config.metrics.on_public_listener = true)

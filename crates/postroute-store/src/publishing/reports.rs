@@ -164,6 +164,22 @@ impl Publishing<'_> {
         Ok(still)
     }
 
+    /// How many targets are due now and not yet claimed, and how many are `unknown`: the
+    /// publisher's backlog and what waits on reconciliation or a person, for the gauges.
+    pub async fn backlog(&self, now: DateTime<Utc>) -> Result<(i64, i64), StoreError> {
+        let mut tx = self.db.begin_read_in(Scope::CrossTenant).await?;
+        let due_sql = format!("SELECT COUNT(*) FROM post_targets WHERE {}", super::DUE);
+        let (due,): (i64,) =
+            on_conn!(tx.conn(), |c| sqlx::query_as(&due_sql).bind(now).fetch_one(&mut *c).await)?;
+        let (unknown,): (i64,) = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "SELECT COUNT(*) FROM post_targets WHERE status = 'unknown'",
+        )
+        .fetch_one(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok((due, unknown))
+    }
+
     /// Holds back every target of `channel` until `until`: the platform's rate limit is per
     /// account, so the next one would be refused too.
     pub async fn block_channel(

@@ -21,6 +21,9 @@ use crate::Job;
 /// Reviews lapsed and unknown targets reconciled per pass.
 const BATCH: u32 = 16;
 
+/// How often the backlog gauges are refreshed.
+const GAUGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The publish job.
 #[derive(Debug, Clone)]
 pub struct PublishJob {
@@ -30,6 +33,8 @@ pub struct PublishJob {
     /// This process, in attempt rows: `host-pid-…`, unique per start.
     worker: String,
     settings: PublishSettings,
+    /// When the backlog gauges were last set.
+    gauged_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl PublishJob {
@@ -42,7 +47,27 @@ impl PublishJob {
     ) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
         let worker = format!("{host}-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        Self { store, channels, composer, worker, settings }
+        Self { store, channels, composer, worker, settings, gauged_at: Arc::default() }
+    }
+
+    /// Sets the backlog gauges, at most every [`GAUGE_INTERVAL`]: two counts are cheap, but
+    /// not at every pass of a busy worker.
+    async fn measure_backlog(&self, publishing: &Publishing<'_>) {
+        {
+            let mut last = self.gauged_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < GAUGE_INTERVAL) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        match publishing.backlog(clock::now()).await {
+            Ok((due, unknown)) => {
+                metrics::gauge!("postroute_publish_targets", "state" => "due").set(due as f64);
+                metrics::gauge!("postroute_publish_targets", "state" => "unknown")
+                    .set(unknown as f64);
+            }
+            Err(error) => tracing::warn!(error = display(&error), "could not count the backlog"),
+        }
     }
 
     fn context<'a>(&'a self, publishing: &'a Publishing<'a>) -> PublishContext<'a> {
@@ -149,6 +174,7 @@ impl Job for PublishJob {
                 0
             }
         };
+        self.measure_backlog(&publishing).await;
         let swept = missed + recovered.unknown + recovered.requeued;
         Ok(claimed.len() + unknown.len() + lapsed + reported + usize::try_from(swept).unwrap_or(0))
     }
