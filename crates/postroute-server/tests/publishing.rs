@@ -777,3 +777,26 @@ async fn an_instagram_photo_goes_out_through_one_container(backend: Backend) {
         app.count("SELECT COUNT(*) FROM post_targets WHERE media_state LIKE '%container%'").await;
     assert_eq!(containers, 1, "the container was saved before it was published");
 }
+
+#[db_test]
+async fn an_upload_refused_for_an_expired_token_is_refreshed_once_then_the_post_goes_out(
+    backend: Backend,
+) {
+    let app = with_reachable_links(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let file = photo(&app, &owner, &workspace).await;
+    let refreshes = app.fake_x().refresh_count();
+    app.fake_x().expire_access_tokens();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Upload first", "channel_ids": [channel], "media_ids": [file] }),
+    )
+    .await;
+
+    until(&app, &owner, &post, |post| post["status"] == "published").await;
+    assert_eq!(app.fake_x().refresh_count(), refreshes + 1, "one forced refresh");
+    let tweets = app.fake_x().published();
+    assert_eq!((tweets.len(), tweets[0].media.len()), (1, 1), "{tweets:?}");
+}

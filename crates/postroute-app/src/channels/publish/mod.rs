@@ -266,8 +266,11 @@ impl ChannelService {
                 TargetOutcome::Unknown { look_at: context.settings.first_look(now) }
             }
             NextStep::RetryAt { at, .. } => TargetOutcome::RetryAt { at },
-            // The refresh already happened in the loop; a second 401 arrives as auth dead.
-            NextStep::RefreshTokenThenRetry => TargetOutcome::RetryAt { at: now },
+            // The publishers refresh at once and report what followed; a 401 that reaches
+            // here unrefreshed waits for the token job rather than loop on the platform.
+            NextStep::RefreshTokenThenRetry => {
+                TargetOutcome::RetryAt { at: now + TimeDelta::seconds(60) }
+            }
             NextStep::Fail => TargetOutcome::Failed,
         };
         let platform = target.provider.name();

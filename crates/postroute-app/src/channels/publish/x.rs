@@ -49,6 +49,15 @@ impl ChannelService {
             let media_ids = if posted.is_empty() && !post.media_ids.is_empty() {
                 match self.upload_to_x(job, x, &tokens).await? {
                     Ok(ids) => ids,
+                    Err(failure) if failure.outcome == Outcome::Unauthorized && !refreshed => {
+                        match self.renewed(key, context, &failure).await? {
+                            Ok(fresh) => {
+                                (tokens, refreshed) = (fresh, true);
+                                continue;
+                            }
+                            Err(failure) => return self.record_unsent(job, &failure).await,
+                        }
+                    }
                     Err(failure) => return self.record_unsent(job, &failure).await,
                 }
             } else {
@@ -69,30 +78,17 @@ impl ChannelService {
             {
                 // Refused before anything happened, perhaps with a token that expired early:
                 // one forced refresh, then the same call again under a new intent.
-                let failure = match self.refresh_now(key, context.composer).await? {
-                    Refresh::Fresh(fresh) => {
+                let failure = match self.renewed(key, context, failure).await? {
+                    Ok(fresh) => {
                         let detail = "X refused the access token; it was renewed and the post \
                                       is sent again."
                             .to_owned();
                         let answer = answer_of(failure, "transient", detail);
                         publishing.record_answer_only(key, attempt, &answer, clock::now()).await?;
-                        tokens = fresh;
-                        refreshed = true;
+                        (tokens, refreshed) = (fresh, true);
                         continue;
                     }
-                    Refresh::Dead => PublishFailure {
-                        outcome: Outcome::AuthDead {
-                            message: "the access was refused and could not be renewed".to_owned(),
-                        },
-                        ..failure.clone()
-                    },
-                    // The token job is renewing the tokens right now: retry shortly with them.
-                    Refresh::Busy => PublishFailure {
-                        outcome: Outcome::Transient {
-                            detail: "the access token is being renewed".to_owned(),
-                        },
-                        ..failure.clone()
-                    },
+                    Err(failure) => failure,
                 };
                 let spent = Spent { token_refreshed: true, ..spent_of(target) };
                 let class = self.record_failure(context, target, attempt, &failure, spent).await?;
@@ -128,6 +124,31 @@ impl ChannelService {
             }
         }
         Ok(Published::Untouched)
+    }
+
+    /// The one forced refresh a 401 earns: new tokens, or what the 401 now means (the grant is
+    /// dead, or the token job is renewing the tokens right now and the post waits for them).
+    async fn renewed(
+        &self,
+        key: &postroute_store::TargetKey,
+        context: &PublishContext<'_>,
+        failure: &PublishFailure,
+    ) -> Result<Result<PlainTokens, PublishFailure>, Refusal> {
+        Ok(match self.refresh_now(key, context.composer).await? {
+            Refresh::Fresh(fresh) => Ok(fresh),
+            Refresh::Dead => Err(PublishFailure {
+                outcome: Outcome::AuthDead {
+                    message: "the access was refused and could not be renewed".to_owned(),
+                },
+                ..failure.clone()
+            }),
+            Refresh::Busy => Err(PublishFailure {
+                outcome: Outcome::Transient {
+                    detail: "the access token is being renewed".to_owned(),
+                },
+                ..failure.clone()
+            }),
+        })
     }
 
     /// Uploads the post's files to X, and saves their media keys before the post is sent (the
