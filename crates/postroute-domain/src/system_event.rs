@@ -75,6 +75,9 @@ pub enum SystemEventKind {
     /// X answered 402: the app's credits are spent, and X publishing is paused for every
     /// workspace until they are topped up.
     XCreditsDepleted,
+    /// Reconciliation found a post on its platform more than once: it was published twice.
+    /// Every id is recorded, none is deleted; an operator looks into how.
+    PublishedTwice,
     /// An operator resumed a provider's paused publishing (`postroute admin
     /// resume-publishing`).
     PublishingResumed,
@@ -94,6 +97,7 @@ impl SystemEventKind {
             Self::StaffGranted => "staff_granted",
             Self::StaffRevoked => "staff_revoked",
             Self::XCreditsDepleted => "x_credits_depleted",
+            Self::PublishedTwice => "published_twice",
             Self::PublishingResumed => "publishing_resumed",
         }
     }
@@ -107,7 +111,9 @@ impl SystemEventKind {
             | Self::AdminAccessDenied
             | Self::SessionsRevokedByStaff
             | Self::StaffRevoked => Severity::Warning,
-            Self::StaffGranted | Self::XCreditsDepleted => Severity::Critical,
+            Self::StaffGranted | Self::XCreditsDepleted | Self::PublishedTwice => {
+                Severity::Critical
+            }
             Self::PublishingResumed => Severity::Warning,
             Self::RefreshTokenReused | Self::WebhookSignatureInvalid => Severity::Critical,
         }
@@ -118,7 +124,13 @@ impl SystemEventKind {
     /// Rate-limit trips are high-volume noise on their own; the failed logins behind a
     /// credential-endpoint trip are recorded separately and are security events.
     pub const fn is_security(self) -> bool {
-        !matches!(self, Self::RateLimited | Self::XCreditsDepleted | Self::PublishingResumed)
+        !matches!(
+            self,
+            Self::RateLimited
+                | Self::XCreditsDepleted
+                | Self::PublishingResumed
+                | Self::PublishedTwice
+        )
     }
 }
 

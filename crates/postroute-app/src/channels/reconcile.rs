@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use postroute_domain::publish::{Finding, ListedPost, Sought, TargetState, matching, normalise};
-use postroute_domain::{Provider, TargetStatus};
+use postroute_domain::{NewSystemEvent, Provider, SystemEventKind, TargetStatus};
 use postroute_platforms::meta::publish::{ContainerStatus, facebook_url};
 use postroute_store::{Reconciliation, UnknownTarget};
 
@@ -114,6 +114,15 @@ impl ChannelService {
                                 "the post is on its platform more than once; the earliest is \
                                  kept, none deleted"
                             );
+                            let event = NewSystemEvent::new(SystemEventKind::PublishedTwice)
+                                .details(serde_json::json!({
+                                    "workspace_id": key.workspace,
+                                    "post_id": key.post,
+                                    "channel_id": key.channel,
+                                    "provider": provider.as_str(),
+                                    "platform_post_ids": ids,
+                                }));
+                            crate::system_events::record(&self.store, event).await;
                         }
                         posted.push(first.id.clone());
                         let detail = format!("found on {}: {}", provider.name(), ids.join(", "));
