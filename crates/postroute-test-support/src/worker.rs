@@ -77,6 +77,14 @@ impl WorkerProcess {
         }
     }
 
+    /// Starts the peak resident set (`VmHWM`) again from the current one, so that a later
+    /// [`usage`](Self::usage) says what a phase took rather than start-up (where every
+    /// `postroute` process computes one Argon2 hash). Linux's `/proc/<pid>/clear_refs`; false
+    /// where that is not allowed.
+    pub fn reset_peak_rss(&self) -> bool {
+        std::fs::write(format!("/proc/{}/clear_refs", self.id()), "5").is_ok()
+    }
+
     /// SIGKILL: no shutdown, no cleanup, as when a machine dies.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL reaches the worker");
@@ -96,12 +104,15 @@ impl Drop for WorkerProcess {
 pub struct ProcessUsage {
     /// User plus system CPU time of all its threads.
     pub cpu: Duration,
-    /// Peak resident set (`VmHWM`), in bytes.
+    /// Peak resident set (`VmHWM`), in bytes: since start, or since
+    /// [`WorkerProcess::reset_peak_rss`].
     pub peak_rss_bytes: u64,
+    /// Resident set now (`VmRSS`), in bytes.
+    pub rss_bytes: u64,
 }
 
 impl ProcessUsage {
-    /// Reads `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status` (`VmHWM`); `None`
+    /// Reads `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status` (`VmHWM`, `VmRSS`); `None`
     /// where there is no such process or no `/proc`.
     pub fn of(pid: u32) -> Option<Self> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -111,13 +122,16 @@ impl ProcessUsage {
         let ticks: u64 =
             fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let peak_kib = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())?;
+        let kib = |field: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(field))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        };
         Some(Self {
             cpu: Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64),
-            peak_rss_bytes: peak_kib * 1024,
+            peak_rss_bytes: kib("VmHWM:")? * 1024,
+            rss_bytes: kib("VmRSS:")? * 1024,
         })
     }
 }
