@@ -7,12 +7,12 @@
 //!
 //! Arguments after `--` (each also read from an environment variable; an argument wins):
 //!
-//! | argument        | variable                            | default                          |
-//! |-----------------|-------------------------------------|----------------------------------|
-//! | `posts=N`       | `POSTROUTE_TEST_SCHEDULER_POSTS`    | 10000                            |
-//! | `channels=M`    | `POSTROUTE_TEST_SCHEDULER_CHANNELS` | 1000                             |
-//! | `latency-ms=L`  | `POSTROUTE_TEST_SCHEDULER_LATENCY_MS` | 100                            |
-//! | `concurrency=C` | `POSTROUTE_TEST_SCHEDULER_CONCURRENCY` | `worker.publish_concurrency`'s default |
+//! | argument        | variable                               | default                      |
+//! |-----------------|----------------------------------------|------------------------------|
+//! | `posts=N`       | `POSTROUTE_TEST_SCHEDULER_POSTS`       | 10000                        |
+//! | `channels=M`    | `POSTROUTE_TEST_SCHEDULER_CHANNELS`    | 1000                         |
+//! | `latency-ms=L`  | `POSTROUTE_TEST_SCHEDULER_LATENCY_MS`  | 100                          |
+//! | `concurrency=C` | `POSTROUTE_TEST_SCHEDULER_CONCURRENCY` | `worker.publish_concurrency` |
 //!
 //! and `sqlite` or `postgres` to run one database only. The variables are `POSTROUTE_TEST_*`,
 //! which PostRoute's configuration leaves to the test suite, so they never reach a worker as an
@@ -73,10 +73,11 @@ use serde_json::json;
 
 /// X's documented window for posting: 100 calls per user per 15 minutes (the fake's default).
 const X_POSTS_PER_WINDOW: usize = 100;
-/// API calls in flight while setting up: enough to overlap round trips, few enough that the
-/// setup does not starve the server it measures nothing of.
+/// API calls in flight while setting up: enough to overlap the round trips; more would only
+/// queue for SQLite's one writer.
 const SETUP_CONCURRENCY: usize = 16;
-/// The least time between the last post scheduled and T: the workers start in it.
+/// The least time from the first post scheduled to T: scheduling and the workers' start fit
+/// in it. A schedule request that comes after T is refused (422) and fails the benchmark.
 const MIN_LEAD: Duration = Duration::from_secs(5);
 /// A run in which nothing settles for this long has stalled: two leases of a minute.
 const STALL: Duration = Duration::from_secs(120);
