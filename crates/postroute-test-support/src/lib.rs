@@ -16,6 +16,7 @@ mod app;
 pub mod corpus;
 pub mod load;
 mod media;
+mod worker;
 
 pub use accounts::{PASSWORD, TestUser, token_in};
 pub use app::{SECURITY_HEADERS, TestApp, TestAppBuilder, TestResponse};
@@ -24,3 +25,4 @@ pub use postroute_test_db::{
     Backend, POSTGRES_URL_VARIABLE, REDIS_URL_VARIABLE, S3_URL_VARIABLE, TestDatabase, db_test,
     redis_url_from_env, s3_url_from_env,
 };
+pub use worker::{ProcessUsage, WorkerProcess};

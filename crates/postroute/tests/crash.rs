@@ -5,54 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use postroute_test_support::{Backend, TestApp, TestUser, db_test};
+use postroute_test_support::{Backend, TestApp, TestUser, WorkerProcess, db_test};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-/// A `postroute worker` process beside `app`; killed with SIGKILL when dropped.
-struct Worker {
-    child: Child,
-    _data_dir: tempfile::TempDir,
-}
-
-impl Worker {
-    fn start(app: &TestApp) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_postroute"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("POSTROUTE_") {
-                command.env_remove(name);
-            }
-        }
-        let child = command
-            .arg("worker")
-            .current_dir(data_dir.path())
-            .env("POSTROUTE_DATA_DIR", data_dir.path().join("data"))
-            .envs(app.worker_env())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("postroute worker starts");
-        Self { child, _data_dir: data_dir }
-    }
-
-    /// SIGKILL: no shutdown, no cleanup, as when a machine dies.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `postroute worker` process beside `app`, this crate's binary.
+fn worker(app: &TestApp) -> WorkerProcess {
+    WorkerProcess::start(app, env!("CARGO_BIN_EXE_postroute"))
 }
 
 /// A server that publishes nothing itself, with a lease of the shortest allowed length and
@@ -117,7 +80,7 @@ const TAKEOVER_SECS: u64 = 120;
 #[db_test]
 async fn a_worker_killed_before_x_answers_leaves_one_post(backend: Backend) {
     let app = app_without_a_worker(backend).await;
-    let first = Worker::start(&app);
+    let first = worker(&app);
     let (owner, workspace, channel) = connected(&app).await;
     // X takes its time: the worker is killed while the call is in flight.
     app.fake_x().set_latency(Duration::from_secs(20));
@@ -127,7 +90,7 @@ async fn a_worker_killed_before_x_answers_leaves_one_post(backend: Backend) {
     first.kill();
     app.fake_x().set_latency(Duration::ZERO);
 
-    let _second = Worker::start(&app);
+    let _second = worker(&app);
     within(TAKEOVER_SECS, "the post is published", || async {
         post_of(&app, &owner, &post).await["status"] == "published"
     })
@@ -185,7 +148,7 @@ impl Held {
 #[db_test]
 async fn a_worker_killed_after_x_answered_but_before_its_commit_leaves_one_post(backend: Backend) {
     let app = app_without_a_worker(backend).await;
-    let first = Worker::start(&app);
+    let first = worker(&app);
     let (owner, workspace, channel) = connected(&app).await;
     app.fake_x().set_latency(Duration::from_secs(2));
     let body = json!({ "content": "Answered, never recorded", "channel_ids": [channel] });
@@ -203,7 +166,7 @@ async fn a_worker_killed_after_x_answered_but_before_its_commit_leaves_one_post(
         app.count("SELECT COUNT(*) FROM publish_attempts WHERE phase = 'answered'").await;
     assert_eq!(answered, 0, "the answer died with the worker's transaction");
 
-    let _second = Worker::start(&app);
+    let _second = worker(&app);
     within(TAKEOVER_SECS, "the post is published", || async {
         post_of(&app, &owner, &post).await["status"] == "published"
     })
@@ -220,7 +183,7 @@ async fn a_thread_whose_worker_was_killed_between_parts_resumes_without_a_duplic
     backend: Backend,
 ) {
     let app = app_without_a_worker(backend).await;
-    let first = Worker::start(&app);
+    let first = worker(&app);
     let (owner, workspace, channel) = connected(&app).await;
     app.fake_x().set_latency(Duration::from_secs(3));
     let body = json!({
@@ -234,7 +197,7 @@ async fn a_thread_whose_worker_was_killed_between_parts_resumes_without_a_duplic
     first.kill();
     app.fake_x().set_latency(Duration::ZERO);
 
-    let _second = Worker::start(&app);
+    let _second = worker(&app);
     within(TAKEOVER_SECS, "the thread is published", || async {
         post_of(&app, &owner, &post).await["status"] == "published"
     })
