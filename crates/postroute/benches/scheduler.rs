@@ -40,10 +40,8 @@
 //!   counted; SQLite's work happens inside the workers.
 //! - The workers run the production defaults of `worker.*` (a poll every second, not the test
 //!   suite's 20 ms), because the lag a deployment sees includes the poll.
-//! - `worker.publish_concurrency` (C per worker; the floor uses C times the workers) exists in
-//!   builds that have it; the benchmark asks `WorkerConfig`'s serialised defaults whether it
-//!   does and passes `concurrency=` only then, as POSTROUTE_WORKER__PUBLISH_CONCURRENCY, since a
-//!   worker refuses an unknown key. Without it a worker publishes one target at a time: C = 1.
+//! - `worker.publish_concurrency` is C per worker (its default unless `concurrency=` says
+//!   otherwise); the floor uses C times the workers.
 //! - Time to drain is the last target's `published_at` minus T, read from the database, so the
 //!   benchmark's own polling (every 100 ms) does not add to it. Lag is each target's
 //!   `published_at` minus its post's `scheduled_at`, through the store. Duplicates are extra
@@ -90,36 +88,23 @@ struct Settings {
     posts: usize,
     channels: usize,
     latency: Duration,
-    /// Targets one worker publishes at once, and whether the build lets us say so.
+    /// Targets one worker publishes at once.
     concurrency: Concurrency,
     databases: Vec<String>,
 }
 
-/// `worker.publish_concurrency`, as far as this build knows it.
+/// `worker.publish_concurrency` for every worker.
 #[derive(Clone, Copy, Debug)]
-enum Concurrency {
-    /// The setting exists: this value is passed to every worker.
-    Configured(u64),
-    /// Not in this build: a worker publishes one target at a time.
-    OneAtATime,
-}
+struct Concurrency(u64);
 
 impl Concurrency {
     fn per_worker(self) -> u64 {
-        match self {
-            Self::Configured(value) => value,
-            Self::OneAtATime => 1,
-        }
+        self.0
     }
 
     /// The worker variables that set it.
     fn env(self) -> Vec<(String, String)> {
-        match self {
-            Self::Configured(value) => {
-                vec![("POSTROUTE_WORKER__PUBLISH_CONCURRENCY".to_owned(), value.to_string())]
-            }
-            Self::OneAtATime => Vec::new(),
-        }
+        vec![("POSTROUTE_WORKER__PUBLISH_CONCURRENCY".to_owned(), self.0.to_string())]
     }
 }
 
@@ -153,18 +138,8 @@ impl Settings {
                 value.parse().unwrap_or_else(|_| panic!("{key}={value} is not a whole number"))
             })
         };
-        let concurrency = match build_concurrency_default() {
-            Some(default) => Concurrency::Configured(number("concurrency", default)),
-            None => {
-                if values.contains_key("concurrency") {
-                    println!(
-                        "note: this build has no worker.publish_concurrency; concurrency= is \
-                         ignored and each worker publishes one target at a time"
-                    );
-                }
-                Concurrency::OneAtATime
-            }
-        };
+        let default = u64::from(WorkerConfig::default().publish_concurrency);
+        let concurrency = Concurrency(number("concurrency", default));
         let settings = Self {
             posts: usize::try_from(number("posts", 10_000)).unwrap(),
             channels: usize::try_from(number("channels", 1_000)).unwrap(),
@@ -184,12 +159,6 @@ impl Settings {
     fn per_channel(&self) -> usize {
         self.posts.div_ceil(self.channels)
     }
-}
-
-/// `worker.publish_concurrency`'s default, or `None` when this build has no such setting.
-fn build_concurrency_default() -> Option<u64> {
-    let defaults = serde_json::to_value(WorkerConfig::default()).ok()?;
-    defaults.get("publish_concurrency")?.as_u64()
 }
 
 /// A database with everything scheduled at `at`, and no worker yet.
@@ -535,12 +504,7 @@ fn print_figures(figures: &Figures, settings: &Settings) {
 }
 
 fn print_summary(all: &[Figures], settings: &Settings) {
-    let concurrency = match settings.concurrency {
-        Concurrency::Configured(value) => format!("publish_concurrency {value} per worker"),
-        Concurrency::OneAtATime => {
-            "one target at a time per worker (no publish_concurrency)".to_owned()
-        }
-    };
+    let concurrency = format!("publish_concurrency {} per worker", settings.concurrency.0);
     println!(
         "\nN = {} posts, M = {} channels, L = {} ms, {concurrency}",
         settings.posts,

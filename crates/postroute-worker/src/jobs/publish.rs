@@ -70,6 +70,53 @@ impl PublishJob {
         }
     }
 
+    /// Publishes what is due, `concurrency` targets at once, refilling the free places as calls
+    /// finish (a quarter at a time, so one slow call does not hold back the rest, nor does
+    /// every finished call cost a claim). A target is claimed only when a place is free for
+    /// it: claimed and left waiting, it would spend its lease before its call. Calls wait on
+    /// the platforms, not on this machine, and hold no database connection (the intent
+    /// commits before them). Returns how many targets it took.
+    async fn publish_due(&self, publishing: &Publishing<'_>) -> Result<usize, StoreError> {
+        use futures_util::stream::FuturesUnordered;
+        let concurrency = self.settings.concurrency;
+        let refill_at = (concurrency / 4).max(1);
+        let mut in_flight = FuturesUnordered::new();
+        let (mut taken, mut exhausted) = (0, false);
+        loop {
+            let free = concurrency - in_flight.len();
+            if !exhausted && (free >= refill_at || in_flight.is_empty()) {
+                let now = clock::now();
+                let started = std::time::Instant::now();
+                let limit = u32::try_from(free).unwrap_or(u32::MAX);
+                match publishing
+                    .claim_due(&self.worker, now, now + self.settings.lease, limit)
+                    .await
+                {
+                    Ok(claimed) => {
+                        metrics::histogram!("postroute_publish_claim_seconds")
+                            .record(started.elapsed().as_secs_f64());
+                        // Fewer than asked for: nothing more is due for now.
+                        exhausted = claimed.len() < free;
+                        taken += claimed.len();
+                        for target in claimed {
+                            in_flight.push(async move { self.publish(publishing, &target).await });
+                        }
+                    }
+                    // The calls under way finish before the failure is reported: dropped,
+                    // they would leave their targets to reconciliation.
+                    Err(error) if !in_flight.is_empty() => {
+                        while in_flight.next().await.is_some() {}
+                        return Err(error);
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            if in_flight.next().await.is_none() {
+                return Ok(taken);
+            }
+        }
+    }
+
     fn context<'a>(&'a self, publishing: &'a Publishing<'a>) -> PublishContext<'a> {
         PublishContext {
             publishing,
@@ -152,20 +199,7 @@ impl Job for PublishJob {
                 );
             }
         }
-        let started = std::time::Instant::now();
-        // As many as are published at once, and no more: a target claimed but left waiting
-        // would spend its lease before its call.
-        let concurrency = self.settings.concurrency;
-        let claimed = publishing
-            .claim_due(&self.worker, now, lease_until, u32::try_from(concurrency).unwrap_or(1))
-            .await?;
-        metrics::histogram!("postroute_publish_claim_seconds")
-            .record(started.elapsed().as_secs_f64());
-        // The calls wait on the platforms, not on this machine, so they run side by side; no
-        // database connection is held across a call (the intent commits before it).
-        futures_util::stream::iter(&claimed)
-            .for_each_concurrent(concurrency, |target| self.publish(&publishing, target))
-            .await;
+        let published = self.publish_due(&publishing).await?;
         let reported = match report_outcomes(&self.store, &publishing, &self.composer).await {
             Ok(reported) => reported,
             Err(error) => {
@@ -176,6 +210,6 @@ impl Job for PublishJob {
         };
         self.measure_backlog(&publishing).await;
         let swept = missed + recovered.unknown + recovered.requeued;
-        Ok(claimed.len() + unknown.len() + lapsed + reported + usize::try_from(swept).unwrap_or(0))
+        Ok(published + unknown.len() + lapsed + reported + usize::try_from(swept).unwrap_or(0))
     }
 }
