@@ -88,10 +88,19 @@ impl PublishJob {
                 let now = clock::now();
                 let started = std::time::Instant::now();
                 let limit = u32::try_from(free).unwrap_or(u32::MAX);
-                match publishing
-                    .claim_due(&self.worker, now, now + self.settings.lease, limit)
-                    .await
-                {
+                let claim =
+                    publishing.claim_due(&self.worker, now, now + self.settings.lease, limit);
+                tokio::pin!(claim);
+                // The calls under way are polled while the claim waits: one of them may hold
+                // the connection the claim needs (SQLite has one writer), and a future nobody
+                // polls never lets go of it.
+                let claimed = loop {
+                    tokio::select! {
+                        claimed = &mut claim => break claimed,
+                        Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+                    }
+                };
+                match claimed {
                     Ok(claimed) => {
                         metrics::histogram!("postroute_publish_claim_seconds")
                             .record(started.elapsed().as_secs_f64());
