@@ -650,6 +650,14 @@ async fn a_post_that_came_due_during_an_outage_is_missed_not_published_and_a_per
         ))
         .await;
     assert_eq!(moved, 1);
+    // Its target's due time, which the store wrote when the post was scheduled, with it.
+    let moved = app
+        .execute_sql(&format!(
+            "UPDATE post_targets SET next_attempt_at = '{three_hours_ago}' WHERE post_id = {}",
+            app.uuid_literal(&id)
+        ))
+        .await;
+    assert_eq!(moved, 1);
 
     let missed = until(&app, &owner, &path, |post| post["status"] == "failed").await;
     assert_eq!(missed["targets"][0]["status"], "missed", "{missed}");

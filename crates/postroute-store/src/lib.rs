@@ -44,8 +44,8 @@ pub use tenant::{
     AcceptError, AuditCursor, AuditEntry, AuditFilter, Channel, ChannelAccount, Invitation,
     Invited, LOST_TO_DISCONNECT, LOST_TO_RECONNECT, Media, MediaInserted, MediaRemoval, Member,
     MemberChangeError, NewInvitation, NewWorkspace, OAuthState, PendingConnection, Post,
-    PostFilter, PostSaved, Saved, SealedTokens, StoredSlot, Target, TargetDecision, Tenant,
-    WaitingPost, Workspace, WorkspaceChanges,
+    PostFilter, PostSaved, PublishInputs, Saved, SealedTokens, StoredSlot, Target, TargetDecision,
+    Tenant, WaitingPost, Workspace, WorkspaceChanges,
 };
 pub use user_scope::UserScope;
 pub use webhooks::WebhookEvents;

@@ -156,19 +156,34 @@ pub struct Publishing<'a> {
     db: &'a Db,
 }
 
-// Due: its post's time has come, and its channel may publish now (connected, not held back by
-// the platform's rate limit, its provider not paused for the deployment).
-const DUE: &str = "status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
-                   AND EXISTS (SELECT 1 FROM posts p \
-                   WHERE p.workspace_id = post_targets.workspace_id \
-                   AND p.id = post_targets.post_id \
-                   AND p.status IN ('scheduled', 'publishing') AND p.scheduled_at <= $1) \
-                   AND EXISTS (SELECT 1 FROM channels c \
-                   WHERE c.workspace_id = post_targets.workspace_id \
-                   AND c.id = post_targets.channel_id AND c.status = 'active' \
+// Due: its own due time has come (`next_attempt_at`: its post's time, set when the post is
+// scheduled, or the time of its next try), its post is on the schedule, and its channel may
+// publish now (connected, not held back by the platform's rate limit, its provider not paused
+// for the deployment). The due time on the target keeps the due targets one range of the
+// claim index, in order: the claim reads the first of them and stops. The post and channel
+// are checked by scalar subqueries, row by row as the range is read, not by `EXISTS`, which
+// PostgreSQL turns into joins driven by the other table.
+const DUE: &str = "status = 'pending' AND next_attempt_at <= $1 \
+                   AND (SELECT p.status IN ('scheduled', 'publishing') AND p.scheduled_at <= $1 \
+                   FROM posts p WHERE p.workspace_id = post_targets.workspace_id \
+                   AND p.id = post_targets.post_id) \
+                   AND (SELECT c.status = 'active' \
                    AND (c.publish_blocked_until IS NULL OR c.publish_blocked_until <= $1) \
                    AND NOT EXISTS (SELECT 1 FROM provider_pauses pp \
-                   WHERE pp.provider = c.provider AND pp.paused_until > $1))";
+                   WHERE pp.provider = c.provider AND pp.paused_until > $1) \
+                   FROM channels c WHERE c.workspace_id = post_targets.workspace_id \
+                   AND c.id = post_targets.channel_id)";
+
+/// What a claim returns of each target: what the worker needs of its post and channel comes
+/// back with the claim itself, not in a read per target.
+const CLAIMED_COLUMNS: &str = "workspace_id, post_id, channel_id, fence, attempts, remote_ids, \
+                               media_state, \
+                               (SELECT c.provider FROM channels c \
+                               WHERE c.workspace_id = post_targets.workspace_id \
+                               AND c.id = post_targets.channel_id) AS provider, \
+                               (SELECT p.scheduled_at FROM posts p \
+                               WHERE p.workspace_id = post_targets.workspace_id \
+                               AND p.id = post_targets.post_id) AS scheduled_at";
 
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
@@ -179,12 +194,32 @@ struct ClaimedRow {
     attempts: i32,
     remote_ids: Option<String>,
     media_state: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct DetailRow {
     provider: String,
     scheduled_at: Option<DateTime<Utc>>,
+}
+
+impl ClaimedRow {
+    /// The claimed target, its lease ending at `lease_until`.
+    fn into_target(
+        self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<ClaimedTarget, StoreError> {
+        let provider = self.provider.parse().map_err(|_| StoreError::CorruptRow {
+            table: "channels",
+            reason: format!("provider `{}`", self.provider),
+        })?;
+        Ok(ClaimedTarget {
+            key: reconcile::key_of(self.workspace_id, self.post_id, self.channel_id),
+            fence: self.fence,
+            lease_expires_at: lease_until,
+            provider,
+            due_at: self.scheduled_at.unwrap_or(now),
+            attempts: self.attempts,
+            remote_ids: self.remote_ids,
+            media_state: self.media_state,
+        })
+    }
 }
 
 impl<'a> Publishing<'a> {
@@ -205,7 +240,7 @@ impl<'a> Publishing<'a> {
             "UPDATE post_targets SET status = 'missed', next_attempt_at = NULL, \
              needs_report = true, \
              error = 'It came due too late to publish without a person deciding.' \
-             WHERE status = 'pending' AND EXISTS (SELECT 1 FROM posts p \
+             WHERE status = 'pending' AND next_attempt_at < $1 AND EXISTS (SELECT 1 FROM posts p \
              WHERE p.workspace_id = post_targets.workspace_id AND p.id = post_targets.post_id \
              AND p.status = 'scheduled' AND p.scheduled_at < $1) \
              RETURNING workspace_id, post_id",
@@ -242,66 +277,21 @@ impl<'a> Publishing<'a> {
             due: DUE,
             order_by: "next_attempt_at, post_id, position",
             also_set: ", status = 'publishing', fence = fence + 1, lease_owner = $4",
-            returning: "workspace_id, post_id, channel_id, fence, attempts, remote_ids, \
-                        media_state",
+            returning: CLAIMED_COLUMNS,
             owner: Some(worker),
+            // Only the posts of the targets this worker holds: every scheduled post's targets
+            // would be read at each claim otherwise.
             then: Some(
                 "UPDATE posts SET status = 'publishing', version = version + 1, updated_at = $1 \
-                 WHERE status = 'scheduled' AND EXISTS (SELECT 1 FROM post_targets t \
+                 FROM post_targets t \
                  WHERE t.workspace_id = posts.workspace_id AND t.post_id = posts.id \
-                 AND t.status = 'publishing')",
+                 AND t.status = 'publishing' AND t.lease_owner = $2 AND posts.status = 'scheduled'",
             ),
         };
         let rows: Vec<ClaimedRow> =
             claim_leased(self.db, Some(Scope::CrossTenant), &lease, now, lease_until, limit)
                 .await?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            claimed.push(self.claimed(row, now, lease_until).await?);
-        }
-        Ok(claimed)
-    }
-
-    /// A claimed row with what the worker needs to know of its post and channel.
-    async fn claimed(
-        &self,
-        row: ClaimedRow,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<ClaimedTarget, StoreError> {
-        let key = reconcile::key_of(row.workspace_id, row.post_id, row.channel_id);
-        let detail = self.detail(&key).await?;
-        let provider = detail.provider.parse().map_err(|_| StoreError::CorruptRow {
-            table: "channels",
-            reason: format!("provider `{}`", detail.provider),
-        })?;
-        Ok(ClaimedTarget {
-            key,
-            fence: row.fence,
-            lease_expires_at: lease_until,
-            provider,
-            due_at: detail.scheduled_at.unwrap_or(now),
-            attempts: row.attempts,
-            remote_ids: row.remote_ids,
-            media_state: row.media_state,
-        })
-    }
-
-    async fn detail(&self, key: &TargetKey) -> Result<DetailRow, StoreError> {
-        let mut tx = self.db.begin_read_in(Scope::Workspace(key.workspace)).await?;
-        let row: DetailRow = on_conn!(tx.conn(), |c| sqlx::query_as(
-            "SELECT c.provider, p.scheduled_at \
-             FROM posts p \
-             JOIN channels c ON c.workspace_id = p.workspace_id AND c.id = $3 \
-             WHERE p.workspace_id = $1 AND p.id = $2",
-        )
-        .bind(key.workspace.as_uuid())
-        .bind(key.post.as_uuid())
-        .bind(key.channel.as_uuid())
-        .fetch_one(&mut *c)
-        .await)?;
-        tx.commit().await?;
-        Ok(row)
+        rows.into_iter().map(|row| row.into_target(now, lease_until)).collect()
     }
 
     /// Commits the intent to call the platform: an attempt in phase `sending`, but only while
@@ -355,7 +345,7 @@ impl<'a> Publishing<'a> {
     /// Records what the platform answered to `attempt`, always (a platform id is never lost),
     /// and applies `outcome` to the target only while `fence` still holds it: `false` means
     /// the lease was lost, and the worker that holds the target now will find this answer when
-    /// it reconciles.
+    /// it reconciles. The post's status follows its targets in the same transaction.
     pub async fn record_answer(
         &self,
         key: &TargetKey,
@@ -410,6 +400,10 @@ impl<'a> Publishing<'a> {
         .execute(&mut *c)
         .await
         .map(|done| done.rows_affected()))?;
+        // The post follows its targets in the same commit: one write less per target, and no
+        // moment at which a target is out and its post still says otherwise.
+        let tenant = crate::Tenant::new(self.db, key.workspace);
+        crate::tenant::targets::settle(tx.conn(), &tenant, key.post, now).await?;
         tx.commit().await?;
         Ok(applied == 1)
     }
@@ -530,6 +524,23 @@ impl<'a> Publishing<'a> {
         let status = crate::tenant::targets::settle(tx.conn(), &tenant, post, now).await?;
         tx.commit().await?;
         Ok(status)
+    }
+
+    /// When the next post scheduled after `now` falls due, if any is.
+    pub async fn next_scheduled_after(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut tx = self.db.begin_read_in(Scope::CrossTenant).await?;
+        let next: Option<(DateTime<Utc>,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
+            "SELECT scheduled_at FROM posts WHERE status = 'scheduled' AND scheduled_at > $1 \
+             ORDER BY scheduled_at LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(next.map(|(at,)| at))
     }
 
     /// Up to `limit` posts still in review whose time has come (`now` or before).

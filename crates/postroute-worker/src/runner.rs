@@ -3,7 +3,8 @@
 //! decides when the next pass runs:
 //! - a pass that handled something is followed by another at once, so a backlog drains at the
 //!   speed of the work, not of the poll interval;
-//! - a pass that found nothing waits the job's interval;
+//! - a pass that found nothing waits the job's interval, or less when the job knows that
+//!   something falls due sooner;
 //! - a pass that failed (the database away, say) is retried after 1 s, 2 s, 4 s... but never
 //!   later than the interval, so a failure is neither hammered nor left for an hour;
 //! - a stop request lets the pass in progress finish (an email being sent, a token being
@@ -28,6 +29,13 @@ pub trait Job: Send + Sync + 'static {
 
     /// One pass over what is due now; returns how many items it handled.
     fn run_once(&self) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// How long to wait after a pass that found nothing: the job's interval, unless the job
+    /// knows that something falls due sooner (a post scheduled for a given instant should not
+    /// wait for the next poll).
+    fn idle_pause(&self, interval: Duration) -> impl Future<Output = Duration> + Send {
+        async move { interval }
+    }
 }
 
 /// Runs `job` until `stop` turns true, a pass at once and then by the rules above.
@@ -41,7 +49,7 @@ pub async fn run<J: Job>(job: J, interval: Duration, mut stop: watch::Receiver<b
             Ok(0) => {
                 failures = 0;
                 tracing::debug!(job = J::NAME, handled = 0, elapsed_ms, "job pass");
-                Some(interval)
+                Some(job.idle_pause(interval).await)
             }
             Ok(handled) => {
                 failures = 0;
@@ -154,5 +162,42 @@ mod tests {
             .expect("a stop request ends the runner without waiting out the interval")
             .expect("the runner did not panic");
         assert_eq!(passes.load(Ordering::SeqCst), 9, "no pass after the stop");
+    }
+
+    /// Finds nothing, but knows that something falls due in `due_in`.
+    struct DueSoon {
+        due_in: Duration,
+        passes: Arc<AtomicUsize>,
+    }
+
+    impl Job for DueSoon {
+        const NAME: &'static str = "due-soon";
+
+        async fn run_once(&self) -> Result<usize, StoreError> {
+            self.passes.fetch_add(1, Ordering::SeqCst);
+            Ok(0)
+        }
+
+        async fn idle_pause(&self, interval: Duration) -> Duration {
+            self.due_in.min(interval)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_job_that_knows_the_next_due_time_wakes_then_not_at_the_next_poll() {
+        let passes = Arc::new(AtomicUsize::new(0));
+        let job = DueSoon { due_in: Duration::from_secs(3), passes: passes.clone() };
+        let (stop, stopped) = watch::channel(false);
+        let runner = tokio::spawn(run(job, Duration::from_secs(60), stopped));
+
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(passes.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(2998)).await;
+        assert_eq!(passes.load(Ordering::SeqCst), 1, "not before the due time");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert_eq!(passes.load(Ordering::SeqCst), 2, "at the due time, not after 60 s");
+
+        stop.send(true).expect("the runner is listening");
+        runner.await.expect("the runner did not panic");
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use postroute_domain::{ChannelId, PostId, WorkspaceId};
 use uuid::Uuid;
 
-use super::{ClaimedRow, ClaimedTarget, Publishing, TargetKey};
+use super::{CLAIMED_COLUMNS, ClaimedRow, ClaimedTarget, Publishing, TargetKey};
 use crate::StoreError;
 use crate::dialect::{Lease, claim_leased};
 use crate::pool::Scope;
@@ -87,8 +87,7 @@ impl Publishing<'_> {
             due: "status = 'unknown' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1",
             order_by: "next_attempt_at, post_id, position",
             also_set: ", fence = fence + 1, lease_owner = $4",
-            returning: "workspace_id, post_id, channel_id, fence, attempts, remote_ids, \
-                        media_state, reconcile_looks, absence_retried",
+            returning: &format!("{CLAIMED_COLUMNS}, reconcile_looks, absence_retried"),
             owner: Some(worker),
             then: None,
         };
@@ -97,7 +96,7 @@ impl Publishing<'_> {
                 .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
-            let claim = self.claimed(row.claimed, now, lease_until).await?;
+            let claim = row.claimed.into_target(now, lease_until)?;
             let (sent_at, recorded_ids) = self.since_last_intent(&claim.key).await?;
             claimed.push(UnknownTarget {
                 claim,

@@ -64,11 +64,12 @@ async fn scheduled_post(store: &Store, due: DateTime<Utc>) -> (TargetKey, UserId
     execute(
         store,
         workspace,
-        "INSERT INTO post_targets (workspace_id, post_id, channel_id, position) \
-         VALUES ($1, $2, $3, 0)",
+        "INSERT INTO post_targets (workspace_id, post_id, channel_id, position, \
+         next_attempt_at) \
+         VALUES ($1, $2, $3, 0, $4)",
         Binds {
             uuids: vec![workspace.as_uuid(), post.as_uuid(), channel.as_uuid()],
-            times: vec![],
+            times: vec![due],
         },
     )
     .await;

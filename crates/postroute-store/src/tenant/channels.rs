@@ -174,30 +174,73 @@ impl Tenant<'_> {
 
     /// One channel.
     pub async fn channel(&self, id: ChannelId) -> Result<Option<Channel>, StoreError> {
-        let sql =
-            format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2");
         let mut tx = self.begin_read().await?;
-        let row: Option<ChannelRow> = on_conn!(tx.conn(), |c| sqlx::query_as(&sql)
-            .bind(self.workspace.as_uuid())
-            .bind(id.as_uuid())
-            .fetch_optional(&mut *c)
-            .await)?;
+        let channel = self.select_channel(tx.conn(), id).await?;
         tx.commit().await?;
-        row.map(Channel::try_from).transpose()
+        Ok(channel)
     }
 
     /// A channel's sealed tokens, if it has any.
     pub async fn channel_tokens(&self, id: ChannelId) -> Result<Option<SealedTokens>, StoreError> {
         let mut tx = self.begin_read().await?;
-        let row: Option<TokenRow> = on_conn!(tx.conn(), |c| sqlx::query_as(
+        let tokens = self.select_channel_tokens(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    pub(super) async fn select_channel(
+        &self,
+        mut conn: Conn<'_>,
+        id: ChannelId,
+    ) -> Result<Option<Channel>, StoreError> {
+        let sql =
+            format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2");
+        let row: Option<ChannelRow> = on_conn!(&mut conn, |c| sqlx::query_as(&sql)
+            .bind(self.workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut **c)
+            .await)?;
+        row.map(Channel::try_from).transpose()
+    }
+
+    /// The channel and its sealed tokens in one statement, for the publisher.
+    pub(super) async fn select_channel_with_tokens(
+        &self,
+        mut conn: Conn<'_>,
+        id: ChannelId,
+    ) -> Result<Option<(Channel, Option<SealedTokens>)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            channel: ChannelRow,
+            #[sqlx(flatten)]
+            tokens: TokenRow,
+        }
+        let sql = format!(
+            "SELECT {CHANNEL_COLUMNS}, access_token, refresh_token, token_key_id \
+             FROM channels WHERE workspace_id = $1 AND id = $2"
+        );
+        let row: Option<Row> = on_conn!(&mut conn, |c| sqlx::query_as(&sql)
+            .bind(self.workspace.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut **c)
+            .await)?;
+        row.map(|row| Ok((Channel::try_from(row.channel)?, row.tokens.sealed()))).transpose()
+    }
+
+    pub(super) async fn select_channel_tokens(
+        &self,
+        mut conn: Conn<'_>,
+        id: ChannelId,
+    ) -> Result<Option<SealedTokens>, StoreError> {
+        let row: Option<TokenRow> = on_conn!(&mut conn, |c| sqlx::query_as(
             "SELECT access_token, refresh_token, token_key_id, token_expires_at FROM channels \
              WHERE workspace_id = $1 AND id = $2",
         )
         .bind(self.workspace.as_uuid())
         .bind(id.as_uuid())
-        .fetch_optional(&mut *c)
+        .fetch_optional(&mut **c)
         .await)?;
-        tx.commit().await?;
         Ok(row.and_then(TokenRow::sealed))
     }
 

@@ -16,7 +16,9 @@ mod posts;
 mod slots;
 pub(crate) mod targets;
 pub use slots::StoredSlot;
-pub use targets::{LOST_TO_DISCONNECT, LOST_TO_RECONNECT, TargetDecision, WaitingPost};
+pub use targets::{
+    LOST_TO_DISCONNECT, LOST_TO_RECONNECT, PublishInputs, TargetDecision, WaitingPost,
+};
 
 use chrono::{DateTime, Utc};
 use postroute_domain::{NewAuditEntry, Plan, Role, UserId, WorkspaceId};
@@ -244,6 +246,19 @@ impl<'a> Tenant<'a> {
             .execute(&mut *c)
             .await
             .map(|done| done.rows_affected()))?;
+            // Their targets are no longer due (the claim reads the due time from the target).
+            on_conn!(tx.conn(), |c| {
+                sqlx::query(
+                "UPDATE post_targets SET next_attempt_at = NULL \
+                 WHERE workspace_id = $1 AND status = 'pending' AND next_attempt_at IS NOT NULL \
+                 AND EXISTS (SELECT 1 FROM posts p WHERE p.workspace_id = post_targets.workspace_id \
+                 AND p.id = post_targets.post_id AND p.status = 'draft')",
+            )
+            .bind(self.workspace.as_uuid())
+            .execute(&mut *c)
+            .await
+            .map(drop)
+            })?;
             if returned > 0 {
                 tracing::info!(
                     workspace.id = display(&self.workspace),

@@ -386,6 +386,17 @@ impl Tenant<'_> {
         if stored_channels != post.channel_ids() {
             self.delete_references(tx.conn(), "post_targets", post.id).await?;
             self.insert_targets(tx.conn(), post).await?;
+        } else {
+            on_conn!(tx.conn(), |c| sqlx::query(
+                "UPDATE post_targets SET next_attempt_at = $3 \
+                 WHERE workspace_id = $1 AND post_id = $2 AND status = 'pending'",
+            )
+            .bind(self.workspace.as_uuid())
+            .bind(post.id.as_uuid())
+            .bind(due_at(post))
+            .execute(&mut *c)
+            .await
+            .map(drop))?;
         }
         if let Some(audit) = audit {
             audit::insert_entry(tx.conn(), self.workspace, audit, post.updated_at).await?;
@@ -545,8 +556,8 @@ impl Tenant<'_> {
         for (position, target) in post.targets.iter().enumerate() {
             on_conn!(&mut conn, |c| sqlx::query(
                 "INSERT INTO post_targets (workspace_id, post_id, channel_id, position, status, \
-                 platform_post_id, url, error, attempts, published_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 platform_post_id, url, error, attempts, published_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(self.workspace.as_uuid())
             .bind(post.id.as_uuid())
@@ -558,6 +569,7 @@ impl Tenant<'_> {
             .bind(target.error.as_deref())
             .bind(target.attempts)
             .bind(target.published_at)
+            .bind(due_at(post).filter(|_| target.status == TargetStatus::Pending))
             .execute(&mut **c)
             .await
             .map(drop))?;
@@ -565,7 +577,7 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    async fn select_post(
+    pub(super) async fn select_post(
         &self,
         mut conn: Conn<'_>,
         id: PostId,
@@ -636,3 +648,10 @@ impl Tenant<'_> {
 }
 
 type ByPost<T> = std::collections::HashMap<Uuid, Vec<T>>;
+
+/// When the post's pending targets come due: its time while it is scheduled, never otherwise.
+/// The claim reads a target's due time from its own row (`next_attempt_at`), so that the due
+/// targets are one range of one index, whatever else is pending.
+fn due_at(post: &Post) -> Option<DateTime<Utc>> {
+    post.scheduled_at.filter(|_| post.status == PostStatus::Scheduled)
+}

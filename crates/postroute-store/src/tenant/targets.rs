@@ -34,6 +34,41 @@ impl TargetDecision<'_> {
     }
 }
 
+/// What publishing one target reads before its first call: its post, its channel and the
+/// channel's sealed tokens.
+#[derive(Clone, Debug)]
+pub struct PublishInputs {
+    /// The post.
+    pub post: crate::Post,
+    /// The channel.
+    pub channel: crate::Channel,
+    /// The channel's tokens, sealed.
+    pub tokens: crate::SealedTokens,
+}
+
+impl Tenant<'_> {
+    /// The post, channel and sealed tokens for publishing `post` to `channel`, read in one
+    /// transaction (one snapshot, and one round of `BEGIN`/`COMMIT` instead of three); `None`
+    /// when any of them is gone.
+    pub async fn publish_inputs(
+        &self,
+        post: PostId,
+        channel: ChannelId,
+    ) -> Result<Option<PublishInputs>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let post = self.select_post(tx.conn(), post).await?;
+        let found = match post {
+            None => None,
+            Some(post) => match self.select_channel_with_tokens(tx.conn(), channel).await? {
+                Some((channel, Some(tokens))) => Some(PublishInputs { post, channel, tokens }),
+                _ => None,
+            },
+        };
+        tx.commit().await?;
+        Ok(found)
+    }
+}
+
 /// The `error_code` of a target failed because its channel needs reconnecting: the channel's
 /// email named it, so its report is an audit entry only.
 pub const LOST_TO_RECONNECT: &str = "channel_needs_reconnect";

@@ -71,7 +71,7 @@ impl PublishJob {
     }
 
     /// Publishes what is due, `concurrency` targets at once, refilling the free places as calls
-    /// finish (a quarter at a time, so one slow call does not hold back the rest, nor does
+    /// finish (a sixteenth at a time, so one slow call does not hold back the rest, nor does
     /// every finished call cost a claim). A target is claimed only when a place is free for
     /// it: claimed and left waiting, it would spend its lease before its call. Calls wait on
     /// the platforms, not on this machine, and hold no database connection (the intent
@@ -79,7 +79,7 @@ impl PublishJob {
     async fn publish_due(&self, publishing: &Publishing<'_>) -> Result<usize, StoreError> {
         use futures_util::stream::FuturesUnordered;
         let concurrency = self.settings.concurrency;
-        let refill_at = (concurrency / 4).max(1);
+        let refill_at = (concurrency / 16).max(1);
         let mut in_flight = FuturesUnordered::new();
         let (mut taken, mut exhausted) = (0, false);
         loop {
@@ -166,6 +166,24 @@ impl PublishJob {
 
 impl Job for PublishJob {
     const NAME: &'static str = "publish";
+
+    /// Until the next scheduled post falls due, if that is sooner than the poll: a post is
+    /// published at its time, not up to a poll interval after it.
+    async fn idle_pause(&self, interval: std::time::Duration) -> std::time::Duration {
+        let publishing = self.store.cross_tenant_unscoped().publishing();
+        let now = clock::now();
+        match publishing.next_scheduled_after(now).await {
+            // A millisecond past the instant, so the pass never wakes just before it.
+            Ok(Some(at)) => (at - now + chrono::TimeDelta::milliseconds(1))
+                .to_std()
+                .map_or(std::time::Duration::ZERO, |wait| wait.min(interval)),
+            Ok(None) => interval,
+            Err(error) => {
+                tracing::warn!(error = display(&error), "could not read the next due time");
+                interval
+            }
+        }
+    }
 
     /// Sweeps, recovers, claims and publishes; returns how many targets it handled.
     async fn run_once(&self) -> Result<usize, StoreError> {

@@ -106,7 +106,11 @@ impl ChannelService {
         target: &ClaimedTarget,
     ) -> Result<Published, Refusal> {
         let outcome = self.publish_target(context, target).await?;
-        self.settle(context.publishing, &target.key).await?;
+        // An answer settles the post together with the target; a target given back untouched
+        // leaves it to be settled here.
+        if outcome == Published::Untouched {
+            self.settle(context.publishing, &target.key).await?;
+        }
         Ok(outcome)
     }
 
@@ -131,11 +135,10 @@ impl ChannelService {
     ) -> Result<Published, Refusal> {
         let key = &target.key;
         let tenant = self.store.tenant(key.workspace);
-        let post = tenant.post(key.post).await?.ok_or(Refusal::NotFound)?;
-        let channel = tenant.channel(key.channel).await?.ok_or(Refusal::NotFound)?;
-        let sealed = tenant.channel_tokens(key.channel).await?.ok_or(Refusal::NotFound)?;
-        let tokens = self.cipher.open(key.workspace, key.channel, &sealed)?;
-        let job = Job { context, target, post: &post, channel: &channel };
+        let inputs =
+            tenant.publish_inputs(key.post, key.channel).await?.ok_or(Refusal::NotFound)?;
+        let tokens = self.cipher.open(key.workspace, key.channel, &inputs.tokens)?;
+        let job = Job { context, target, post: &inputs.post, channel: &inputs.channel };
         match (target.provider, self.x.as_ref(), self.meta.as_ref()) {
             (Provider::X, Some(x), _) => self.publish_x(&job, x, tokens).await,
             (Provider::Facebook, _, Some(meta)) => self.publish_facebook(&job, meta, &tokens).await,
