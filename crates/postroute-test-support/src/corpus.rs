@@ -208,6 +208,11 @@ pub fn webp_with_metadata(width: u32, height: u32) -> Vec<u8> {
 /// user-data boxes holding a GPS position in the movie header and at the top level, as phones
 /// and editors write them.
 pub fn video(brand: &str) -> Vec<u8> {
+    video_lasting(brand, 2)
+}
+
+/// As [`video`], `seconds` long (25 frames a second): Instagram takes reels of 3 s or more.
+pub fn video_lasting(brand: &str, seconds: u64) -> Vec<u8> {
     let config = mp4::Mp4Config {
         major_brand: brand.parse().expect("four-letter brand"),
         minor_version: 512,
@@ -229,7 +234,7 @@ pub fn video(brand: &str) -> Vec<u8> {
             }),
         })
         .expect("video track");
-    for frame in 0..50u64 {
+    for frame in 0..seconds * 25 {
         writer
             .write_sample(
                 1,

@@ -8,14 +8,15 @@
 //! the post is still timely. Neither: a person decides, and is told.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use postroute_domain::publish::{Finding, ListedPost, Sought, TargetState, matching, normalise};
+use postroute_domain::publish::{Finding, ListedPost, Sought, TargetState, matching};
 use postroute_domain::{NewSystemEvent, Provider, SystemEventKind, TargetStatus};
 use postroute_platforms::meta::publish::{ContainerStatus, facebook_url};
 use postroute_store::{Reconciliation, UnknownTarget};
 
 use super::ChannelService;
 use super::publish::{
-    IgState, PublishContext, XMediaState, posted_parts, remote_ids_json, thread_parts, x_url,
+    IgState, PublishContext, XMediaState, posted_parts, published_container_media, remote_ids_json,
+    thread_parts, x_url,
 };
 use crate::{Refusal, clock};
 
@@ -254,19 +255,11 @@ impl ChannelService {
                 let Some(container) = saved.container else { return Ok(Ok(Look::Absent)) };
                 match meta.ig_container_status(&container, token).await {
                     Ok(ContainerStatus::Published) => {
-                        // The media's own id, from the account's recent media by caption and
-                        // time; the container's id stands in when it cannot be found.
-                        let caption = normalise(text);
-                        let media = meta.ig_recent_media(account, token).await.unwrap_or_default();
-                        let ours = media.into_iter().find(|item| {
-                            item.timestamp >= since
-                                && item.caption.as_deref().map(normalise).as_deref()
-                                    == Some(caption.as_str())
-                        });
-                        Ok(match ours {
-                            Some(item) => Look::Found { id: item.id, url: item.permalink },
-                            None => Look::Found { id: container, url: None },
-                        })
+                        let (id, url) = published_container_media(
+                            meta, account, token, &container, text, since,
+                        )
+                        .await;
+                        Ok(Look::Found { id, url })
                     }
                     Ok(ContainerStatus::InProgress) => Ok(Look::NotYet),
                     Ok(_) => Ok(Look::Absent),

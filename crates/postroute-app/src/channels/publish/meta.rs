@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use postroute_domain::media::MediaKind;
-use postroute_domain::publish::Outcome;
+use postroute_domain::publish::{Outcome, normalise};
 use postroute_platforms::PublishFailure;
 use postroute_platforms::meta::MetaClient;
 use postroute_platforms::meta::publish::{ContainerStatus, IgContainer, facebook_url};
@@ -26,10 +26,41 @@ const CAROUSEL_MAX: usize = 10;
 const CONTAINER_POLL: Duration = Duration::from_secs(1);
 const CONTAINER_POLL_DELTA: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 
+/// How long an Instagram account whose day's quota is spent waits before it is read again.
+const IG_QUOTA_RECHECK: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+
+/// How far before its due time a resumed post's media may seem to have been created: the
+/// clocks of Meta and this machine differ.
+const RESUME_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// What an Instagram target's `media_state` holds: the container, once made.
 #[derive(serde::Serialize, serde::Deserialize, Default)]
 pub(in crate::channels) struct IgState {
     pub container: Option<String>,
+}
+
+/// The live media of a container Instagram says is PUBLISHED: found among the account's
+/// recent media by caption and time (publishing.md C), its permalink with it; the container's
+/// own id stands in, with no link, when it cannot be found, since the post is live all the
+/// same and must never be published again.
+pub(in crate::channels) async fn published_container_media(
+    meta: &MetaClient,
+    account: &str,
+    token: &str,
+    container: &str,
+    caption: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> (String, Option<String>) {
+    let caption = normalise(caption);
+    let media = meta.ig_recent_media(account, token).await.unwrap_or_default();
+    let ours = media.into_iter().find(|item| {
+        item.timestamp >= since
+            && item.caption.as_deref().map(normalise).as_deref() == Some(caption.as_str())
+    });
+    match ours {
+        Some(item) => (item.id, item.permalink),
+        None => (container.to_owned(), None),
+    }
 }
 
 /// A post's files with the public links Meta fetches them from.
@@ -125,11 +156,14 @@ impl ChannelService {
             match meta.ig_container_status(&id, token).await {
                 // Published by an attempt whose answer was lost: never publish it again.
                 Ok(ContainerStatus::Published) => {
-                    let url = meta.ig_permalink(&id, token).await.ok();
+                    let since = job.target.due_at - RESUME_CLOCK_SKEW;
+                    let (media, url) =
+                        published_container_media(meta, account, token, &id, job.text(), since)
+                            .await;
                     let Some(attempt) = self.intent(job).await? else {
                         return Ok(Published::Untouched);
                     };
-                    return self.record_published(job, attempt, &id, url).await;
+                    return self.record_published(job, attempt, &media, url).await;
                 }
                 Ok(ContainerStatus::Finished | ContainerStatus::InProgress) => container = Some(id),
                 // Unusable: a new one is made.
@@ -149,14 +183,15 @@ impl ChannelService {
         }
         match meta.ig_publishing_limit(account, token).await {
             Ok(limit) if limit.exhausted() => {
+                // The window rolls: a place frees up when the oldest post in it turns
+                // `quota_duration` old, which Meta does not say. The channel waits for a
+                // recheck, not for a whole window.
+                let recheck = limit
+                    .window
+                    .and_then(|window| chrono::TimeDelta::from_std(window).ok())
+                    .map_or(IG_QUOTA_RECHECK, |window| window.min(IG_QUOTA_RECHECK));
                 let failure = PublishFailure {
-                    outcome: Outcome::RateLimited {
-                        reset_at: limit.window.and_then(|window| {
-                            chrono::TimeDelta::from_std(window)
-                                .ok()
-                                .map(|window| clock::now() + window)
-                        }),
-                    },
+                    outcome: Outcome::RateLimited { reset_at: Some(clock::now() + recheck) },
                     http_status: None,
                     platform_code: Some("content_publishing_limit".to_owned()),
                     request_id: None,

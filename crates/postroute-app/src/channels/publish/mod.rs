@@ -23,7 +23,7 @@ use postroute_store::{Answer, ClaimedTarget, Post, Publishing, TargetKey, Target
 mod meta;
 mod x;
 
-pub(super) use meta::IgState;
+pub(super) use meta::{IgState, published_container_media};
 pub(super) use x::XMediaState;
 
 use super::ChannelService;
