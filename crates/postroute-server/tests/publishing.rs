@@ -1140,3 +1140,45 @@ async fn a_burst_larger_than_the_concurrency_drains_while_calls_hold_the_databas
     }
     assert_eq!(app.fake_x().published().len(), 8, "each once");
 }
+
+#[db_test]
+async fn a_post_moved_to_an_earlier_time_goes_out_then_and_a_cancelled_one_never(backend: Backend) {
+    // The claim reads each target's due time from the target itself: every way a post's time
+    // changes must move it there too.
+    let app = TestApp::spawn(backend).await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let posts = format!("/v1/workspaces/{workspace}/posts");
+    let in_an_hour =
+        (Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut paths = Vec::new();
+    for text in ["Moved earlier", "Called off"] {
+        let body = json!({ "content": text, "channel_ids": [channel] });
+        let post = app.json_as(&owner, Method::POST, &posts, body, 201).await;
+        let path = format!("{posts}/{}", post["id"].as_str().unwrap());
+        let schedule = json!({ "scheduled_at": in_an_hour });
+        app.json_as(&owner, Method::POST, &format!("{path}/schedule"), schedule, 200).await;
+        paths.push(path);
+    }
+    // Called off, then both scheduled again two seconds from now; the second cancelled again.
+    app.json_as(&owner, Method::POST, &format!("{}/cancel", paths[1]), Value::Null, 200).await;
+    let soon =
+        (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    for path in &paths {
+        let schedule = json!({ "scheduled_at": soon });
+        app.json_as(&owner, Method::POST, &format!("{path}/schedule"), schedule, 200).await;
+    }
+    app.json_as(&owner, Method::POST, &format!("{}/cancel", paths[1]), Value::Null, 200).await;
+
+    let moved = until(&app, &owner, &paths[0], |post| post["status"] == "published").await;
+    assert_eq!(moved["targets"][0]["status"], "published", "{moved}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cancelled = app.json_as(&owner, Method::GET, &paths[1], Value::Null, 200).await;
+    assert_eq!(cancelled["status"], "draft", "{cancelled}");
+    assert_eq!(cancelled["targets"][0]["status"], "pending", "{cancelled}");
+    let texts: Vec<_> =
+        app.fake_x().published().into_iter().map(|tweet| tweet.text.unwrap()).collect();
+    assert_eq!(texts, ["Moved earlier"], "a draft never goes out");
+    let due_left =
+        app.count("SELECT COUNT(*) FROM post_targets WHERE next_attempt_at IS NOT NULL").await;
+    assert_eq!(due_left, 0, "the draft's target carries no due time");
+}
