@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::dialect::{Lease, claim_leased};
 use crate::pool::{Db, Scope};
+use crate::tenant::targets::ChannelLoss;
 
 /// One channel of one post.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -148,6 +149,9 @@ pub struct Recovered {
     pub requeued: u64,
     /// Leases that ran out after an intent without an answer: `unknown`, to reconcile.
     pub unknown: u64,
+    /// Leases that ran out before any intent, on a channel disconnected or needing a reconnect
+    /// meanwhile: failed, with the channel's reason.
+    pub failed: u64,
 }
 
 /// The publisher's queries. See the module's comment for the protocol.
@@ -614,13 +618,48 @@ impl<'a> Publishing<'a> {
             .execute(&mut *c)
             .await
             .map(|done| done.rows_affected()))?;
+        // Nothing was sent, but the channel was lost meanwhile: its own pass failed the
+        // targets waiting on it, not this one, which a worker held then. Requeued, it would
+        // wait on a channel that never publishes again, and nobody would hear of it; it fails
+        // with the same reason, and is reported (an email too: the channel's named it not).
+        let lost_sql = format!(
+            "UPDATE post_targets SET status = 'failed', error = $2, error_code = $3, \
+             error_class = 'permanent', next_attempt_at = NULL, needs_report = true, \
+             lease_owner = NULL, lease_expires_at = NULL \
+             WHERE {expired} AND NOT {intent} AND (SELECT c.status = $4 FROM channels c \
+             WHERE c.workspace_id = post_targets.workspace_id AND c.id = post_targets.channel_id) \
+             RETURNING workspace_id, post_id"
+        );
+        let mut lost: Vec<(Uuid, Uuid)> = Vec::new();
+        for (status, loss, code) in [
+            ("disconnected", ChannelLoss::Disconnected, Some(crate::LOST_TO_DISCONNECT)),
+            ("needs_reconnect", ChannelLoss::NeedsReconnect, None),
+        ] {
+            let (error, ..) = loss.columns();
+            let failed: Vec<(Uuid, Uuid)> = on_conn!(tx.conn(), |c| sqlx::query_as(&lost_sql)
+                .bind(now)
+                .bind(error)
+                .bind(code)
+                .bind(status)
+                .fetch_all(&mut *c)
+                .await)?;
+            lost.extend(failed);
+        }
+        let failed = u64::try_from(lost.len()).unwrap_or(u64::MAX);
+        lost.sort_unstable();
+        lost.dedup();
+        for (workspace, post) in lost {
+            let tenant = crate::Tenant::new(self.db, WorkspaceId::from_uuid(workspace));
+            crate::tenant::targets::settle(tx.conn(), &tenant, PostId::from_uuid(post), now)
+                .await?;
+        }
         let requeued = on_conn!(tx.conn(), |c| sqlx::query(&requeue_sql)
             .bind(now)
             .execute(&mut *c)
             .await
             .map(|done| done.rows_affected()))?;
         tx.commit().await?;
-        Ok(Recovered { unknown, requeued })
+        Ok(Recovered { unknown, requeued, failed })
     }
 }
 

@@ -147,6 +147,46 @@ async fn a_due_target_is_claimed_by_one_worker_and_its_fence_grows_with_every_cl
 }
 
 #[db_test]
+async fn a_target_claimed_as_its_channel_was_lost_fails_with_the_reason_not_waits_forever(
+    backend: Backend,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let mut lost = Vec::new();
+    for status in ["disconnected", "needs_reconnect"] {
+        let (key, _) = scheduled_post(&store, now - Duration::seconds(5)).await;
+        let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        // Lost while the worker held the target, before any call: the channel's own pass
+        // failed only the targets that were waiting then.
+        let sql =
+            format!("UPDATE channels SET status = '{status}' WHERE workspace_id = $1 AND id = $2");
+        let binds =
+            Binds { uuids: vec![key.workspace.as_uuid(), key.channel.as_uuid()], times: vec![] };
+        assert_eq!(execute(&store, key.workspace, &sql, binds).await, 1);
+        lost.push(key);
+    }
+
+    let after = now + LEASE + Duration::seconds(1);
+    let recovered = publishing.recover_expired(after, after).await.unwrap();
+    assert_eq!((recovered.failed, recovered.requeued, recovered.unknown), (2, 0, 0));
+    for key in &lost {
+        let (status, _, attempts, post_status) = state(&store, key).await;
+        assert_eq!((status.as_str(), attempts, post_status.as_str()), ("failed", 0, "failed"));
+    }
+    let reports = publishing.reports_due(10).await.unwrap();
+    assert_eq!(reports.len(), 2, "both are reported");
+    let disconnected = reports.iter().find(|report| report.key == lost[0]).unwrap();
+    assert_eq!(disconnected.error_code.as_deref(), Some(crate::LOST_TO_DISCONNECT));
+    let reconnect = reports.iter().find(|report| report.key == lost[1]).unwrap();
+    assert!(reconnect.error.as_deref().unwrap().contains("Reconnect the channel"), "{reconnect:?}");
+    // Not the code of a target the channel's own email named: this one gets an email of its own.
+    assert_eq!(reconnect.error_code, None);
+}
+
+#[db_test]
 async fn no_call_starts_under_a_stale_fence_or_a_lease_shorter_than_the_call(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (_database, store) = store_on(&backend, dir.path()).await;

@@ -86,7 +86,7 @@ pub(crate) enum ChannelLoss {
 
 impl ChannelLoss {
     /// `error`, `error_code` and `error_class` of the targets it fails.
-    fn columns(self) -> (&'static str, &'static str, &'static str) {
+    pub(crate) fn columns(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Self::NeedsReconnect => (
                 "The platform no longer accepts this channel's access, so this post could not \

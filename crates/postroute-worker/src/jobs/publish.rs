@@ -236,7 +236,13 @@ impl Job for PublishJob {
             }
         };
         self.measure_backlog(&publishing).await;
-        let swept = missed + recovered.unknown + recovered.requeued;
+        if recovered.failed > 0 {
+            tracing::warn!(
+                targets = recovered.failed,
+                "claimed targets' channels were lost before their call: failed with the reason"
+            );
+        }
+        let swept = missed + recovered.unknown + recovered.requeued + recovered.failed;
         Ok(published + unknown.len() + lapsed + reported + usize::try_from(swept).unwrap_or(0))
     }
 }
