@@ -873,7 +873,9 @@ async fn a_video_x_fails_to_process_fails_the_post_with_x_s_reason_and_no_post(b
     let failed = until(&app, &owner, &post, |post| post["status"] == "failed").await;
     let target = &failed["targets"][0];
     assert_eq!(target["status"], "failed", "{failed}");
-    assert!(target["error"].as_str().unwrap().contains("X"), "{failed}");
+    assert_eq!(target["error_class"], "permanent", "the same bytes would fail again: {failed}");
+    // X's own reason, from the STATUS answer, in the words a person reads.
+    assert!(target["error"].as_str().unwrap().contains("Unsupported video format"), "{failed}");
     assert!(app.fake_x().published().is_empty(), "nothing is posted without its video");
 }
 
