@@ -19,6 +19,15 @@ async fn connected(app: &TestApp) -> (TestUser, String, String) {
     (owner, workspace, channel)
 }
 
+/// A workspace with a Facebook Page or an Instagram account (`platform`) connected through the
+/// fake Meta's login.
+async fn meta_connected(app: &TestApp, platform: &str) -> (TestUser, String, String) {
+    let owner = app.signed_in_user("owner@example.com").await;
+    let workspace = app.workspace(&owner, "Team").await;
+    let channel = app.connect_meta(&owner, &workspace, platform).await;
+    (owner, workspace, channel)
+}
+
 /// Creates `body` as a post and schedules it two seconds from now.
 async fn scheduled(app: &TestApp, owner: &TestUser, workspace: &str, body: Value) -> String {
     let posts = format!("/v1/workspaces/{workspace}/posts");
@@ -643,17 +652,18 @@ async fn a_post_that_came_due_during_an_outage_is_missed_not_published_and_a_per
     // As after three hours with no worker running: the post's time is long past.
     let three_hours_ago =
         (Utc::now() - chrono::Duration::hours(3)).to_rfc3339_opts(SecondsFormat::Secs, false);
+    // Its target's due time, which the store wrote when the post was scheduled, moves first:
+    // neither is due before the post's time is.
     let moved = app
         .execute_sql(&format!(
-            "UPDATE posts SET scheduled_at = '{three_hours_ago}' WHERE id = {}",
+            "UPDATE post_targets SET next_attempt_at = '{three_hours_ago}' WHERE post_id = {}",
             app.uuid_literal(&id)
         ))
         .await;
     assert_eq!(moved, 1);
-    // Its target's due time, which the store wrote when the post was scheduled, with it.
     let moved = app
         .execute_sql(&format!(
-            "UPDATE post_targets SET next_attempt_at = '{three_hours_ago}' WHERE post_id = {}",
+            "UPDATE posts SET scheduled_at = '{three_hours_ago}' WHERE id = {}",
             app.uuid_literal(&id)
         ))
         .await;
@@ -707,9 +717,7 @@ async fn a_post_with_a_photo_goes_to_x_with_the_photo_uploaded_at_publish_time(b
 #[db_test]
 async fn facebook_pages_get_a_text_post_and_a_photo_post_once_each(backend: Backend) {
     let app = with_reachable_links(backend).await;
-    let owner = app.signed_in_user("owner@example.com").await;
-    let workspace = app.workspace(&owner, "Team").await;
-    let page = app.connect_meta(&owner, &workspace, "facebook").await;
+    let (owner, workspace, page) = meta_connected(&app, "facebook").await;
     let text = scheduled(
         &app,
         &owner,
@@ -741,9 +749,7 @@ async fn facebook_pages_get_a_text_post_and_a_photo_post_once_each(backend: Back
 #[db_test]
 async fn a_page_post_meta_created_without_answering_is_found_not_sent_again(backend: Backend) {
     let app = with_reachable_links(backend).await;
-    let owner = app.signed_in_user("owner@example.com").await;
-    let workspace = app.workspace(&owner, "Team").await;
-    let page = app.connect_meta(&owner, &workspace, "facebook").await;
+    let (owner, workspace, page) = meta_connected(&app, "facebook").await;
     app.fake_meta()
         .arm_publish_fault(&json!({ "fault": "created_then_500", "call": "feed", "times": 1 }))
         .unwrap();
@@ -764,9 +770,7 @@ async fn a_page_post_meta_created_without_answering_is_found_not_sent_again(back
 #[db_test]
 async fn an_instagram_photo_goes_out_through_one_container(backend: Backend) {
     let app = with_reachable_links(backend).await;
-    let owner = app.signed_in_user("owner@example.com").await;
-    let workspace = app.workspace(&owner, "Team").await;
-    let account = app.connect_meta(&owner, &workspace, "instagram").await;
+    let (owner, workspace, account) = meta_connected(&app, "instagram").await;
     let file = photo(&app, &owner, &workspace).await;
     let post = scheduled(
         &app,
@@ -882,9 +886,7 @@ async fn a_video_x_fails_to_process_fails_the_post_with_x_s_reason_and_no_post(b
 #[db_test]
 async fn facebook_pages_get_several_photos_as_one_post_and_a_video(backend: Backend) {
     let app = with_reachable_links(backend).await;
-    let owner = app.signed_in_user("owner@example.com").await;
-    let workspace = app.workspace(&owner, "Team").await;
-    let page = app.connect_meta(&owner, &workspace, "facebook").await;
+    let (owner, workspace, page) = meta_connected(&app, "facebook").await;
     let first = photo(&app, &owner, &workspace).await;
     let second =
         file(&app, &owner, &workspace, &postroute_test_support::corpus::jpeg(80, 60)).await;
@@ -922,9 +924,7 @@ async fn a_page_post_meta_refuses_as_a_duplicate_fails_with_meta_s_words_and_one
     backend: Backend,
 ) {
     let app = with_reachable_links(backend).await;
-    let owner = app.signed_in_user("owner@example.com").await;
-    let workspace = app.workspace(&owner, "Team").await;
-    let page = app.connect_meta(&owner, &workspace, "facebook").await;
+    let (owner, workspace, page) = meta_connected(&app, "facebook").await;
     app.fake_meta().arm_publish_fault(&json!({ "fault": "duplicate", "call": "feed" })).unwrap();
     let post = scheduled(
         &app,
@@ -947,9 +947,7 @@ async fn a_page_post_meta_refuses_as_a_duplicate_fails_with_meta_s_words_and_one
 #[db_test]
 async fn instagram_gets_a_reel_and_a_carousel_each_through_its_own_containers(backend: Backend) {
     let app = with_reachable_links(backend).await;
-    let owner = app.signed_in_user("owner@example.com").await;
-    let workspace = app.workspace(&owner, "Team").await;
-    let account = app.connect_meta(&owner, &workspace, "instagram").await;
+    let (owner, workspace, account) = meta_connected(&app, "instagram").await;
     let reel_video = postroute_test_support::corpus::video_lasting("isom", 4);
     let video = file(&app, &owner, &workspace, &reel_video).await;
     let reel = scheduled(
@@ -988,9 +986,7 @@ async fn an_instagram_account_whose_day_is_spent_waits_for_a_recheck_and_nothing
     backend: Backend,
 ) {
     let app = with_reachable_links(backend).await;
-    let owner = app.signed_in_user("owner@example.com").await;
-    let workspace = app.workspace(&owner, "Team").await;
-    let account = app.connect_meta(&owner, &workspace, "instagram").await;
+    let (owner, workspace, account) = meta_connected(&app, "instagram").await;
     app.fake_meta().set_publishing_limit(0);
     let image = photo(&app, &owner, &workspace).await;
     let post = scheduled(
@@ -1034,9 +1030,7 @@ async fn a_target_sent_again_whose_container_is_already_live_is_recorded_not_pub
     backend: Backend,
 ) {
     let app = with_reachable_links(backend).await;
-    let owner = app.signed_in_user("owner@example.com").await;
-    let workspace = app.workspace(&owner, "Team").await;
-    let account = app.connect_meta(&owner, &workspace, "instagram").await;
+    let (owner, workspace, account) = meta_connected(&app, "instagram").await;
     let image = photo(&app, &owner, &workspace).await;
     let post = scheduled(
         &app,
