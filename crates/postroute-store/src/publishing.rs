@@ -52,6 +52,9 @@ pub struct ClaimedTarget {
     pub remote_ids: Option<String>,
     /// JSON: media uploaded or containers made for this target.
     pub media_state: Option<String>,
+    /// Whether its post was still `scheduled` when it was claimed: nothing of it was ever
+    /// claimed before (no retry, no person's decision), so the missed rule applies.
+    pub first_claim: bool,
 }
 
 /// An attempt row: the intent, then its answer.
@@ -187,7 +190,10 @@ const CLAIMED_COLUMNS: &str = "workspace_id, post_id, channel_id, fence, attempt
                                AND c.id = post_targets.channel_id) AS provider, \
                                (SELECT p.scheduled_at FROM posts p \
                                WHERE p.workspace_id = post_targets.workspace_id \
-                               AND p.id = post_targets.post_id) AS scheduled_at";
+                               AND p.id = post_targets.post_id) AS scheduled_at, \
+                               (SELECT p.status = 'scheduled' FROM posts p \
+                               WHERE p.workspace_id = post_targets.workspace_id \
+                               AND p.id = post_targets.post_id) AS first_claim";
 
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
@@ -200,6 +206,7 @@ struct ClaimedRow {
     media_state: Option<String>,
     provider: String,
     scheduled_at: Option<DateTime<Utc>>,
+    first_claim: Option<bool>,
 }
 
 impl ClaimedRow {
@@ -222,6 +229,7 @@ impl ClaimedRow {
             attempts: self.attempts,
             remote_ids: self.remote_ids,
             media_state: self.media_state,
+            first_claim: self.first_claim.unwrap_or(false),
         })
     }
 }
@@ -253,7 +261,19 @@ impl<'a> Publishing<'a> {
         .fetch_all(&mut *c)
         .await)?;
         let count = u64::try_from(missed.len()).unwrap_or(u64::MAX);
-        let mut posts = missed;
+        self.settle_posts(&mut tx, missed, now).await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// Settles each of `posts` (workspace and post ids, as a statement returned them for its
+    /// targets, repeats and all) once, in `tx`.
+    async fn settle_posts(
+        &self,
+        tx: &mut crate::pool::Tx,
+        mut posts: Vec<(Uuid, Uuid)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         posts.sort_unstable();
         posts.dedup();
         for (workspace, post) in posts {
@@ -261,8 +281,7 @@ impl<'a> Publishing<'a> {
             crate::tenant::targets::settle(tx.conn(), &tenant, PostId::from_uuid(post), now)
                 .await?;
         }
-        tx.commit().await?;
-        Ok(count)
+        Ok(())
     }
 
     /// Claims up to `limit` due targets for `worker` until `lease_until`, each with a fence one
@@ -296,6 +315,37 @@ impl<'a> Publishing<'a> {
             claim_leased(self.db, Some(Scope::CrossTenant), &lease, now, lease_until, limit)
                 .await?;
         rows.into_iter().map(|row| row.into_target(now, lease_until)).collect()
+    }
+
+    /// Marks a claimed target `missed` instead of publishing it, while `fence` holds it: its
+    /// post came due too long ago (the same rule as [`Self::sweep_missed`], applied at the last
+    /// moment before the call, so a target that crossed the line after the pass's sweep is
+    /// not published late). Settles its post. `false` when the claim was lost.
+    pub async fn miss_claimed(
+        &self,
+        key: &TargetKey,
+        fence: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
+        let missed = on_conn!(tx.conn(), |c| sqlx::query(
+            "UPDATE post_targets SET status = 'missed', next_attempt_at = NULL, \
+             needs_report = true, lease_owner = NULL, lease_expires_at = NULL, \
+             error = 'It came due too late to publish without a person deciding.' \
+             WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4 \
+             AND status = 'publishing'",
+        )
+        .bind(key.workspace.as_uuid())
+        .bind(key.post.as_uuid())
+        .bind(key.channel.as_uuid())
+        .bind(fence)
+        .execute(&mut *c)
+        .await
+        .map(|done| done.rows_affected()))?;
+        let tenant = crate::Tenant::new(self.db, key.workspace);
+        crate::tenant::targets::settle(tx.conn(), &tenant, key.post, now).await?;
+        tx.commit().await?;
+        Ok(missed == 1)
     }
 
     /// Commits the intent to call the platform: an attempt in phase `sending`, but only while
@@ -646,13 +696,7 @@ impl<'a> Publishing<'a> {
             lost.extend(failed);
         }
         let failed = u64::try_from(lost.len()).unwrap_or(u64::MAX);
-        lost.sort_unstable();
-        lost.dedup();
-        for (workspace, post) in lost {
-            let tenant = crate::Tenant::new(self.db, WorkspaceId::from_uuid(workspace));
-            crate::tenant::targets::settle(tx.conn(), &tenant, PostId::from_uuid(post), now)
-                .await?;
-        }
+        self.settle_posts(&mut tx, lost, now).await?;
         let requeued = on_conn!(tx.conn(), |c| sqlx::query(&requeue_sql)
             .bind(now)
             .execute(&mut *c)

@@ -187,6 +187,40 @@ async fn a_target_claimed_as_its_channel_was_lost_fails_with_the_reason_not_wait
 }
 
 #[db_test]
+async fn a_first_claim_says_so_and_a_target_too_late_is_missed_under_its_fence(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let (key, owner) = scheduled_post(&store, now - Duration::hours(3)).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+
+    // Claimed before any sweep saw it (it crossed the line in between).
+    let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(claimed[0].first_claim, "its post was still scheduled");
+    assert!(!publishing.miss_claimed(&key, claimed[0].fence + 1, now).await.unwrap(), "fenced");
+    assert!(publishing.miss_claimed(&key, claimed[0].fence, now).await.unwrap());
+    let (status, _, attempts, post_status) = state(&store, &key).await;
+    assert_eq!((status.as_str(), attempts, post_status.as_str()), ("missed", 0, "failed"));
+    let reports = publishing.reports_due(10).await.unwrap();
+    assert_eq!(reports.len(), 1, "a person is told");
+
+    // A person sends it again: the next claim is not a first one, so no missed rule.
+    let audit = postroute_domain::NewAuditEntry::new(
+        postroute_domain::AuditAction::PostRetried,
+        owner,
+        std::net::IpAddr::from([127, 0, 0, 1]),
+    );
+    let tenant = store.tenant(key.workspace);
+    let retried =
+        tenant.decide_target(key.post, key.channel, &crate::TargetDecision::Retry, &audit, now);
+    assert_eq!(retried.await.unwrap(), Some(true));
+    let again = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(!again[0].first_claim, "its post was publishing already");
+}
+
+#[db_test]
 async fn no_call_starts_under_a_stale_fence_or_a_lease_shorter_than_the_call(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (_database, store) = store_on(&backend, dir.path()).await;

@@ -136,8 +136,25 @@ impl PublishJob {
     }
 
     async fn publish(&self, publishing: &Publishing<'_>, target: &ClaimedTarget) {
-        let lag_secs = lag(target, clock::now()).num_milliseconds() as f64 / 1000.0;
+        let now = clock::now();
         let platform = target.provider.as_str();
+        if target.first_claim && lag(target, now) > self.settings.missed_after {
+            // Crossed the missed line after this pass's sweep: never published that late.
+            match publishing.miss_claimed(&target.key, target.fence, now).await {
+                Ok(_) => tracing::warn!(
+                    post.id = display(&target.key.post),
+                    channel.id = display(&target.key.channel),
+                    "a claimed target came due too late and was marked missed"
+                ),
+                Err(error) => tracing::error!(
+                    post.id = display(&target.key.post),
+                    error = display(&error),
+                    "could not mark a late target missed; its lease lapses"
+                ),
+            }
+            return;
+        }
+        let lag_secs = lag(target, now).num_milliseconds() as f64 / 1000.0;
         metrics::histogram!("postroute_publish_lag_seconds", "platform" => platform)
             .record(lag_secs.max(0.0));
         let class = match self.channels.publish(&self.context(publishing), target).await {
