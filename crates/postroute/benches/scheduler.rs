@@ -88,24 +88,9 @@ struct Settings {
     posts: usize,
     channels: usize,
     latency: Duration,
-    /// Targets one worker publishes at once.
-    concurrency: Concurrency,
+    /// Targets one worker publishes at once (`worker.publish_concurrency`).
+    concurrency: u64,
     databases: Vec<String>,
-}
-
-/// `worker.publish_concurrency` for every worker.
-#[derive(Clone, Copy, Debug)]
-struct Concurrency(u64);
-
-impl Concurrency {
-    fn per_worker(self) -> u64 {
-        self.0
-    }
-
-    /// The worker variables that set it.
-    fn env(self) -> Vec<(String, String)> {
-        vec![("POSTROUTE_WORKER__PUBLISH_CONCURRENCY".to_owned(), self.0.to_string())]
-    }
 }
 
 impl Settings {
@@ -139,7 +124,7 @@ impl Settings {
             })
         };
         let default = u64::from(WorkerConfig::default().publish_concurrency);
-        let concurrency = Concurrency(number("concurrency", default));
+        let concurrency = number("concurrency", default);
         let settings = Self {
             posts: usize::try_from(number("posts", 10_000)).unwrap(),
             channels: usize::try_from(number("channels", 1_000)).unwrap(),
@@ -327,7 +312,10 @@ async fn bench(backend: Backend, workers: usize, settings: &Settings) -> Figures
             WorkerProcess::start_with(
                 &app,
                 env!("CARGO_BIN_EXE_postroute"),
-                &settings.concurrency.env(),
+                &[(
+                    "POSTROUTE_WORKER__PUBLISH_CONCURRENCY".to_owned(),
+                    settings.concurrency.to_string(),
+                )],
             )
         })
         .collect();
@@ -368,7 +356,7 @@ async fn bench(backend: Backend, workers: usize, settings: &Settings) -> Figures
         }
     }
     lags.sort();
-    let concurrency = settings.concurrency.per_worker() * workers as u64;
+    let concurrency = settings.concurrency * workers as u64;
     let floor = settings.latency.mul_f64(settings.posts as f64 / concurrency as f64);
     let drain = losses.is_empty().then(|| (last - at).to_std().unwrap_or_default());
     let figures = Figures {
@@ -505,7 +493,7 @@ fn print_figures(figures: &Figures, settings: &Settings) {
 }
 
 fn print_summary(all: &[Figures], settings: &Settings) {
-    let concurrency = format!("publish_concurrency {} per worker", settings.concurrency.0);
+    let concurrency = format!("publish_concurrency {} per worker", settings.concurrency);
     println!(
         "\nN = {} posts, M = {} channels, L = {} ms, {concurrency}",
         settings.posts,
@@ -551,7 +539,7 @@ async fn main() -> ExitCode {
         settings.posts,
         settings.channels,
         settings.latency.as_millis(),
-        settings.concurrency.per_worker()
+        settings.concurrency
     );
     let mut all = Vec::new();
     if settings.database("sqlite") {
