@@ -66,16 +66,18 @@ struct StaleRow {
 #[derive(Debug, Clone, Copy)]
 pub struct CrossTenant<'a> {
     pub(crate) db: &'a Db,
+    /// The publisher's shared commits.
+    commits: &'a crate::publishing::GroupCommit,
 }
 
 impl<'a> CrossTenant<'a> {
-    pub(crate) fn new(db: &'a Db) -> Self {
-        Self { db }
+    pub(crate) fn new(db: &'a Db, commits: &'a crate::publishing::GroupCommit) -> Self {
+        Self { db, commits }
     }
 
     /// The publisher's claims, intents and outcomes on every workspace's post targets.
     pub fn publishing(&self) -> crate::Publishing<'a> {
-        crate::Publishing::new(self.db)
+        crate::Publishing::new(self.db, self.commits)
     }
 
     /// Logical copies of the whole database, every workspace at once, for encrypted backups.

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::dialect::{Lease, claim_leased};
-use crate::pool::{Db, Scope};
+use crate::pool::{Db, Scope, Tx};
 use crate::tenant::targets::ChannelLoss;
 
 /// One channel of one post.
@@ -161,6 +161,8 @@ pub struct Recovered {
 #[derive(Debug, Clone, Copy)]
 pub struct Publishing<'a> {
     db: &'a Db,
+    /// Where intents and answers wait for a commit to share.
+    commits: &'a GroupCommit,
 }
 
 // Due: its own due time has come (`next_attempt_at`: its post's time, set when the post is
@@ -235,8 +237,8 @@ impl ClaimedRow {
 }
 
 impl<'a> Publishing<'a> {
-    pub(crate) fn new(db: &'a Db) -> Self {
-        Self { db }
+    pub(crate) fn new(db: &'a Db, commits: &'a GroupCommit) -> Self {
+        Self { db, commits }
     }
 
     /// Marks pending targets of posts that came due before `due_before` as `missed`: published
@@ -350,7 +352,9 @@ impl<'a> Publishing<'a> {
 
     /// Commits the intent to call the platform: an attempt in phase `sending`, but only while
     /// `fence` still holds the target and its lease lasts until at least `must_hold_until` (now
-    /// plus the call's timeout and a margin). `None` means: do not call.
+    /// plus the call's timeout and a margin). `None` means: do not call. The commit may be
+    /// shared with other writes waiting at the same moment (`commits.rs`); it has happened when
+    /// this returns.
     pub async fn begin_attempt(
         &self,
         key: &TargetKey,
@@ -359,47 +363,19 @@ impl<'a> Publishing<'a> {
         now: DateTime<Utc>,
         must_hold_until: DateTime<Utc>,
     ) -> Result<Option<AttemptId>, StoreError> {
-        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
-        let attempt_no: Option<(i32,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
-            "UPDATE post_targets SET attempts = attempts + 1, last_attempt_at = $5 \
-             WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4 \
-             AND status = 'publishing' AND lease_expires_at >= $6 \
-             RETURNING attempts",
-        )
-        .bind(key.workspace.as_uuid())
-        .bind(key.post.as_uuid())
-        .bind(key.channel.as_uuid())
-        .bind(fence)
-        .bind(now)
-        .bind(must_hold_until)
-        .fetch_optional(&mut *c)
-        .await)?;
-        let Some((attempt_no,)) = attempt_no else { return Ok(None) };
-        let id = Uuid::now_v7();
-        on_conn!(tx.conn(), |c| sqlx::query(
-            "INSERT INTO publish_attempts (workspace_id, id, post_id, channel_id, fence, \
-             attempt_no, worker, phase, occurred_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8)",
-        )
-        .bind(key.workspace.as_uuid())
-        .bind(id)
-        .bind(key.post.as_uuid())
-        .bind(key.channel.as_uuid())
-        .bind(fence)
-        .bind(attempt_no)
-        .bind(worker)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(drop))?;
-        tx.commit().await?;
-        Ok(Some(AttemptId(id)))
+        let write =
+            Write::Intent { key: *key, fence, worker: worker.to_owned(), now, must_hold_until };
+        match self.commits.submit(self.db, write).await? {
+            Written::Intent(attempt) => Ok(attempt),
+            Written::Answer(_) => Err(mismatched()),
+        }
     }
 
     /// Records what the platform answered to `attempt`, always (a platform id is never lost),
     /// and applies `outcome` to the target only while `fence` still holds it: `false` means
     /// the lease was lost, and the worker that holds the target now will find this answer when
-    /// it reconciles. The post's status follows its targets in the same transaction.
+    /// it reconciles. The post's status follows its targets in the same transaction, which may
+    /// be shared with other writes waiting at the same moment (`commits.rs`).
     pub async fn record_answer(
         &self,
         key: &TargetKey,
@@ -409,57 +385,18 @@ impl<'a> Publishing<'a> {
         outcome: &TargetOutcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.db.begin_in(Scope::Workspace(key.workspace)).await?;
-        insert_answer(&mut tx, key, attempt, answer, now).await?;
-        let (platform_post_id, url, published_at, next_attempt_at) = match outcome {
-            TargetOutcome::Published { platform_post_id, url } => {
-                (Some(platform_post_id.as_str()), url.as_deref(), Some(now), None)
-            }
-            TargetOutcome::RetryAt { at } => (None, None, None, Some(*at)),
-            TargetOutcome::Unknown { look_at } => (None, None, None, Some(*look_at)),
-            TargetOutcome::Failed => (None, None, None, None),
+        let write = Write::Answer {
+            key: *key,
+            fence,
+            attempt,
+            answer: answer.clone(),
+            outcome: outcome.clone(),
+            now,
         };
-        // Published and failed are told at once; unknown only once reconciliation gives up.
-        let needs_report =
-            matches!(outcome, TargetOutcome::Published { .. } | TargetOutcome::Failed);
-        let applied = on_conn!(tx.conn(), |c| sqlx::query(
-            "UPDATE post_targets SET status = $5, platform_post_id = COALESCE($6, \
-             platform_post_id), url = COALESCE($7, url), published_at = COALESCE($8, \
-             published_at), next_attempt_at = $9, error_class = $10, error_code = $11, \
-             error = $12, lease_owner = NULL, lease_expires_at = NULL, needs_report = $13, \
-             reconcile_looks = 0 \
-             WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4",
-        )
-        .bind(key.workspace.as_uuid())
-        .bind(key.post.as_uuid())
-        .bind(key.channel.as_uuid())
-        .bind(fence)
-        .bind(outcome.status())
-        .bind(platform_post_id)
-        .bind(url)
-        .bind(published_at)
-        .bind(next_attempt_at)
-        .bind(
-            Some(answer.class.as_str())
-                .filter(|_| !matches!(outcome, TargetOutcome::Published { .. }))
-        )
-        .bind(answer.platform_code.as_deref())
-        .bind(
-            answer
-                .detail
-                .as_deref()
-                .filter(|_| !matches!(outcome, TargetOutcome::Published { .. }))
-        )
-        .bind(needs_report)
-        .execute(&mut *c)
-        .await
-        .map(|done| done.rows_affected()))?;
-        // The post follows its targets in the same commit: one write less per target, and no
-        // moment at which a target is out and its post still says otherwise.
-        let tenant = crate::Tenant::new(self.db, key.workspace);
-        crate::tenant::targets::settle(tx.conn(), &tenant, key.post, now).await?;
-        tx.commit().await?;
-        Ok(applied == 1)
+        match self.commits.submit(self.db, write).await? {
+            Written::Answer(applied) => Ok(applied),
+            Written::Intent(_) => Err(mismatched()),
+        }
     }
 
     /// Records what the platform answered to `attempt` and nothing else: the target stays as it
@@ -720,6 +657,113 @@ pub(crate) fn author(
     }
 }
 
+/// The intent of [`Publishing::begin_attempt`], written in `tx`.
+async fn write_intent(
+    tx: &mut Tx,
+    key: &TargetKey,
+    fence: i64,
+    worker: &str,
+    now: DateTime<Utc>,
+    must_hold_until: DateTime<Utc>,
+) -> Result<Option<AttemptId>, StoreError> {
+    let attempt_no: Option<(i32,)> = on_conn!(tx.conn(), |c| sqlx::query_as(
+        "UPDATE post_targets SET attempts = attempts + 1, last_attempt_at = $5 \
+         WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4 \
+         AND status = 'publishing' AND lease_expires_at >= $6 \
+         RETURNING attempts",
+    )
+    .bind(key.workspace.as_uuid())
+    .bind(key.post.as_uuid())
+    .bind(key.channel.as_uuid())
+    .bind(fence)
+    .bind(now)
+    .bind(must_hold_until)
+    .fetch_optional(&mut *c)
+    .await)?;
+    let Some((attempt_no,)) = attempt_no else { return Ok(None) };
+    let id = Uuid::now_v7();
+    on_conn!(tx.conn(), |c| sqlx::query(
+        "INSERT INTO publish_attempts (workspace_id, id, post_id, channel_id, fence, \
+         attempt_no, worker, phase, occurred_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8)",
+    )
+    .bind(key.workspace.as_uuid())
+    .bind(id)
+    .bind(key.post.as_uuid())
+    .bind(key.channel.as_uuid())
+    .bind(fence)
+    .bind(attempt_no)
+    .bind(worker)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(drop))?;
+    Ok(Some(AttemptId(id)))
+}
+
+/// The answer and outcome of [`Publishing::record_answer`], written in `tx` with the post's
+/// settling.
+#[expect(clippy::too_many_arguments, reason = "one answer's parts, as `record_answer` takes them")]
+async fn write_answer(
+    db: &Db,
+    tx: &mut Tx,
+    key: &TargetKey,
+    fence: i64,
+    attempt: AttemptId,
+    answer: &Answer,
+    outcome: &TargetOutcome,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    insert_answer(tx, key, attempt, answer, now).await?;
+    let (platform_post_id, url, published_at, next_attempt_at) = match outcome {
+        TargetOutcome::Published { platform_post_id, url } => {
+            (Some(platform_post_id.as_str()), url.as_deref(), Some(now), None)
+        }
+        TargetOutcome::RetryAt { at } => (None, None, None, Some(*at)),
+        TargetOutcome::Unknown { look_at } => (None, None, None, Some(*look_at)),
+        TargetOutcome::Failed => (None, None, None, None),
+    };
+    // Published and failed are told at once; unknown only once reconciliation gives up.
+    let needs_report = matches!(outcome, TargetOutcome::Published { .. } | TargetOutcome::Failed);
+    let published = matches!(outcome, TargetOutcome::Published { .. });
+    let applied = on_conn!(tx.conn(), |c| sqlx::query(
+        "UPDATE post_targets SET status = $5, platform_post_id = COALESCE($6, \
+         platform_post_id), url = COALESCE($7, url), published_at = COALESCE($8, \
+         published_at), next_attempt_at = $9, error_class = $10, error_code = $11, \
+         error = $12, lease_owner = NULL, lease_expires_at = NULL, needs_report = $13, \
+         reconcile_looks = 0 \
+         WHERE workspace_id = $1 AND post_id = $2 AND channel_id = $3 AND fence = $4",
+    )
+    .bind(key.workspace.as_uuid())
+    .bind(key.post.as_uuid())
+    .bind(key.channel.as_uuid())
+    .bind(fence)
+    .bind(outcome.status())
+    .bind(platform_post_id)
+    .bind(url)
+    .bind(published_at)
+    .bind(next_attempt_at)
+    .bind(Some(answer.class.as_str()).filter(|_| !published))
+    .bind(answer.platform_code.as_deref())
+    .bind(answer.detail.as_deref().filter(|_| !published))
+    .bind(needs_report)
+    .execute(&mut *c)
+    .await
+    .map(|done| done.rows_affected()))?;
+    // The post follows its targets in the same commit: one write less per target, and no
+    // moment at which a target is out and its post still says otherwise.
+    let tenant = crate::Tenant::new(db, key.workspace);
+    crate::tenant::targets::settle(tx.conn(), &tenant, key.post, now).await?;
+    Ok(applied == 1)
+}
+
+/// A shared commit answered a write with another kind's result: a bug in `commits.rs`.
+fn mismatched() -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(
+        "a shared publishing commit returned another write's kind of result".to_owned(),
+    ))
+}
+
 /// The attempt row in phase `answered` that records what the platform said to `attempt`.
 async fn insert_answer(
     tx: &mut crate::pool::Tx,
@@ -752,8 +796,12 @@ async fn insert_answer(
     Ok(())
 }
 
+mod commits;
 mod reconcile;
 mod reports;
+
+pub(crate) use commits::GroupCommit;
+use commits::{Write, Written};
 
 pub use reconcile::{Reconciliation, UnknownTarget};
 pub use reports::{OutcomeReport, ProviderPause};

@@ -64,13 +64,17 @@ pub struct Store {
     probe: Probe,
     /// Whether the database is known to be away (see `availability`).
     pub(crate) availability: Arc<crate::availability::Availability>,
+    /// The publisher's intents and answers waiting to share a commit: one queue per store,
+    /// shared by its clones.
+    commits: Arc<crate::publishing::GroupCommit>,
 }
 
 impl Store {
     /// Opens a pool for `options.url`; SQLite files are created on first use.
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
         let (db, probe) = crate::dialect::open(options).await?;
-        Ok(Self { db, probe, availability: crate::availability::fresh() })
+        let commits = Arc::new(crate::publishing::GroupCommit::for_db(&db));
+        Ok(Self { db, probe, availability: crate::availability::fresh(), commits })
     }
 
     /// Applies the embedded migrations that have not run yet, over a connection of its own as
@@ -152,7 +156,7 @@ impl Store {
     /// THE ESCAPE HATCH from tenant scope: reads across every workspace. Only billing, webhook
     /// ingestion, the worker's jobs and staff endpoints may call it; a test enforces the list.
     pub fn cross_tenant_unscoped(&self) -> CrossTenant<'_> {
-        CrossTenant::new(&self.db)
+        CrossTenant::new(&self.db, &self.commits)
     }
 
     /// Closes every pooled connection, waiting for the ones in use to be returned.

@@ -507,3 +507,124 @@ async fn an_outcome_is_reported_once_and_a_paused_provider_is_not_claimed(backen
     let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|target| target.key).collect::<Vec<_>>(), [due]);
 }
+
+#[db_test]
+async fn intents_and_answers_that_share_a_commit_each_get_their_own_result(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let mut keys = Vec::new();
+    for _ in 0..12 {
+        keys.push(scheduled_post(&store, now).await.0);
+    }
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let claimed = publishing.claim_due("worker-a", now, now + LEASE, 20).await.unwrap();
+    assert_eq!(claimed.len(), keys.len());
+    let fence_of = |key: &TargetKey| claimed.iter().find(|c| c.key == *key).unwrap().fence;
+    let hold = now + Duration::seconds(30);
+
+    // Every intent is submitted before the first commit ends, so they share commits (on
+    // SQLite, one: its single writer gives one turn). A stale fence among them gets its own
+    // "do not call", and costs the others nothing.
+    let stale = publishing.begin_attempt(&keys[0], fence_of(&keys[0]) - 1, "worker-a", now, hold);
+    let intents = futures_util::future::join_all(
+        keys.iter().map(|key| publishing.begin_attempt(key, fence_of(key), "worker-a", now, hold)),
+    );
+    let (stale, intents) = tokio::join!(stale, intents);
+    assert_eq!(stale.unwrap(), None);
+    let attempts_made: Vec<_> = intents.into_iter().map(|intent| intent.unwrap()).collect();
+    assert!(attempts_made.iter().all(Option::is_some), "{attempts_made:?}");
+    for key in &keys {
+        assert_eq!(attempts(&store, key, "sending").await, 1);
+        assert_eq!(state(&store, key).await.2, 1, "one attempt counted");
+    }
+
+    // The answers, likewise together; one of them under a fence that no longer holds.
+    let answer = Answer { class: "published".to_owned(), ..Answer::default() };
+    let outcomes: Vec<TargetOutcome> = (0..keys.len())
+        .map(|n| TargetOutcome::Published {
+            platform_post_id: format!("18500000000000000{n:02}"),
+            url: None,
+        })
+        .collect();
+    let answers = futures_util::future::join_all(keys.iter().enumerate().map(|(n, key)| {
+        let fence = if n == 1 { fence_of(key) + 1 } else { fence_of(key) };
+        let attempt = attempts_made[n].unwrap();
+        publishing.record_answer(key, fence, attempt, &answer, &outcomes[n], now)
+    }))
+    .await;
+    let applied: Vec<bool> = answers.into_iter().map(|applied| applied.unwrap()).collect();
+    assert_eq!(applied.iter().filter(|applied| !**applied).count(), 1, "{applied:?}");
+    assert!(!applied[1], "the wrong fence is refused");
+    for (n, key) in keys.iter().enumerate() {
+        assert_eq!(attempts(&store, key, "answered").await, 1, "every answer kept");
+        let (status, _, _, post_status) = state(&store, key).await;
+        let expected = if n == 1 { "publishing" } else { "published" };
+        assert_eq!((status.as_str(), post_status.as_str()), (expected, expected));
+    }
+}
+
+#[db_test]
+async fn a_write_the_database_refuses_fails_alone_not_the_commit_it_shared(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let now = Utc::now();
+    let mut keys = Vec::new();
+    for _ in 0..8 {
+        keys.push(scheduled_post(&store, now).await.0);
+    }
+    let publishing = store.cross_tenant_unscoped().publishing();
+    let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
+    let fence_of = |key: &TargetKey| claimed.iter().find(|c| c.key == *key).unwrap().fence;
+    let hold = now + Duration::seconds(30);
+    let mut attempt_of = Vec::new();
+    for key in &keys {
+        let attempt = publishing.begin_attempt(key, fence_of(key), "worker-a", now, hold).await;
+        attempt_of.push(attempt.unwrap().unwrap());
+    }
+
+    // PostgreSQL refuses a NUL character in text; SQLite stores it. The refused answer is the
+    // last of eight submitted at once: the first take every turn PostgreSQL gives, so it
+    // waits with others for a shared commit (on SQLite, every one after the first does).
+    // Whatever the database says of that answer, those committed beside it are not lost.
+    let refused = Answer {
+        class: "permanent".to_owned(),
+        detail: Some("X said \0".to_owned()),
+        ..Answer::default()
+    };
+    let published = Answer { class: "published".to_owned(), ..Answer::default() };
+    let out =
+        TargetOutcome::Published { platform_post_id: "1850000000000000007".into(), url: None };
+    let (last, others) = keys.split_last().unwrap();
+    let answers = futures_util::future::join_all(
+        others
+            .iter()
+            .zip(&attempt_of)
+            .map(|(key, attempt)| {
+                publishing.record_answer(key, fence_of(key), *attempt, &published, &out, now)
+            })
+            .chain(std::iter::once(publishing.record_answer(
+                last,
+                fence_of(last),
+                attempt_of[keys.len() - 1],
+                &refused,
+                &TargetOutcome::Failed,
+                now,
+            ))),
+    )
+    .await;
+    let (last_applied, others_applied) = answers.split_last().unwrap();
+    for (key, applied) in others.iter().zip(others_applied) {
+        assert!(applied.as_ref().unwrap(), "{applied:?}");
+        assert_eq!(state(&store, key).await.0, "published");
+        assert_eq!(attempts(&store, key, "answered").await, 1);
+    }
+    match backend.name() {
+        "postgres" => {
+            assert!(last_applied.is_err(), "{last_applied:?}");
+            assert_eq!(state(&store, last).await.0, "publishing", "left to its lease");
+            assert_eq!(attempts(&store, last, "answered").await, 0);
+        }
+        _ => assert!(last_applied.as_ref().unwrap()),
+    }
+}
