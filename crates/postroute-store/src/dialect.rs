@@ -306,7 +306,9 @@ pub(crate) fn postgres_options(url: &str) -> Result<PgConnectOptions, StoreError
         // Every query here is short. JIT compilation costs tens of milliseconds and is chosen
         // by cost estimates, which row-level security's predicates inflate: the publisher's
         // claim, under a millisecond to run, spent about 50 ms compiling at every call.
-        .options([("jit", "off")])
+        // A commit returns once it is on disk, whatever the server's default says: the
+        // publisher's intent must outlive a crash of the database's machine (see `open`).
+        .options([("jit", "off"), ("synchronous_commit", "on")])
         .log_statements(tracing::log::LevelFilter::Trace))
 }
 
@@ -348,10 +350,15 @@ pub(crate) async fn open(options: &StoreOptions) -> Result<(Db, Probe), StoreErr
     let url = options.url.as_str();
     if url.starts_with("sqlite:") {
         let connect = sqlite_options(url)?;
+        // The writer syncs the log at every commit (`FULL`): with `NORMAL`, a commit in WAL
+        // mode can roll back after a power loss or an OS crash, and a publisher's intent that
+        // rolled back after its call was made would send the post again. Readers write nothing.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect.clone().create_if_missing(true))
+            .connect_with(
+                connect.clone().create_if_missing(true).synchronous(SqliteSynchronous::Full),
+            )
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections)

@@ -628,3 +628,53 @@ async fn a_write_the_database_refuses_fails_alone_not_the_commit_it_shared(backe
         _ => assert!(last_applied.as_ref().unwrap()),
     }
 }
+
+#[db_test]
+async fn a_commit_is_on_disk_before_it_returns_whatever_the_servers_default(backend: Backend) {
+    // An intent that a power loss could roll back after its call was made would let the post
+    // go out again; so the writer syncs at every commit on both databases.
+    let dir = tempfile::tempdir().unwrap();
+    let (database, store) = store_on(&backend, dir.path()).await;
+    let durable = match &store.db {
+        crate::pool::Db::Sqlite(pools) => {
+            let (level,): (i64,) =
+                sqlx::query_as("PRAGMA synchronous").fetch_one(&pools.write).await.unwrap();
+            level == 2 // FULL
+        }
+        crate::pool::Db::Postgres(_) => {
+            // This database's own default says otherwise; the store's connections do not
+            // take it.
+            let admin = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(database.url())
+                .await
+                .unwrap();
+            let (name,): (String,) =
+                sqlx::query_as("SELECT current_database()").fetch_one(&admin).await.unwrap();
+            sqlx::query(&format!("ALTER DATABASE \"{name}\" SET synchronous_commit = off"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            let (plain,): (String,) = sqlx::query_as("SHOW synchronous_commit")
+                .fetch_one(
+                    &sqlx::postgres::PgPoolOptions::new()
+                        .max_connections(1)
+                        .connect(database.url())
+                        .await
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(plain, "off", "a connection without the store's options takes it");
+            let fresh = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(crate::dialect::postgres_options(database.url()).unwrap())
+                .await
+                .unwrap();
+            let (setting,): (String,) =
+                sqlx::query_as("SHOW synchronous_commit").fetch_one(&fresh).await.unwrap();
+            setting == "on"
+        }
+    };
+    assert!(durable);
+}
