@@ -52,9 +52,11 @@ pub struct ClaimedTarget {
     pub remote_ids: Option<String>,
     /// JSON: media uploaded or containers made for this target.
     pub media_state: Option<String>,
-    /// Whether its post was still `scheduled` when it was claimed: nothing of it was ever
-    /// claimed before (no retry, no person's decision), so the missed rule applies.
-    pub first_claim: bool,
+    /// When the target itself came due: its post's time, the time of a retry, or the moment
+    /// a person sent it again. Claimed more than `worker.missed_after_mins` after that, it is
+    /// missed rather than published, however it got there (a first claim, a retry, or a
+    /// claim taken back from a worker that died before its call).
+    pub came_due_at: DateTime<Utc>,
 }
 
 /// An attempt row: the intent, then its answer.
@@ -193,9 +195,7 @@ const CLAIMED_COLUMNS: &str = "workspace_id, post_id, channel_id, fence, attempt
                                (SELECT p.scheduled_at FROM posts p \
                                WHERE p.workspace_id = post_targets.workspace_id \
                                AND p.id = post_targets.post_id) AS scheduled_at, \
-                               (SELECT p.status = 'scheduled' FROM posts p \
-                               WHERE p.workspace_id = post_targets.workspace_id \
-                               AND p.id = post_targets.post_id) AS first_claim";
+                               next_attempt_at AS came_due_at";
 
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
@@ -208,7 +208,7 @@ struct ClaimedRow {
     media_state: Option<String>,
     provider: String,
     scheduled_at: Option<DateTime<Utc>>,
-    first_claim: Option<bool>,
+    came_due_at: Option<DateTime<Utc>>,
 }
 
 impl ClaimedRow {
@@ -231,7 +231,7 @@ impl ClaimedRow {
             attempts: self.attempts,
             remote_ids: self.remote_ids,
             media_state: self.media_state,
-            first_claim: self.first_claim.unwrap_or(false),
+            came_due_at: self.came_due_at.unwrap_or(now),
         })
     }
 }
@@ -241,8 +241,11 @@ impl<'a> Publishing<'a> {
         Self { db, commits }
     }
 
-    /// Marks pending targets of posts that came due before `due_before` as `missed`: published
-    /// that late, a post would be stale, so a person decides. Their posts' status follows (a
+    /// Marks pending targets that came due before `due_before` as `missed`: published that
+    /// late, a post would be stale, so a person decides. A target's own due time rules (its
+    /// post's time, a retry's, a person's "send again"), not its post's status: a target taken
+    /// back from a worker that died before its call belongs to a post already `publishing`,
+    /// and would otherwise go out however late the workers came back. Their posts' status follows (a
     /// post none of whose targets went out is `failed`). Returns how many targets.
     pub async fn sweep_missed(
         &self,
@@ -256,7 +259,7 @@ impl<'a> Publishing<'a> {
              error = 'It came due too late to publish without a person deciding.' \
              WHERE status = 'pending' AND next_attempt_at < $1 AND EXISTS (SELECT 1 FROM posts p \
              WHERE p.workspace_id = post_targets.workspace_id AND p.id = post_targets.post_id \
-             AND p.status = 'scheduled' AND p.scheduled_at < $1) \
+             AND p.status IN ('scheduled', 'publishing')) \
              RETURNING workspace_id, post_id",
         )
         .bind(due_before)

@@ -187,17 +187,20 @@ async fn a_target_claimed_as_its_channel_was_lost_fails_with_the_reason_not_wait
 }
 
 #[db_test]
-async fn a_first_claim_says_so_and_a_target_too_late_is_missed_under_its_fence(backend: Backend) {
+async fn a_claim_says_when_its_target_came_due_and_a_late_one_is_missed_under_its_fence(
+    backend: Backend,
+) {
     let dir = tempfile::tempdir().unwrap();
     let (_database, store) = store_on(&backend, dir.path()).await;
     let now = Utc::now();
-    let (key, owner) = scheduled_post(&store, now - Duration::hours(3)).await;
+    let due = now - Duration::hours(3);
+    let (key, owner) = scheduled_post(&store, due).await;
     let publishing = store.cross_tenant_unscoped().publishing();
 
     // Claimed before any sweep saw it (it crossed the line in between).
     let claimed = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert!(claimed[0].first_claim, "its post was still scheduled");
+    assert_eq!(claimed[0].came_due_at.timestamp_millis(), due.timestamp_millis());
     assert!(!publishing.miss_claimed(&key, claimed[0].fence + 1, now).await.unwrap(), "fenced");
     assert!(publishing.miss_claimed(&key, claimed[0].fence, now).await.unwrap());
     let (status, _, attempts, post_status) = state(&store, &key).await;
@@ -205,7 +208,7 @@ async fn a_first_claim_says_so_and_a_target_too_late_is_missed_under_its_fence(b
     let reports = publishing.reports_due(10).await.unwrap();
     assert_eq!(reports.len(), 1, "a person is told");
 
-    // A person sends it again: the next claim is not a first one, so no missed rule.
+    // A person sends it again: it is due from that moment, not from its post's old time.
     let audit = postroute_domain::NewAuditEntry::new(
         postroute_domain::AuditAction::PostRetried,
         owner,
@@ -215,9 +218,40 @@ async fn a_first_claim_says_so_and_a_target_too_late_is_missed_under_its_fence(b
     let retried =
         tenant.decide_target(key.post, key.channel, &crate::TargetDecision::Retry, &audit, now);
     assert_eq!(retried.await.unwrap(), Some(true));
+    assert_eq!(publishing.sweep_missed(now, now - Duration::hours(2)).await.unwrap(), 0);
     let again = publishing.claim_due("worker-a", now, now + LEASE, 10).await.unwrap();
     assert_eq!(again.len(), 1);
-    assert!(!again[0].first_claim, "its post was publishing already");
+    assert_eq!(again[0].came_due_at.timestamp_millis(), now.timestamp_millis());
+}
+
+#[db_test]
+async fn a_target_taken_back_from_a_dead_worker_hours_later_is_missed_not_published_late(
+    backend: Backend,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_database, store) = store_on(&backend, dir.path()).await;
+    let due = Utc::now() - Duration::hours(3);
+    let (key, _) = scheduled_post(&store, due).await;
+    let (on_time, _) = scheduled_post(&store, due + Duration::hours(2)).await;
+    let publishing = store.cross_tenant_unscoped().publishing();
+
+    // A worker claims the first target on time and dies before its intent; no worker runs
+    // again until three hours after the post was due. Its post says `publishing` by then.
+    let claimed = publishing.claim_due("worker-a", due, due + LEASE, 1).await.unwrap();
+    assert_eq!(claimed[0].key, key);
+    let now = due + Duration::hours(3);
+    let recovered = publishing.recover_expired(now, now).await.unwrap();
+    assert_eq!((recovered.requeued, recovered.unknown), (1, 0));
+    assert_eq!(state(&store, &key).await.3, "publishing");
+
+    // Two hours is the line: the target taken back is missed, the later post is not.
+    let missed = publishing.sweep_missed(now, now - Duration::hours(2)).await.unwrap();
+    assert_eq!(missed, 1);
+    let (status, _, _, post_status) = state(&store, &key).await;
+    assert_eq!((status.as_str(), post_status.as_str()), ("missed", "failed"));
+    let claimed = publishing.claim_due("worker-b", now, now + LEASE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].key, on_time);
 }
 
 #[db_test]

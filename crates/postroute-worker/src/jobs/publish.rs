@@ -138,7 +138,7 @@ impl PublishJob {
     async fn publish(&self, publishing: &Publishing<'_>, target: &ClaimedTarget) {
         let now = clock::now();
         let platform = target.provider.as_str();
-        if target.first_claim && lag(target, now) > self.settings.missed_after {
+        if now - target.came_due_at > self.settings.missed_after {
             // Crossed the missed line after this pass's sweep: never published that late.
             match publishing.miss_claimed(&target.key, target.fence, now).await {
                 Ok(_) => tracing::warn!(
