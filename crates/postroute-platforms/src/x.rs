@@ -487,48 +487,68 @@ pub fn snowflake_at(at: chrono::DateTime<chrono::Utc>) -> u64 {
     u64::try_from(millis).unwrap_or(0) << 22
 }
 
-/// How many posts one look at the timeline reads: X's maximum page.
+/// How many posts one page of the timeline holds: X's maximum.
 const TIMELINE_PAGE: u32 = 100;
+
+/// How many pages one look reads at most. A look comes minutes after its call, so a thousand
+/// posts since then is an account busier than any PostRoute publishes for; past that the
+/// listing is incomplete and proves nothing.
+const TIMELINE_PAGES: usize = 10;
 
 impl XClient {
     /// The posts of `user_id` created after `since`, newest first, as reconciliation reads
     /// them: `GET /2/users/:id/tweets` from the snowflake of `since`, replies kept (a thread's
-    /// parts are replies), reposts left out, with the fields that identify a post of ours. One
-    /// page of 100: reconciliation looks within minutes of its call, and an account that posts
-    /// more than that in those minutes is found on the next look's narrower window or asks a
-    /// person.
+    /// parts are replies), reposts left out, with the fields that identify a post of ours,
+    /// page after page (`pagination_token`) until X has no more, or [`TIMELINE_PAGES`] were
+    /// read and the listing says it is incomplete.
     pub async fn recent_posts(
         &self,
         access_token: &str,
         user_id: &str,
         since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<postroute_domain::publish::ListedPost>, PlatformError> {
-        let mut url = self.url(&self.endpoints.api_base, &format!("/2/users/{user_id}/tweets"))?;
-        url.query_pairs_mut()
-            .append_pair("since_id", &snowflake_at(since).to_string())
-            .append_pair("max_results", &TIMELINE_PAGE.to_string())
-            .append_pair("exclude", "retweets")
-            .append_pair(
-                "tweet.fields",
-                "created_at,text,note_tweet,referenced_tweets,attachments",
-            );
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .map_err(|error| PlatformError::from_network(error, false))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body =
-            response.bytes().await.map_err(|error| PlatformError::from_network(error, false))?;
-        if !status.is_success() {
-            return Err(classify_api_error(status, &headers, &body));
+    ) -> Result<postroute_domain::publish::Listing, PlatformError> {
+        let mut listing = postroute_domain::publish::Listing::default();
+        let mut next: Option<String> = None;
+        for _ in 0..TIMELINE_PAGES {
+            let mut url =
+                self.url(&self.endpoints.api_base, &format!("/2/users/{user_id}/tweets"))?;
+            url.query_pairs_mut()
+                .append_pair("since_id", &snowflake_at(since).to_string())
+                .append_pair("max_results", &TIMELINE_PAGE.to_string())
+                .append_pair("exclude", "retweets")
+                .append_pair(
+                    "tweet.fields",
+                    "created_at,text,note_tweet,referenced_tweets,attachments",
+                );
+            if let Some(token) = &next {
+                url.query_pairs_mut().append_pair("pagination_token", token);
+            }
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(access_token)
+                .send()
+                .await
+                .map_err(|error| PlatformError::from_network(error, false))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|error| PlatformError::from_network(error, false))?;
+            if !status.is_success() {
+                return Err(classify_api_error(status, &headers, &body));
+            }
+            let page: TimelinePage = serde_json::from_slice(&body)
+                .map_err(|error| PlatformError::Transient(format!("X timeline: {error}")))?;
+            listing.posts.extend(page.data.into_iter().map(TimelinePost::listed));
+            next = page.meta.and_then(|meta| meta.next_token);
+            if next.is_none() {
+                listing.complete = true;
+                break;
+            }
         }
-        let page: TimelinePage = serde_json::from_slice(&body)
-            .map_err(|error| PlatformError::Transient(format!("X timeline: {error}")))?;
-        Ok(page.data.into_iter().map(TimelinePost::listed).collect())
+        Ok(listing)
     }
 }
 
@@ -536,6 +556,12 @@ impl XClient {
 struct TimelinePage {
     #[serde(default)]
     data: Vec<TimelinePost>,
+    meta: Option<TimelineMeta>,
+}
+
+#[derive(Deserialize)]
+struct TimelineMeta {
+    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]

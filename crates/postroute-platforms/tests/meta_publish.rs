@@ -162,7 +162,7 @@ async fn page_posts_photos_albums_and_videos_are_published_and_listed() {
     let video_post = recorded.iter().find(|post| post.media == [video.video_id.clone()]).unwrap();
     assert_eq!(video_post.text.as_deref(), Some("Kneading"));
 
-    let listed = client.page_published_posts(PAGE, token).await.unwrap();
+    let listed = client.page_published_posts(PAGE, token, an_hour_ago()).await.unwrap().posts;
     let kinds: Vec<(Option<&str>, &[PageAttachmentType])> = listed
         .iter()
         .map(|post| (post.message.as_deref(), post.attachment_types.as_slice()))
@@ -333,7 +333,7 @@ async fn created_then_500_is_ambiguous_and_the_post_exists() {
         assert!(texts.contains(&Some(text.to_owned())), "{text} is on the platform: {texts:?}");
     }
     // Reconciliation finds them.
-    let listed = client.page_published_posts(PAGE, token).await.unwrap();
+    let listed = client.page_published_posts(PAGE, token, an_hour_ago()).await.unwrap().posts;
     assert!(listed.iter().any(|post| post.message.as_deref() == Some("Lost answer")));
     let media = client.ig_recent_media(IG, token).await.unwrap();
     assert_eq!(media[0].caption.as_deref(), Some("Lost media"));
@@ -412,7 +412,7 @@ async fn a_dead_token_is_auth_dead_on_every_call() {
         assert_eq!(failure.platform_code.as_deref(), Some("190/460"));
     }
     assert!(matches!(
-        client.page_published_posts(PAGE, token).await,
+        client.page_published_posts(PAGE, token, an_hour_ago()).await,
         Err(postroute_platforms::PlatformError::AuthDead(_))
     ));
     assert!(meta.fake.published().is_empty());
@@ -509,4 +509,43 @@ async fn only_a_failure_to_connect_proves_nothing_was_sent() {
         .unwrap_err();
     assert!(is_transient(&failure), "a container publishes nothing: {failure:?}");
     server.abort();
+}
+
+/// A moment before anything in these tests was posted.
+fn an_hour_ago() -> chrono::DateTime<Utc> {
+    Utc::now() - chrono::TimeDelta::hours(1)
+}
+
+#[tokio::test]
+async fn a_page_listing_reads_back_to_its_moment_and_says_when_it_could_not() {
+    let meta = Meta::start().await;
+    let (client, token) = (&meta.client, meta.token.as_str());
+    let post = |text: String| async move {
+        client.publish_page_post(PAGE, token, &text, None).await.unwrap();
+    };
+    for n in 0..30 {
+        post(format!("Earlier {n}")).await;
+    }
+    // Graph's times are whole seconds: the moment falls on a second after the earlier posts.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since = chrono::DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+    for n in 0..5 {
+        post(format!("Since {n}")).await;
+    }
+
+    // The first page of 25 reaches past the moment: that is the whole window.
+    let listing = client.page_published_posts(PAGE, token, since).await.unwrap();
+    let texts: Vec<&str> =
+        listing.posts.iter().filter_map(|post| post.message.as_deref()).collect();
+    assert_eq!(texts, ["Since 4", "Since 3", "Since 2", "Since 1", "Since 0"]);
+    assert!(listing.complete);
+
+    // Busier than ten pages since the moment: what was read is kept, and it says it is not all.
+    for n in 5..260 {
+        post(format!("Since {n}")).await;
+    }
+    let listing = client.page_published_posts(PAGE, token, since).await.unwrap();
+    assert_eq!(listing.posts.len(), 250);
+    assert_eq!(listing.posts[0].message.as_deref(), Some("Since 259"));
+    assert!(!listing.complete, "Since 0 to 9 are further down");
 }

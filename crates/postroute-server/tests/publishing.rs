@@ -381,6 +381,57 @@ async fn an_unanswered_post_is_found_on_x_and_recorded_without_a_second_post(bac
 }
 
 #[db_test]
+async fn an_unanswered_post_under_a_busier_timeline_is_found_pages_down_not_sent_again(
+    backend: Backend,
+) {
+    let app = TestApp::builder(backend)
+        // The first look waits long enough for the account's other posts below to be made.
+        .configure(|config| config.worker.reconcile_looks_secs = vec![6, 1])
+        .spawn()
+        .await;
+    let (owner, workspace, channel) = connected(&app).await;
+    let fake = app.fake_x();
+    fake.set_post_window_limit(500);
+    fake.arm_publish_fault(&json!({ "fault": "created_then_500", "call": "tweet", "times": 1 }))
+        .unwrap();
+    let post = scheduled(
+        &app,
+        &owner,
+        &workspace,
+        json!({ "content": "Lost under a busy timeline", "channel_ids": [channel] }),
+    )
+    .await;
+    until(&app, &owner, &post, |post| post["targets"][0]["status"] == "unknown").await;
+
+    // Before reconciliation looks, the account posts 150 more from elsewhere: ours is on the
+    // timeline's second page of 100.
+    let token = fake.issued_tokens().into_iter().rfind(|token| token.starts_with("xat_")).unwrap();
+    let tweets = fake.base_url().join("2/tweets").unwrap();
+    let client = reqwest::Client::new();
+    for n in 0..150 {
+        let sent = client
+            .post(tweets.clone())
+            .bearer_auth(&token)
+            .json(&json!({ "text": format!("Meanwhile, number {n}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 201, "{:?}", sent.text().await);
+    }
+
+    let published = until(&app, &owner, &post, |post| post["status"] != "publishing").await;
+    let ours: Vec<_> = fake
+        .published()
+        .into_iter()
+        .filter(|tweet| tweet.text.as_deref() == Some("Lost under a busy timeline"))
+        .collect();
+    assert_eq!(ours.len(), 1, "never sent again: {ours:?}");
+    assert_eq!(published["status"], "published", "{published}");
+    assert_eq!(published["targets"][0]["platform_post_id"], ours[0].id.as_str());
+    assert_eq!(published["targets"][0]["attempts"], 1);
+}
+
+#[db_test]
 async fn proof_that_nothing_was_created_allows_one_retry_and_the_post_goes_out_once(
     backend: Backend,
 ) {

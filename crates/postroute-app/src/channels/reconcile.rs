@@ -8,7 +8,7 @@
 //! the post is still timely. Neither: a person decides, and is told.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use postroute_domain::publish::{Finding, ListedPost, Sought, TargetState, matching};
+use postroute_domain::publish::{Finding, ListedPost, Listing, Sought, TargetState, matching};
 use postroute_domain::{NewSystemEvent, Provider, SystemEventKind, TargetStatus};
 use postroute_platforms::meta::publish::{ContainerStatus, facebook_url};
 use postroute_store::{Reconciliation, UnknownTarget};
@@ -86,7 +86,7 @@ impl ChannelService {
         let since = unknown.sent_at.unwrap_or(unknown.claim.due_at) - CLOCK_SKEW;
         let looked = self.look(unknown, since, text).await?;
         let finding = match &looked {
-            Ok(Look::Listed(listed)) => {
+            Ok(Look::Listed(listing)) => {
                 let media_keys = match (provider, posted.is_empty()) {
                     (Provider::X, true) => unknown
                         .claim
@@ -103,7 +103,7 @@ impl ChannelService {
                     media_keys: &media_keys,
                     not_before: since,
                 };
-                let mut matches: Vec<&ListedPost> = matching(&sought, listed);
+                let mut matches: Vec<&ListedPost> = matching(&sought, &listing.posts);
                 matches.sort_by_key(|post| post.id.parse::<u64>().unwrap_or(u64::MAX));
                 match matches.first() {
                     Some(first) => {
@@ -157,8 +157,9 @@ impl ChannelService {
                         format!("not on the account yet (look {looks_done})"),
                     ));
                 }
-                // Absence is proven only by looks that worked and found nothing.
-                if matches!(looked, Ok(Look::Listed(_))) {
+                // Absence is proven only by looks that worked, read the whole window since
+                // the call, and found nothing.
+                if matches!(&looked, Ok(Look::Listed(listing)) if listing.complete) {
                     Finding::Absent
                 } else {
                     Finding::Inconclusive
@@ -175,6 +176,9 @@ impl ChannelService {
         let reconciled = state.reconciled(finding, now, window).map_err(Refusal::internal)?;
         let looked_detail = match &looked {
             Ok(Look::Absent) => "the platform shows it was not published".to_owned(),
+            Ok(Look::Listed(listing)) if !listing.complete => "the account posted more since the \
+                                                               call than one look reads"
+                .to_owned(),
             Ok(_) => "not on the account after every look".to_owned(),
             Err(error) => format!("could not look: {error}"),
         };
@@ -226,11 +230,12 @@ impl ChannelService {
                 .map(Look::Listed)
                 .map_err(|error| error.to_string()),
             (Provider::Facebook, _, Some(meta)) => meta
-                .page_published_posts(account, token)
+                .page_published_posts(account, token, since)
                 .await
-                .map(|posts| {
-                    Look::Listed(
-                        posts
+                .map(|page| {
+                    Look::Listed(Listing {
+                        posts: page
+                            .posts
                             .into_iter()
                             .map(|post| ListedPost {
                                 id: post.id,
@@ -240,7 +245,8 @@ impl ChannelService {
                                 created_at: Some(post.created_time),
                             })
                             .collect(),
-                    )
+                        complete: page.complete,
+                    })
                 })
                 .map_err(|error| error.to_string()),
             (Provider::Instagram, _, Some(meta)) => {
@@ -273,8 +279,8 @@ impl ChannelService {
 
 /// What one look at the platform saw.
 enum Look {
-    /// The account's recent posts, to match against what was sent.
-    Listed(Vec<ListedPost>),
+    /// The account's posts since the call, to match against what was sent.
+    Listed(Listing),
     /// The platform says the post exists (an Instagram container that is PUBLISHED).
     Found { id: String, url: Option<String> },
     /// The platform proves it was not published (a container still FINISHED, or unusable).

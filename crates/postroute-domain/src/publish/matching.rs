@@ -20,6 +20,17 @@ pub struct ListedPost {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// An account's posts since a moment, as far as the platform's listing was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The posts read, newest first.
+    pub posts: Vec<ListedPost>,
+    /// Whether the reading reached back past the moment (or to the account's oldest post).
+    /// Only a complete listing can prove a post absent: an account busier than the pages read
+    /// may hold ours further down, and sending again would post it twice.
+    pub complete: bool,
+}
+
 /// What we sent, as the listing should show it.
 #[derive(Clone, Copy, Debug)]
 pub struct Sought<'a> {

@@ -7,7 +7,7 @@ mod outcome;
 mod post_status;
 mod target;
 
-pub use matching::{ListedPost, Sought, matching, normalise};
+pub use matching::{ListedPost, Listing, Sought, matching, normalise};
 pub use outcome::{
     Consequence, ErrorClass, Jitter, NextStep, Outcome, RESET_SPREAD, RetryPolicy, Spent, Verdict,
 };

@@ -29,7 +29,7 @@ mod reconcile;
 
 pub use instagram::{ContainerStatus, IgContainer, PublishingLimit};
 pub use page::{PublishedPagePhoto, PublishedPagePost, PublishedPageVideo, facebook_url};
-pub use reconcile::{IgMediaSummary, IgMediaType, PageAttachmentType, PagePostSummary};
+pub use reconcile::{IgMediaSummary, IgMediaType, PageAttachmentType, PagePostSummary, PagePosts};
 
 /// One Graph call of a publish attempt: what it is decides what a failure means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -76,10 +76,35 @@ pub enum IgMediaType {
     Other,
 }
 
+/// How many pages of a Page's posts one look reads at most (25 each).
+const PAGE_POSTS_PAGES: usize = 10;
+
+/// A Page's posts since a moment, as far as they were read.
+#[derive(Clone, Debug, Default)]
+pub struct PagePosts {
+    /// Newest first.
+    pub posts: Vec<PagePostSummary>,
+    /// Whether the reading reached a post older than the moment, or the Page's last page.
+    pub complete: bool,
+}
+
 #[derive(Deserialize)]
 struct Listing<T> {
     #[serde(default = "Vec::new")]
     data: Vec<T>,
+    paging: Option<Paging>,
+}
+
+/// Graph's paging: the cursors, and `next` only when there is a next page.
+#[derive(Deserialize)]
+struct Paging {
+    cursors: Option<Cursors>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Cursors {
+    after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -112,20 +137,38 @@ fn graph_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc
 }
 
 impl MetaClient {
-    /// The Page's 25 most recent posts of its own (`/feed` would add visitors' posts):
-    /// `GET /{page-id}/published_posts?fields=id,message,created_time,attachments{media_type}`.
-    /// Unpublished photos never show here, only the feed post that attaches them.
+    /// The Page's posts of its own created at `since` or later, newest first (`/feed` would
+    /// add visitors' posts): `GET /{page-id}/published_posts?fields=id,message,created_time,
+    /// attachments{media_type}`, 25 to a page, following the `after` cursor until a post older
+    /// than `since` shows, Graph has no next page, or [`PAGE_POSTS_PAGES`] were read (then the
+    /// listing is incomplete). Unpublished photos never show here, only the feed post that
+    /// attaches them.
     pub async fn page_published_posts(
         &self,
         page_id: &str,
         page_token: &str,
-    ) -> Result<Vec<PagePostSummary>, PlatformError> {
-        let mut url = self.graph(&format!("{page_id}/published_posts"))?;
-        url.query_pairs_mut()
-            .append_pair("fields", "id,message,created_time,attachments{media_type}")
-            .append_pair("limit", "25");
-        let listing: Listing<PagePostSummary> = self.get(url, Some(page_token)).await?;
-        Ok(listing.data)
+        since: DateTime<Utc>,
+    ) -> Result<PagePosts, PlatformError> {
+        let mut listing = PagePosts::default();
+        let mut after: Option<String> = None;
+        for _ in 0..PAGE_POSTS_PAGES {
+            let mut url = self.graph(&format!("{page_id}/published_posts"))?;
+            url.query_pairs_mut()
+                .append_pair("fields", "id,message,created_time,attachments{media_type}")
+                .append_pair("limit", "25");
+            if let Some(cursor) = &after {
+                url.query_pairs_mut().append_pair("after", cursor);
+            }
+            let page: Listing<PagePostSummary> = self.get(url, Some(page_token)).await?;
+            let reached_since = page.data.iter().any(|post| post.created_time < since);
+            listing.posts.extend(page.data.into_iter().filter(|post| post.created_time >= since));
+            after = page.paging.and_then(|paging| paging.next.and(paging.cursors?.after));
+            if reached_since || after.is_none() {
+                listing.complete = true;
+                break;
+            }
+        }
+        Ok(listing)
     }
 
     /// The account's 10 most recent media:
