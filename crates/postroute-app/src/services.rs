@@ -65,8 +65,7 @@ impl Services {
         ));
         let channels = channel_service(&config, store.clone(), keys)?;
         let auth = &config.auth;
-        let hasher =
-            PasswordHasher::new(&auth.argon2).await.context("cannot set up password hashing")?;
+        let hasher = PasswordHasher::new(&auth.argon2).context("cannot set up password hashing")?;
         let previous_jwt_secret = match &auth.jwt_previous_secret {
             Some(previous) => {
                 Some(crate::config::KeyName::JwtSecret.decode(previous.expose_secret())?)

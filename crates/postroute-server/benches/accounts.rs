@@ -199,7 +199,7 @@ async fn bench(backend: Backend) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    let hasher = PasswordHasher::new(&Argon2Config::default()).await.unwrap();
+    let hasher = PasswordHasher::new(&Argon2Config::default()).unwrap();
     let password = Password::parse(PASSWORD).unwrap();
     let started = Instant::now();
     for _ in 0..5 {

@@ -34,9 +34,9 @@
 //!   nothing of the setup: CPU is counted from T (utime + stime from `/proc/<pid>/stat` at T and
 //!   again when every target has settled, before the worker is stopped); peak RSS is `VmHWM`
 //!   from `/proc/<pid>/status` at the end, started again from the resident set at T
-//!   (`/proc/<pid>/clear_refs`), because every `postroute` process computes one Argon2 hash
-//!   at start-up (64 MiB with the production parameters) and that peak would hide the
-//!   publisher's. The start-up peak is printed beside it. PostgreSQL's own processes are not
+//!   (`/proc/<pid>/clear_refs`), so that whatever start-up costs (once an Argon2 hash of
+//!   64 MiB) never hides the publisher's. The start-up peak is printed beside it. PostgreSQL's
+//!   own processes are not
 //!   counted; SQLite's work happens inside the workers.
 //! - The workers run the production defaults of `worker.*` (a poll every second, not the test
 //!   suite's 20 ms), because the lag a deployment sees includes the poll.

@@ -57,22 +57,16 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// Builds the hasher and computes its dummy hash (one hash at start-up).
-    pub async fn new(config: &Argon2Config) -> Result<Self, HashError> {
+    /// Builds the hasher, with a dummy hash that costs nothing to make.
+    pub fn new(config: &Argon2Config) -> Result<Self, HashError> {
         let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
             .map_err(|error| HashError::Argon2(error.to_string()))?;
         let concurrency = match config.max_concurrent {
             0 => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             n => n,
         };
-        let mut hasher = Self {
-            params,
-            permits: Arc::new(Semaphore::new(concurrency)),
-            dummy_hash: Arc::from(""),
-        };
-        let (dummy_password, _) = crate::crypto::random_token()?;
-        hasher.dummy_hash = Arc::from(hasher.hash_secret(Zeroizing::new(dummy_password)).await?);
-        Ok(hasher)
+        let dummy_hash = Arc::from(unmatchable_hash(&params)?);
+        Ok(Self { params, permits: Arc::new(Semaphore::new(concurrency)), dummy_hash })
     }
 
     /// How many hashes may run at once.
@@ -151,6 +145,29 @@ impl PasswordHasher {
     }
 }
 
+/// A PHC string shaped as a real hash under `params`, its salt and output random, so that no
+/// password matches it, made without running Argon2: verifying a password against it runs one
+/// full Argon2 under those parameters, which is all the dummy is for. Every process used to
+/// hash a random password at start-up for it (64 MiB and a sixth of a second under the
+/// defaults), the worker too, which never verifies one.
+fn unmatchable_hash(params: &Params) -> Result<String, HashError> {
+    let (mut salt, mut output) = ([0u8; 16], [0u8; 32]);
+    for bytes in [&mut salt[..], &mut output[..]] {
+        getrandom::fill(bytes).map_err(|error| HashError::Argon2(error.to_string()))?;
+    }
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|error| HashError::Argon2(error.to_string()))?;
+    let output = argon2::password_hash::Output::new(&output)
+        .map_err(|error| HashError::Argon2(error.to_string()))?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${output}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        salt.as_str()
+    ))
+}
+
 fn argon2(params: Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
@@ -163,10 +180,30 @@ mod tests {
         Argon2Config { memory_kib, iterations, parallelism: 1, max_concurrent: 2 }
     }
 
+    // proves S-AUTH-6
+    #[tokio::test]
+    async fn the_dummy_an_unknown_email_is_checked_against_costs_a_real_verification() {
+        let hasher = PasswordHasher::new(&config(19_456, 2)).unwrap();
+        // Shaped as a real hash under today's parameters, so checking a password against it
+        // runs Argon2 with them in full, as a wrong password does; and nothing matches it.
+        let dummy = PasswordHash::new(&hasher.dummy_hash).unwrap();
+        assert_eq!(dummy.algorithm, Algorithm::Argon2id.ident());
+        let params = Params::try_from(&dummy).unwrap();
+        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (19_456, 2, 1));
+        assert_eq!(dummy.hash.unwrap().len(), 32, "a real hash's length");
+        let other = PasswordHasher::new(&config(19_456, 2)).unwrap();
+        assert_ne!(hasher.dummy_hash, other.dummy_hash, "random, each process its own");
+        for password in ["", "correct horse battery staple"] {
+            let verdict = hasher.verify(password, &hasher.dummy_hash).await.unwrap();
+            assert_eq!(verdict, Verification::Mismatch);
+        }
+        hasher.verify_dummy("anything").await.unwrap();
+    }
+
     // proves S-ENC-3
     #[tokio::test]
     async fn hashes_are_argon2id_phc_strings_with_the_configured_parameters() {
-        let hasher = PasswordHasher::new(&config(19_456, 2)).await.unwrap();
+        let hasher = PasswordHasher::new(&config(19_456, 2)).unwrap();
         let password = Password::parse("a long enough passphrase").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
@@ -184,9 +221,9 @@ mod tests {
     // proves S-ENC-3
     #[tokio::test]
     async fn a_hash_made_under_old_parameters_asks_to_be_rehashed() {
-        let old = PasswordHasher::new(&config(8_192, 1)).await.unwrap();
+        let old = PasswordHasher::new(&config(8_192, 1)).unwrap();
         let hash = old.hash(&Password::parse("a long enough passphrase").unwrap()).await.unwrap();
-        let current = PasswordHasher::new(&config(19_456, 2)).await.unwrap();
+        let current = PasswordHasher::new(&config(19_456, 2)).unwrap();
         assert_eq!(
             current.verify("a long enough passphrase", &hash).await.unwrap(),
             Verification::Match { needs_rehash: true }
@@ -195,7 +232,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_password_matches_however_its_accents_were_typed() {
-        let hasher = PasswordHasher::new(&config(8_192, 1)).await.unwrap();
+        let hasher = PasswordHasher::new(&config(8_192, 1)).unwrap();
         let hash =
             hasher.hash(&Password::parse("caf\u{e9} au lait chaque matin").unwrap()).await.unwrap();
         assert_eq!(
@@ -220,7 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrency_is_bounded_by_configuration() {
-        let hasher = PasswordHasher::new(&config(8_192, 1)).await.unwrap();
+        let hasher = PasswordHasher::new(&config(8_192, 1)).unwrap();
         assert_eq!(hasher.concurrency(), 2);
     }
 }
