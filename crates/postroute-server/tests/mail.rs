@@ -156,7 +156,9 @@ async fn a_queued_message_whose_recipient_was_changed_is_never_sent(backend: Bac
     let app = TestApp::spawn(backend).await;
     app.resend().set_outage(Some(StatusCode::SERVICE_UNAVAILABLE));
     register(&app, "victim@example.com").await;
-    outbox_row(&app, "victim@example.com").await;
+    // Changed only once the first attempt has failed: a worker that read the row before the
+    // change would otherwise send it, rightly, to the address it was sealed for.
+    wait_until(async || outbox_row(&app, "victim@example.com").await.last_error.is_some()).await;
     let moved = app
         .execute_sql(
             "UPDATE email_outbox SET to_address = 'attacker@example.com' \
