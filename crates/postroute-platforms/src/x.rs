@@ -206,10 +206,14 @@ impl XClient {
         .await
     }
 
-    /// The account the token belongs to.
-    pub async fn me(&self, access_token: &str) -> Result<XAccount, PlatformError> {
-        let mut url = self.url(&self.endpoints.api_base, "/2/users/me")?;
-        url.query_pairs_mut().append_pair("user.fields", "profile_image_url");
+    /// A `GET` of the v2 API as the user of `access_token`, its JSON read as `T`; `what` names
+    /// it in the error when the body cannot be read.
+    async fn get_api<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        access_token: &str,
+        what: &str,
+    ) -> Result<T, PlatformError> {
         let response = self
             .http
             .get(url)
@@ -219,13 +223,20 @@ impl XClient {
             .map_err(|error| PlatformError::from_network(error, false))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap_or_default();
+        let body =
+            response.bytes().await.map_err(|error| PlatformError::from_network(error, false))?;
         if !status.is_success() {
             return Err(classify_api_error(status, &headers, &body));
         }
-        let user: UserEnvelope = serde_json::from_slice(&body).map_err(|error| {
-            PlatformError::Transient(format!("unreadable /2/users/me: {error}"))
-        })?;
+        serde_json::from_slice(&body)
+            .map_err(|error| PlatformError::Transient(format!("unreadable {what}: {error}")))
+    }
+
+    /// The account the token belongs to.
+    pub async fn me(&self, access_token: &str) -> Result<XAccount, PlatformError> {
+        let mut url = self.url(&self.endpoints.api_base, "/2/users/me")?;
+        url.query_pairs_mut().append_pair("user.fields", "profile_image_url");
+        let user: UserEnvelope = self.get_api(url, access_token, "/2/users/me").await?;
         Ok(XAccount {
             id: user.data.id,
             username: user.data.username,
@@ -523,24 +534,7 @@ impl XClient {
             if let Some(token) = &next {
                 url.query_pairs_mut().append_pair("pagination_token", token);
             }
-            let response = self
-                .http
-                .get(url)
-                .bearer_auth(access_token)
-                .send()
-                .await
-                .map_err(|error| PlatformError::from_network(error, false))?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|error| PlatformError::from_network(error, false))?;
-            if !status.is_success() {
-                return Err(classify_api_error(status, &headers, &body));
-            }
-            let page: TimelinePage = serde_json::from_slice(&body)
-                .map_err(|error| PlatformError::Transient(format!("X timeline: {error}")))?;
+            let page: TimelinePage = self.get_api(url, access_token, "X timeline").await?;
             listing.posts.extend(page.data.into_iter().map(TimelinePost::listed));
             next = page.meta.and_then(|meta| meta.next_token);
             if next.is_none() {

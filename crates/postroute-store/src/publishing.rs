@@ -245,8 +245,8 @@ impl<'a> Publishing<'a> {
     /// late, a post would be stale, so a person decides. A target's own due time rules (its
     /// post's time, a retry's, a person's "send again"), not its post's status: a target taken
     /// back from a worker that died before its call belongs to a post already `publishing`,
-    /// and would otherwise go out however late the workers came back. Their posts' status follows (a
-    /// post none of whose targets went out is `failed`). Returns how many targets.
+    /// and would otherwise go out however late the workers came back. Their posts' status
+    /// follows (a post none of whose targets went out is `failed`). Returns how many targets.
     pub async fn sweep_missed(
         &self,
         now: DateTime<Utc>,
@@ -322,8 +322,8 @@ impl<'a> Publishing<'a> {
         rows.into_iter().map(|row| row.into_target(now, lease_until)).collect()
     }
 
-    /// Marks a claimed target `missed` instead of publishing it, while `fence` holds it: its
-    /// post came due too long ago (the same rule as [`Self::sweep_missed`], applied at the last
+    /// Marks a claimed target `missed` instead of publishing it, while `fence` holds it: it
+    /// came due too long ago (the same rule as [`Self::sweep_missed`], applied at the last
     /// moment before the call, so a target that crossed the line after the pass's sweep is
     /// not published late). Settles its post. `false` when the claim was lost.
     pub async fn miss_claimed(

@@ -141,11 +141,13 @@ impl PublishJob {
         if now - target.came_due_at > self.settings.missed_after {
             // Crossed the missed line after this pass's sweep: never published that late.
             match publishing.miss_claimed(&target.key, target.fence, now).await {
-                Ok(_) => tracing::warn!(
+                Ok(true) => tracing::warn!(
                     post.id = display(&target.key.post),
                     channel.id = display(&target.key.channel),
                     "a claimed target came due too late and was marked missed"
                 ),
+                // The claim was lost meanwhile: the worker that holds the target decides.
+                Ok(false) => {}
                 Err(error) => tracing::error!(
                     post.id = display(&target.key.post),
                     error = display(&error),
